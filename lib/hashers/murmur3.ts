@@ -1,0 +1,81 @@
+import type { Hasher, SyncHasherFactory } from './hasher.js';
+
+/**
+ * murmur3's 32-bit finalizer (fmix32): a bijection on 32-bit integers with
+ * full avalanche, so the top bits used as the table's home index depend on
+ * every key bit. Constants from Austin Appleby's MurmurHash3 (public domain).
+ */
+const FMIX_C1 = 0x85ebca6b;
+const FMIX_C2 = 0xc2b2ae35;
+const FMIX_SHIFT_1 = 16;
+const FMIX_SHIFT_2 = 13;
+const FMIX_SHIFT_3 = 16;
+
+export function fmix32(h: number): number {
+  h ^= h >>> FMIX_SHIFT_1;
+  h = Math.imul(h, FMIX_C1);
+  h ^= h >>> FMIX_SHIFT_2;
+  h = Math.imul(h, FMIX_C2);
+  h ^= h >>> FMIX_SHIFT_3;
+  return h | 0;
+}
+
+/** Per-block constants of MurmurHash3_x86_32. */
+const M3_C1 = 0xcc9e2d51;
+const M3_C2 = 0x1b873593;
+const M3_R1 = 15;
+const M3_R2 = 13;
+const M3_M = 5;
+const M3_N = 0xe6546b64;
+
+/**
+ * MurmurHash3_x86_32 over the UTF-16 code units of a string, two code units
+ * per 32-bit block. Hashing code units (not UTF-8 bytes) skips the encoding
+ * step; the hash is still a pure function of the string.
+ */
+export function murmur3String(key: string, seed: number): number {
+  let h = seed | 0;
+  const n = key.length;
+  const pairs = n & ~1;
+  for (let i = 0; i < pairs; i += 2) {
+    let k = key.charCodeAt(i) | (key.charCodeAt(i + 1) << 16);
+    k = Math.imul(k, M3_C1);
+    k = (k << M3_R1) | (k >>> (32 - M3_R1));
+    k = Math.imul(k, M3_C2);
+    h ^= k;
+    h = (h << M3_R2) | (h >>> (32 - M3_R2));
+    h = (Math.imul(h, M3_M) + M3_N) | 0;
+  }
+  if (n & 1) {
+    let k = key.charCodeAt(n - 1);
+    k = Math.imul(k, M3_C1);
+    k = (k << M3_R1) | (k >>> (32 - M3_R1));
+    k = Math.imul(k, M3_C2);
+    h ^= k;
+  }
+  h ^= n * 2; // length in bytes, as the reference implementation does
+  return fmix32(h);
+}
+
+/** The murmur3 hasher with a given seed. */
+export class Murmur3Hasher implements Hasher {
+  readonly id: string;
+  readonly seed: number;
+  constructor(seed = 0) {
+    this.seed = seed | 0;
+    this.id = `${MURMUR3_NAME}:seed=${this.seed}`;
+  }
+  hashInt(key: number): number {
+    return fmix32(key ^ this.seed);
+  }
+  hashString(key: string): number {
+    return murmur3String(key, this.seed);
+  }
+}
+
+export const MURMUR3_NAME = 'murmur3@1';
+
+export const murmur3Factory: SyncHasherFactory = {
+  name: MURMUR3_NAME,
+  create: (seed) => new Murmur3Hasher(seed),
+};

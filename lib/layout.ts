@@ -1,0 +1,244 @@
+/**
+ * Memory layout of a flatshare map. This file is the ONLY place where word
+ * indices and sizes are defined; every other module names them from here.
+ *
+ * The whole map lives in one growable SharedArrayBuffer, viewed as Int32 words.
+ * Every position below is an Int32 index ("*Index"/"*Ints"), never a byte
+ * offset, unless the name says "Bytes".
+ *
+ * ```
+ *  word 0                                                            buffer end
+ *  +--------+-------------------+----------------+--------+---------+---- - - -
+ *  | header | writer records    | table region A | ...    | region B| (grows)
+ *  +--------+-------------------+----------------+--------+---------+---- - - -
+ *  ^ HEADER_INTS words          ^ MAX_WRITERS x WRITER_RECORD_INTS   ^ ALLOC_TOP
+ *
+ *  Header (HEADER_INTS = 256 words, 1 KiB; hot words on their own 64-byte line):
+ *  +0   MAGIC              'FLSH' (0x464c5348)
+ *  +1   LAYOUT_VERSION     bumped on every incompatible change
+ *  +2   KEY_KIND           KeyKindCode
+ *  +3   VALUE_KIND         ValueKindCode
+ *  +4   SLOT_INTS          words per slot (depends on the kinds)
+ *  +5   MAX_INTS           maxBytes / 4 (the buffer never grows past it)
+ *  +6   INITIAL_CAPACITY   slots of the first table (clear() returns to it)
+ *  +7   HASHER_SEED        seed of the hasher, as int32
+ *  +8   HASHER_ID_BYTES    length of the hasher id
+ *  +9 .. +24  HASHER_ID    hasher id, UTF-8, 64 bytes max
+ *  +25, +26 MAP_ID         two random words naming this map (per-thread caches key on it)
+ *  +32  EPOCH              generation << 2 | phase                (line 1)
+ *  +48  ALLOC_TOP          next free word (bump allocator)        (line 2)
+ *  +64  TABLE_DESC[0]      { base word, capacity in slots }       (line 3)
+ *  +66  TABLE_DESC[1]        table of generation g is TABLE_DESC[g & 1]
+ *  +80  MIG_CURSOR         tag << CURSOR_TAG_SHIFT | next chunk   (line 4)
+ *  +96  MIG_DONE           slots of the old table migrated so far (line 5)
+ *  +97  MIG_COPIED         live entries copied so far
+ *  +112 FREE_COUNT         number of retired regions below        (line 6)
+ *  +113 FREE_REGIONS       FREE_REGION_MAX x { base, ints, retiredAtGen }
+ *
+ *  Writer record (WRITER_RECORD_INTS = 8 words, one per writing thread):
+ *  +0 OWNER        threadId + 1 of the thread using it; 0 = free
+ *  +1 ACTIVE_GEN   generation + 1 whose table this writer may touch; 0 = idle
+ *  +2 LOCK_AT      word index of the slot this writer last tried to lock
+ *  +3 LOCK_VALUE   the odd seq value it installed there (identity of the lock)
+ *
+ *  Table region (TABLE_HEADER_INTS + capacity x SLOT_INTS words):
+ *  +0   SIZE        live entries in this table                    (line 0)
+ *  +16  REMAINING   inserts into EMPTY slots left before a resize (line 1)
+ *  +32  slot 0, slot 1, ... slot capacity-1
+ *
+ *  Slot, int32 key (SLOT_INTS = 1 + 1 + value words):
+ *  +0 SEQ   seqlock / state word, see seqlock.ts
+ *  +1 KEY   the int32 key (immutable while the slot is FULL or a TOMBSTONE)
+ *  +2 VALUE int32: 1 word; float64: 2 words (low, high)
+ * ```
+ *
+ * Sizing notes:
+ * - A 12-byte int32->int32 slot at the 0.8 maximum load factor costs 15 bytes
+ *   per entry at the fullest point, inside the 16 bytes/entry target.
+ * - Cache-line padding only for words that many threads write (EPOCH,
+ *   ALLOC_TOP, the migration counters, SIZE and REMAINING), so a reader's
+ *   epoch load does not share a line with counters that writers hammer.
+ */
+
+/** An index into the map's Int32Array view. Never a byte offset. */
+export type IntIndex = number & { readonly __brand: 'flatshare IntIndex' };
+/** A byte offset into the SharedArrayBuffer. Never an Int32 index. */
+export type ByteOffset = number & { readonly __brand: 'flatshare ByteOffset' };
+
+export const INT_BYTES = Int32Array.BYTES_PER_ELEMENT; // 4
+/** Words in a 64-byte cache line. */
+export const CACHE_LINE_INTS = 64 / INT_BYTES; // 16
+
+export function toByteOffset(index: IntIndex): ByteOffset {
+  return (index * INT_BYTES) as ByteOffset;
+}
+export function intIndex(n: number): IntIndex {
+  return n as IntIndex;
+}
+
+// ---- identity ---------------------------------------------------------------
+
+/** 'FLSH' in ASCII, big-endian reading order. */
+export const MAGIC = 0x464c5348;
+/** Bump on any change to a word's meaning; attach refuses other versions. */
+export const LAYOUT_VERSION = 1;
+
+// ---- header -----------------------------------------------------------------
+
+export const H_MAGIC = 0; // MAGIC
+export const H_LAYOUT_VERSION = H_MAGIC + 1; // LAYOUT_VERSION
+export const H_KEY_KIND = H_LAYOUT_VERSION + 1; // KeyKindCode
+export const H_VALUE_KIND = H_KEY_KIND + 1; // ValueKindCode
+export const H_SLOT_INTS = H_VALUE_KIND + 1; // words per slot
+export const H_MAX_INTS = H_SLOT_INTS + 1; // maxBytes / INT_BYTES
+export const H_INITIAL_CAPACITY = H_MAX_INTS + 1; // slots of the first table
+export const H_HASHER_SEED = H_INITIAL_CAPACITY + 1; // hasher seed (int32)
+export const H_HASHER_ID_BYTES = H_HASHER_SEED + 1; // byte length of the hasher id
+export const H_HASHER_ID = H_HASHER_ID_BYTES + 1; // hasher id bytes start here
+/** Longest hasher id, in UTF-8 bytes. */
+export const HASHER_ID_MAX_BYTES = 64;
+const HASHER_ID_END = H_HASHER_ID + HASHER_ID_MAX_BYTES / INT_BYTES;
+/** Two random words that identify this map across threads. */
+export const H_MAP_ID = HASHER_ID_END; // 25
+export const MAP_ID_INTS = 2;
+
+/** Epoch word: generation and migration phase, see epoch.ts. Own cache line. */
+export const H_EPOCH = 2 * CACHE_LINE_INTS; // 32
+/** Bump allocator: next free word index. Own cache line. */
+export const H_ALLOC_TOP = H_EPOCH + CACHE_LINE_INTS; // 48
+/** Two table descriptors; generation g uses TABLE_DESC[g & 1]. */
+export const H_TABLE_DESC = H_ALLOC_TOP + CACHE_LINE_INTS; // 64
+export const TABLE_DESC_BASE = 0; // word index of the table region
+export const TABLE_DESC_CAPACITY = 1; // capacity in slots (a power of two)
+export const TABLE_DESC_INTS = 2;
+/** Migration chunk cursor (tagged with the generation, see epoch.ts). Own line. */
+export const H_MIG_CURSOR = H_TABLE_DESC + CACHE_LINE_INTS; // 80
+/** Old-table slots migrated so far. Own line with MIG_COPIED. */
+export const H_MIG_DONE = H_MIG_CURSOR + CACHE_LINE_INTS; // 96
+/** Live entries copied into the new table so far. */
+export const H_MIG_COPIED = H_MIG_DONE + 1; // 97
+/** Number of retired table regions recorded in FREE_REGIONS. */
+export const H_FREE_COUNT = H_MIG_DONE + CACHE_LINE_INTS; // 112
+/** Retired regions: FREE_REGION_MAX records of FREE_REGION_INTS words. */
+export const H_FREE_REGIONS = H_FREE_COUNT + 1; // 113
+export const FREE_REGION_BASE = 0; // word index of the region
+export const FREE_REGION_SIZE = 1; // region length in words
+export const FREE_REGION_RETIRED_GEN = 2; // generation whose flip retired it
+export const FREE_REGION_INTS = 3;
+/** Retired regions remembered for reuse; older ones are forgotten (leaked) past this. */
+export const FREE_REGION_MAX = 32;
+/** Header size in words. 1 KiB; everything above must fit. */
+export const HEADER_INTS = 256;
+
+// ---- writer records -----------------------------------------------------------
+
+export const W_OWNER = 0; // threadId + 1; 0 = free
+export const W_ACTIVE_GEN = 1; // generation + 1 the writer is working in; 0 = idle
+export const W_LOCK_AT = 2; // word index of the seq word it locks
+export const W_LOCK_VALUE = 3; // odd seq value it installed
+/** Words per writer record (padded to 32 bytes). */
+export const WRITER_RECORD_INTS = 8;
+/** Writer records in a map: the most threads that can write to one map at once. */
+export const MAX_WRITERS = 256;
+/** First writer record. */
+export const WRITERS_BASE = HEADER_INTS;
+/** First word after the fixed part; table regions are allocated from here on. */
+export const FIXED_INTS = WRITERS_BASE + MAX_WRITERS * WRITER_RECORD_INTS;
+
+// ---- table region -----------------------------------------------------------
+
+export const T_SIZE = 0; // live entries (FULL slots) of this table
+export const T_REMAINING = CACHE_LINE_INTS; // inserts into EMPTY slots allowed before resize
+/** Words before slot 0 of a table region. */
+export const TABLE_HEADER_INTS = 2 * CACHE_LINE_INTS;
+
+// ---- slots ------------------------------------------------------------------
+
+export const S_SEQ = 0; // seqlock + state word (seqlock.ts)
+export const S_KEY = 1; // first key word
+export const INT32_KEY_INTS = 1;
+export const INT32_VALUE_INTS = 1;
+export const FLOAT64_VALUE_INTS = 2;
+
+/** Key kinds and their header codes. */
+export const KeyKindCode = { int32: 1 } as const;
+/** Value kinds and their header codes. */
+export const ValueKindCode = { int32: 1, float64: 2 } as const;
+
+export type KeyKind = keyof typeof KeyKindCode;
+export type ValueKind = keyof typeof ValueKindCode;
+
+/** Words a key of this kind takes in a slot. */
+export function keyInts(kind: KeyKind): number {
+  switch (kind) {
+    case 'int32':
+      return INT32_KEY_INTS;
+  }
+}
+
+/** Words a value of this kind takes in a slot. */
+export function valueInts(kind: ValueKind): number {
+  switch (kind) {
+    case 'int32':
+      return INT32_VALUE_INTS;
+    case 'float64':
+      return FLOAT64_VALUE_INTS;
+  }
+}
+
+/** Words per slot: the seq word, the key words, the value words. */
+export function slotInts(keys: KeyKind, values: ValueKind): number {
+  return 1 + keyInts(keys) + valueInts(values);
+}
+
+/** Index of the first value word in a slot. */
+export function valueOffset(keys: KeyKind): number {
+  return S_KEY + keyInts(keys);
+}
+
+// ---- tables -----------------------------------------------------------------
+
+/**
+ * Maximum load factor: (FULL + TOMBSTONE slots) / capacity before a resize.
+ * 0.8 keeps int32->int32 at <= 15 bytes per entry at the fullest point;
+ * linear probing then costs ~3 probes for a hit and ~13 for a miss, all within
+ * a few cache lines (5 int32 slots share a line).
+ */
+export const MAX_LOAD_NUMERATOR = 4;
+export const MAX_LOAD_DENOMINATOR = 5;
+/** Smallest table. Must be >= 2 so the home shift (32 - log2 capacity) is < 32. */
+export const MIN_CAPACITY = 16;
+/** Largest table: keeps slot indices and capacity * SLOT_INTS far below 2^31. */
+export const MAX_CAPACITY = 1 << 27;
+
+/** Inserts into EMPTY slots a table of `capacity` slots accepts before it must migrate. */
+export function insertBudget(capacity: number): number {
+  return Math.floor((capacity * MAX_LOAD_NUMERATOR) / MAX_LOAD_DENOMINATOR);
+}
+
+/** Smallest power-of-two capacity that holds `entries` below the maximum load. */
+export function capacityFor(entries: number): number {
+  let capacity = MIN_CAPACITY;
+  while (capacity < MAX_CAPACITY && insertBudget(capacity) < entries) capacity *= 2;
+  return capacity;
+}
+
+/** Words of a table region with `capacity` slots of `slotWords` words. */
+export function tableRegionInts(capacity: number, slotWords: number): number {
+  return TABLE_HEADER_INTS + capacity * slotWords;
+}
+
+// ---- buffer -----------------------------------------------------------------
+
+/** Largest buffer: a growable SharedArrayBuffer's maxByteLength is capped at 2^32 here. */
+export const MAX_BYTES_LIMIT = 2 ** 32;
+/** Default maxBytes when the option is omitted: 1 GiB of address space, committed lazily. */
+export const DEFAULT_MAX_BYTES = 2 ** 30;
+/** Buffer growth granularity: grow in steps of at least this many bytes to amortize grow(). */
+export const GROW_STEP_BYTES = 1 << 20;
+/** Default expected entries when `capacity` is omitted. */
+export const DEFAULT_CAPACITY = 64;
+
+/** True when the header words fit in HEADER_INTS (checked by a unit test). */
+export const HEADER_FITS =
+  H_MAP_ID + MAP_ID_INTS <= H_EPOCH && H_FREE_REGIONS + FREE_REGION_MAX * FREE_REGION_INTS <= HEADER_INTS;

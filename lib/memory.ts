@@ -1,0 +1,161 @@
+/**
+ * The shared buffer and its allocator.
+ *
+ * - The map owns one growable SharedArrayBuffer whose maxByteLength is the
+ *   map's maxBytes. Reserving it commits no memory; `grow()` commits pages as
+ *   the allocator's top passes the current length.
+ * - Allocation is a bump pointer (H_ALLOC_TOP, moved by CAS) plus a short list
+ *   of retired table regions that are reused first-fit when they are safe to
+ *   reuse (see epoch.ts, "Region reuse"). The free list is only touched by the
+ *   single writer that owns the ALLOCATING phase, or by the flipper at the end
+ *   of COPYING, so it needs no lock of its own.
+ * - Each thread views the buffer through an explicit-length Int32Array and
+ *   makes a new one when it needs a word beyond it: a length-tracking view of a
+ *   growable buffer is about 8 times slower to index.
+ * - Two threads calling grow() at once race and the loser gets a RangeError;
+ *   `ensureBytes` treats that as success when the buffer is now long enough.
+ */
+import { FlatshareFullError } from './errors.js';
+import {
+  FREE_REGION_BASE,
+  FREE_REGION_INTS,
+  FREE_REGION_MAX,
+  FREE_REGION_RETIRED_GEN,
+  FREE_REGION_SIZE,
+  GROW_STEP_BYTES,
+  H_ALLOC_TOP,
+  H_FREE_COUNT,
+  H_FREE_REGIONS,
+  INT_BYTES,
+  MAX_WRITERS,
+  WRITERS_BASE,
+  WRITER_RECORD_INTS,
+  W_ACTIVE_GEN,
+} from './layout.js';
+
+/** A growable SharedArrayBuffer (the Node 20 typings do not know `grow`). */
+export interface GrowableSharedArrayBuffer extends SharedArrayBuffer {
+  readonly growable: boolean;
+  readonly maxByteLength: number;
+  grow(newByteLength: number): void;
+}
+
+export function createGrowableBuffer(initialBytes: number, maxBytes: number): GrowableSharedArrayBuffer {
+  const Ctor = SharedArrayBuffer as unknown as new (
+    length: number,
+    options: { maxByteLength: number },
+  ) => GrowableSharedArrayBuffer;
+  return new Ctor(initialBytes, { maxByteLength: maxBytes });
+}
+
+/** An explicit-length view of the whole buffer as it is now. */
+export function viewWords(buffer: SharedArrayBuffer): Int32Array {
+  return new Int32Array(buffer, 0, Math.floor(buffer.byteLength / INT_BYTES));
+}
+
+/** Grow the buffer so that it is at least `bytes` long. Throws FlatshareFullError past maxByteLength. */
+export function ensureBytes(buffer: GrowableSharedArrayBuffer, bytes: number): void {
+  if (buffer.byteLength >= bytes) return;
+  const max = buffer.maxByteLength;
+  if (bytes > max) throw new FlatshareFullError(bytes, max);
+  const target = Math.min(max, Math.max(bytes, buffer.byteLength + GROW_STEP_BYTES));
+  try {
+    buffer.grow(target);
+  } catch (error) {
+    // Another thread grew it at the same time; fine if it is long enough now.
+    if (buffer.byteLength < bytes) throw error;
+  }
+}
+
+/**
+ * Bump-allocate `ints` words. Returns the word index of the block. The buffer
+ * is grown first; on failure ALLOC_TOP is not moved and FlatshareFullError is thrown.
+ */
+export function bumpAllocate(words: Int32Array, buffer: GrowableSharedArrayBuffer, ints: number): number {
+  for (;;) {
+    const top = Atomics.load(words, H_ALLOC_TOP);
+    const end = top + ints;
+    ensureBytes(buffer, end * INT_BYTES);
+    if (Atomics.compareExchange(words, H_ALLOC_TOP, top, end) === top) return top;
+  }
+}
+
+/** Lowest generation any active writer may still be touching, or Infinity when all are idle. */
+export function oldestActiveGeneration(words: Int32Array): number {
+  let oldest = Infinity;
+  for (let w = 0; w < MAX_WRITERS; w++) {
+    const active = Atomics.load(words, WRITERS_BASE + w * WRITER_RECORD_INTS + W_ACTIVE_GEN);
+    if (active !== 0 && active - 1 < oldest) oldest = active - 1;
+  }
+  return oldest;
+}
+
+/**
+ * Take a retired region of at least `ints` words that no writer can still be in.
+ * Returns its base, or -1. Caller must own the ALLOCATING phase.
+ */
+export function takeFreeRegion(words: Int32Array, ints: number): number {
+  const count = Atomics.load(words, H_FREE_COUNT);
+  if (count === 0) return -1;
+  const oldest = oldestActiveGeneration(words);
+  for (let r = 0; r < count; r++) {
+    const rec = H_FREE_REGIONS + r * FREE_REGION_INTS;
+    const size = Atomics.load(words, rec + FREE_REGION_SIZE);
+    const retiredAt = Atomics.load(words, rec + FREE_REGION_RETIRED_GEN);
+    if (size >= ints && oldest >= retiredAt) {
+      const base = Atomics.load(words, rec + FREE_REGION_BASE);
+      if (size > ints) {
+        // Keep the tail as a smaller free region.
+        Atomics.store(words, rec + FREE_REGION_BASE, base + ints);
+        Atomics.store(words, rec + FREE_REGION_SIZE, size - ints);
+      } else {
+        removeFreeRegion(words, r, count);
+      }
+      return base;
+    }
+  }
+  return -1;
+}
+
+function removeFreeRegion(words: Int32Array, r: number, count: number): void {
+  const last = H_FREE_REGIONS + (count - 1) * FREE_REGION_INTS;
+  const rec = H_FREE_REGIONS + r * FREE_REGION_INTS;
+  for (let f = 0; f < FREE_REGION_INTS; f++) Atomics.store(words, rec + f, Atomics.load(words, last + f));
+  Atomics.store(words, H_FREE_COUNT, count - 1);
+}
+
+/**
+ * Record a retired region for reuse. Adjacent regions are merged. When the list
+ * is full the smallest region is forgotten (its words stay allocated but unused).
+ * Caller must be the flipper of generation `retiredAtGen - 1`.
+ */
+export function retireRegion(words: Int32Array, base: number, ints: number, retiredAtGen: number): void {
+  let count = Atomics.load(words, H_FREE_COUNT);
+  // Merge with a neighbour when one exists.
+  for (let r = 0; r < count; r++) {
+    const rec = H_FREE_REGIONS + r * FREE_REGION_INTS;
+    const otherBase = Atomics.load(words, rec + FREE_REGION_BASE);
+    const otherSize = Atomics.load(words, rec + FREE_REGION_SIZE);
+    const otherGen = Atomics.load(words, rec + FREE_REGION_RETIRED_GEN);
+    if (otherBase + otherSize === base || base + ints === otherBase) {
+      removeFreeRegion(words, r, count);
+      count--;
+      retireRegion(words, Math.min(base, otherBase), ints + otherSize, Math.max(retiredAtGen, otherGen));
+      return;
+    }
+  }
+  if (count === FREE_REGION_MAX) {
+    let smallest = 0;
+    for (let r = 1; r < count; r++) {
+      const size = Atomics.load(words, H_FREE_REGIONS + r * FREE_REGION_INTS + FREE_REGION_SIZE);
+      if (size < Atomics.load(words, H_FREE_REGIONS + smallest * FREE_REGION_INTS + FREE_REGION_SIZE)) smallest = r;
+    }
+    removeFreeRegion(words, smallest, count);
+    count--;
+  }
+  const rec = H_FREE_REGIONS + count * FREE_REGION_INTS;
+  Atomics.store(words, rec + FREE_REGION_BASE, base);
+  Atomics.store(words, rec + FREE_REGION_SIZE, ints);
+  Atomics.store(words, rec + FREE_REGION_RETIRED_GEN, retiredAtGen);
+  Atomics.store(words, H_FREE_COUNT, count + 1);
+}

@@ -1,0 +1,125 @@
+/**
+ * Seqlock: tear-free publication of one slot, and the slot's state.
+ *
+ * Seq word encoding (32 bits):
+ * ```
+ *  31                                   3   2   1   0
+ * +--------------------------------------+-------+---+
+ * |            version (29 bits)         | state | L |
+ * +--------------------------------------+-------+---+
+ *   L      1 = a writer holds the slot (the word is odd)
+ *   state  0 EMPTY: never held a key in this table (a probe for a miss stops here)
+ *          1 FULL: holds a live key and value
+ *          2 TOMBSTONE: holds a deleted key; only that key may revive it
+ *   version incremented by every release that published a change
+ * ```
+ *
+ * Readers (get, has, iteration), never write shared memory and never lock:
+ *   s1 = load(seq); if odd, back off and retry;
+ *   read key and value words;
+ *   check that the table generation is unchanged (epoch.ts);
+ *   s2 = Atomics.load(seq); if s1 !== s2 retry, else the words read form one
+ *   consistent snapshot of the slot, taken while the table was current.
+ *
+ * Writers:
+ *   record the lock intent (slot index, odd value) in their writer record;
+ *   CAS seq from the even value s they read to s | LOCKED (they own the slot);
+ *   re-check the epoch (a migration may have started: then `abort`, which
+ *   restores s exactly because nothing was written);
+ *   write the payload; release with one store of `released(s, newState)`,
+ *   which publishes the payload and the new state together.
+ *
+ * Invariants:
+ * - A slot's key is written only while the slot is locked and EMPTY, and never
+ *   changes afterwards in that table: FULL <-> TOMBSTONE keep the key. So a
+ *   probe may skip a non-matching FULL or TOMBSTONE slot without validation.
+ * - Within one table a key occupies at most one slot: an insert takes the first
+ *   EMPTY slot of the key's probe sequence while holding that slot's lock, and
+ *   EMPTY slots never reappear in a live table, so two inserts of the same key
+ *   race for the same slot lock.
+ * - The seq word of an unlocked slot is always even.
+ *
+ * Memory ordering (why the reader is correct, see docs/design.md for the long form):
+ * - JS Atomics are sequentially consistent; there is no standalone fence.
+ * - Weakly ordered CPUs (arm64 and anything that is not x86): every word of the
+ *   read window is read with Atomics.load (`ORDERED_PLAIN_LOADS` false), so the
+ *   payload loads cannot be reordered after the validating load; the writer
+ *   stores payload words with Atomics.store for the same reason.
+ * - x86-64 (TSO): loads are not reordered with other loads and stores are not
+ *   reordered with other stores, and V8 keeps typed-array accesses in program
+ *   order around an Atomics call. The reader therefore needs one Atomics.load,
+ *   the validating one, which also keeps V8 from reusing an earlier load of the
+ *   same word. This saves ~3 Atomics calls (~8 ns each) on every read.
+ *   `FLATSHARE_STRICT_ATOMICS=1` forces the weak-CPU path on x86 (the tests
+ *   run both paths).
+ *
+ * Limitations: the version wraps after 2^29 releases; a reader would need to
+ * sleep through exactly a multiple of that many writes to one slot to be fooled.
+ *
+ * References: Lameter, "Effective synchronization on Linux/NUMA systems" (2005);
+ * Boehm, "Can seqlocks get along with programming language memory models?" (2012);
+ * puzpuzpuz/xsync and pb's FlatMapOf seqlock slots.
+ */
+
+/** Low bit: a writer holds the slot. */
+export const LOCKED = 1;
+/** Two state bits above the lock bit. */
+export const STATE_SHIFT = 1;
+export const STATE_MASK = 0b110;
+/** State values, already shifted into place. */
+export const EMPTY = 0 << STATE_SHIFT;
+export const FULL = 1 << STATE_SHIFT;
+export const TOMBSTONE = 2 << STATE_SHIFT;
+/** One version step. */
+export const VERSION_ONE = 0b1000;
+/** Bits of the version counter. */
+export const VERSION_MASK = ~(VERSION_ONE - 1);
+
+/** Human-readable state name, for errors and tests. */
+export function stateName(seq: number): 'EMPTY' | 'FULL' | 'TOMBSTONE' | 'INVALID' {
+  switch (seq & STATE_MASK) {
+    case EMPTY:
+      return 'EMPTY';
+    case FULL:
+      return 'FULL';
+    case TOMBSTONE:
+      return 'TOMBSTONE';
+    default:
+      return 'INVALID';
+  }
+}
+
+/** The seq word a writer installs to own a slot whose unlocked word was `seq`. */
+export function locked(seq: number): number {
+  return seq | LOCKED;
+}
+
+/** The word that releases a slot locked from `seq`, publishing `state` and a new version. */
+export function released(seq: number, state: number): number {
+  return (((seq & VERSION_MASK) + VERSION_ONE) | state) | 0;
+}
+
+/** True when the process runs on a CPU whose plain loads and stores stay in program order. */
+function detectOrderedPlainAccess(): boolean {
+  const env = typeof process !== 'undefined' ? process.env?.FLATSHARE_STRICT_ATOMICS : undefined;
+  if (env === '1' || env === 'true') return false;
+  const arch = typeof process !== 'undefined' ? process.arch : 'unknown';
+  return arch === 'x64' || arch === 'ia32';
+}
+
+/**
+ * Whether payload words inside a seqlock window may use plain typed-array
+ * accesses (x86 TSO) or must use Atomics (every other CPU). Fixed at load time.
+ */
+export const ORDERED_PLAIN_LOADS: boolean = detectOrderedPlainAccess();
+
+/** Load a payload word inside a read window. */
+export function loadWord(words: Int32Array, index: number): number {
+  return ORDERED_PLAIN_LOADS ? (words[index] as number) : Atomics.load(words, index);
+}
+
+/** Store a payload word while holding the slot's lock. */
+export function storeWord(words: Int32Array, index: number, value: number): void {
+  if (ORDERED_PLAIN_LOADS) words[index] = value;
+  else Atomics.store(words, index, value);
+}

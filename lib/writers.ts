@@ -1,0 +1,57 @@
+/**
+ * Writer records: the identity of every thread that writes to a map.
+ *
+ * One record per writing thread (MAX_WRITERS of them, WRITER_RECORD_INTS each):
+ * - OWNER: threadId + 1 of the thread that claimed it with a CAS from 0.
+ * - ACTIVE_GEN: generation + 1 of the table the writer may be touching, or 0
+ *   when it is between operations. Retired table regions are reused only when
+ *   no record announces an older generation (epoch.ts, "Region reuse").
+ * - LOCK_AT / LOCK_VALUE: written with plain stores just before the writer's
+ *   CAS on a slot's seq word, and published by that CAS. A lock is held by the
+ *   owner of the record whose (LOCK_AT, LOCK_VALUE) equals (slot, current seq):
+ *   this is how a lock left by a thread that died inside its critical section
+ *   can be found and repaired.
+ *
+ * Records are claimed lazily on the first write and cached per thread by map
+ * id, so attaching the same map many times in one thread uses one record.
+ */
+import { threadId } from 'node:worker_threads';
+import { ErrorCode, FlatshareRangeError } from './errors.js';
+import { MAX_WRITERS, WRITERS_BASE, WRITER_RECORD_INTS, W_ACTIVE_GEN, W_OWNER } from './layout.js';
+
+/** This thread's record index (word index) per map id. */
+const claimedByMap = new Map<string, number>();
+
+/** Word index of record number `n`. */
+export function writerRecordAt(n: number): number {
+  return WRITERS_BASE + n * WRITER_RECORD_INTS;
+}
+
+/** Claim (or find) this thread's writer record in the map. Returns its word index. */
+export function claimWriterRecord(words: Int32Array, mapId: string): number {
+  const cached = claimedByMap.get(mapId);
+  if (cached !== undefined && Atomics.load(words, cached + W_OWNER) === threadId + 1) return cached;
+  const owner = threadId + 1;
+  for (let n = 0; n < MAX_WRITERS; n++) {
+    const rec = writerRecordAt(n);
+    const current = Atomics.load(words, rec + W_OWNER);
+    if (current === owner || (current === 0 && Atomics.compareExchange(words, rec + W_OWNER, 0, owner) === 0)) {
+      Atomics.store(words, rec + W_ACTIVE_GEN, 0);
+      claimedByMap.set(mapId, rec);
+      return rec;
+    }
+  }
+  throw new FlatshareRangeError(
+    ErrorCode.THREADS,
+    `all ${MAX_WRITERS} writer records of this map are taken: too many threads have written to it`,
+  );
+}
+
+/** Give this thread's record back (e.g. when the thread is about to exit). */
+export function releaseWriterRecord(words: Int32Array, mapId: string): void {
+  const rec = claimedByMap.get(mapId);
+  if (rec === undefined) return;
+  claimedByMap.delete(mapId);
+  Atomics.store(words, rec + W_ACTIVE_GEN, 0);
+  Atomics.compareExchange(words, rec + W_OWNER, threadId + 1, 0);
+}
