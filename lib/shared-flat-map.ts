@@ -369,11 +369,13 @@ export class SharedFlatMap<K = number, V = number> implements Iterable<[K, V]> {
     const v = this.checkValue(value, 'value');
     const hash = this.hasher.hashInt(k);
     this.beginWrite();
+    let at = -1;
     try {
-      const at = this.lockSlot(k, hash, true);
+      at = this.lockSlot(k, hash, true);
       this.writeEntry(at, k, v);
+      at = -1;
     } finally {
-      this.endWrite();
+      this.endWrite(at);
     }
     return this;
   }
@@ -397,19 +399,18 @@ export class SharedFlatMap<K = number, V = number> implements Iterable<[K, V]> {
     const k = checkInt32Key(key);
     const hash = this.hasher.hashInt(k);
     this.beginWrite();
+    let at = -1;
     try {
-      const at = this.lockSlot(k, hash, false);
+      at = this.lockSlot(k, hash, false);
       if (at < 0) return false;
       const seq = this.lockedSeq;
-      if ((seq & STATE_MASK) !== FULL) {
-        this.abortLock(at);
-        return false;
-      }
+      if ((seq & STATE_MASK) !== FULL) return false; // a tombstone: aborted in finally
       Atomics.add(this.words, this.table.base + T_SIZE, -1);
       Atomics.store(this.words, at, released(seq, TOMBSTONE));
+      at = -1;
       return true;
     } finally {
-      this.endWrite();
+      this.endWrite(at);
     }
   }
 
@@ -425,17 +426,15 @@ export class SharedFlatMap<K = number, V = number> implements Iterable<[K, V]> {
     const v = this.checkValue(value, 'value');
     const hash = this.hasher.hashInt(k);
     this.beginWrite();
+    let at = -1;
     try {
-      const at = this.lockSlot(k, hash, true);
-      if ((this.lockedSeq & STATE_MASK) === FULL) {
-        const current = this.readValue(at);
-        this.abortLock(at);
-        return current as V;
-      }
+      at = this.lockSlot(k, hash, true);
+      if ((this.lockedSeq & STATE_MASK) === FULL) return this.readValue(at) as V; // aborted in finally
       this.writeEntry(at, k, v);
+      at = -1;
       return value;
     } finally {
-      this.endWrite();
+      this.endWrite(at);
     }
   }
 
@@ -449,21 +448,22 @@ export class SharedFlatMap<K = number, V = number> implements Iterable<[K, V]> {
     const d = this.checkValue(delta, 'delta');
     const hash = this.hasher.hashInt(k);
     this.beginWrite();
+    let at = -1;
     try {
-      const at = this.lockSlot(k, hash, true);
+      at = this.lockSlot(k, hash, true);
       const current = (this.lockedSeq & STATE_MASK) === FULL ? this.readValue(at) : 0;
       const next = current + d;
       if (!this.isFloat && (next | 0) !== next) {
-        this.abortLock(at);
         throw new FlatshareRangeError(
           ErrorCode.VALUE,
           `add(${describe(key)}, ${d}) would overflow int32: ${current} + ${d} = ${next}`,
         );
       }
       this.writeEntry(at, k, next);
+      at = -1;
       return next;
     } finally {
-      this.endWrite();
+      this.endWrite(at);
     }
   }
 
@@ -478,19 +478,18 @@ export class SharedFlatMap<K = number, V = number> implements Iterable<[K, V]> {
     const v = this.checkValue(next, 'next');
     const hash = this.hasher.hashInt(k);
     this.beginWrite();
+    let at = -1;
     try {
-      const at = this.lockSlot(k, hash, want === undefined);
+      at = this.lockSlot(k, hash, want === undefined);
       if (at < 0) return false;
       const isFull = (this.lockedSeq & STATE_MASK) === FULL;
       const matches = want === undefined ? !isFull : isFull && sameValueZero(this.readValue(at), want);
-      if (!matches) {
-        this.abortLock(at);
-        return false;
-      }
+      if (!matches) return false; // aborted in finally
       this.writeEntry(at, k, v);
+      at = -1;
       return true;
     } finally {
-      this.endWrite();
+      this.endWrite(at);
     }
   }
 
@@ -682,7 +681,13 @@ export class SharedFlatMap<K = number, V = number> implements Iterable<[K, V]> {
     if (this.writerRec < 0) this.writerRec = claimWriterRecord(this.words, this.mapId);
   }
 
-  private endWrite(): void {
+  /**
+   * End a write operation: if a slot is still locked (`lockedAt >= 0`, because
+   * the operation decided not to change it or something threw), restore it
+   * unchanged; then mark this thread's writer record idle.
+   */
+  private endWrite(lockedAt = -1): void {
+    if (lockedAt >= 0) this.abortLock(lockedAt);
     Atomics.store(this.words, this.writerRec + W_ACTIVE_GEN, 0);
   }
 
