@@ -1,0 +1,212 @@
+/**
+ * Layout invariants (lib/layout.ts). These fail, they do not log: a header
+ * word that overlaps another, a hot word that shares a cache line, or a slot
+ * that grows past the bytes-per-entry target is a test failure.
+ */
+import test from 'ava';
+import fc from 'fast-check';
+import * as layout from '../../lib/layout.js';
+import {
+  CACHE_LINE_INTS,
+  FIXED_INTS,
+  FREE_REGION_INTS,
+  FREE_REGION_MAX,
+  H_ALLOC_TOP,
+  H_EPOCH,
+  H_MIG_CURSOR,
+  H_MIG_DONE,
+  HASHER_ID_MAX_BYTES,
+  HEADER_FITS,
+  HEADER_INTS,
+  INT_BYTES,
+  MAP_ID_INTS,
+  MAX_CAPACITY,
+  MAX_WRITERS,
+  MIN_CAPACITY,
+  S_KEY,
+  S_SEQ,
+  TABLE_DESC_INTS,
+  TABLE_HEADER_INTS,
+  T_REMAINING,
+  T_SIZE,
+  WRITERS_BASE,
+  WRITER_RECORD_INTS,
+  capacityFor,
+  insertBudget,
+  slotInts,
+  tableRegionInts,
+  valueOffset,
+} from '../../lib/layout.js';
+import { writerRecordAt } from '../../lib/writers.js';
+import { SharedFlatMap } from '../../lib/index.js';
+
+/** Words taken by header fields that are wider than one word; every other H_* is one word. */
+const FIELD_INTS: Readonly<Record<string, number>> = {
+  H_HASHER_ID: HASHER_ID_MAX_BYTES / INT_BYTES,
+  H_MAP_ID: MAP_ID_INTS,
+  H_TABLE_DESC: 2 * TABLE_DESC_INTS,
+  H_FREE_REGIONS: FREE_REGION_MAX * FREE_REGION_INTS,
+};
+
+interface Field {
+  name: string;
+  start: number;
+  ints: number;
+}
+
+/** Every exported H_* constant as a [start, start + ints) range. */
+function headerFields(): Field[] {
+  return Object.entries(layout)
+    .filter((entry): entry is [string, number] => entry[0].startsWith('H_') && typeof entry[1] === 'number')
+    .map(([name, start]) => ({ name, start, ints: FIELD_INTS[name] ?? 1 }))
+    .sort((a, b) => a.start - b.start);
+}
+
+const lineOf = (index: number): number => Math.floor(index / CACHE_LINE_INTS);
+
+test('HEADER_FITS is true', (t) => {
+  t.true(HEADER_FITS);
+});
+
+test('header fields are integers, inside the header and do not overlap', (t) => {
+  const fields = headerFields();
+  // The multi-word fields must really be exported under these names, or FIELD_INTS is stale.
+  for (const name of Object.keys(FIELD_INTS)) t.true(fields.some((f) => f.name === name), `${name} is exported`);
+  t.true(fields.length >= 15, `found ${fields.length} H_* constants`);
+  for (const f of fields) {
+    t.true(Number.isInteger(f.start) && f.start >= 0, `${f.name} = ${f.start} is a word index`);
+    t.true(f.start + f.ints <= HEADER_INTS, `${f.name} [${f.start}, ${f.start + f.ints}) ends inside the header`);
+  }
+  for (let i = 1; i < fields.length; i++) {
+    const prev = fields[i - 1] as Field;
+    const cur = fields[i] as Field;
+    t.true(
+      prev.start + prev.ints <= cur.start,
+      `${prev.name} [${prev.start}, ${prev.start + prev.ints}) overlaps ${cur.name} at ${cur.start}`,
+    );
+  }
+});
+
+test('hot header words are on distinct 64-byte lines, and the epoch line holds nothing else', (t) => {
+  const hot = { H_EPOCH, H_ALLOC_TOP, H_MIG_CURSOR, H_MIG_DONE };
+  const lines = Object.values(hot).map(lineOf);
+  t.is(new Set(lines).size, lines.length, `lines ${JSON.stringify(lines)}`);
+  t.is(CACHE_LINE_INTS * INT_BYTES, 64);
+  // Readers load the epoch on every get: no other header field may share its line.
+  const epochLine = lineOf(H_EPOCH);
+  const sharing = headerFields().filter(
+    (f) => f.name !== 'H_EPOCH' && lineOf(f.start) <= epochLine && lineOf(f.start + f.ints - 1) >= epochLine,
+  );
+  t.deepEqual(
+    sharing.map((f) => f.name),
+    [],
+  );
+  // The allocator top and the cursor are CASed by writers: each alone on its line too.
+  for (const [name, index] of [
+    ['H_ALLOC_TOP', H_ALLOC_TOP],
+    ['H_MIG_CURSOR', H_MIG_CURSOR],
+  ] as const) {
+    const others = headerFields().filter(
+      (f) => f.name !== name && lineOf(f.start) <= lineOf(index) && lineOf(f.start + f.ints - 1) >= lineOf(index),
+    );
+    t.deepEqual(
+      others.map((f) => f.name),
+      [],
+      `${name} shares its line`,
+    );
+  }
+});
+
+test('slot sizes: int32->int32 is 3 words (12 bytes), int32->float64 is 4 words', (t) => {
+  t.is(slotInts('int32', 'int32'), 3);
+  t.is(slotInts('int32', 'int32') * INT_BYTES, 12);
+  t.is(slotInts('int32', 'float64'), 4);
+  t.is(S_SEQ, 0);
+  t.is(S_KEY, 1);
+  t.is(valueOffset('int32'), 2);
+});
+
+test('table header: SIZE and REMAINING on different lines, slots start after both', (t) => {
+  t.not(lineOf(T_SIZE), lineOf(T_REMAINING));
+  t.true(T_SIZE < TABLE_HEADER_INTS && T_REMAINING < TABLE_HEADER_INTS);
+  t.is(TABLE_HEADER_INTS % CACHE_LINE_INTS, 0);
+});
+
+test('table regions stay cache-line aligned: every region length is a multiple of a line', (t) => {
+  t.is(FIXED_INTS % CACHE_LINE_INTS, 0);
+  for (let capacity = MIN_CAPACITY; capacity <= MAX_CAPACITY; capacity *= 2) {
+    for (const stride of [slotInts('int32', 'int32'), slotInts('int32', 'float64')]) {
+      const ints = tableRegionInts(capacity, stride);
+      t.is(ints, TABLE_HEADER_INTS + capacity * stride);
+      if (ints % CACHE_LINE_INTS !== 0) t.fail(`region of ${capacity} x ${stride} words is ${ints} words`);
+    }
+  }
+  // The largest table's word indices stay far below 2^31.
+  t.true(FIXED_INTS + 2 * tableRegionInts(MAX_CAPACITY, 4) < 2 ** 31);
+});
+
+test('writer records: fields distinct and inside a record; FIXED_INTS follows the last record', (t) => {
+  const fields = [layout.W_OWNER, layout.W_ACTIVE_GEN, layout.W_LOCK_AT, layout.W_LOCK_VALUE];
+  t.is(new Set(fields).size, fields.length);
+  for (const f of fields) t.true(f >= 0 && f < WRITER_RECORD_INTS);
+  t.is(WRITER_RECORD_INTS * INT_BYTES, 32);
+  t.true(WRITERS_BASE >= HEADER_INTS);
+  t.is(FIXED_INTS, WRITERS_BASE + MAX_WRITERS * WRITER_RECORD_INTS);
+  t.is(writerRecordAt(0), WRITERS_BASE);
+  t.is(writerRecordAt(MAX_WRITERS - 1) + WRITER_RECORD_INTS, FIXED_INTS);
+});
+
+test('capacityFor: smallest power of two >= MIN_CAPACITY whose insert budget holds the entries', (t) => {
+  fc.assert(
+    fc.property(fc.integer({ min: 0, max: insertBudget(MAX_CAPACITY) }), (entries) => {
+      const capacity = capacityFor(entries);
+      return (
+        Number.isInteger(capacity) &&
+        (capacity & (capacity - 1)) === 0 &&
+        capacity >= MIN_CAPACITY &&
+        capacity <= MAX_CAPACITY &&
+        insertBudget(capacity) >= entries &&
+        (capacity === MIN_CAPACITY || insertBudget(capacity / 2) < entries)
+      );
+    }),
+    { numRuns: 2000 },
+  );
+  t.is(capacityFor(0), MIN_CAPACITY);
+  t.is(capacityFor(insertBudget(MIN_CAPACITY)), MIN_CAPACITY);
+  t.is(capacityFor(insertBudget(MIN_CAPACITY) + 1), 2 * MIN_CAPACITY);
+  t.is(capacityFor(100_000), 131_072);
+  t.is(capacityFor(insertBudget(MAX_CAPACITY)), MAX_CAPACITY);
+});
+
+test('insertBudget: monotone, and always leaves an EMPTY slot so probes terminate', (t) => {
+  let previous = -1;
+  for (let capacity = MIN_CAPACITY; capacity <= MAX_CAPACITY; capacity *= 2) {
+    const budget = insertBudget(capacity);
+    t.true(Number.isInteger(budget));
+    t.true(budget > previous, `budget(${capacity}) = ${budget}`);
+    t.true(budget < capacity, `budget(${capacity}) = ${budget} must leave an EMPTY slot`);
+    t.true(budget >= capacity * 0.75, `budget(${capacity}) = ${budget} is wastefully low`);
+    previous = budget;
+  }
+});
+
+test('a presized int32->int32 map of 100,000 entries uses <= 16 shared bytes per entry', (t) => {
+  const entries = 100_000;
+  const map = new SharedFlatMap<number, number>({ keys: 'int32', values: 'int32', capacity: entries });
+  for (let k = 0; k < entries; k++) map.set(k * 7919, k);
+  t.is(map.size, entries);
+  t.is(map.get(99_999 * 7919), 99_999);
+  t.is(SharedFlatMap.unsafeExposeInternals(map).gen, 0, 'presizing must avoid any resize');
+  const perEntry = map.handle.buffer.byteLength / entries;
+  t.log(`bytes per entry: ${perEntry.toFixed(2)}`);
+  t.true(perEntry <= 16, `${perEntry} bytes per entry`);
+});
+
+test('a new map writes MAGIC and LAYOUT_VERSION into its header', (t) => {
+  const map = new SharedFlatMap({ keys: 'int32', values: 'int32' });
+  const words = new Int32Array(map.handle.buffer, 0, HEADER_INTS);
+  t.is(words[layout.H_MAGIC], layout.MAGIC);
+  t.is(words[layout.H_LAYOUT_VERSION], layout.LAYOUT_VERSION);
+  t.is(words[layout.H_SLOT_INTS], 3);
+  t.is(map.handle.flatshare, layout.LAYOUT_VERSION);
+});
