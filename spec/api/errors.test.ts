@@ -1,0 +1,402 @@
+/**
+ * Bad input: every rejected key, value, option and handle gets the right
+ * error class and code, and the map is exactly as it was afterwards.
+ * Also the FULL path: a map that reaches maxBytes keeps every acknowledged entry.
+ */
+import test from 'ava';
+import type { ExecutionContext } from 'ava';
+import {
+  ErrorCode,
+  FlatshareFullError,
+  FlatshareRangeError,
+  FlatshareTypeError,
+  FlatshareUnsupportedError,
+  SharedFlatMap,
+  hashers,
+  type SharedFlatMapHandle,
+  type SharedFlatMapOptions,
+} from '../../lib/index.js';
+import { H_EPOCH, H_KEY_KIND, H_LAYOUT_VERSION, H_MAGIC, INT_BYTES, LAYOUT_VERSION } from '../../lib/layout.js';
+import { PHASE_STABLE, phaseOf } from '../../lib/epoch.js';
+import { createGrowableBuffer } from '../../lib/memory.js';
+
+type NumMap = SharedFlatMap<number, number>;
+
+interface Snapshot {
+  size: number;
+  entries: [number, number][];
+}
+
+function snapshot(map: NumMap): Snapshot {
+  return { size: map.size, entries: [...map.entries()].sort((a, b) => a[0] - b[0]) };
+}
+
+/** A map with some entries, tombstones and one resize behind it. */
+function populated(values: 'int32' | 'float64'): NumMap {
+  const map = new SharedFlatMap<number, number>({ keys: 'int32', values, capacity: 8 });
+  for (let k = -20; k < 40; k++) map.set(k, k * 3);
+  for (let k = 0; k < 40; k += 4) map.delete(k);
+  return map;
+}
+
+/** Assert `fn` throws `code` with the given class, and the map is unchanged and still writable. */
+function rejects(
+  t: ExecutionContext,
+  map: NumMap,
+  label: string,
+  fn: () => unknown,
+  code: string,
+  instanceOf: new (...args: never[]) => Error,
+): void {
+  const before = snapshot(map);
+  const error = t.throws(fn, { code }, label);
+  t.true(error instanceof instanceOf, `${label}: ${error?.constructor.name} is not a ${instanceOf.name}`);
+  t.deepEqual(snapshot(map), before, `${label}: map changed`);
+}
+
+/** No slot is left locked: a write and a delete of a fresh key complete. */
+function stillWritable(t: ExecutionContext, map: NumMap): void {
+  map.set(1_000_000, 1);
+  t.is(map.get(1_000_000), 1);
+  t.true(map.delete(1_000_000));
+}
+
+// ---------------------------------------------------------------- keys
+
+const BAD_KEYS: readonly [string, unknown, new (...args: never[]) => Error][] = [
+  ['undefined', undefined, TypeError],
+  ['null', null, TypeError],
+  ["'1'", '1', TypeError],
+  ['{}', {}, TypeError],
+  ['1n', 1n, TypeError],
+  ['Symbol()', Symbol('k'), TypeError],
+  ['1.5', 1.5, RangeError],
+  ['NaN', NaN, RangeError],
+  ['Infinity', Infinity, RangeError],
+  ['2**31', 2 ** 31, RangeError],
+  ['-(2**31)-1', -(2 ** 31) - 1, RangeError],
+  ['2**32', 2 ** 32, RangeError],
+];
+
+for (const values of ['int32', 'float64'] as const) {
+  test(`${values} map: bad keys get ERR_FLATSHARE_KEY from every method, map unchanged`, (t) => {
+    const map = populated(values);
+    for (const [name, key, cls] of BAD_KEYS) {
+      const k = key as number;
+      const calls: [string, () => unknown][] = [
+        ['get', () => map.get(k)],
+        ['has', () => map.has(k)],
+        ['set', () => map.set(k, 1)],
+        ['trySet', () => map.trySet(k, 1)],
+        ['delete', () => map.delete(k)],
+        ['getOrSet', () => map.getOrSet(k, 1)],
+        ['add', () => map.add(k, 1)],
+        ['compareAndSet', () => map.compareAndSet(k, undefined, 1)],
+        ['compareAndSet with expected', () => map.compareAndSet(k, 3, 1)],
+      ];
+      for (const [method, fn] of calls) rejects(t, map, `${method}(${name})`, fn, ErrorCode.KEY, cls);
+    }
+    const error = t.throws(() => map.set(1.5, 1));
+    t.true(error instanceof FlatshareRangeError);
+    t.true(error?.message.includes('1.5') ?? false, 'the message names the bad key');
+    t.true(t.throws(() => map.get(undefined as unknown as number)) instanceof FlatshareTypeError);
+    stillWritable(t, map);
+  });
+}
+
+// ---------------------------------------------------------------- values
+
+test('int32 map: bad values get ERR_FLATSHARE_VALUE from every writing method, map unchanged', (t) => {
+  const map = populated('int32');
+  const present = 3; // 3 * 3 = 9
+  const absent = 500;
+  const bad: [string, unknown, new (...args: never[]) => Error][] = [
+    ['1.5', 1.5, RangeError],
+    ['2**31', 2 ** 31, RangeError],
+    ['-(2**31)-1', -(2 ** 31) - 1, RangeError],
+    ['NaN', NaN, RangeError],
+    ['Infinity', Infinity, RangeError],
+    ["'1'", '1', TypeError],
+    ['undefined', undefined, TypeError],
+    ['null', null, TypeError],
+    ['1n', 1n, TypeError],
+  ];
+  for (const [name, value, cls] of bad) {
+    const v = value as number;
+    for (const key of [present, absent]) {
+      rejects(t, map, `set(${key}, ${name})`, () => map.set(key, v), ErrorCode.VALUE, cls);
+      rejects(t, map, `trySet(${key}, ${name})`, () => map.trySet(key, v), ErrorCode.VALUE, cls);
+      rejects(t, map, `add(${key}, ${name})`, () => map.add(key, v), ErrorCode.VALUE, cls);
+      rejects(t, map, `compareAndSet(${key}, 9, ${name})`, () => map.compareAndSet(key, 9, v), ErrorCode.VALUE, cls);
+      if (value !== undefined) {
+        // undefined is the legal "absent" expectation, so only other junk is a bad `expected`.
+        rejects(t, map, `compareAndSet(${key}, ${name}, 1)`, () => map.compareAndSet(key, v, 1), ErrorCode.VALUE, cls);
+      }
+    }
+    rejects(t, map, `getOrSet(${absent}, ${name})`, () => map.getOrSet(absent, v), ErrorCode.VALUE, cls);
+  }
+  stillWritable(t, map);
+});
+
+test('float64 map: non-number values get ERR_FLATSHARE_VALUE (TypeError), map unchanged', (t) => {
+  const map = populated('float64');
+  for (const [name, value] of [
+    ["'1'", '1'],
+    ['undefined', undefined],
+    ['1n', 1n],
+    ['null', null],
+    ['{}', {}],
+    ['new Number(1)', new Number(1)],
+  ] as const) {
+    const v = value as unknown as number;
+    for (const key of [3, 500]) {
+      rejects(t, map, `set(${key}, ${name})`, () => map.set(key, v), ErrorCode.VALUE, TypeError);
+      rejects(t, map, `trySet(${key}, ${name})`, () => map.trySet(key, v), ErrorCode.VALUE, TypeError);
+      rejects(t, map, `add(${key}, ${name})`, () => map.add(key, v), ErrorCode.VALUE, TypeError);
+      rejects(t, map, `compareAndSet(${key}, 9, ${name})`, () => map.compareAndSet(key, 9, v), ErrorCode.VALUE, TypeError);
+    }
+    rejects(t, map, `getOrSet(500, ${name})`, () => map.getOrSet(500, v), ErrorCode.VALUE, TypeError);
+  }
+  stillWritable(t, map);
+});
+
+// ---------------------------------------------------------------- options
+
+test('bad options get ERR_FLATSHARE_OPTIONS (TypeError or RangeError)', (t) => {
+  const base: SharedFlatMapOptions = { keys: 'int32', values: 'int32' };
+  const bad: [string, unknown][] = [
+    ['capacity -1', { ...base, capacity: -1 }],
+    ['capacity 1.5', { ...base, capacity: 1.5 }],
+    ["capacity 'x'", { ...base, capacity: 'x' }],
+    ['capacity NaN', { ...base, capacity: NaN }],
+    ['capacity 2**40', { ...base, capacity: 2 ** 40 }],
+    ['maxBytes 0', { ...base, maxBytes: 0 }],
+    ['maxBytes -1', { ...base, maxBytes: -1 }],
+    ['maxBytes 2**32+1', { ...base, maxBytes: 2 ** 32 + 1 }],
+    ['maxBytes 1.5', { ...base, maxBytes: 1.5 }],
+    ["maxBytes '1'", { ...base, maxBytes: '1' }],
+    ['maxBytes too small for the fixed part', { ...base, maxBytes: 1024 }],
+    ['maxBytes too small for capacity', { ...base, capacity: 1_000_000, maxBytes: 1 << 20 }],
+    ["keys 'float'", { ...base, keys: 'float' }],
+    ['keys 1', { ...base, keys: 1 }],
+    ["values 'x'", { ...base, values: 'x' }],
+    ['hasher {}', { ...base, hasher: {} }],
+    ['hasher null', { ...base, hasher: null }],
+    ['hasher with a 65-byte id', { ...base, hasher: { ...hashers.default, id: 'x'.repeat(65), hashInt: () => 0, hashString: () => 0 } }],
+    ['options null', null],
+    ["options 'x'", 'x'],
+  ];
+  for (const [label, options] of bad) {
+    const error = t.throws(() => new SharedFlatMap(options as SharedFlatMapOptions), { code: ErrorCode.OPTIONS }, label);
+    t.true(error instanceof TypeError || error instanceof RangeError, label);
+  }
+  const tooSmall = t.throws(() => new SharedFlatMap({ ...base, capacity: 1_000_000, maxBytes: 1 << 20 }));
+  t.regex(tooSmall?.message ?? '', /maxBytes/);
+  // The limits themselves are accepted.
+  t.notThrows(() => new SharedFlatMap({ ...base, maxBytes: 2 ** 32 }));
+  t.notThrows(() => new SharedFlatMap({ ...base, capacity: 0 }));
+});
+
+test("unimplemented kinds get ERR_FLATSHARE_UNSUPPORTED, including the defaults of new SharedFlatMap()", (t) => {
+  const cases: [string, SharedFlatMapOptions | undefined][] = [
+    ['no options (string keys, json values)', undefined],
+    ['{}', {}],
+    ["keys 'string'", { keys: 'string', values: 'int32' }],
+    ["values 'json'", { keys: 'int32', values: 'json' }],
+    ["values 'string'", { keys: 'int32', values: 'string' }],
+    ["values 'bytes'", { keys: 'int32', values: 'bytes' }],
+    ["keys 'int32' only (json values)", { keys: 'int32' }],
+  ];
+  for (const [label, options] of cases) {
+    const error = t.throws(() => new SharedFlatMap(options), { code: ErrorCode.UNSUPPORTED }, label);
+    t.true(error instanceof FlatshareUnsupportedError && error instanceof TypeError, label);
+  }
+});
+
+// ---------------------------------------------------------------- attach
+
+/** A byte-for-byte copy of a map's buffer (growable, same maxByteLength), to corrupt freely. */
+function copyHandle(handle: SharedFlatMapHandle, edit?: (words: Int32Array) => void): SharedFlatMapHandle {
+  const source = handle.buffer as SharedArrayBuffer & { maxByteLength: number };
+  const buffer = createGrowableBuffer(source.byteLength, source.maxByteLength);
+  new Uint8Array(buffer).set(new Uint8Array(source));
+  edit?.(new Int32Array(buffer, 0, buffer.byteLength / INT_BYTES));
+  return { ...handle, buffer };
+}
+
+test('attach rejects things that are not handles with ERR_FLATSHARE_HANDLE', (t) => {
+  const junk: [string, unknown][] = [
+    ['undefined', undefined],
+    ['null', null],
+    ['{}', {}],
+    ['a number', 42],
+    ['an ArrayBuffer', { buffer: new ArrayBuffer(1 << 16) }],
+    ['a SharedArrayBuffer(8)', { buffer: new SharedArrayBuffer(8) }],
+    ['a non-growable SharedArrayBuffer of the right size', { buffer: new SharedArrayBuffer(1 << 16) }],
+    ['a zero-filled growable buffer', { buffer: createGrowableBuffer(1 << 16, 1 << 20) }],
+  ];
+  for (const [label, handle] of junk) {
+    const error = t.throws(() => SharedFlatMap.attach(handle as SharedFlatMapHandle), { code: ErrorCode.HANDLE }, label);
+    t.true(error instanceof TypeError || error instanceof RangeError, label);
+  }
+});
+
+test('attach checks magic, layout version and kinds of a copied buffer (and accepts an intact copy)', (t) => {
+  const map = populated('int32');
+  const intact = SharedFlatMap.attach<number, number>(copyHandle(map.handle));
+  t.deepEqual(snapshot(intact), snapshot(map), 'the copy approach works: an intact copy attaches');
+
+  const badMagic = copyHandle(map.handle, (w) => (w[H_MAGIC] = 0x12345678));
+  t.throws(() => SharedFlatMap.attach(badMagic), { instanceOf: FlatshareTypeError, code: ErrorCode.HANDLE });
+
+  const badVersion = copyHandle(map.handle, (w) => (w[H_LAYOUT_VERSION] = LAYOUT_VERSION + 1));
+  const error = t.throws(() => SharedFlatMap.attach(badVersion), {
+    instanceOf: FlatshareRangeError,
+    code: ErrorCode.LAYOUT_VERSION,
+  });
+  t.regex(error?.message ?? '', new RegExp(`${LAYOUT_VERSION + 1}`));
+
+  const badKind = copyHandle(map.handle, (w) => (w[H_KEY_KIND] = 99));
+  t.throws(() => SharedFlatMap.attach(badKind), { code: ErrorCode.HANDLE });
+  t.deepEqual(snapshot(map), snapshot(intact), 'the original is untouched');
+});
+
+test('attach with a hasher of a different id gets ERR_FLATSHARE_HASHER; the same id works', (t) => {
+  const map = populated('int32');
+  t.throws(() => SharedFlatMap.attach(map.handle, { hasher: hashers.murmur3({ seed: 1 }) }), {
+    instanceOf: FlatshareRangeError,
+    code: ErrorCode.HASHER,
+  });
+  t.throws(() => SharedFlatMap.attach(map.handle, { hasher: {} as never }), { code: ErrorCode.OPTIONS });
+  const same = SharedFlatMap.attach<number, number>(map.handle, { hasher: hashers.murmur3({ seed: 0 }) });
+  t.is(same.get(1), 3);
+});
+
+test('a map created with xxhash32 cannot be attached without its hasher', async (t) => {
+  const hasher = await hashers.xxhash32({ seed: 5 });
+  const map = new SharedFlatMap<number, number>({ keys: 'int32', values: 'int32', hasher });
+  for (let k = 0; k < 200; k++) map.set(k, -k);
+  const error = t.throws(() => SharedFlatMap.attach(map.handle), { instanceOf: FlatshareRangeError, code: ErrorCode.HASHER });
+  t.regex(error?.message ?? '', /xxhash32/);
+  const otherSeed = await hashers.xxhash32({ seed: 6 });
+  t.throws(() => SharedFlatMap.attach(map.handle, { hasher: otherSeed }), {
+    code: ErrorCode.HASHER,
+  });
+  t.throws(() => SharedFlatMap.attach(map.handle, { hasher: hashers.default }), { code: ErrorCode.HASHER });
+  const attached = SharedFlatMap.attach<number, number>(map.handle, { hasher: await hashers.xxhash32({ seed: 5 }) });
+  t.is(attached.size, 200);
+  for (let k = 0; k < 200; k++) if (attached.get(k) !== -k) t.fail(`key ${k}`);
+});
+
+// ---------------------------------------------------------------- FULL
+
+/**
+ * 80 KiB: tables grow 32 -> 128 -> 512 -> 2048 slots (the top of the 2048-slot
+ * table is at word 10,592) and the 4096-slot table (12,320 words) no longer
+ * fits, so the map is full at 1,638 entries. A same-size rehash of the
+ * 2048-slot table (6,176 words) still fits above the current table. (At 64 KiB
+ * it would not: the retired regions below the current table are only 2,112
+ * words, and a rehash needs the whole new table while the old one stays
+ * readable.)
+ */
+const FULL_MAX_BYTES = 80 * 1024;
+
+/** A map with maxBytes 64 KiB filled with keys 0, 1, 2, ... until an insert throws. */
+function fillUntilFull(t: ExecutionContext): { map: NumMap; model: Map<number, number>; error: unknown; next: number } {
+  const map = new SharedFlatMap<number, number>({ keys: 'int32', values: 'int32', capacity: 16, maxBytes: FULL_MAX_BYTES });
+  const model = new Map<number, number>();
+  for (let k = 0; k < 100_000; k++) {
+    try {
+      map.set(k, k * 7 + 1);
+    } catch (error) {
+      return { map, model, error, next: k };
+    }
+    model.set(k, k * 7 + 1);
+  }
+  t.fail('the map never got full');
+  throw new Error('unreachable');
+}
+
+function assertModel(t: ExecutionContext, map: NumMap, model: Map<number, number>, label: string): void {
+  t.is(map.size, model.size, `${label}: size`);
+  let wrong = 0;
+  for (const [k, v] of model) if (map.get(k) !== v) wrong++;
+  t.is(wrong, 0, `${label}: acknowledged entries with a wrong or missing value`);
+  t.deepEqual(
+    [...map.entries()].sort((a, b) => a[0] - b[0]),
+    [...model.entries()].sort((a, b) => a[0] - b[0]),
+    `${label}: iteration`,
+  );
+}
+
+test('FULL: set throws FlatshareFullError; acknowledged entries survive; nothing else changes', (t) => {
+  const { map, model, error, next } = fillUntilFull(t);
+  t.log(`full after ${model.size} entries`);
+  t.true(model.size > 1000, 'several resizes happened before the map got full');
+  t.true(error instanceof FlatshareFullError);
+  t.true(error instanceof RangeError);
+  const full = error as FlatshareFullError;
+  t.is(full.code, 'ERR_FLATSHARE_FULL');
+  t.is(full.maxBytes, FULL_MAX_BYTES);
+  t.true(full.requestedBytes > FULL_MAX_BYTES);
+  t.true(map.handle.buffer.byteLength <= FULL_MAX_BYTES);
+  t.is(phaseOf(Atomics.load(SharedFlatMap.unsafeExposeInternals(map).words, H_EPOCH)), PHASE_STABLE);
+
+  assertModel(t, map, model, 'after FULL');
+  t.false(map.has(next), 'the rejected key is absent');
+
+  // Every inserting operation on a new key fails the same way, leaving the map unchanged.
+  const before = snapshot(map);
+  t.is(map.trySet(next, 1), 'full');
+  t.throws(() => map.set(next, 1), { instanceOf: FlatshareFullError, code: ErrorCode.FULL });
+  t.throws(() => map.getOrSet(next, 1), { code: ErrorCode.FULL });
+  t.throws(() => map.add(next, 1), { code: ErrorCode.FULL });
+  t.throws(() => map.compareAndSet(next, undefined, 1), { code: ErrorCode.FULL });
+  t.deepEqual(snapshot(map), before);
+
+  // Writes that need no new slot still work on a full map.
+  t.is(map.trySet(0, 42), 'ok');
+  model.set(0, 42);
+  t.is(map.add(1, 1), 9);
+  model.set(1, 9);
+  t.true(map.compareAndSet(2, 15, 16));
+  model.set(2, 16);
+  t.is(map.getOrSet(3, 0), 22);
+  assertModel(t, map, model, 'after in-place writes');
+});
+
+test('FULL: deleting entries lets inserts succeed again (same-size rehash drops tombstones)', (t) => {
+  const { map, model, next } = fillUntilFull(t);
+  const genBefore = SharedFlatMap.unsafeExposeInternals(map).gen;
+  const deleted = Math.floor(model.size / 4);
+  for (let k = 0; k < deleted; k++) {
+    t.true(map.delete(k * 2));
+    model.delete(k * 2);
+  }
+  // As many new keys as were deleted fit again.
+  for (let i = 0; i < deleted; i++) {
+    const key = next + i;
+    const status = map.trySet(key, -key);
+    if (status !== 'ok') {
+      t.fail(`insert ${i} of ${deleted} after deleting returned ${status}`);
+      break;
+    }
+    model.set(key, -key);
+  }
+  const internals = SharedFlatMap.unsafeExposeInternals(map);
+  t.true(internals.gen > genBefore, 'a rehash happened');
+  t.true(map.handle.buffer.byteLength <= FULL_MAX_BYTES);
+  assertModel(t, map, model, 'after delete + reinsert');
+});
+
+test('FULL: clear() on a full map works and the map is usable again', (t) => {
+  const { map } = fillUntilFull(t);
+  map.clear();
+  t.is(map.size, 0);
+  const model = new Map<number, number>();
+  for (let k = 0; k < 1000; k++) {
+    map.set(k + 5, k);
+    model.set(k + 5, k);
+  }
+  assertModel(t, map, model, 'after clear and refill');
+});
