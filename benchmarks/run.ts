@@ -1,0 +1,268 @@
+/**
+ * flatshare benchmark suite: `npm run bench` (full run, updates docs/benchmarks.md)
+ * or `node build/benchmarks/run.js [--quick] [--filter <substring>] [--seed <n>]`.
+ *
+ * Dimensions (this issue's scope: int32 keys, int32 values, one thread):
+ *
+ *   implementation  flatshare (x64 plain loads + one validating Atomics.load)
+ *                   × Map (baseline, same process, same keys)
+ *                   × flatshare strict-atomics (child started with FLATSHARE_STRICT_ATOMICS=1:
+ *                     every read-window word via Atomics.load, the path weakly ordered CPUs take)
+ *   operation       get hit · get miss · set new key (into an empty default-capacity map,
+ *                   every resize included) · overwrite (set of a present key) · delete (present key)
+ *   size            1k · 100k · 1M entries (--quick: 1k and 100k)
+ *   key             uniformly random distinct int32 keys from a seeded PRNG (seed printed)
+ *
+ * Not covered here (later issues): string keys and values, worker counts and
+ * read ratios across threads, Map + postMessage, lmdb-js, migration latency.
+ *
+ * Method:
+ * - One child process per (operation, size, read path): `build/benchmarks/case.js`
+ *   with a JSON config, so JIT state and heap never carry over between cases.
+ *   flatshare and Map are measured in the SAME child on the SAME keys, in 3
+ *   interleaved rounds (Map, flatshare / flatshare, Map / Map, flatshare), so
+ *   every ratio is a same-run ratio and a burst of load from other jobs on this
+ *   shared machine lands on both sides. Children run one at a time.
+ * - Each benchmark.js invocation is a batch (1,000 ops for get/overwrite;
+ *   min(1,000, size/2) for delete; `size` inserts for set new) over pre-generated
+ *   keys; ns/op = mean of the benchmark.js samples of all rounds / batch.
+ *   Results go into a sink that is printed, so the loops cannot be eliminated.
+ * - Each child first runs every workload once and checks that flatshare and Map
+ *   agree on every key the case uses (and again after timing); a disagreement
+ *   fails the child and the whole run (exit status 1).
+ * - Shared bytes per entry (int32 -> int32) come from one more child.
+ *
+ * Output: benchmarks/results/latest.json (array of rows), benchmarks/results/latest.md,
+ * and, on a full run (no --quick, no --filter), the generated block of docs/benchmarks.md.
+ */
+import { spawn } from 'node:child_process';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import { dirname, join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { deriveSeed } from './prng.js';
+import {
+  BYTES_TARGET,
+  latestMarkdown,
+  sizeLabel,
+  updateDocs,
+  type BytesResultRow,
+  type Environment,
+  type Report,
+  type ResultRow,
+} from './report.js';
+import { OPERATIONS, type BytesOutput, type BytesRow, type CaseOutput, type ChildConfig, type ChildOutput, type ReadPath } from './types.js';
+
+const FULL_SIZES = [1_000, 100_000, 1_000_000] as const;
+const QUICK_SIZES = [1_000, 100_000] as const;
+/** maxTime is per implementation and case, split over the interleaved rounds (case.ts). */
+const FULL = { maxTime: 2, minSamples: 5 };
+const QUICK = { maxTime: 0.25, minSamples: 3 };
+/** Default seed: fixed, so successive full runs time the same keys. */
+const DEFAULT_SEED = 0x5eed_f1a7;
+/** A child that runs longer than this is killed and the run fails. */
+const CHILD_TIMEOUT_MS = 10 * 60 * 1000;
+
+const here = dirname(fileURLToPath(import.meta.url)); // build/benchmarks
+const repoRoot = join(here, '..', '..');
+const caseScript = join(here, 'case.js');
+const resultsDir = join(repoRoot, 'benchmarks', 'results');
+const docsFile = join(repoRoot, 'docs', 'benchmarks.md');
+
+interface Args {
+  quick: boolean;
+  filter: string | undefined;
+  seed: number;
+}
+
+const USAGE = `usage: node build/benchmarks/run.js [--quick] [--filter <substring>] [--seed <n>]
+  --quick            short maxTime (${QUICK.maxTime} s), sizes 1k and 100k only
+  --filter <s>       only jobs whose id contains <s>; ids look like get-hit/100k/plain,
+                     set-new/1M/strict, bytes
+  --seed <n>         PRNG seed (default ${DEFAULT_SEED})
+A full run (no --quick, no --filter) also rewrites the generated block of docs/benchmarks.md.`;
+
+function parseArgs(argv: string[]): Args {
+  const args: Args = { quick: false, filter: undefined, seed: DEFAULT_SEED };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    const value = (): string => {
+      const v = argv[++i];
+      if (v === undefined) fail(`${a} needs a value`);
+      return v;
+    };
+    if (a === '--quick') args.quick = true;
+    else if (a === '--filter') args.filter = value();
+    else if (a?.startsWith('--filter=')) args.filter = a.slice('--filter='.length);
+    else if (a === '--seed') args.seed = parseSeed(value());
+    else if (a?.startsWith('--seed=')) args.seed = parseSeed(a.slice('--seed='.length));
+    else if (a === '--help' || a === '-h') {
+      process.stdout.write(`${USAGE}\n`);
+      process.exit(0);
+    } else fail(`unknown argument ${a}`);
+  }
+  return args;
+}
+
+function parseSeed(raw: string): number {
+  const seed = Number(raw);
+  if (!Number.isSafeInteger(seed)) fail(`--seed must be an integer; got ${raw}`);
+  return seed >>> 0;
+}
+
+function fail(message: string): never {
+  process.stderr.write(`bench: ${message}\n${USAGE}\n`);
+  process.exit(64);
+}
+
+interface Job {
+  id: string;
+  config: ChildConfig;
+  readPath: ReadPath;
+}
+
+function jobs(args: Args, sizes: readonly number[], timing: { maxTime: number; minSamples: number }): Job[] {
+  const list: Job[] = [];
+  for (const op of OPERATIONS) {
+    for (const size of sizes) {
+      // Same seed for both read paths: the strict child times exactly the same keys.
+      const seed = deriveSeed(args.seed, `${op}/${size}`);
+      for (const readPath of ['plain', 'strict'] as const) {
+        list.push({
+          id: `${op}/${sizeLabel(size)}/${readPath}`,
+          readPath,
+          config: { kind: 'timing', op, size, seed, ...timing, impls: ['Map', 'flatshare'] },
+        });
+      }
+    }
+  }
+  list.push({ id: 'bytes', readPath: 'plain', config: { kind: 'bytes', sizes: [...sizes], seed: deriveSeed(args.seed, 'bytes') } });
+  return args.filter === undefined ? list : list.filter((j) => j.id.includes(args.filter as string));
+}
+
+function runChild(job: Job): Promise<ChildOutput> {
+  const env = { ...process.env };
+  if (job.readPath === 'strict') env.FLATSHARE_STRICT_ATOMICS = '1';
+  else delete env.FLATSHARE_STRICT_ATOMICS;
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--expose-gc', caseScript, JSON.stringify(job.config)], {
+      env,
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    let stdout = '';
+    child.stdout.setEncoding('utf8');
+    child.stdout.on('data', (chunk: string) => {
+      stdout += chunk;
+    });
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`${job.id}: child ${child.pid} killed after ${CHILD_TIMEOUT_MS / 1000} s`));
+    }, CHILD_TIMEOUT_MS);
+    child.on('error', (error) => {
+      clearTimeout(timer);
+      reject(error);
+    });
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      if (code !== 0) {
+        reject(new Error(`${job.id}: child exited with ${signal ?? `status ${code}`}${code === 2 ? ' (smoke check failed: flatshare and Map disagree)' : ''}`));
+        return;
+      }
+      const last = stdout.trim().split('\n').pop() ?? '';
+      try {
+        resolve(JSON.parse(last) as ChildOutput);
+      } catch {
+        reject(new Error(`${job.id}: child printed no JSON result: ${JSON.stringify(stdout.slice(-200))}`));
+      }
+    });
+  });
+}
+
+function rowsOf(output: CaseOutput): ResultRow[] {
+  const map = output.measurements.find((m) => m.impl === 'Map');
+  return output.measurements.map((m) => ({
+    case: output.op,
+    impl: m.impl === 'Map' ? 'Map' : output.readPath === 'strict' ? 'flatshare-strict' : 'flatshare',
+    size: output.size,
+    nsPerOp: m.nsPerOp,
+    rme: m.rme,
+    samples: m.samples,
+    ratioVsMap: map === undefined ? Number.NaN : m.nsPerOp / map.nsPerOp,
+    readPath: output.readPath,
+    batch: m.batch,
+    medianNsPerOp: m.medianNsPerOp,
+    roundNsPerOp: m.roundNsPerOp,
+    seed: output.seed,
+  }));
+}
+
+function bytesRowsOf(bytes: BytesRow[]): BytesResultRow[] {
+  return bytes.flatMap((b): BytesResultRow[] => [
+    { case: 'bytes-per-entry', impl: 'flatshare', size: b.size, variant: 'presized', bufferBytes: b.presizedBytes, bytesPerEntry: b.presizedBytesPerEntry, targetBytesPerEntry: BYTES_TARGET },
+    { case: 'bytes-per-entry', impl: 'flatshare', size: b.size, variant: 'grown', bufferBytes: b.grownBytes, bytesPerEntry: b.grownBytesPerEntry, targetBytesPerEntry: BYTES_TARGET },
+  ]);
+}
+
+function commandLine(): string {
+  const argv = process.argv.slice(2).join(' ');
+  const direct = `node ${relative(repoRoot, process.argv[1] ?? 'build/benchmarks/run.js')}${argv === '' ? '' : ` ${argv}`}`;
+  if (process.env.npm_lifecycle_event === 'bench') return `npm run bench${argv === '' ? '' : ` -- ${argv}`}  (= ${direct})`;
+  return direct;
+}
+
+async function main(): Promise<void> {
+  const args = parseArgs(process.argv.slice(2));
+  const sizes = args.quick ? QUICK_SIZES : FULL_SIZES;
+  const timing = args.quick ? QUICK : FULL;
+  const list = jobs(args, sizes, timing);
+  if (list.length === 0) fail(`--filter ${args.filter} matches no job`);
+  const started = performance.now();
+  process.stderr.write(`bench: ${list.length} jobs, seed ${args.seed}, maxTime ${timing.maxTime} s, minSamples ${timing.minSamples}\n`);
+
+  const rows: ResultRow[] = [];
+  let bytes: BytesRow[] = [];
+  for (const [i, job] of list.entries()) {
+    process.stderr.write(`[${i + 1}/${list.length}] ${job.id}\n`);
+    let output: ChildOutput;
+    try {
+      output = await runChild(job);
+    } catch (error) {
+      process.stderr.write(`bench: FAILED ${error instanceof Error ? error.message : String(error)}\nbench: no result files written\n`);
+      process.exit(1);
+    }
+    if (output.kind === 'bytes') bytes = (output as BytesOutput).rows;
+    else rows.push(...rowsOf(output));
+  }
+
+  const full = !args.quick && args.filter === undefined;
+  const partial = [args.quick ? '--quick' : '', args.filter !== undefined ? `--filter ${args.filter}` : ''].filter((s) => s !== '').join(', ');
+  const env: Environment = {
+    node: process.versions.node,
+    v8: process.versions.v8,
+    cpu: os.cpus()[0]?.model ?? 'unknown',
+    cores: os.cpus().length,
+    platform: `${process.platform}-${process.arch}`,
+    date: new Date().toISOString(),
+    command: commandLine(),
+    seed: args.seed,
+    maxTime: timing.maxTime,
+    minSamples: timing.minSamples,
+    wallSeconds: (performance.now() - started) / 1000,
+    partial: full ? undefined : partial,
+  };
+  const report: Report = { env, rows, bytes, ops: OPERATIONS, sizes, failures: [] };
+
+  mkdirSync(resultsDir, { recursive: true });
+  const json: Array<ResultRow | BytesResultRow> = [...rows, ...bytesRowsOf(bytes)];
+  writeFileSync(join(resultsDir, 'latest.json'), `${JSON.stringify(json, null, 2)}\n`);
+  const md = latestMarkdown(report);
+  writeFileSync(join(resultsDir, 'latest.md'), md);
+  process.stdout.write(md);
+  process.stderr.write(`bench: wrote ${relative(repoRoot, join(resultsDir, 'latest.json'))} and latest.md in ${env.wallSeconds.toFixed(0)} s\n`);
+  if (full) {
+    writeFileSync(docsFile, updateDocs(readFileSync(docsFile, 'utf8'), report));
+    process.stderr.write(`bench: updated ${relative(repoRoot, docsFile)}\n`);
+  }
+}
+
+await main();
