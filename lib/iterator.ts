@@ -32,6 +32,7 @@ import { genOf } from './epoch.js';
 import { H_EPOCH } from './layout.js';
 import type { TableInfo } from './table.js';
 import { backoff } from './backoff.js';
+import { TORN } from './blocks.js';
 
 /** Size of the 32-bit hash space. */
 export const HASH_SPACE = 2 ** 32;
@@ -41,20 +42,22 @@ export interface IterationHost {
   readonly slotInts: number;
   /** The current generation's table, refreshed if needed. */
   snapshot(): { words: Int32Array; gen: number; table: TableInfo };
-  /** The 32-bit hash (as int32) of a key. */
-  hashOfKey(key: number): number;
-  /** Atomic read of the key in the slot at `at`. */
-  readKey(words: Int32Array, at: number): number;
-  /** Atomic read of the value in the slot at `at`. */
-  readValue(words: Int32Array, at: number): number;
+  /** The 32-bit hash (as int32) of the key in the FULL slot at `at` (unvalidated read). */
+  hashAt(words: Int32Array, at: number): number;
+  /** Read the key in the slot at `at` (unvalidated; TORN when a bounds check failed). */
+  readKey(words: Int32Array, at: number): unknown;
+  /** Read the value in the slot at `at` (unvalidated; TORN when a bounds check failed). */
+  readValue(words: Int32Array, at: number): unknown;
+  /** Turn a validated raw value into the value the user gets (json: JSON.parse). */
+  finishValue(raw: unknown): unknown;
 }
 
 /** Yield every entry, weakly consistent (see the file comment). */
-export function* iterateEntries(host: IterationHost): Generator<[number, number], void, undefined> {
+export function* iterateEntries(host: IterationHost): Generator<[unknown, unknown], void, undefined> {
   const stride = host.slotInts;
   let done = 0;
-  const keys: number[] = [];
-  const values: number[] = [];
+  const keys: unknown[] = [];
+  const values: unknown[] = [];
   const positions: number[] = [];
   let attempt = 0;
   while (done < HASH_SPACE) {
@@ -82,13 +85,13 @@ export function* iterateEntries(host: IterationHost): Generator<[number, number]
       const state = s1 & STATE_MASK;
       if (state === EMPTY) break;
       if (state === FULL) {
+        const hash = host.hashAt(words, at) >>> 0;
         const key = host.readKey(words, at);
         const value = host.readValue(words, at);
-        if (Atomics.load(words, at) !== s1) {
+        if (Atomics.load(words, at) !== s1 || key === TORN || value === TORN) {
           valid = false;
           break;
         }
-        const hash = host.hashOfKey(key) >>> 0;
         const home = hash >>> table.shift;
         const displacement = (slot - home) & mask;
         positions.push((v - displacement) * span + (hash - home * span));
@@ -107,7 +110,7 @@ export function* iterateEntries(host: IterationHost): Generator<[number, number]
     done = end;
     for (let i = 0; i < keys.length; i++) {
       const position = positions[i] as number;
-      if (position >= from && position < end) yield [keys[i] as number, values[i] as number];
+      if (position >= from && position < end) yield [keys[i], host.finishValue(values[i])];
     }
   }
 }

@@ -49,7 +49,24 @@
  *  Slot, int32 key (SLOT_INTS = 1 + 1 + value words):
  *  +0 SEQ   seqlock / state word, see seqlock.ts
  *  +1 KEY   the int32 key (immutable while the slot is FULL or a TOMBSTONE)
- *  +2 VALUE int32: 1 word; float64: 2 words (low, high)
+ *  +2 VALUE int32: 1 word; float64: 2 words (low, high);
+ *           string, bytes, json: 1 word, the block index of the value's arena block
+ *
+ *  Slot, string key (SLOT_INTS = 1 + 2 + value words):
+ *  +0 SEQ      seqlock / state word
+ *  +1 HASH     the key's full 32-bit hash (migration never rehashes)
+ *  +2 KEY_REF  block index of the key's arena block (immutable while FULL or TOMBSTONE)
+ *  +3 VALUE    as above
+ *
+ *  Arena class record (ARENA_CLASS_INTS = 2 words, one per size class, after the
+ *  writer records):
+ *  +0 FREE_HEAD  block index of the first free block of the class; 0 = none
+ *  +1 LOCK       threadId + 1 of the thread editing the list; 0 = unlocked
+ *
+ *  Arena block (ARENA_CLASS_SIZES[c] words, bump-allocated like table regions):
+ *  +0 HEADER   payload byte length << BLOCK_TAG_BITS | encoding tag
+ *  +1 ...      payload bytes (little-endian), padded to a whole word;
+ *              while the block is free, word +1 links to the next free block
  * ```
  *
  * Sizing notes:
@@ -81,7 +98,7 @@ export function intIndex(n: number): IntIndex {
 /** 'FLSH' in ASCII, big-endian reading order. */
 export const MAGIC = 0x464c5348;
 /** Bump on any change to a word's meaning; attach refuses other versions. */
-export const LAYOUT_VERSION = 1;
+export const LAYOUT_VERSION = 2;
 
 // ---- header -----------------------------------------------------------------
 
@@ -142,8 +159,62 @@ export const WRITER_RECORD_INTS = 8;
 export const MAX_WRITERS = 256;
 /** First writer record. */
 export const WRITERS_BASE = HEADER_INTS;
-/** First word after the fixed part; table regions are allocated from here on. */
-export const FIXED_INTS = WRITERS_BASE + MAX_WRITERS * WRITER_RECORD_INTS;
+
+// ---- arena (variable-length keys and values, see arena.ts) -----------------
+
+/** Block index 0 is inside the header, so 0 can mean "no block" (a null reference). */
+export const NULL_BLOCK = 0;
+/** Words before a block's payload: the header word. */
+export const BLOCK_HEADER_INTS = 1;
+/** Low bits of a block header that carry the encoding tag. */
+export const BLOCK_TAG_BITS = 2;
+export const BLOCK_TAG_MASK = (1 << BLOCK_TAG_BITS) - 1;
+/** Encoding tags: one byte per UTF-16 code unit (all units <= 0xFF). */
+export const TAG_LATIN1 = 0;
+/** Encoding tags: two bytes per UTF-16 code unit, little-endian. */
+export const TAG_UTF16 = 1;
+/** Encoding tags: raw bytes (`values: 'bytes'`). */
+export const TAG_BYTES = 2;
+/** Longest key, in encoded bytes (64 KiB: 64Ki Latin-1 or 32Ki two-byte code units). */
+export const MAX_KEY_BYTES = 1 << 16;
+/** Longest value, in encoded bytes (16 MiB). */
+export const MAX_VALUE_BYTES = 1 << 24;
+/** Smallest block: the header plus the free-list link. */
+export const MIN_BLOCK_INTS = 2;
+/** Classes below this many words are exact sizes (2, 3, ... 8 words). */
+export const EXACT_CLASS_LIMIT_INTS = 8;
+/** Geometric classes: this many steps per doubling, so a block wastes < 25% (at most 1/(steps+1) of its size). */
+export const CLASS_STEPS_PER_DOUBLING = 4;
+/** Largest block: a MAX_VALUE_BYTES payload plus its header. */
+export const MAX_BLOCK_INTS = BLOCK_HEADER_INTS + MAX_VALUE_BYTES / INT_BYTES;
+
+/**
+ * Block sizes in words, one per size class, ascending: 2..8 exactly, then
+ * 8 * 2^k * (1 + j/4) for j = 1..4, up to the first size >= MAX_BLOCK_INTS.
+ * 87 classes. A 16-character ASCII key (16 bytes + header = 5 words) takes an
+ * exact 5-word block; a 1 KiB value (257 words) a 320-word block.
+ */
+export const ARENA_CLASS_SIZES: readonly number[] = (() => {
+  const sizes: number[] = [];
+  for (let n = MIN_BLOCK_INTS; n <= EXACT_CLASS_LIMIT_INTS; n++) sizes.push(n);
+  for (let power = EXACT_CLASS_LIMIT_INTS; sizes[sizes.length - 1]! < MAX_BLOCK_INTS; power *= 2) {
+    for (let step = 1; step <= CLASS_STEPS_PER_DOUBLING && sizes[sizes.length - 1]! < MAX_BLOCK_INTS; step++) {
+      sizes.push(power + (power * step) / CLASS_STEPS_PER_DOUBLING);
+    }
+  }
+  return sizes;
+})();
+export const ARENA_CLASSES = ARENA_CLASS_SIZES.length;
+export const A_FREE_HEAD = 0; // block index of the first free block; NULL_BLOCK = empty list
+export const A_LOCK = 1; // threadId + 1 of the thread editing the list; 0 = unlocked
+/** Words per arena class record. */
+export const ARENA_CLASS_INTS = 2;
+/** First arena class record. */
+export const ARENA_BASE = WRITERS_BASE + MAX_WRITERS * WRITER_RECORD_INTS;
+
+/** First word after the fixed part (rounded up to a cache line); table regions and arena blocks are allocated from here on. */
+export const FIXED_INTS =
+  Math.ceil((ARENA_BASE + ARENA_CLASSES * ARENA_CLASS_INTS) / CACHE_LINE_INTS) * CACHE_LINE_INTS;
 
 // ---- table region -----------------------------------------------------------
 
@@ -155,15 +226,19 @@ export const TABLE_HEADER_INTS = 2 * CACHE_LINE_INTS;
 // ---- slots ------------------------------------------------------------------
 
 export const S_SEQ = 0; // seqlock + state word (seqlock.ts)
-export const S_KEY = 1; // first key word
+export const S_KEY = 1; // int32 keys: the key
+export const S_HASH = 1; // string keys: the key's full hash
+export const S_KEY_REF = 2; // string keys: block index of the key's arena block
 export const INT32_KEY_INTS = 1;
+export const STRING_KEY_INTS = 2; // HASH, KEY_REF
 export const INT32_VALUE_INTS = 1;
 export const FLOAT64_VALUE_INTS = 2;
+export const REF_VALUE_INTS = 1; // string, bytes, json: a block index
 
 /** Key kinds and their header codes. */
-export const KeyKindCode = { int32: 1 } as const;
+export const KeyKindCode = { int32: 1, string: 2 } as const;
 /** Value kinds and their header codes. */
-export const ValueKindCode = { int32: 1, float64: 2 } as const;
+export const ValueKindCode = { int32: 1, float64: 2, string: 3, bytes: 4, json: 5 } as const;
 
 export type KeyKind = keyof typeof KeyKindCode;
 export type ValueKind = keyof typeof ValueKindCode;
@@ -173,6 +248,8 @@ export function keyInts(kind: KeyKind): number {
   switch (kind) {
     case 'int32':
       return INT32_KEY_INTS;
+    case 'string':
+      return STRING_KEY_INTS;
   }
 }
 
@@ -183,12 +260,21 @@ export function valueInts(kind: ValueKind): number {
       return INT32_VALUE_INTS;
     case 'float64':
       return FLOAT64_VALUE_INTS;
+    case 'string':
+    case 'bytes':
+    case 'json':
+      return REF_VALUE_INTS;
   }
 }
 
 /** Words per slot: the seq word, the key words, the value words. */
 export function slotInts(keys: KeyKind, values: ValueKind): number {
   return 1 + keyInts(keys) + valueInts(values);
+}
+
+/** True for value kinds stored in an arena block (the slot holds its block index). */
+export function isRefValue(kind: ValueKind): boolean {
+  return kind === 'string' || kind === 'bytes' || kind === 'json';
 }
 
 /** Index of the first value word in a slot. */

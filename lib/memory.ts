@@ -68,15 +68,19 @@ export function ensureBytes(buffer: GrowableSharedArrayBuffer, bytes: number): v
 }
 
 /**
- * Bump-allocate `ints` words. Returns the word index of the block. The buffer
- * is grown first; on failure ALLOC_TOP is not moved and FlatshareFullError is thrown.
+ * Bump-allocate `ints` words starting at a multiple of `alignInts` (table
+ * regions start on a cache line; arena blocks need no alignment, and the
+ * words skipped to align are not reused). Returns the word index of the block.
+ * The buffer is grown first; on failure ALLOC_TOP is not moved and
+ * FlatshareFullError is thrown.
  */
-export function bumpAllocate(words: Int32Array, buffer: GrowableSharedArrayBuffer, ints: number): number {
+export function bumpAllocate(words: Int32Array, buffer: GrowableSharedArrayBuffer, ints: number, alignInts = 1): number {
   for (;;) {
     const top = Atomics.load(words, H_ALLOC_TOP);
-    const end = top + ints;
+    const start = Math.ceil(top / alignInts) * alignInts;
+    const end = start + ints;
     ensureBytes(buffer, end * INT_BYTES);
-    if (Atomics.compareExchange(words, H_ALLOC_TOP, top, end) === top) return top;
+    if (Atomics.compareExchange(words, H_ALLOC_TOP, top, end) === top) return start;
   }
 }
 

@@ -53,6 +53,7 @@ import {
   H_MIG_COPIED,
   H_MIG_CURSOR,
   H_MIG_DONE,
+  CACHE_LINE_INTS,
   MAX_CAPACITY,
   T_SIZE,
   T_REMAINING,
@@ -82,6 +83,14 @@ export interface MigrationHost {
   refreshWords(): Int32Array;
   /** Hash of the key stored in the slot whose seq word is at `at`. */
   hashAt(words: Int32Array, at: number): number;
+  /**
+   * Called by the thread that flipped to `gen + 1`, right after the flip, with
+   * the retired table (read-only and not yet reusable: this thread still
+   * announces generation `gen`). Frees the arena blocks that only the retired
+   * table referenced: tombstones' keys, and with `clear` every entry's blocks.
+   * Absent for maps without arena blocks.
+   */
+  releaseRetired?(words: Int32Array, old: TableInfo, clear: boolean): void;
 }
 
 /**
@@ -111,7 +120,7 @@ export function startMigration(host: MigrationHost, epoch: number, clear: boolea
     next = readTableInfo(words, gen + 1);
     if (clear) {
       initTableHeader(words, next.base, 0, insertBudget(capacity));
-      flip(host, words, gen, old, 0);
+      flip(host, words, gen, old, 0, true);
       return;
     }
     initTableHeader(words, next.base, 0, 0);
@@ -142,7 +151,7 @@ function allocateTable(host: MigrationHost, capacity: number, fallback: number):
     }
     try {
       if (candidate > MAX_CAPACITY) throw new FlatshareFullError(ints * Int32Array.BYTES_PER_ELEMENT, host.buffer.maxByteLength);
-      return { base: bumpAllocate(words, host.buffer, ints), capacity: candidate };
+      return { base: bumpAllocate(words, host.buffer, ints, CACHE_LINE_INTS), capacity: candidate };
     } catch (error) {
       if (!(error instanceof FlatshareFullError) || candidate === fallback || fallback === 0) throw error;
     }
@@ -183,7 +192,7 @@ function helpCopy(host: MigrationHost, epoch: number): void {
     Atomics.add(words, H_MIG_COPIED, copied);
     const done = Atomics.add(words, H_MIG_DONE, end - first) + (end - first);
     if (done === old.capacity) {
-      flip(host, words, gen, old, Atomics.load(words, H_MIG_COPIED));
+      flip(host, words, gen, old, Atomics.load(words, H_MIG_COPIED), false);
       return;
     }
   }
@@ -213,10 +222,29 @@ function copySlot(host: MigrationHost, words: Int32Array, old: TableInfo, next: 
 }
 
 /** Make table gen+1 current. The caller completed the last chunk (or is clearing). */
-function flip(host: MigrationHost, words: Int32Array, gen: number, old: TableInfo, copied: number): void {
+function flip(host: MigrationHost, words: Int32Array, gen: number, old: TableInfo, copied: number, clear: boolean): void {
   const next = readTableInfo(words, gen + 1);
   initTableHeader(words, next.base, copied, insertBudget(next.capacity) - copied);
   retireRegion(words, old.base, tableRegionInts(old.capacity, host.slotInts), gen + 1);
+  // Tombstones in table g: slots ever filled minus the FULL ones just copied.
+  const tombstones = insertBudget(old.capacity) - Atomics.load(words, old.base + T_REMAINING) - copied;
   Atomics.store(words, H_EPOCH, makeEpoch(gen + 1, PHASE_STABLE));
   Atomics.notify(words, H_EPOCH);
+  // After the flip: a reader still in table g that reads a freed block fails its epoch check.
+  if (host.releaseRetired !== undefined && (clear || tombstones > 0)) host.releaseRetired(words, old, clear);
+}
+
+/**
+ * Wait until the slot at `at` of a retired table is unlocked and return its
+ * seq word. After a flip only a writer that locked the slot before the phase
+ * left STABLE can still hold it (clear() does not wait for them); it releases
+ * soon and never locks a retired table again.
+ */
+export function settledSeq(words: Int32Array, at: number): number {
+  let seq = Atomics.load(words, at);
+  for (let attempt = 0; (seq & LOCKED) !== 0; attempt++) {
+    backoff(attempt);
+    seq = Atomics.load(words, at);
+  }
+  return seq;
 }

@@ -42,7 +42,12 @@ import {
   MAP_ID_INTS,
   MAX_BYTES_LIMIT,
   MAX_CAPACITY,
+  MAX_KEY_BYTES,
+  MAX_VALUE_BYTES,
+  NULL_BLOCK,
+  S_HASH,
   S_KEY,
+  S_KEY_REF,
   T_REMAINING,
   T_SIZE,
   ValueKindCode,
@@ -51,6 +56,7 @@ import {
   W_LOCK_VALUE,
   capacityFor,
   insertBudget,
+  isRefValue,
   slotInts,
   tableRegionInts,
   valueOffset,
@@ -66,12 +72,31 @@ import {
   FlatshareUnsupportedError,
   describe,
 } from './errors.js';
+import { allocateBlock, freeBlock, type ArenaHost } from './arena.js';
+import {
+  TORN,
+  blockEqualsString,
+  makeViews,
+  readBlockBytes,
+  readBlockString,
+  writeBlockBytes,
+  writeBlockString,
+  type Views,
+} from './blocks.js';
+import {
+  checkStringKey,
+  prepareBytesValue,
+  prepareJsonValue,
+  prepareStringKey,
+  prepareStringValue,
+  type Prepared,
+} from './values.js';
 import { checkFloat64Value, checkInt32Key, checkInt32Value, readFloat64, sameValueZero, writeFloat64 } from './codecs.js';
 import { hashers, rebuildHasher, validateHasher, type Hasher } from './hashers/index.js';
-import { createGrowableBuffer, viewWords, type GrowableSharedArrayBuffer } from './memory.js';
+import { createGrowableBuffer, type GrowableSharedArrayBuffer } from './memory.js';
 import { readTableInfo, initTableHeader, writeTableInfo, viewCovers, type TableInfo } from './table.js';
 import { claimWriterRecord, releaseWriterRecord } from './writers.js';
-import { helpOrWait, startMigration, type MigrationHost } from './migration.js';
+import { helpOrWait, settledSeq, startMigration, type MigrationHost } from './migration.js';
 import { backoff } from './backoff.js';
 import { iterateEntries, type IterationHost } from './iterator.js';
 
@@ -83,15 +108,24 @@ export type ValueKindOption = 'int32' | 'float64' | 'string' | 'bytes' | 'json';
 /** Options of `new SharedFlatMap(options)`. */
 export interface SharedFlatMapOptions {
   /**
-   * Key kind. `'int32'`: integers in [-2^31, 2^31-1], stored inline.
-   * `'string'` is the documented default but is not implemented in this
-   * release: pass `keys: 'int32'`.
+   * Key kind.
+   * - `'int32'`: integers in [-2^31, 2^31-1], stored inline in the slot (4 bytes).
+   * - `'string'`: any string up to 64 KiB encoded (one byte per UTF-16 code
+   *   unit when all are <= 0xFF, else two), in a shared arena block; the slot
+   *   holds the key's 32-bit hash and the block's index (8 bytes).
    * @defaultValue `'string'`
    */
   keys?: KeyKindOption;
   /**
-   * Value kind. `'int32'` (4 bytes inline) or `'float64'` (8 bytes inline).
-   * `'string'`, `'bytes'` and `'json'` are not implemented in this release.
+   * Value kind.
+   * - `'int32'` (4 bytes inline) and `'float64'` (8 bytes inline): support `add`.
+   * - `'string'`: any string up to 16 MiB encoded, in an arena block.
+   * - `'bytes'`: a `Uint8Array` up to 16 MiB; `get` returns a fresh copy.
+   * - `'json'`: anything `JSON.stringify` turns into text that `JSON.parse`
+   *   gives back (no `undefined`, functions, symbols, BigInt, non-finite
+   *   numbers or cycles), up to 16 MiB of text; `get` returns a new parsed copy.
+   * Arena values cost their encoded length rounded up to a size class (< 25%
+   * waste) plus a 4-byte header; space freed by overwrites and deletes is reused.
    * @defaultValue `'json'`
    */
   values?: ValueKindOption;
@@ -140,9 +174,6 @@ export type TrySetStatus = 'ok' | 'full';
 
 const KEY_KINDS: readonly KeyKindOption[] = ['int32', 'string'];
 const VALUE_KINDS: readonly ValueKindOption[] = ['int32', 'float64', 'string', 'bytes', 'json'];
-const IMPLEMENTED_KEYS: readonly KeyKind[] = ['int32'];
-const IMPLEMENTED_VALUES: readonly ValueKind[] = ['int32', 'float64'];
-/** Attempts of a read before it starts to back off (sleep) on a locked slot. */
 const utf8 = new TextEncoder();
 const utf8Decoder = new TextDecoder();
 const RANDOM_ID_RANGE = 2 ** 31;
@@ -168,7 +199,7 @@ export interface SharedFlatMapInternals {
  * @typeParam K - key type (`number` for `keys: 'int32'`)
  * @typeParam V - value type (`number` for `'int32'` and `'float64'` values)
  */
-export class SharedFlatMap<K = number, V = number> implements Iterable<[K, V]> {
+export class SharedFlatMap<K = string, V = unknown> implements Iterable<[K, V]> {
   /** The structured-cloneable handle to pass to other threads. */
   readonly handle: SharedFlatMapHandle;
   /** Key kind of this map. */
@@ -186,10 +217,24 @@ export class SharedFlatMap<K = number, V = number> implements Iterable<[K, V]> {
   private readonly stride: number;
   private readonly valueAt: number;
   private readonly isFloat: boolean;
+  /** String keys: the slot holds HASH and KEY_REF. */
+  private readonly strKeys: boolean;
+  /** string, bytes or json values: the slot holds the index of an arena block. */
+  private readonly refValues: boolean;
   private readonly mapId: string;
   private writerRec = -1;
   /** Seq word value before the lock taken by the last `lockSlot`. */
   private lockedSeq = 0;
+  /** Key block allocated for the EMPTY slot locked by the last `lockSlotStr`; NULL_BLOCK otherwise. */
+  private lockedKeyRef = NULL_BLOCK;
+  /** This thread's views of the buffer (words, bytes, 16-bit units); `words` is `views.words`. */
+  private views: Views;
+  // The key of the write in progress, set by prepareKey (JS runs one operation per thread at a time).
+  private opInt = 0;
+  private opText = '';
+  private opKey: Prepared | undefined = undefined;
+  private opHash = 0;
+  private readonly arenaHost: ArenaHost;
   private readonly migrationHost: MigrationHost;
   private readonly iterationHost: IterationHost;
 
@@ -211,7 +256,8 @@ export class SharedFlatMap<K = number, V = number> implements Iterable<[K, V]> {
       );
     }
     const buffer = createGrowableBuffer(initialBytes, parsed.maxBytes);
-    const words = viewWords(buffer);
+    const views = makeViews(buffer);
+    const words = views.words;
     writeHeader(words, parsed, slotWords, capacity);
     const base = FIXED_INTS;
     Atomics.store(words, H_ALLOC_TOP_WORD, base + tableInts);
@@ -228,6 +274,7 @@ export class SharedFlatMap<K = number, V = number> implements Iterable<[K, V]> {
     };
     this.handle = handle;
     this.buffer = buffer;
+    this.views = views;
     this.words = words;
     this.keyKind = parsed.keys;
     this.valueKind = parsed.values;
@@ -235,7 +282,10 @@ export class SharedFlatMap<K = number, V = number> implements Iterable<[K, V]> {
     this.stride = slotWords;
     this.valueAt = valueOffset(parsed.keys);
     this.isFloat = parsed.values === 'float64';
+    this.strKeys = parsed.keys === 'string';
+    this.refValues = isRefValue(parsed.values);
     this.mapId = readMapId(words);
+    this.arenaHost = this.makeArenaHost();
     this.migrationHost = this.makeMigrationHost();
     this.iterationHost = this.makeIterationHost();
     this.refreshTable();
@@ -248,8 +298,9 @@ export class SharedFlatMap<K = number, V = number> implements Iterable<[K, V]> {
    *   FlatshareRangeError `ERR_FLATSHARE_LAYOUT_VERSION` for another layout version,
    *   FlatshareRangeError `ERR_FLATSHARE_HASHER` when the hasher is missing or has another id.
    */
-  static attach<K = number, V = number>(handle: SharedFlatMapHandle, options: AttachOptions = {}): SharedFlatMap<K, V> {
-    const { buffer, words } = validateHandle(handle);
+  static attach<K = string, V = unknown>(handle: SharedFlatMapHandle, options: AttachOptions = {}): SharedFlatMap<K, V> {
+    const { buffer, views } = validateHandle(handle);
+    const words = views.words;
     const keys = keyKindName(Atomics.load(words, H_KEY_KIND));
     const values = valueKindName(Atomics.load(words, H_VALUE_KIND));
     const recordedId = readHasherId(words);
@@ -273,20 +324,22 @@ export class SharedFlatMap<K = number, V = number> implements Iterable<[K, V]> {
       }
     }
     const map = Object.create(SharedFlatMap.prototype) as SharedFlatMap<K, V>;
-    map.initAttached(buffer, words, keys, values, hasher);
+    map.initAttached(buffer, views, keys, values, hasher);
     return map;
   }
 
   private initAttached(
     buffer: GrowableSharedArrayBuffer,
-    words: Int32Array,
+    views: Views,
     keys: KeyKind,
     values: ValueKind,
     hasher: Hasher,
   ): void {
     const self = this as unknown as Record<string, unknown>;
     self.handle = { flatshare: LAYOUT_VERSION, buffer, keys, values, hasherId: hasher.id };
+    const words = views.words;
     self.buffer = buffer;
+    self.views = views;
     self.words = words;
     self.keyKind = keys;
     self.valueKind = values;
@@ -294,11 +347,19 @@ export class SharedFlatMap<K = number, V = number> implements Iterable<[K, V]> {
     self.stride = Atomics.load(words, H_SLOT_INTS);
     self.valueAt = valueOffset(keys);
     self.isFloat = values === 'float64';
+    self.strKeys = keys === 'string';
+    self.refValues = isRefValue(values);
     self.mapId = readMapId(words);
     self.gen = -1;
     self.table = { base: 0, slots: 0, capacity: 0, shift: 0 };
     self.writerRec = -1;
     self.lockedSeq = 0;
+    self.lockedKeyRef = NULL_BLOCK;
+    self.opInt = 0;
+    self.opText = '';
+    self.opKey = undefined;
+    self.opHash = 0;
+    self.arenaHost = this.makeArenaHost();
     self.migrationHost = this.makeMigrationHost();
     self.iterationHost = this.makeIterationHost();
     this.refreshTable();
@@ -312,6 +373,11 @@ export class SharedFlatMap<K = number, V = number> implements Iterable<[K, V]> {
    * @throws `ERR_FLATSHARE_KEY` if `key` is not of the map's key kind.
    */
   get(key: K): V | undefined {
+    return this.strKeys ? this.getByString(key) : this.getByInt(key);
+  }
+
+  /** `get` for int32 keys: the key is compared inline in the slot. */
+  private getByInt(key: K): V | undefined {
     const k = checkInt32Key(key);
     const hash = this.hasher.hashInt(k);
     for (let attempt = 0; ; attempt++) {
@@ -330,10 +396,56 @@ export class SharedFlatMap<K = number, V = number> implements Iterable<[K, V]> {
           slot = (slot + 1) & mask;
           continue;
         }
-        let value: number | undefined;
-        if (state === FULL) value = this.isFloat ? readFloat64(words, at + this.valueAt) : loadWord(words, at + this.valueAt);
+        let value: unknown;
+        if (state === FULL) value = this.readSlotValue(words, at);
         // Validate: the table was still the current one, and the slot did not move.
-        if (genOf(loadWord(words, H_EPOCH)) === gen && Atomics.load(words, at) === s1) return value as V | undefined;
+        if (genOf(loadWord(words, H_EPOCH)) === gen && Atomics.load(words, at) === s1) {
+          return (this.refValues ? this.finishValue(value) : value) as V | undefined;
+        }
+        break;
+      }
+      this.afterFailedRead(attempt);
+    }
+  }
+
+  /**
+   * `get` for string keys: probe by the stored full hash, then compare the key
+   * block with the key's code units (no encoding). A key block is immutable
+   * while its table is current, so a non-matching slot is skipped without
+   * validation, as for int32 keys.
+   */
+  private getByString(key: K): V | undefined {
+    const k = checkStringKey(key);
+    const hash = this.hasher.hashString(k);
+    for (let attempt = 0; ; attempt++) {
+      const words = this.words;
+      const gen = this.gen;
+      const table = this.table;
+      const stride = this.stride;
+      const mask = table.capacity - 1;
+      let slot = hash >>> table.shift;
+      for (let probes = 0; probes <= mask; probes++) {
+        const at = table.slots + slot * stride;
+        const s1 = loadWord(words, at);
+        if ((s1 & LOCKED) !== 0) break;
+        const state = s1 & STATE_MASK;
+        let value: unknown;
+        if (state !== EMPTY) {
+          if (loadWord(words, at + S_HASH) !== hash) {
+            slot = (slot + 1) & mask;
+            continue;
+          }
+          const same = blockEqualsString(this.views, loadWord(words, at + S_KEY_REF), k, MAX_KEY_BYTES);
+          if (same === 0) {
+            slot = (slot + 1) & mask;
+            continue;
+          }
+          if (same < 0) break; // torn key block: retry
+          if (state === FULL) value = this.readSlotValue(words, at);
+        }
+        if (genOf(loadWord(words, H_EPOCH)) === gen && Atomics.load(words, at) === s1) {
+          return (this.refValues ? this.finishValue(value) : value) as V | undefined;
+        }
         break;
       }
       this.afterFailedRead(attempt);
@@ -362,20 +474,24 @@ export class SharedFlatMap<K = number, V = number> implements Iterable<[K, V]> {
   /**
    * Store `value` for `key`. Returns the map, like `Map.set`.
    * @throws `ERR_FLATSHARE_KEY` / `ERR_FLATSHARE_VALUE` for bad input, `ERR_FLATSHARE_FULL`
-   *   when a needed resize exceeds maxBytes. The map is unchanged when it throws.
+   *   when the map would exceed maxBytes. The map is unchanged when it throws.
    */
   set(key: K, value: V): this {
-    const k = checkInt32Key(key);
-    const v = this.checkValue(value, 'value');
-    const hash = this.hasher.hashInt(k);
+    const pv = this.refValues ? this.prepareRefValue(value, 'value') : undefined;
+    const v = pv === undefined ? this.checkValue(value, 'value') : 0;
+    this.prepareKey(key, true);
     this.beginWrite();
     let at = -1;
+    let ref = NULL_BLOCK;
     try {
-      at = this.lockSlot(k, hash, true);
-      this.writeEntry(at, k, v);
+      if (pv !== undefined) ref = this.allocateValue(pv);
+      at = this.lock(true);
+      const old = this.writeEntry(at, pv === undefined ? v : ref);
       at = -1;
+      ref = NULL_BLOCK;
+      if (old !== NULL_BLOCK) freeBlock(this.arenaHost, old);
     } finally {
-      this.endWrite(at);
+      this.endWrite(at, ref);
     }
     return this;
   }
@@ -396,18 +512,20 @@ export class SharedFlatMap<K = number, V = number> implements Iterable<[K, V]> {
 
   /** Remove `key`. Returns true if it was present. Linearizable. */
   delete(key: K): boolean {
-    const k = checkInt32Key(key);
-    const hash = this.hasher.hashInt(k);
+    this.prepareKey(key, false);
     this.beginWrite();
     let at = -1;
     try {
-      at = this.lockSlot(k, hash, false);
+      at = this.lock(false);
       if (at < 0) return false;
       const seq = this.lockedSeq;
       if ((seq & STATE_MASK) !== FULL) return false; // a tombstone: aborted in finally
+      const old = this.refValues ? (this.words[at + this.valueAt] as number) : NULL_BLOCK;
       Atomics.add(this.words, this.table.base + T_SIZE, -1);
+      // Publishes the deletion; the key stays (TOMBSTONE), the value block is unlinked.
       Atomics.store(this.words, at, released(seq, TOMBSTONE));
       at = -1;
+      if (old !== NULL_BLOCK) freeBlock(this.arenaHost, old);
       return true;
     } finally {
       this.endWrite(at);
@@ -417,41 +535,47 @@ export class SharedFlatMap<K = number, V = number> implements Iterable<[K, V]> {
   /**
    * Return the value of `key`; if it is absent, store `value` first. Exactly
    * one of several threads racing to insert the same key wins; all of them
-   * return the winner's value.
+   * return the winner's value (for json values: an equal copy).
    */
   getOrSet(key: K, value: V): V {
     const present = this.get(key);
     if (present !== undefined) return present;
-    const k = checkInt32Key(key);
-    const v = this.checkValue(value, 'value');
-    const hash = this.hasher.hashInt(k);
+    const pv = this.refValues ? this.prepareRefValue(value, 'value') : undefined;
+    const v = pv === undefined ? this.checkValue(value, 'value') : 0;
+    this.prepareKey(key, true);
     this.beginWrite();
     let at = -1;
+    let ref = NULL_BLOCK;
     try {
-      at = this.lockSlot(k, hash, true);
-      if ((this.lockedSeq & STATE_MASK) === FULL) return this.readValue(at) as V; // aborted in finally
-      this.writeEntry(at, k, v);
+      if (pv !== undefined) ref = this.allocateValue(pv);
+      at = this.lock(true);
+      if ((this.lockedSeq & STATE_MASK) === FULL) return this.readLockedValue(at) as V; // aborted in finally
+      this.writeEntry(at, pv === undefined ? v : ref);
       at = -1;
+      ref = NULL_BLOCK;
       return value;
     } finally {
-      this.endWrite(at);
+      this.endWrite(at, ref);
     }
   }
 
   /**
    * Atomically add `delta` to the numeric value of `key` (absent counts as 0)
-   * and return the new value.
+   * and return the new value. Only for `'int32'` and `'float64'` values.
    * @throws `ERR_FLATSHARE_VALUE` (RangeError) when an int32 result would overflow; the value is unchanged.
+   *   `ERR_FLATSHARE_UNSUPPORTED` for string, bytes and json values.
    */
   add(key: K, delta: number): number {
-    const k = checkInt32Key(key);
+    if (this.refValues) {
+      throw new FlatshareUnsupportedError(`add() needs int32 or float64 values; this map has ${this.valueKind} values`);
+    }
     const d = this.checkValue(delta, 'delta');
-    const hash = this.hasher.hashInt(k);
+    this.prepareKey(key, true);
     this.beginWrite();
     let at = -1;
     try {
-      at = this.lockSlot(k, hash, true);
-      const current = (this.lockedSeq & STATE_MASK) === FULL ? this.readValue(at) : 0;
+      at = this.lock(true);
+      const current = (this.lockedSeq & STATE_MASK) === FULL ? (this.readLockedValue(at) as number) : 0;
       const next = current + d;
       if (!this.isFloat && (next | 0) !== next) {
         throw new FlatshareRangeError(
@@ -459,7 +583,7 @@ export class SharedFlatMap<K = number, V = number> implements Iterable<[K, V]> {
           `add(${describe(key)}, ${d}) would overflow int32: ${current} + ${d} = ${next}`,
         );
       }
-      this.writeEntry(at, k, next);
+      this.writeEntry(at, next);
       at = -1;
       return next;
     } finally {
@@ -468,28 +592,43 @@ export class SharedFlatMap<K = number, V = number> implements Iterable<[K, V]> {
   }
 
   /**
-   * Set `key` to `next` only if its current value is `expected` (SameValueZero,
-   * so NaN matches NaN). `expected === undefined` means "only if absent".
-   * Returns whether it stored `next`.
+   * Set `key` to `next` only if its current value is `expected` (SameValueZero
+   * for numbers, so NaN matches NaN; `===` for strings). `expected === undefined`
+   * means "only if absent". Returns whether it stored `next`. For int32,
+   * float64 and string values.
+   * @throws `ERR_FLATSHARE_UNSUPPORTED` for bytes and json values.
    */
   compareAndSet(key: K, expected: V | undefined, next: V): boolean {
-    const k = checkInt32Key(key);
-    const want = expected === undefined ? undefined : this.checkValue(expected, 'expected');
-    const v = this.checkValue(next, 'next');
-    const hash = this.hasher.hashInt(k);
+    if (this.refValues && this.valueKind !== 'string') {
+      throw new FlatshareUnsupportedError(
+        `compareAndSet() needs int32, float64 or string values; this map has ${this.valueKind} values`,
+      );
+    }
+    let want: number | string | undefined;
+    if (expected !== undefined) want = this.refValues ? prepareStringValue(expected, 'expected').text : this.checkValue(expected, 'expected');
+    const pv = this.refValues ? this.prepareRefValue(next, 'next') : undefined;
+    const v = pv === undefined ? this.checkValue(next, 'next') : 0;
+    this.prepareKey(key, want === undefined);
     this.beginWrite();
     let at = -1;
+    let ref = NULL_BLOCK;
     try {
-      at = this.lockSlot(k, hash, want === undefined);
+      at = this.lock(want === undefined);
       if (at < 0) return false;
       const isFull = (this.lockedSeq & STATE_MASK) === FULL;
-      const matches = want === undefined ? !isFull : isFull && sameValueZero(this.readValue(at), want);
+      const matches =
+        want === undefined
+          ? !isFull
+          : isFull && (this.refValues ? this.readLockedValue(at) === want : sameValueZero(this.readLockedValue(at) as number, want as number));
       if (!matches) return false; // aborted in finally
-      this.writeEntry(at, k, v);
+      if (pv !== undefined) ref = this.allocateValue(pv);
+      const old = this.writeEntry(at, pv === undefined ? v : ref);
       at = -1;
+      ref = NULL_BLOCK;
+      if (old !== NULL_BLOCK) freeBlock(this.arenaHost, old);
       return true;
     } finally {
-      this.endWrite(at);
+      this.endWrite(at, ref);
     }
   }
 
@@ -578,28 +717,200 @@ export class SharedFlatMap<K = number, V = number> implements Iterable<[K, V]> {
     return this.isFloat ? checkFloat64Value(value, what) : checkInt32Value(value, what);
   }
 
-  private readValue(at: number): number {
-    return this.isFloat ? readFloat64(this.words, at + this.valueAt) : loadWord(this.words, at + this.valueAt);
+  /** Validate and encode a string, bytes or json value (before anything shared is touched). */
+  private prepareRefValue(value: unknown, what: string): Prepared {
+    switch (this.valueKind) {
+      case 'string':
+        return prepareStringValue(value, what);
+      case 'bytes':
+        return prepareBytesValue(value, what);
+      default:
+        return prepareJsonValue(value, what);
+    }
   }
 
-  /** Write key and value into the locked slot at `at` and release it as FULL. */
-  private writeEntry(at: number, k: number, v: number): void {
+  /** Allocate and fill the arena block of a prepared value; not yet published. */
+  private allocateValue(p: Prepared): number {
+    const block = allocateBlock(this.arenaHost, p.byteLength, p.tag);
+    if (p.raw !== undefined) writeBlockBytes(this.views, block, p.raw);
+    else writeBlockString(this.views, block, p.text, p.tag);
+    return block;
+  }
+
+  /**
+   * Validate `key` and compute its hash into the op* fields. With `insert`,
+   * a string key is also measured against MAX_KEY_BYTES, since it may need a block.
+   */
+  private prepareKey(key: unknown, insert: boolean): void {
+    if (this.strKeys) {
+      const prepared = insert ? prepareStringKey(key) : undefined;
+      this.opText = prepared === undefined ? checkStringKey(key) : prepared.text;
+      this.opKey = prepared;
+      this.opHash = this.hasher.hashString(this.opText);
+    } else {
+      this.opInt = checkInt32Key(key);
+      this.opHash = this.hasher.hashInt(this.opInt);
+    }
+  }
+
+  /** Lock the slot of the prepared key (see lockSlot / lockSlotStr). */
+  private lock(insert: boolean): number {
+    return this.strKeys ? this.lockSlotStr(insert) : this.lockSlot(this.opInt, this.opHash, insert);
+  }
+
+  /**
+   * Read the value words of slot `at` inside a read window (unvalidated):
+   * the number, or for arena values the decoded string / bytes copy / json
+   * text, or TORN.
+   */
+  private readSlotValue(words: Int32Array, at: number): unknown {
+    if (!this.refValues) return this.isFloat ? readFloat64(words, at + this.valueAt) : loadWord(words, at + this.valueAt);
+    const block = loadWord(words, at + this.valueAt);
+    return this.valueKind === 'bytes'
+      ? readBlockBytes(this.views, block, MAX_VALUE_BYTES)
+      : readBlockString(this.views, block, MAX_VALUE_BYTES);
+  }
+
+  /** The user's value from a validated raw read (json: parse the text). */
+  private finishValue(raw: unknown): unknown {
+    if (raw === TORN) throw new Error('flatshare internal error: a validated slot references an invalid arena block');
+    return this.valueKind === 'json' && raw !== undefined ? JSON.parse(raw as string) : raw;
+  }
+
+  /** The value of the slot this thread holds locked (FULL). */
+  private readLockedValue(at: number): unknown {
+    this.refreshViews();
+    return this.finishValue(this.readSlotValue(this.words, at));
+  }
+
+  /**
+   * Write the prepared key (if the slot was EMPTY) and the value word(s) into
+   * the locked slot at `at` and release it as FULL. `v` is the number, or the
+   * index of the value's arena block. Returns the value block the slot
+   * referenced before (to be freed by the caller now that it is unlinked), or
+   * NULL_BLOCK.
+   */
+  private writeEntry(at: number, v: number): number {
     const words = this.words;
     const seq = this.lockedSeq;
     const state = seq & STATE_MASK;
-    if (state === EMPTY) storeWord(words, at + S_KEY, k);
-    if (this.isFloat) writeFloat64(words, at + this.valueAt, v);
-    else storeWord(words, at + this.valueAt, v);
+    if (state === EMPTY) {
+      if (this.strKeys) {
+        storeWord(words, at + S_HASH, this.opHash);
+        storeWord(words, at + S_KEY_REF, this.lockedKeyRef);
+        this.lockedKeyRef = NULL_BLOCK;
+      } else {
+        storeWord(words, at + S_KEY, this.opInt);
+      }
+    }
+    let old = NULL_BLOCK;
+    if (this.refValues) {
+      if (state === FULL) old = words[at + this.valueAt] as number;
+      storeWord(words, at + this.valueAt, v);
+    } else if (this.isFloat) {
+      writeFloat64(words, at + this.valueAt, v);
+    } else {
+      storeWord(words, at + this.valueAt, v);
+    }
     if (state !== FULL) Atomics.add(words, this.table.base + T_SIZE, 1);
-    // Publishes the key, the value and the FULL state together.
+    // Publishes the key, the value (and the blocks they reference) and the FULL state together.
     Atomics.store(words, at, released(seq, FULL));
+    return old;
   }
 
-  /** Release a lock without changing anything; gives back an EMPTY slot's insert budget. */
+  /**
+   * Release a lock without changing anything; gives back an EMPTY slot's
+   * insert budget and the key block allocated for it.
+   */
   private abortLock(at: number): void {
     const seq = this.lockedSeq;
     if ((seq & STATE_MASK) === EMPTY) Atomics.add(this.words, this.table.base + T_REMAINING, 1);
     Atomics.store(this.words, at, seq);
+    if (this.lockedKeyRef !== NULL_BLOCK) {
+      const block = this.lockedKeyRef;
+      this.lockedKeyRef = NULL_BLOCK;
+      freeBlock(this.arenaHost, block);
+    }
+  }
+
+  /**
+   * `lockSlot` for string keys (the key in opText / opKey, its hash in
+   * opHash): slots are matched by HASH, then by comparing the key block. On
+   * taking an EMPTY slot for an insert, the key block is allocated and filled
+   * under the lock (its index in `lockedKeyRef`), so a key that is already
+   * present costs no allocation. If that allocation fails the slot is
+   * restored and the error propagates: nothing changed.
+   */
+  private lockSlotStr(insert: boolean): number {
+    const hash = this.opHash;
+    const text = this.opText;
+    for (;;) {
+      const epoch = this.enterGeneration();
+      const words = this.words;
+      const table = this.table;
+      const stride = this.stride;
+      const mask = table.capacity - 1;
+      const rec = this.writerRec;
+      let slot = hash >>> table.shift;
+      let attempt = 0;
+      probe: for (;;) {
+        const at = table.slots + slot * stride;
+        const seq = Atomics.load(words, at);
+        if ((seq & LOCKED) !== 0) {
+          backoff(attempt++);
+          if (Atomics.load(words, H_EPOCH) !== epoch) break probe;
+          continue;
+        }
+        const state = seq & STATE_MASK;
+        if (state !== EMPTY) {
+          if (words[at + S_HASH] !== hash) {
+            slot = (slot + 1) & mask;
+            continue;
+          }
+          const same = blockEqualsString(this.views, words[at + S_KEY_REF] as number, text, MAX_KEY_BYTES);
+          if (same < 0) {
+            // The key block lies beyond this thread's view: it was allocated after the buffer grew.
+            this.refreshViews();
+            continue;
+          }
+          if (same === 0) {
+            slot = (slot + 1) & mask;
+            continue;
+          }
+        } else if (!insert) {
+          if (genOf(Atomics.load(words, H_EPOCH)) === genOf(epoch)) return -1;
+          break probe;
+        }
+        // Lock intent first, published by the CAS: identifies the lock's owner.
+        words[rec + W_LOCK_AT] = at;
+        words[rec + W_LOCK_VALUE] = seq | LOCKED;
+        if (Atomics.compareExchange(words, at, seq, seq | LOCKED) !== seq) continue;
+        if (Atomics.load(words, H_EPOCH) !== epoch) {
+          Atomics.store(words, at, seq);
+          break probe;
+        }
+        if (state === EMPTY) {
+          if (Atomics.sub(words, table.base + T_REMAINING, 1) <= 0) {
+            Atomics.add(words, table.base + T_REMAINING, 1);
+            Atomics.store(words, at, seq);
+            startMigration(this.migrationHost, epoch, false);
+            break probe;
+          }
+          try {
+            const key = this.opKey as Prepared;
+            const block = allocateBlock(this.arenaHost, key.byteLength, key.tag);
+            writeBlockString(this.views, block, key.text, key.tag);
+            this.lockedKeyRef = block;
+          } catch (error) {
+            Atomics.add(words, table.base + T_REMAINING, 1);
+            Atomics.store(words, at, seq);
+            throw error;
+          }
+        }
+        this.lockedSeq = seq;
+        return at;
+      }
+    }
   }
 
   /**
@@ -686,14 +997,35 @@ export class SharedFlatMap<K = number, V = number> implements Iterable<[K, V]> {
    * the operation decided not to change it or something threw), restore it
    * unchanged; then mark this thread's writer record idle.
    */
-  private endWrite(lockedAt = -1): void {
-    if (lockedAt >= 0) this.abortLock(lockedAt);
-    Atomics.store(this.words, this.writerRec + W_ACTIVE_GEN, 0);
+  private endWrite(lockedAt = -1, unusedBlock = NULL_BLOCK): void {
+    try {
+      if (lockedAt >= 0) this.abortLock(lockedAt);
+      if (unusedBlock !== NULL_BLOCK) freeBlock(this.arenaHost, unusedBlock);
+    } finally {
+      Atomics.store(this.words, this.writerRec + W_ACTIVE_GEN, 0);
+    }
+  }
+
+  /**
+   * Free the arena blocks that only the retired table `old` referenced, after
+   * the flip (see MigrationHost.releaseRetired): tombstones' key blocks, and
+   * after a clear the key and value blocks of every entry.
+   */
+  private releaseRetired(words: Int32Array, old: TableInfo, clear: boolean): void {
+    const stride = this.stride;
+    for (let i = 0; i < old.capacity; i++) {
+      const at = old.slots + i * stride;
+      const state = settledSeq(words, at) & STATE_MASK;
+      if (state === EMPTY || (state === FULL && !clear)) continue;
+      if (this.strKeys) freeBlock(this.arenaHost, words[at + S_KEY_REF] as number);
+      if (state === FULL && this.refValues) freeBlock(this.arenaHost, words[at + this.valueAt] as number);
+    }
   }
 
   /** A read failed validation: refresh the table if the generation moved, else back off. */
   private afterFailedRead(attempt: number): void {
     if (genOf(Atomics.load(this.words, H_EPOCH)) !== this.gen) this.refreshTable();
+    else if (this.views.bytes.length < this.buffer.byteLength) this.refreshViews(); // a block beyond the view
     else backoff(attempt);
   }
 
@@ -714,7 +1046,7 @@ export class SharedFlatMap<K = number, V = number> implements Iterable<[K, V]> {
       const gen = genOf(Atomics.load(this.words, H_EPOCH));
       const info = readTableInfo(this.words, gen);
       if (genOf(Atomics.load(this.words, H_EPOCH)) !== gen) continue;
-      if (!viewCovers(this.words, info, this.stride)) this.words = viewWords(this.buffer);
+      if (!viewCovers(this.words, info, this.stride)) this.refreshViews();
       if (!viewCovers(this.words, info, this.stride)) continue;
       this.table = info;
       this.gen = gen;
@@ -733,12 +1065,32 @@ export class SharedFlatMap<K = number, V = number> implements Iterable<[K, V]> {
         return map.writerRec;
       },
       words: () => map.words,
-      refreshWords: () => {
-        if (map.words.length * INT_BYTES < map.buffer.byteLength) map.words = viewWords(map.buffer);
-        return map.words;
-      },
-      hashAt: (words, at) => map.hasher.hashInt(words[at + S_KEY] as number),
+      refreshWords: () => map.refreshViews(),
+      hashAt: this.strKeys
+        ? (words, at) => words[at + S_HASH] as number
+        : (words, at) => map.hasher.hashInt(words[at + S_KEY] as number),
+      releaseRetired:
+        this.strKeys || this.refValues ? (words, old, clear) => map.releaseRetired(words, old, clear) : undefined,
     };
+  }
+
+  private makeArenaHost(): ArenaHost {
+    // eslint-disable-next-line @typescript-eslint/no-this-alias
+    const map = this;
+    return {
+      buffer: this.buffer,
+      words: () => map.words,
+      refreshWords: () => map.refreshViews(),
+    };
+  }
+
+  /** Make new views when the buffer has grown past them; returns the word view. */
+  private refreshViews(): Int32Array {
+    if (this.views.bytes.length < this.buffer.byteLength) {
+      this.views = makeViews(this.buffer);
+      this.words = this.views.words;
+    }
+    return this.words;
   }
 
   private makeIterationHost(): IterationHost {
@@ -747,13 +1099,21 @@ export class SharedFlatMap<K = number, V = number> implements Iterable<[K, V]> {
     return {
       slotInts: this.stride,
       snapshot: () => {
+        map.refreshViews();
         map.currentGen();
         return { words: map.words, gen: map.gen, table: map.table };
       },
-      hashOfKey: (key) => map.hasher.hashInt(key as number),
-      readKey: (words, at) => Atomics.load(words, at + S_KEY),
-      readValue: (words, at) =>
-        map.isFloat ? readFloat64Atomic(words, at + map.valueAt) : Atomics.load(words, at + map.valueAt),
+      hashAt: this.strKeys
+        ? (words, at) => Atomics.load(words, at + S_HASH)
+        : (words, at) => map.hasher.hashInt(Atomics.load(words, at + S_KEY)),
+      readKey: this.strKeys
+        ? (words, at) => readBlockString(map.views, Atomics.load(words, at + S_KEY_REF), MAX_KEY_BYTES)
+        : (words, at) => Atomics.load(words, at + S_KEY),
+      readValue: (words, at) => {
+        if (map.refValues) return map.readSlotValue(words, at);
+        return map.isFloat ? readFloat64Atomic(words, at + map.valueAt) : Atomics.load(words, at + map.valueAt);
+      },
+      finishValue: (raw) => (map.refValues ? map.finishValue(raw) : raw),
     };
   }
 }
@@ -793,14 +1153,6 @@ function parseOptions(options: unknown): ParsedOptions {
     throw new FlatshareTypeError(
       ErrorCode.OPTIONS,
       `options.values must be one of ${VALUE_KINDS.join(', ')}; got ${describe(values)}`,
-    );
-  }
-  if (!(IMPLEMENTED_KEYS as readonly string[]).includes(keys)) {
-    throw new FlatshareUnsupportedError(`keys: '${keys}' is not implemented in this release; use keys: 'int32'`);
-  }
-  if (!(IMPLEMENTED_VALUES as readonly string[]).includes(values)) {
-    throw new FlatshareUnsupportedError(
-      `values: '${values}' is not implemented in this release; use values: 'int32' or 'float64'`,
     );
   }
   const capacity = o.capacity ?? DEFAULT_CAPACITY;
@@ -861,7 +1213,7 @@ function valueKindName(code: number): ValueKind {
   throw new FlatshareRangeError(ErrorCode.HANDLE, `the map's value kind code ${code} is not known to this build`);
 }
 
-function validateHandle(handle: unknown): { buffer: GrowableSharedArrayBuffer; words: Int32Array } {
+function validateHandle(handle: unknown): { buffer: GrowableSharedArrayBuffer; views: Views } {
   const h = handle as Partial<SharedFlatMapHandle> | null;
   if (typeof h !== 'object' || h === null || !(h.buffer instanceof SharedArrayBuffer)) {
     throw new FlatshareTypeError(
@@ -873,7 +1225,8 @@ function validateHandle(handle: unknown): { buffer: GrowableSharedArrayBuffer; w
   if (!buffer.growable || buffer.byteLength < FIXED_INTS * INT_BYTES) {
     throw new FlatshareTypeError(ErrorCode.HANDLE, 'attach: the handle buffer is not a flatshare map (wrong size or not growable)');
   }
-  const words = viewWords(buffer);
+  const views = makeViews(buffer);
+  const words = views.words;
   if (Atomics.load(words, H_MAGIC) !== MAGIC) {
     throw new FlatshareTypeError(ErrorCode.HANDLE, 'attach: the handle buffer is not a flatshare map (bad magic number)');
   }
@@ -884,5 +1237,5 @@ function validateHandle(handle: unknown): { buffer: GrowableSharedArrayBuffer; w
       `attach: the map has layout version ${version}, this build of flatshare reads version ${LAYOUT_VERSION}`,
     );
   }
-  return { buffer, words };
+  return { buffer, views };
 }

@@ -197,20 +197,28 @@ test('bad options get ERR_FLATSHARE_OPTIONS (TypeError or RangeError)', (t) => {
   t.notThrows(() => new SharedFlatMap({ ...base, capacity: 0 }));
 });
 
-test("unimplemented kinds get ERR_FLATSHARE_UNSUPPORTED, including the defaults of new SharedFlatMap()", (t) => {
-  const cases: [string, SharedFlatMapOptions | undefined][] = [
-    ['no options (string keys, json values)', undefined],
-    ['{}', {}],
-    ["keys 'string'", { keys: 'string', values: 'int32' }],
-    ["values 'json'", { keys: 'int32', values: 'json' }],
-    ["values 'string'", { keys: 'int32', values: 'string' }],
-    ["values 'bytes'", { keys: 'int32', values: 'bytes' }],
-    ["keys 'int32' only (json values)", { keys: 'int32' }],
-  ];
-  for (const [label, options] of cases) {
-    const error = t.throws(() => new SharedFlatMap(options), { code: ErrorCode.UNSUPPORTED }, label);
-    t.true(error instanceof FlatshareUnsupportedError && error instanceof TypeError, label);
+test('operations a value kind does not define get ERR_FLATSHARE_UNSUPPORTED and change nothing', (t) => {
+  for (const values of ['string', 'bytes', 'json'] as const) {
+    const map = new SharedFlatMap<string, unknown>({ keys: 'string', values });
+    const sample = values === 'bytes' ? new Uint8Array([1]) : values === 'json' ? { a: 1 } : 'x';
+    map.set('k', sample);
+    const error = t.throws(() => map.add('k', 1), { code: ErrorCode.UNSUPPORTED }, values);
+    t.true(error instanceof FlatshareUnsupportedError && error instanceof TypeError, values);
+    t.deepEqual(map.get('k'), sample, values);
+    if (values !== 'string') {
+      t.throws(() => map.compareAndSet('k', sample, sample), { code: ErrorCode.UNSUPPORTED }, values);
+      t.deepEqual(map.get('k'), sample, values);
+    }
+    t.is(map.size, 1, values);
   }
+});
+
+test('the documented defaults are string keys and json values', (t) => {
+  const map = new SharedFlatMap<string, unknown>();
+  t.is(map.keyKind, 'string');
+  t.is(map.valueKind, 'json');
+  map.set('a', { b: [1, 'two', null] });
+  t.deepEqual(map.get('a'), { b: [1, 'two', null] });
 });
 
 // ---------------------------------------------------------------- attach

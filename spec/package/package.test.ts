@@ -150,7 +150,7 @@ test('exports: ESM and CJS builds expose the same API, and both work', async (t)
   t.is(cjs.LAYOUT_VERSION, esm.LAYOUT_VERSION);
 
   for (const [format, api] of [['esm', esm], ['cjs', cjs]] as const) {
-    const map = new api.SharedFlatMap({ keys: 'int32', values: 'int32' });
+    const map = new api.SharedFlatMap<number, number>({ keys: 'int32', values: 'int32' });
     map.set(1, 10).set(2, 20);
     t.is(map.get(1), 10, format);
     t.is(map.add(2, 1), 21, format);
@@ -158,18 +158,18 @@ test('exports: ESM and CJS builds expose the same API, and both work', async (t)
     const error = t.throws(() => map.set(1, 0.5), { instanceOf: api.FlatshareRangeError });
     t.is((error as unknown as { code: string }).code, api.ErrorCode.VALUE, format);
     const hasher = await api.hashers.xxhash32({ seed: 9 });
-    const floats = new api.SharedFlatMap({ keys: 'int32', values: 'float64', hasher });
+    const floats = new api.SharedFlatMap<number, number>({ keys: 'int32', values: 'float64', hasher });
     floats.set(3, 0.25);
-    t.is(api.SharedFlatMap.attach(floats.handle, { hasher }).get(3), 0.25, format);
+    t.is(api.SharedFlatMap.attach<number, number>(floats.handle, { hasher }).get(3), 0.25, format);
   }
 });
 
 test('exports: a map created by one build attaches in the other (the dual-package case)', async (t) => {
   const esm = (await import(PACKAGE_NAME)) as Flatshare;
   const cjs = createRequire(import.meta.url)(PACKAGE_NAME) as Flatshare;
-  const fromEsm = new esm.SharedFlatMap({ keys: 'int32', values: 'int32' });
+  const fromEsm = new esm.SharedFlatMap<number, number>({ keys: 'int32', values: 'int32' });
   fromEsm.set(7, 70);
-  const inCjs = cjs.SharedFlatMap.attach(fromEsm.handle);
+  const inCjs = cjs.SharedFlatMap.attach<number, number>(fromEsm.handle);
   t.is(inCjs.get(7), 70);
   inCjs.set(8, 80);
   t.is(fromEsm.get(8), 80);

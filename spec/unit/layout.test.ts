@@ -151,9 +151,12 @@ test('writer records: fields distinct and inside a record; FIXED_INTS follows th
   for (const f of fields) t.true(f >= 0 && f < WRITER_RECORD_INTS);
   t.is(WRITER_RECORD_INTS * INT_BYTES, 32);
   t.true(WRITERS_BASE >= HEADER_INTS);
-  t.is(FIXED_INTS, WRITERS_BASE + MAX_WRITERS * WRITER_RECORD_INTS);
+  t.is(layout.ARENA_BASE, WRITERS_BASE + MAX_WRITERS * WRITER_RECORD_INTS);
   t.is(writerRecordAt(0), WRITERS_BASE);
-  t.is(writerRecordAt(MAX_WRITERS - 1) + WRITER_RECORD_INTS, FIXED_INTS);
+  t.is(writerRecordAt(MAX_WRITERS - 1) + WRITER_RECORD_INTS, layout.ARENA_BASE);
+  // The arena class records follow, then FIXED_INTS (rounded up to a cache line).
+  const arenaEnd = layout.ARENA_BASE + layout.ARENA_CLASSES * layout.ARENA_CLASS_INTS;
+  t.true(FIXED_INTS >= arenaEnd && FIXED_INTS - arenaEnd < CACHE_LINE_INTS);
 });
 
 test('capacityFor: smallest power of two >= MIN_CAPACITY whose insert budget holds the entries', (t) => {
@@ -209,4 +212,42 @@ test('a new map writes MAGIC and LAYOUT_VERSION into its header', (t) => {
   t.is(words[layout.H_LAYOUT_VERSION], layout.LAYOUT_VERSION);
   t.is(words[layout.H_SLOT_INTS], 3);
   t.is(map.handle.flatshare, layout.LAYOUT_VERSION);
+});
+
+test('arena size classes: ascending, exact up to 8 words, then < 25% waste, and the largest holds MAX_VALUE_BYTES', (t) => {
+  const sizes = layout.ARENA_CLASS_SIZES;
+  t.is(sizes.length, layout.ARENA_CLASSES);
+  t.is(sizes[0], layout.MIN_BLOCK_INTS);
+  for (let c = 1; c < sizes.length; c++) {
+    const size = sizes[c] as number;
+    const prev = sizes[c - 1] as number;
+    if (!(size > prev)) t.fail(`class ${c} (${size}) is not larger than class ${c - 1} (${prev})`);
+    if (size <= layout.EXACT_CLASS_LIMIT_INTS) t.is(size, prev + 1);
+    // Worst case: a block of prev + 1 words in a class of `size` words.
+    else if ((size - (prev + 1)) / size >= 0.25) t.fail(`class ${c} wastes ${size - prev - 1} of ${size} words`);
+  }
+  t.true((sizes[sizes.length - 1] as number) >= layout.MAX_BLOCK_INTS);
+  t.true((sizes[sizes.length - 2] as number) < layout.MAX_BLOCK_INTS);
+  t.is(layout.MAX_BLOCK_INTS, 1 + layout.MAX_VALUE_BYTES / INT_BYTES);
+});
+
+test('arena: block header tags fit BLOCK_TAG_BITS and the longest payload fits beside them in 32 bits', (t) => {
+  for (const tag of [layout.TAG_LATIN1, layout.TAG_UTF16, layout.TAG_BYTES]) t.is(tag & layout.BLOCK_TAG_MASK, tag);
+  t.is(new Set([layout.TAG_LATIN1, layout.TAG_UTF16, layout.TAG_BYTES]).size, 3);
+  t.true(layout.MAX_VALUE_BYTES * 2 ** layout.BLOCK_TAG_BITS <= 2 ** 32 - 1);
+  t.true(layout.MAX_KEY_BYTES <= layout.MAX_VALUE_BYTES);
+  // Block index 0 is the magic word: it can never be a block, so it means null.
+  t.is(layout.NULL_BLOCK, layout.H_MAGIC);
+  t.true(layout.FIXED_INTS > layout.NULL_BLOCK);
+});
+
+test('slot strides: string keys take HASH and KEY_REF, arena values one word', (t) => {
+  t.is(layout.slotInts('string', 'int32'), 4);
+  t.is(layout.slotInts('string', 'float64'), 5);
+  t.is(layout.slotInts('string', 'string'), 4);
+  t.is(layout.slotInts('int32', 'json'), 3);
+  t.is(layout.valueOffset('string'), 3);
+  t.is(layout.S_KEY_REF, layout.S_HASH + 1);
+  for (const v of ['string', 'bytes', 'json'] as const) t.true(layout.isRefValue(v));
+  for (const v of ['int32', 'float64'] as const) t.false(layout.isRefValue(v));
 });

@@ -1,0 +1,121 @@
+/**
+ * Reading and writing the payload of arena blocks (arena.ts) through one
+ * thread's views of the shared buffer.
+ *
+ * Readers call the `read*` functions between the two loads of a slot's seq
+ * word: the block may be freed and reused under them, so every function here
+ * bounds-checks the unvalidated header (arena.ts `payloadBytes`) and returns
+ * TORN instead of throwing or reading out of range. The caller then fails its
+ * validation (or, if validation passes, has found a bug).
+ *
+ * Memory ordering of payload bytes (see seqlock.ts for the slot words):
+ * - x86-64: plain loads of the bytes are kept in program order before the
+ *   validating Atomics.load, as for the slot's own payload words.
+ * - Weakly ordered CPUs (ORDERED_PLAIN_LOADS false): a plain byte load could be
+ *   performed after the validating load, so the payload words are first copied
+ *   into a private scratch buffer with Atomics.load, one word at a time, and
+ *   decoded from there. Each Atomics.load is sequentially consistent and thus
+ *   ordered before the validating load.
+ * Writers fill a block before the slot release that publishes its index, so a
+ * reader that saw the index (after its first seq load) sees the bytes.
+ */
+import { BLOCK_HEADER_INTS, INT_BYTES, TAG_BYTES } from './layout.js';
+import { headerTag, payloadBytes } from './arena.js';
+import { ORDERED_PLAIN_LOADS, loadWord } from './seqlock.js';
+import { readString, stringEquals, writeString } from './strings.js';
+
+/** One thread's explicit-length views of the whole buffer, made together. */
+export interface Views {
+  words: Int32Array;
+  bytes: Buffer;
+  halves: Uint16Array;
+}
+
+/** Views of the buffer as long as it is now. */
+export function makeViews(buffer: SharedArrayBuffer): Views {
+  const ints = Math.floor(buffer.byteLength / INT_BYTES);
+  return {
+    words: new Int32Array(buffer, 0, ints),
+    bytes: Buffer.from(buffer, 0, ints * INT_BYTES),
+    halves: new Uint16Array(buffer, 0, ints * 2),
+  };
+}
+
+/** Returned instead of a payload that failed its bounds check. */
+export const TORN: unique symbol = Symbol('flatshare torn read');
+export type Torn = typeof TORN;
+
+/** Byte offset of a block's payload. */
+export function payloadOffset(block: number): number {
+  return (block + BLOCK_HEADER_INTS) * INT_BYTES;
+}
+
+// ---- strict-atomics scratch copy -------------------------------------------
+
+let scratch: Views = scratchOf(new ArrayBuffer(256));
+
+function scratchOf(buffer: ArrayBuffer): Views {
+  return { words: new Int32Array(buffer), bytes: Buffer.from(buffer), halves: new Uint16Array(buffer) };
+}
+
+/** Copy a block's payload words with Atomics.load into the private scratch (strict path). */
+function copyPayload(words: Int32Array, block: number, byteLength: number): Views {
+  const ints = Math.ceil(byteLength / INT_BYTES);
+  if (scratch.words.length < ints) scratch = scratchOf(new ArrayBuffer(2 ** Math.ceil(Math.log2(ints * INT_BYTES))));
+  const target = scratch.words;
+  const first = block + BLOCK_HEADER_INTS;
+  for (let i = 0; i < ints; i++) target[i] = Atomics.load(words, first + i);
+  return scratch;
+}
+
+// ---- readers (unvalidated) ---------------------------------------------------
+
+/** Decode the string in `block`, or TORN. */
+export function readBlockString(v: Views, block: number, maxBytes: number): string | Torn {
+  if (block <= 0 || block >= v.words.length) return TORN;
+  const header = loadWord(v.words, block);
+  const byteLength = payloadBytes(v.words, block, header, maxBytes);
+  if (byteLength < 0) return TORN;
+  if (ORDERED_PLAIN_LOADS) return readString(v.bytes, v.halves, payloadOffset(block), byteLength, headerTag(header));
+  const copy = copyPayload(v.words, block, byteLength);
+  return readString(copy.bytes, copy.halves, 0, byteLength, headerTag(header));
+}
+
+/** A fresh copy of the bytes in `block`, or TORN. */
+export function readBlockBytes(v: Views, block: number, maxBytes: number): Uint8Array | Torn {
+  if (block <= 0 || block >= v.words.length) return TORN;
+  const header = loadWord(v.words, block);
+  const byteLength = payloadBytes(v.words, block, header, maxBytes);
+  if (byteLength < 0) return TORN;
+  const out = new Uint8Array(byteLength);
+  if (ORDERED_PLAIN_LOADS) out.set(v.bytes.subarray(payloadOffset(block), payloadOffset(block) + byteLength));
+  else out.set(copyPayload(v.words, block, byteLength).bytes.subarray(0, byteLength));
+  return out;
+}
+
+/** Compare the string key in `block` with `key`: 1 equal, 0 different, -1 TORN. */
+export function blockEqualsString(v: Views, block: number, key: string, maxBytes: number): number {
+  if (block <= 0 || block >= v.words.length) return -1;
+  const header = loadWord(v.words, block);
+  const byteLength = payloadBytes(v.words, block, header, maxBytes);
+  if (byteLength < 0) return -1;
+  if (ORDERED_PLAIN_LOADS) {
+    return stringEquals(v.bytes, v.halves, payloadOffset(block), byteLength, headerTag(header), key) ? 1 : 0;
+  }
+  const copy = copyPayload(v.words, block, byteLength);
+  return stringEquals(copy.bytes, copy.halves, 0, byteLength, headerTag(header), key) ? 1 : 0;
+}
+
+// ---- writers (block allocated, not yet published) ------------------------------
+
+/** Write a string payload into a freshly allocated block. */
+export function writeBlockString(v: Views, block: number, s: string, tag: number): void {
+  writeString(v.bytes, v.halves, payloadOffset(block), s, tag);
+}
+
+/** Write raw bytes into a freshly allocated block (tag TAG_BYTES). */
+export function writeBlockBytes(v: Views, block: number, raw: Uint8Array): void {
+  v.bytes.set(raw, payloadOffset(block));
+}
+
+export { TAG_BYTES };
