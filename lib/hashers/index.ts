@@ -1,13 +1,17 @@
 import { FlatshareRangeError, FlatshareTypeError, ErrorCode, describe } from '../errors.js';
 import type { Hasher, SyncHasherFactory } from './hasher.js';
 import { Murmur3Hasher, murmur3Factory } from './murmur3.js';
+import { Fnv1aHasher, fnv1aFactory } from './fnv1a.js';
 import { xxhash32, xxhash64 } from './xxhash.js';
 
 export type { Hasher, SyncHasherFactory } from './hasher.js';
 export type { XXHashOptions } from './xxhash.js';
 
 /** Synchronous built-in hashers, rebuilt by `attach` from the recorded id. */
-const SYNC_FACTORIES: ReadonlyMap<string, SyncHasherFactory> = new Map([[murmur3Factory.name, murmur3Factory]]);
+const SYNC_FACTORIES: ReadonlyMap<string, SyncHasherFactory> = new Map([
+  [murmur3Factory.name, murmur3Factory],
+  [fnv1aFactory.name, fnv1aFactory],
+]);
 
 /** Built-in hashers. `hashers.default` is murmur3 with seed 0. */
 export const hashers = {
@@ -16,6 +20,10 @@ export const hashers = {
   /** murmur3 with a chosen seed. Synchronous, so `attach` rebuilds it by itself. */
   murmur3(options: { seed?: number } = {}): Hasher {
     return new Murmur3Hasher(options.seed ?? 0);
+  },
+  /** FNV-1a over code units plus the fmix32 finalizer, with a chosen seed. Synchronous, so `attach` rebuilds it. */
+  fnv1a(options: { seed?: number } = {}): Hasher {
+    return new Fnv1aHasher(options.seed ?? 0);
   },
   /** xxHash32 from xxhash-wasm. Async; pass it to `attach` in every thread. */
   xxhash32,
