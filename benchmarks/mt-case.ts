@@ -277,15 +277,17 @@ async function runCell(pool: PoolWorker[], control: Int32Array, cell: Cell, gen:
   return { ops: readerResults.map((r) => r.ops), ms: readerResults.map((r) => r.ms), writerOps: writerResult?.ops ?? 0 };
 }
 
+function median(values: number[]): number {
+  const s = values.slice().sort((a, b) => a - b);
+  const mid = s.length >> 1;
+  return s.length % 2 === 1 ? (s[mid] as number) : ((s[mid - 1] as number) + (s[mid] as number)) / 2;
+}
+
+/** Median over rounds (robust to a burst of load from other jobs landing on one round). */
 function summarize(cell: Cell, rounds: CellRound[]): CellResult {
   const aggregate = rounds.map((r) => r.ops.reduce((acc, ops, i) => acc + ops / ((r.ms[i] as number) * 1000), 0));
-  const perOp = rounds.flatMap((r) => r.ops.map((ops, i) => ((r.ms[i] as number) * 1e6) / ops));
-  return {
-    ...cell,
-    rounds,
-    aggregateMops: aggregate.reduce((a, b) => a + b, 0) / aggregate.length,
-    nsPerOp: perOp.reduce((a, b) => a + b, 0) / perOp.length,
-  };
+  const perOp = rounds.map((r) => r.ops.reduce((acc, ops, i) => acc + ((r.ms[i] as number) * 1e6) / ops, 0) / r.ops.length);
+  return { ...cell, rounds, aggregateMops: median(aggregate), nsPerOp: median(perOp) };
 }
 
 function fillLmdb(dir: string, keys: KeyArray): void {

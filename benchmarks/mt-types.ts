@@ -92,9 +92,9 @@ export interface CellResult {
   mix: Mix;
   workers: number;
   rounds: CellRound[];
-  /** Mean over rounds of Σ_workers ops / ms, in operations per microsecond (= Mops/s). */
+  /** Median over rounds of Σ_workers ops / ms, in operations per microsecond (= Mops/s). */
   aggregateMops: number;
-  /** Mean over rounds and workers of ms / ops, in ns per operation as one worker sees it. */
+  /** Median over rounds of the workers' mean ms / ops, in ns per operation as one worker sees it. */
   nsPerOp: number;
 }
 
