@@ -380,7 +380,7 @@ export function throughputSvg(results: MtResults, keyType: KeyType): string | un
   const panelH = 220;
   const labelH = 90;
   const top = 50;
-  const width = left + groups.length * groupW + 20;
+  const width = Math.max(700, left + groups.length * groupW + 20);
   const height = top + ts.length * (panelH + labelH) + 10;
   const yOf = (v: number, y0: number): number => y0 + panelH - ((Math.log10(v) - Math.log10(lo)) / (Math.log10(hi) - Math.log10(lo))) * panelH;
   const out: string[] = [
