@@ -2,8 +2,9 @@
  * flatshare benchmark suite: `npm run bench` (full run, updates docs/benchmarks.md)
  * or `node build/benchmarks/run.js [--quick] [--filter <substring>] [--seed <n>]`.
  *
- * Dimensions (this issue's scope: int32 keys, int32 values, one thread):
+ * Dimensions:
  *
+ * Single thread (case.ts), int32 keys and values:
  *   implementation  flatshare (x64 plain loads + one validating Atomics.load)
  *                   × Map (baseline, same process, same keys)
  *                   × flatshare strict-atomics (child started with FLATSHARE_STRICT_ATOMICS=1:
@@ -13,8 +14,19 @@
  *   size            1k · 100k · 1M entries (--quick: 1k and 100k)
  *   key             uniformly random distinct int32 keys from a seeded PRNG (seed printed)
  *
- * Not covered here (later issues): string keys and values, worker counts and
- * read ratios across threads, Map + postMessage, lmdb-js, migration latency.
+ * Multi-worker (mt-case.ts + mt-worker.ts), int32 values:
+ *   key type        int32 · 16-char string (keys.ts KEY_TYPES; a key type flatshare does not
+ *                   implement yet is reported "not yet supported" and lights up once it lands)
+ *   implementation  flatshare · Map copy in every worker · broker (main-thread Map behind
+ *                   postMessage, 1 key and 64 keys per message) · lmdb-js get in every worker
+ *                   (default options, and cache: true)
+ *   read share      100 % · 90 % · 50 % reads (rest: overwrites) · reads while one more worker
+ *                   writes (flatshare; the baselines are measured read-only)
+ *   workers         1 · 2 · 4 (4 oversubscribes the 2 cores)
+ *   size            1k · 100k · 1M entries (--quick: 1k and 100k)
+ *   plus            reader get latency while a 1M-entry table migrates (p50/p99/p99.9) ·
+ *                   time until a set is visible in another worker vs a postMessage broadcast ·
+ *                   shared bytes per entry vs the V8 heap of a Map copy per worker
  *
  * Method:
  * - One child process per (operation, size, read path): `build/benchmarks/case.js`
@@ -31,6 +43,11 @@
  *   agree on every key the case uses (and again after timing); a disagreement
  *   fails the child and the whole run (exit status 1).
  * - Shared bytes per entry (int32 -> int32) come from one more child.
+ * - Multi-worker jobs: one child per (key type, size) runs every cell (impl × mix ×
+ *   worker count) with the same workers, in 3 interleaved rounds (order reversed
+ *   every other round; each cell reports the median round), so ratios between implementations are same-process, same-run ratios.
+ *   Each worker smoke-checks an implementation (values read back = values written)
+ *   before it first times it; the child checks every key after the last cell.
  *
  * Output: benchmarks/results/latest.json (array of rows), benchmarks/results/latest.md,
  * and, on a full run (no --quick, no --filter), the generated block of docs/benchmarks.md.
@@ -40,6 +57,9 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { KEY_TYPES } from './keys.js';
+import { addMtOutput, emptyMtResults, mtJsonRows, throughputSvg } from './mt-report.js';
+import { MT_IMPLS, WORKER_COUNTS, type MtConfig, type MtOutput } from './mt-types.js';
 import { deriveSeed } from './prng.js';
 import {
   BYTES_TARGET,
@@ -58,6 +78,12 @@ const QUICK_SIZES = [1_000, 100_000] as const;
 /** maxTime is per implementation and case, split over the interleaved rounds (case.ts). */
 const FULL = { maxTime: 2, minSamples: 5 };
 const QUICK = { maxTime: 0.25, minSamples: 3 };
+/** Multi-worker cells: timed window and warm-up per cell (ms), interleaved rounds. */
+const MT_FULL = { cellMs: 300, warmMs: 100, rounds: 3 };
+const MT_QUICK = { cellMs: 80, warmMs: 30, rounds: 1 };
+/** Migration latency is measured on a table of this many entries (--quick: 100k). */
+const MIGRATION_SIZE = { full: 1_000_000, quick: 100_000 };
+const VISIBILITY_ITERATIONS = { full: 5000, quick: 1000 };
 /** Default seed: fixed, so successive full runs time the same keys. */
 const DEFAULT_SEED = 0x5eed_f1a7;
 /** A child that runs longer than this is killed and the run fails. */
@@ -66,6 +92,7 @@ const CHILD_TIMEOUT_MS = 10 * 60 * 1000;
 const here = dirname(fileURLToPath(import.meta.url)); // build/benchmarks
 const repoRoot = join(here, '..', '..');
 const caseScript = join(here, 'case.js');
+const mtScript = join(here, 'mt-case.js');
 const resultsDir = join(repoRoot, 'benchmarks', 'results');
 const docsFile = join(repoRoot, 'docs', 'benchmarks.md');
 
@@ -78,7 +105,8 @@ interface Args {
 const USAGE = `usage: node build/benchmarks/run.js [--quick] [--filter <substring>] [--seed <n>]
   --quick            short maxTime (${QUICK.maxTime} s), sizes 1k and 100k only
   --filter <s>       only jobs whose id contains <s>; ids look like get-hit/100k/plain,
-                     set-new/1M/strict, bytes
+                     set-new/1M/strict, bytes, mt/int32/100k, mt/string/1k,
+                     migration/int32/1M, visibility/int32, memory/int32
   --seed <n>         PRNG seed (default ${DEFAULT_SEED})
 A full run (no --quick, no --filter) also rewrites the generated block of docs/benchmarks.md.`;
 
@@ -117,7 +145,7 @@ function fail(message: string): never {
 
 interface Job {
   id: string;
-  config: ChildConfig;
+  config: ChildConfig | MtConfig;
   readPath: ReadPath;
 }
 
@@ -137,15 +165,33 @@ function jobs(args: Args, sizes: readonly number[], timing: { maxTime: number; m
     }
   }
   list.push({ id: 'bytes', readPath: 'plain', config: { kind: 'bytes', sizes: [...sizes], seed: deriveSeed(args.seed, 'bytes') } });
+  const mt = args.quick ? MT_QUICK : MT_FULL;
+  const scale = args.quick ? 'quick' : 'full';
+  for (const keyType of KEY_TYPES) {
+    for (const size of sizes) {
+      const id = `mt/${keyType}/${sizeLabel(size)}`;
+      list.push({
+        id,
+        readPath: 'plain',
+        config: { kind: 'mt-throughput', keyType, size, seed: deriveSeed(args.seed, id), impls: [...MT_IMPLS], workerCounts: [...WORKER_COUNTS], ...mt },
+      });
+    }
+    const migrationSize = MIGRATION_SIZE[scale];
+    const migrationId = `migration/${keyType}/${sizeLabel(migrationSize)}`;
+    list.push({ id: migrationId, readPath: 'plain', config: { kind: 'mt-migration', keyType, size: migrationSize, seed: deriveSeed(args.seed, migrationId), steadyMs: 300 } });
+    list.push({ id: `visibility/${keyType}`, readPath: 'plain', config: { kind: 'mt-visibility', keyType, seed: deriveSeed(args.seed, `visibility/${keyType}`), iterations: VISIBILITY_ITERATIONS[scale] } });
+    list.push({ id: `memory/${keyType}`, readPath: 'plain', config: { kind: 'mt-memory', keyType, sizes: [...sizes], seed: deriveSeed(args.seed, `memory/${keyType}`) } });
+  }
   return args.filter === undefined ? list : list.filter((j) => j.id.includes(args.filter as string));
 }
 
-function runChild(job: Job): Promise<ChildOutput> {
+function runChild(job: Job): Promise<ChildOutput | MtOutput> {
   const env = { ...process.env };
   if (job.readPath === 'strict') env.FLATSHARE_STRICT_ATOMICS = '1';
   else delete env.FLATSHARE_STRICT_ATOMICS;
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--expose-gc', caseScript, JSON.stringify(job.config)], {
+    const script = job.config.kind.startsWith('mt-') ? mtScript : caseScript;
+    const child = spawn(process.execPath, ['--expose-gc', script, JSON.stringify(job.config)], {
       env,
       stdio: ['ignore', 'pipe', 'inherit'],
     });
@@ -170,7 +216,7 @@ function runChild(job: Job): Promise<ChildOutput> {
       }
       const last = stdout.trim().split('\n').pop() ?? '';
       try {
-        resolve(JSON.parse(last) as ChildOutput);
+        resolve(JSON.parse(last) as ChildOutput | MtOutput);
       } catch {
         reject(new Error(`${job.id}: child printed no JSON result: ${JSON.stringify(stdout.slice(-200))}`));
       }
@@ -221,9 +267,10 @@ async function main(): Promise<void> {
 
   const rows: ResultRow[] = [];
   let bytes: BytesRow[] = [];
+  const mtResults = emptyMtResults();
   for (const [i, job] of list.entries()) {
     process.stderr.write(`[${i + 1}/${list.length}] ${job.id}\n`);
-    let output: ChildOutput;
+    let output: ChildOutput | MtOutput;
     try {
       output = await runChild(job);
     } catch (error) {
@@ -231,7 +278,8 @@ async function main(): Promise<void> {
       process.exit(1);
     }
     if (output.kind === 'bytes') bytes = (output as BytesOutput).rows;
-    else rows.push(...rowsOf(output));
+    else if (output.kind === 'timing') rows.push(...rowsOf(output));
+    else addMtOutput(mtResults, output);
   }
 
   const full = !args.quick && args.filter === undefined;
@@ -250,10 +298,14 @@ async function main(): Promise<void> {
     wallSeconds: (performance.now() - started) / 1000,
     partial: full ? undefined : partial,
   };
-  const report: Report = { env, rows, bytes, ops: OPERATIONS, sizes, failures: [] };
+  const report: Report = { env, rows, bytes, ops: OPERATIONS, sizes, failures: [], mt: mtResults, mtSizes: sizes };
 
   mkdirSync(resultsDir, { recursive: true });
-  const json: Array<ResultRow | BytesResultRow> = [...rows, ...bytesRowsOf(bytes)];
+  const json: unknown[] = [...rows, ...bytesRowsOf(bytes), ...mtJsonRows(mtResults)];
+  for (const keyType of KEY_TYPES) {
+    const svg = throughputSvg(mtResults, keyType);
+    if (svg !== undefined) writeFileSync(join(resultsDir, `throughput-${keyType}.svg`), svg);
+  }
   writeFileSync(join(resultsDir, 'latest.json'), `${JSON.stringify(json, null, 2)}\n`);
   const md = latestMarkdown(report);
   writeFileSync(join(resultsDir, 'latest.md'), md);
