@@ -20,6 +20,10 @@
  *   check that the table generation is unchanged (epoch.ts);
  *   s2 = Atomics.load(seq); if s1 !== s2 retry, else the words read form one
  *   consistent snapshot of the slot, taken while the table was current.
+ *   (int32 keys: SharedFlatMap's getInt32Plain / getInt32Strict.) The
+ *   generation check cannot be left to the slot's own seq (marking old slots
+ *   at migration): a reused table region would fool a stale reader, see
+ *   docs/design.md, "Why a read still loads the epoch".
  *
  * Writers:
  *   record the lock intent (slot index, odd value) in their writer record;

@@ -63,8 +63,8 @@ import {
   type KeyKind,
   type ValueKind,
 } from './layout.js';
-import { EMPTY, FULL, LOCKED, STATE_MASK, TOMBSTONE, loadWord, released, storeWord } from './seqlock.js';
-import { PHASE_STABLE, genOf, makeEpoch, phaseOf } from './epoch.js';
+import { EMPTY, FULL, LOCKED, ORDERED_PLAIN_LOADS, STATE_MASK, TOMBSTONE, loadWord, released, storeWord } from './seqlock.js';
+import { GEN_SHIFT, PHASE_STABLE, genOf, makeEpoch, phaseOf } from './epoch.js';
 import {
   ErrorCode,
   FlatshareRangeError,
@@ -93,6 +93,7 @@ import {
 } from './values.js';
 import { checkFloat64Value, checkInt32Key, checkInt32Value, readFloat64, sameValueZero, writeFloat64 } from './codecs.js';
 import { hashers, rebuildHasher, validateHasher, type Hasher } from './hashers/index.js';
+import { fmix32, isBuiltInMurmur3 } from './hashers/murmur3.js';
 import { createGrowableBuffer, type GrowableSharedArrayBuffer } from './memory.js';
 import { readTableInfo, initTableHeader, writeTableInfo, viewCovers, type TableInfo } from './table.js';
 import { claimWriterRecord, releaseWriterRecord } from './writers.js';
@@ -214,6 +215,13 @@ export class SharedFlatMap<K = string, V = unknown> implements Iterable<[K, V]> 
   private readonly buffer: GrowableSharedArrayBuffer;
   private gen = -1;
   private table: TableInfo = { base: 0, slots: 0, capacity: 0, shift: 0 };
+  /** Copies of `table.slots`, `table.capacity - 1` and `table.shift` for the read path (refreshTable). */
+  private tableSlots = 0;
+  private tableMask = 0;
+  private tableShift = 0;
+  /** True when the hasher is the built-in murmur3 (any seed): the read path inlines its fmix32. */
+  private readonly murmurInline: boolean;
+  private readonly murmurSeed: number;
   private readonly stride: number;
   private readonly valueAt: number;
   private readonly isFloat: boolean;
@@ -279,6 +287,8 @@ export class SharedFlatMap<K = string, V = unknown> implements Iterable<[K, V]> 
     this.keyKind = parsed.keys;
     this.valueKind = parsed.values;
     this.hasher = parsed.hasher;
+    this.murmurInline = isBuiltInMurmur3(parsed.hasher);
+    this.murmurSeed = parsed.hasher.seed | 0;
     this.stride = slotWords;
     this.valueAt = valueOffset(parsed.keys);
     this.isFloat = parsed.values === 'float64';
@@ -344,6 +354,8 @@ export class SharedFlatMap<K = string, V = unknown> implements Iterable<[K, V]> 
     self.keyKind = keys;
     self.valueKind = values;
     self.hasher = hasher;
+    self.murmurInline = isBuiltInMurmur3(hasher);
+    self.murmurSeed = hasher.seed | 0;
     self.stride = Atomics.load(words, H_SLOT_INTS);
     self.valueAt = valueOffset(keys);
     self.isFloat = values === 'float64';
@@ -352,6 +364,9 @@ export class SharedFlatMap<K = string, V = unknown> implements Iterable<[K, V]> 
     self.mapId = readMapId(words);
     self.gen = -1;
     self.table = { base: 0, slots: 0, capacity: 0, shift: 0 };
+    self.tableSlots = 0;
+    self.tableMask = 0;
+    self.tableShift = 0;
     self.writerRec = -1;
     self.lockedSeq = 0;
     self.lockedKeyRef = NULL_BLOCK;
@@ -373,22 +388,90 @@ export class SharedFlatMap<K = string, V = unknown> implements Iterable<[K, V]> 
    * @throws `ERR_FLATSHARE_KEY` if `key` is not of the map's key kind.
    */
   get(key: K): V | undefined {
-    return this.strKeys ? this.getByString(key) : this.getByInt(key);
+    if (this.strKeys) return this.getByString(key);
+    const k = key as unknown as number;
+    if (typeof k !== 'number' || (k | 0) !== k) checkInt32Key(key); // throws
+    const hash = this.murmurInline ? fmix32(k ^ this.murmurSeed) : this.hasher.hashInt(k);
+    if (this.refValues) return this.getInt32Ref(k, hash) as V | undefined;
+    return (ORDERED_PLAIN_LOADS ? this.getInt32Plain(k, hash) : this.getInt32Strict(k, hash)) as V | undefined;
   }
 
-  /** `get` for int32 keys: the key is compared inline in the slot. */
-  private getByInt(key: K): V | undefined {
-    const k = checkInt32Key(key);
-    const hash = this.hasher.hashInt(k);
+  /**
+   * The int32-key read on x86 (seqlock.ts, "Memory ordering"): plain loads of
+   * the seq, key, value and epoch words, then one validating Atomics.load.
+   * Kept separate from the strict path and from any other key kind, so that
+   * it stays small and monomorphic: it reads only per-thread instance fields
+   * (no descriptor object, no load helper).
+   */
+  private getInt32Plain(k: number, hash: number): number | undefined {
     for (let attempt = 0; ; attempt++) {
       const words = this.words;
       const gen = this.gen;
-      const table = this.table;
+      const slots = this.tableSlots;
+      const mask = this.tableMask;
       const stride = this.stride;
-      const mask = table.capacity - 1;
-      let slot = hash >>> table.shift;
+      let slot = hash >>> this.tableShift;
       for (let probes = 0; probes <= mask; probes++) {
-        const at = table.slots + slot * stride;
+        const at = slots + slot * stride;
+        const s1 = words[at] as number;
+        if ((s1 & LOCKED) !== 0) break;
+        const state = s1 & STATE_MASK;
+        if (state !== EMPTY && words[at + S_KEY] !== k) {
+          slot = (slot + 1) & mask;
+          continue;
+        }
+        let value: number | undefined;
+        if (state === FULL) value = this.isFloat ? readFloat64(words, at + this.valueAt) : (words[at + this.valueAt] as number);
+        // Validate: the table was still the current one, and the slot did not move.
+        if ((words[H_EPOCH] as number) >>> GEN_SHIFT === gen && Atomics.load(words, at) === s1) return value;
+        break;
+      }
+      this.afterFailedRead(attempt);
+    }
+  }
+
+  /** The int32-key read on every other CPU: every word of the window through Atomics.load. */
+  private getInt32Strict(k: number, hash: number): number | undefined {
+    for (let attempt = 0; ; attempt++) {
+      const words = this.words;
+      const gen = this.gen;
+      const slots = this.tableSlots;
+      const mask = this.tableMask;
+      const stride = this.stride;
+      let slot = hash >>> this.tableShift;
+      for (let probes = 0; probes <= mask; probes++) {
+        const at = slots + slot * stride;
+        const s1 = Atomics.load(words, at);
+        if ((s1 & LOCKED) !== 0) break;
+        const state = s1 & STATE_MASK;
+        if (state !== EMPTY && Atomics.load(words, at + S_KEY) !== k) {
+          slot = (slot + 1) & mask;
+          continue;
+        }
+        let value: number | undefined;
+        if (state === FULL) value = this.isFloat ? readFloat64(words, at + this.valueAt) : Atomics.load(words, at + this.valueAt);
+        if (Atomics.load(words, H_EPOCH) >>> GEN_SHIFT === gen && Atomics.load(words, at) === s1) return value;
+        break;
+      }
+      this.afterFailedRead(attempt);
+    }
+  }
+
+  /**
+   * The int32-key read for arena values (string, bytes, json): the value word
+   * is a block index, decoded inside the window (bounds-checked) and, for
+   * json, parsed only after validation.
+   */
+  private getInt32Ref(k: number, hash: number): unknown {
+    for (let attempt = 0; ; attempt++) {
+      const words = this.words;
+      const gen = this.gen;
+      const slots = this.tableSlots;
+      const mask = this.tableMask;
+      const stride = this.stride;
+      let slot = hash >>> this.tableShift;
+      for (let probes = 0; probes <= mask; probes++) {
+        const at = slots + slot * stride;
         const s1 = loadWord(words, at);
         if ((s1 & LOCKED) !== 0) break;
         const state = s1 & STATE_MASK;
@@ -398,10 +481,7 @@ export class SharedFlatMap<K = string, V = unknown> implements Iterable<[K, V]> 
         }
         let value: unknown;
         if (state === FULL) value = this.readSlotValue(words, at);
-        // Validate: the table was still the current one, and the slot did not move.
-        if (genOf(loadWord(words, H_EPOCH)) === gen && Atomics.load(words, at) === s1) {
-          return (this.refValues ? this.finishValue(value) : value) as V | undefined;
-        }
+        if (genOf(loadWord(words, H_EPOCH)) === gen && Atomics.load(words, at) === s1) return this.finishValue(value);
         break;
       }
       this.afterFailedRead(attempt);
@@ -1049,6 +1129,9 @@ export class SharedFlatMap<K = string, V = unknown> implements Iterable<[K, V]> 
       if (!viewCovers(this.words, info, this.stride)) this.refreshViews();
       if (!viewCovers(this.words, info, this.stride)) continue;
       this.table = info;
+      this.tableSlots = info.slots;
+      this.tableMask = info.capacity - 1;
+      this.tableShift = info.shift;
       this.gen = gen;
       return;
     }

@@ -75,6 +75,20 @@ export class Murmur3Hasher implements Hasher {
 
 export const MURMUR3_NAME = 'murmur3@1';
 
+/**
+ * True when `hasher` hashes int32 keys exactly as `fmix32(key ^ hasher.seed)`:
+ * a Murmur3Hasher itself (not a subclass, whose hashInt could differ) with
+ * the prototype's hashInt. The map's int32 read path then calls fmix32
+ * directly instead of going through the hasher object.
+ */
+export function isBuiltInMurmur3(hasher: unknown): boolean {
+  return (
+    hasher instanceof Murmur3Hasher &&
+    Object.getPrototypeOf(hasher) === Murmur3Hasher.prototype &&
+    !Object.prototype.hasOwnProperty.call(hasher, 'hashInt')
+  );
+}
+
 export const murmur3Factory: SyncHasherFactory = {
   name: MURMUR3_NAME,
   create: (seed) => new Murmur3Hasher(seed),

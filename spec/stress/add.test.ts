@@ -59,6 +59,8 @@ const SCENARIOS: readonly Scenario[] = [
   },
 ];
 const VALUE_KINDS = ['int32', 'float64'] as const;
+/** How long to wait for the filler worker's first migration before starting the adders anyway. */
+const FILLER_START_WAIT_MS = 10_000;
 
 async function runScenario(
   t: ExecutionContext,
@@ -90,6 +92,13 @@ async function runScenario(
         mode,
       )
     : Promise.resolve(undefined);
+  if (scenario.filler) {
+    // Start the adders only once the filler is churning (a worker can take a
+    // second to start on a loaded machine), so their adds overlap migrations.
+    const waitUntil = deadlineIn(FILLER_START_WAIT_MS);
+    while (generationOf(map) === 0 && Date.now() < waitUntil) await new Promise((resolve) => setTimeout(resolve, 1));
+  }
+  const generationsBefore = generationOf(map);
   const adders = Array.from({ length: ADDERS }, (_, i) =>
     runWorker<AddWorkerData, AddWorkerResult>(
       WORKER_URL,
@@ -110,7 +119,7 @@ async function runScenario(
   const [reports, fillerReport] = await Promise.all([Promise.all(adders).finally(() => stop.raise()), filler]);
   assertMode(t, mode, fillerReport === undefined ? reports : [...reports, fillerReport]);
 
-  const generations = generationOf(map);
+  const generations = generationOf(map) - generationsBefore; // migrations while the adders ran (and the filler drained)
   t.log(
     `${values}/${mode.name}/${scenario.name}: ${ADDERS} x ${ADDS_PER_WORKER} adds in ${Date.now() - started} ms, ` +
       `${generations} generations, ${reports.map((r) => r.result.interleavings).join('/')} interleavings` +
