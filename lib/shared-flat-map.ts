@@ -249,7 +249,7 @@ export class SharedFlatMap<K = string, V = unknown> implements Iterable<[K, V]> 
   /**
    * Create a new map in a fresh SharedArrayBuffer.
    * @throws FlatshareTypeError / FlatshareRangeError with code `ERR_FLATSHARE_OPTIONS` for bad options,
-   *   `ERR_FLATSHARE_UNSUPPORTED` for kinds not implemented yet.
+   *   for example an unknown `keys` or `values` kind or a `maxBytes` too small for `capacity`.
    */
   constructor(options: SharedFlatMapOptions = {}) {
     const parsed = parseOptions(options);
