@@ -67,6 +67,14 @@ import { bumpAllocate, retireRegion, takeFreeRegion, type GrowableSharedArrayBuf
 import { initTableHeader, readTableInfo, writeTableInfo, type TableInfo } from './table.js';
 import { backoff, waitWhileEqual } from './backoff.js';
 
+/**
+ * The new table holds GROWTH_FACTOR x the live entries within its insert
+ * budget: a table full of live entries (live = 0.8 C) doubles to 2C, whose
+ * budget is exactly 1.6 C; a table full of tombstones is rehashed at its own
+ * size. (`2 * (live + 1)` overshot that budget by 2 and quadrupled full tables.)
+ */
+export const GROWTH_FACTOR = 2;
+
 /** How long one Atomics.wait for an epoch change may last before re-checking, in ms. */
 export const EPOCH_WAIT_MS = 5;
 
@@ -110,7 +118,7 @@ export function startMigration(host: MigrationHost, epoch: number, clear: boolea
     const live = Atomics.load(words, old.base + T_SIZE);
     const wanted = clear
       ? host.initialCapacity
-      : Math.max(host.initialCapacity, capacityFor(2 * (live + 1)));
+      : Math.max(host.initialCapacity, capacityFor(GROWTH_FACTOR * live));
     const usedSlots = insertBudget(old.capacity) - Atomics.load(words, old.base + T_REMAINING);
     const fallback = !clear && wanted > old.capacity && usedSlots > live ? old.capacity : 0;
     const base = allocateTable(host, wanted, fallback);
