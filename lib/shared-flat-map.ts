@@ -919,11 +919,15 @@ export class SharedFlatMap<K = string, V = unknown> implements Iterable<[K, V]> 
    * taking an EMPTY slot for an insert, the key block is allocated and filled
    * under the lock (its index in `lockedKeyRef`), so a key that is already
    * present costs no allocation. If that allocation fails the slot is
-   * restored and the error propagates: nothing changed.
+   * restored and the error propagates: nothing changed. Exception: when it
+   * fails with ERR_FLATSHARE_FULL and the table holds tombstones (whose key
+   * blocks are only freed when a migration drops them), the writer first
+   * rehashes once to free those blocks and retries.
    */
   private lockSlotStr(insert: boolean): number {
     const hash = this.opHash;
     const text = this.opText;
+    let rehashed = false;
     for (;;) {
       const epoch = this.enterGeneration();
       const words = this.words;
@@ -984,7 +988,13 @@ export class SharedFlatMap<K = string, V = unknown> implements Iterable<[K, V]> 
           } catch (error) {
             Atomics.add(words, table.base + T_REMAINING, 1);
             Atomics.store(words, at, seq);
-            throw error;
+            const used = insertBudget(table.capacity) - Atomics.load(words, table.base + T_REMAINING);
+            const tombstones = used - Atomics.load(words, table.base + T_SIZE) > 0;
+            if (rehashed || !tombstones || (error as { code?: string }).code !== ErrorCode.FULL) throw error;
+            // Tombstones still hold key blocks: a rehash frees them (releaseRetired); then retry once.
+            rehashed = true;
+            startMigration(this.migrationHost, epoch, false);
+            break probe;
           }
         }
         this.lockedSeq = seq;
