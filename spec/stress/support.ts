@@ -81,7 +81,8 @@ export function runWorker<D, R>(url: URL, workerData: D, mode: Mode): Promise<Wo
     });
     worker.on('error', (error) => {
       clearTimeout(watchdog);
-      reject(error);
+      // Keep the worker's own stack in the message: ava prints only the rejection site.
+      reject(new Error(`worker ${url.pathname} threw: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`));
     });
     worker.on('exit', (code) => {
       clearTimeout(watchdog);
