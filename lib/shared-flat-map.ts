@@ -17,6 +17,8 @@
  * - clear: a migration to an empty table, atomic for readers.
  * - iteration: weakly consistent, cluster by cluster in hash order (iterator.ts).
  * - size: the current table's live-entry counter; racy by nature.
+ * - recover / automatic recovery: a thread that died inside an operation is
+ *   repaired from its writer record (recovery.ts); every wait is bounded.
  */
 import {
   DEFAULT_CAPACITY,
@@ -47,8 +49,6 @@ import {
   T_SIZE,
   ValueKindCode,
   W_ACTIVE_GEN,
-  W_LOCK_AT,
-  W_LOCK_VALUE,
   capacityFor,
   insertBudget,
   slotInts,
@@ -57,7 +57,7 @@ import {
   type KeyKind,
   type ValueKind,
 } from './layout.js';
-import { EMPTY, FULL, LOCKED, STATE_MASK, TOMBSTONE, loadWord, released, storeWord } from './seqlock.js';
+import { EMPTY, FULL, LOCKED, ORDERED_PLAIN_LOADS, STATE_MASK, loadWord, lockWord } from './seqlock.js';
 import { PHASE_STABLE, genOf, makeEpoch, phaseOf } from './epoch.js';
 import {
   ErrorCode,
@@ -70,9 +70,22 @@ import { checkFloat64Value, checkInt32Key, checkInt32Value, readFloat64, sameVal
 import { hashers, rebuildHasher, validateHasher, type Hasher } from './hashers/index.js';
 import { createGrowableBuffer, viewWords, type GrowableSharedArrayBuffer } from './memory.js';
 import { readTableInfo, initTableHeader, writeTableInfo, viewCovers, type TableInfo } from './table.js';
-import { claimWriterRecord, releaseWriterRecord } from './writers.js';
-import { helpOrWait, startMigration, type MigrationHost } from './migration.js';
-import { backoff } from './backoff.js';
+import { claimWriterRecord, recordTag, releaseWriterRecord } from './writers.js';
+import { helpCopy, helpOrWait, startMigration, type MigrationHost } from './migration.js';
+import { SPIN_ROUNDS, backoff } from './backoff.js';
+import {
+  DEFAULT_WAIT_TIMEOUT_MS,
+  abortLocked,
+  announceLock,
+  checkStall,
+  deleteLocked,
+  putLocked,
+  recoverThread,
+  registerMap,
+  stagedAt,
+  type RecoveryHost,
+  type RecoveryReport,
+} from './recovery.js';
 import { iterateEntries, type IterationHost } from './iterator.js';
 
 /** Key kinds a map can be created with. */
@@ -115,12 +128,24 @@ export interface SharedFlatMapOptions {
    * @defaultValue `hashers.default` (murmur3, seed 0)
    */
   hasher?: Hasher;
+  /**
+   * Longest time, in milliseconds, an operation of THIS instance waits for a
+   * slot lock or a migration held by another thread before it throws
+   * `ERR_FLATSHARE_TIMEOUT` having changed nothing. Locks are held for well
+   * under a microsecond; a long wait means the holder died and was not
+   * recovered yet (see `recover`). Never used to take a lock away from its
+   * holder. `Infinity` waits forever. Per instance, not stored in the map.
+   * @defaultValue 10000
+   */
+  waitTimeoutMs?: number;
 }
 
 /** Options of `SharedFlatMap.attach(handle, options)`. */
 export interface AttachOptions {
   /** The hasher, required when the map was created with a non-built-in or async hasher. Its id must match. */
   hasher?: Hasher;
+  /** See {@link SharedFlatMapOptions.waitTimeoutMs}. @defaultValue 10000 */
+  waitTimeoutMs?: number;
 }
 
 /**
@@ -188,9 +213,15 @@ export class SharedFlatMap<K = number, V = number> implements Iterable<[K, V]> {
   private readonly isFloat: boolean;
   private readonly mapId: string;
   private writerRec = -1;
+  /** Tag of `writerRec` (writers.ts `recordTag`): goes into lock words. */
+  private recTag = 0;
   /** Seq word value before the lock taken by the last `lockSlot`. */
   private lockedSeq = 0;
+  /** When the current wait passed its spin phase (Date.now()). */
+  private waitSince = 0;
+  private readonly waitTimeoutMs: number;
   private readonly migrationHost: MigrationHost;
+  private readonly recoveryHost: RecoveryHost;
   private readonly iterationHost: IterationHost;
 
   /**
@@ -236,9 +267,12 @@ export class SharedFlatMap<K = number, V = number> implements Iterable<[K, V]> {
     this.valueAt = valueOffset(parsed.keys);
     this.isFloat = parsed.values === 'float64';
     this.mapId = readMapId(words);
+    this.waitTimeoutMs = parsed.waitTimeoutMs;
     this.migrationHost = this.makeMigrationHost();
     this.iterationHost = this.makeIterationHost();
+    this.recoveryHost = this.makeRecoveryHost();
     this.refreshTable();
+    registerMap(this.mapId, this);
   }
 
   /**
@@ -272,8 +306,9 @@ export class SharedFlatMap<K = number, V = number> implements Iterable<[K, V]> {
         );
       }
     }
+    const waitTimeoutMs = parseWaitTimeout(options.waitTimeoutMs, 'options.waitTimeoutMs');
     const map = Object.create(SharedFlatMap.prototype) as SharedFlatMap<K, V>;
-    map.initAttached(buffer, words, keys, values, hasher);
+    map.initAttached(buffer, words, keys, values, hasher, waitTimeoutMs);
     return map;
   }
 
@@ -283,6 +318,7 @@ export class SharedFlatMap<K = number, V = number> implements Iterable<[K, V]> {
     keys: KeyKind,
     values: ValueKind,
     hasher: Hasher,
+    waitTimeoutMs: number,
   ): void {
     const self = this as unknown as Record<string, unknown>;
     self.handle = { flatshare: LAYOUT_VERSION, buffer, keys, values, hasherId: hasher.id };
@@ -298,10 +334,15 @@ export class SharedFlatMap<K = number, V = number> implements Iterable<[K, V]> {
     self.gen = -1;
     self.table = { base: 0, slots: 0, capacity: 0, shift: 0 };
     self.writerRec = -1;
+    self.recTag = 0;
     self.lockedSeq = 0;
+    self.waitSince = 0;
+    self.waitTimeoutMs = waitTimeoutMs;
     self.migrationHost = this.makeMigrationHost();
     self.iterationHost = this.makeIterationHost();
+    self.recoveryHost = this.makeRecoveryHost();
     this.refreshTable();
+    registerMap(this.mapId, this);
   }
 
   // ---------------------------------------------------------------- reads
@@ -405,8 +446,7 @@ export class SharedFlatMap<K = number, V = number> implements Iterable<[K, V]> {
       if (at < 0) return false;
       const seq = this.lockedSeq;
       if ((seq & STATE_MASK) !== FULL) return false; // a tombstone: aborted in finally
-      Atomics.add(this.words, this.table.base + T_SIZE, -1);
-      Atomics.store(this.words, at, released(seq, TOMBSTONE));
+      deleteLocked(this.words, this.writerRec, at, seq, this.table.base);
       at = -1;
       return true;
     } finally {
@@ -548,6 +588,38 @@ export class SharedFlatMap<K = number, V = number> implements Iterable<[K, V]> {
   }
 
   /**
+   * Repair what thread `threadId` left in the map when it died inside an
+   * operation: slot locks (its half-done write is completed from the intent in
+   * its writer record, or undone if it had not committed one), a migration it
+   * was allocating or flipping, migration chunks it had claimed, and its writer
+   * record. Returns what was repaired. Idempotent.
+   *
+   * Recovery runs automatically, in the thread that created the Worker, when
+   * the worker's `'exit'` event fires (for every map created or attached in
+   * that thread before the worker was created). Call this yourself when that
+   * thread cannot see the exit (the map lives in a thread that did not create
+   * the worker, or the worker was created before the map).
+   *
+   * **Only call it for a thread that has stopped** (after its `'exit'` event):
+   * recovering a live thread breaks its operation in progress.
+   * @throws `ERR_FLATSHARE_RECOVERY` for the calling thread's own id or a non-integer.
+   */
+  recover(threadId: number): RecoveryReport {
+    if (!Number.isInteger(threadId) || threadId < 0 || threadId === currentThreadId) {
+      throw new FlatshareRangeError(
+        ErrorCode.RECOVERY,
+        `recover(threadId) needs the id of another, stopped thread; got ${describe(threadId)}`,
+      );
+    }
+    this.beginWrite();
+    try {
+      return recoverThread(this.recoveryHost, threadId, currentThreadId + 1);
+    } finally {
+      this.endWrite();
+    }
+  }
+
+  /**
    * Give back this thread's writer record (one of MAX_WRITERS per map). Call it
    * in a thread that will not write to the map again, e.g. before a worker exits.
    * The map stays usable; a later write claims a record again.
@@ -582,24 +654,25 @@ export class SharedFlatMap<K = number, V = number> implements Iterable<[K, V]> {
     return this.isFloat ? readFloat64(this.words, at + this.valueAt) : loadWord(this.words, at + this.valueAt);
   }
 
-  /** Write key and value into the locked slot at `at` and release it as FULL. */
+  /**
+   * Write key and value into the locked slot at `at` and release it as FULL:
+   * stage the payload in the writer record, then commit and apply it
+   * (recovery.ts `putLocked`), so a thread killed half-way is rolled forward.
+   */
   private writeEntry(at: number, k: number, v: number): void {
     const words = this.words;
-    const seq = this.lockedSeq;
-    const state = seq & STATE_MASK;
-    if (state === EMPTY) storeWord(words, at + S_KEY, k);
-    if (this.isFloat) writeFloat64(words, at + this.valueAt, v);
-    else storeWord(words, at + this.valueAt, v);
-    if (state !== FULL) Atomics.add(words, this.table.base + T_SIZE, 1);
-    // Publishes the key, the value and the FULL state together.
-    Atomics.store(words, at, released(seq, FULL));
+    const rec = this.writerRec;
+    words[stagedAt(rec, S_KEY)] = k;
+    if (this.isFloat) writeFloat64(words, stagedAt(rec, this.valueAt), v);
+    else words[stagedAt(rec, this.valueAt)] = v;
+    putLocked(words, rec, at, this.stride, this.lockedSeq, this.table.base, !ORDERED_PLAIN_LOADS);
   }
 
   /** Release a lock without changing anything; gives back an EMPTY slot's insert budget. */
   private abortLock(at: number): void {
     const seq = this.lockedSeq;
     if ((seq & STATE_MASK) === EMPTY) Atomics.add(this.words, this.table.base + T_REMAINING, 1);
-    Atomics.store(this.words, at, seq);
+    abortLocked(this.words, this.writerRec, at, seq);
   }
 
   /**
@@ -623,7 +696,7 @@ export class SharedFlatMap<K = number, V = number> implements Iterable<[K, V]> {
         const at = table.slots + slot * stride;
         const seq = Atomics.load(words, at);
         if ((seq & LOCKED) !== 0) {
-          backoff(attempt++);
+          this.pause(attempt++, 'a slot lock');
           if (Atomics.load(words, H_EPOCH) !== epoch) break probe;
           continue;
         }
@@ -638,18 +711,17 @@ export class SharedFlatMap<K = number, V = number> implements Iterable<[K, V]> {
           if (genOf(Atomics.load(words, H_EPOCH)) === genOf(epoch)) return -1;
           break probe;
         }
-        // Lock intent first, published by the CAS: identifies the lock's owner.
-        words[rec + W_LOCK_AT] = at;
-        words[rec + W_LOCK_VALUE] = seq | LOCKED;
-        if (Atomics.compareExchange(words, at, seq, seq | LOCKED) !== seq) continue;
+        // Lock intent first, published by the CAS; the lock word names its owner (recovery.ts).
+        announceLock(words, rec, at, seq);
+        if (Atomics.compareExchange(words, at, seq, lockWord(this.recTag, seq)) !== seq) continue;
         if (Atomics.load(words, H_EPOCH) !== epoch) {
           // A migration began: table g is read-only now. Back out unchanged.
-          Atomics.store(words, at, seq);
+          abortLocked(words, rec, at, seq);
           break probe;
         }
         if (state === EMPTY && Atomics.sub(words, table.base + T_REMAINING, 1) <= 0) {
           Atomics.add(words, table.base + T_REMAINING, 1);
-          Atomics.store(words, at, seq);
+          abortLocked(words, rec, at, seq);
           startMigration(this.migrationHost, epoch, false);
           break probe;
         }
@@ -678,7 +750,22 @@ export class SharedFlatMap<K = number, V = number> implements Iterable<[K, V]> {
   }
 
   private beginWrite(): void {
-    if (this.writerRec < 0) this.writerRec = claimWriterRecord(this.words, this.mapId);
+    if (this.writerRec < 0) {
+      this.writerRec = claimWriterRecord(this.words, this.mapId);
+      this.recTag = recordTag(this.writerRec);
+    }
+  }
+
+  /**
+   * One step of a wait (attempt counts the steps): spin, then sleep; past the
+   * spin phase, repair DEAD threads now and then and throw ERR_FLATSHARE_TIMEOUT
+   * after `waitTimeoutMs` (recovery.ts `checkStall`).
+   */
+  private pause(attempt: number, what: string): void {
+    backoff(attempt);
+    if (attempt < SPIN_ROUNDS) return;
+    if (attempt === SPIN_ROUNDS) this.waitSince = Date.now();
+    checkStall(this.recoveryHost, currentThreadId + 1, attempt, this.waitSince, this.waitTimeoutMs, what);
   }
 
   /**
@@ -694,7 +781,7 @@ export class SharedFlatMap<K = number, V = number> implements Iterable<[K, V]> {
   /** A read failed validation: refresh the table if the generation moved, else back off. */
   private afterFailedRead(attempt: number): void {
     if (genOf(Atomics.load(this.words, H_EPOCH)) !== this.gen) this.refreshTable();
-    else backoff(attempt);
+    else this.pause(attempt, 'a slot lock (read)');
   }
 
   /** The current generation, with the cached table refreshed to it. */
@@ -732,12 +819,33 @@ export class SharedFlatMap<K = number, V = number> implements Iterable<[K, V]> {
       get writerRecord() {
         return map.writerRec;
       },
+      get recordTag() {
+        return map.recTag;
+      },
+      pause: (attempt, what) => map.pause(attempt, what),
       words: () => map.words,
       refreshWords: () => {
         if (map.words.length * INT_BYTES < map.buffer.byteLength) map.words = viewWords(map.buffer);
         return map.words;
       },
       hashAt: (words, at) => map.hasher.hashInt(words[at + S_KEY] as number),
+    };
+  }
+
+  private makeRecoveryHost(): RecoveryHost {
+    // eslint-disable-next-line @typescript-eslint/no-this-alias
+    const map = this;
+    return {
+      slotInts: this.stride,
+      refreshWords: () => {
+        if (map.words.length * INT_BYTES < map.buffer.byteLength) map.words = viewWords(map.buffer);
+        return map.words;
+      },
+      helpMigration: () => {
+        map.beginWrite();
+        const epoch = Atomics.load(map.words, H_EPOCH);
+        if (phaseOf(epoch) !== PHASE_STABLE) helpCopy(map.migrationHost, epoch);
+      },
     };
   }
 
@@ -758,6 +866,9 @@ export class SharedFlatMap<K = number, V = number> implements Iterable<[K, V]> {
   }
 }
 
+/** This thread's id (threadId + 1 names it in shared words; the main thread is 0). */
+import { threadId as currentThreadId } from 'node:worker_threads';
+
 /** Header word H_ALLOC_TOP, imported under a local name to keep the constructor readable. */
 import { H_ALLOC_TOP as H_ALLOC_TOP_WORD } from './layout.js';
 
@@ -777,6 +888,15 @@ interface ParsedOptions {
   capacity: number;
   maxBytes: number;
   hasher: Hasher;
+  waitTimeoutMs: number;
+}
+
+function parseWaitTimeout(value: unknown, what: string): number {
+  if (value === undefined) return DEFAULT_WAIT_TIMEOUT_MS;
+  if (typeof value !== 'number' || Number.isNaN(value) || value < 0) {
+    throw new FlatshareRangeError(ErrorCode.OPTIONS, `${what} must be a number >= 0 (Infinity allowed); got ${describe(value)}`);
+  }
+  return value;
 }
 
 function parseOptions(options: unknown): ParsedOptions {
@@ -821,7 +941,15 @@ function parseOptions(options: unknown): ParsedOptions {
   if (utf8.encode(hasher.id).length > HASHER_ID_MAX_BYTES) {
     throw new FlatshareRangeError(ErrorCode.OPTIONS, `options.hasher.id must be at most ${HASHER_ID_MAX_BYTES} UTF-8 bytes`);
   }
-  return { keys: keys as KeyKind, values: values as ValueKind, capacity, maxBytes: maxBytes - (maxBytes % INT_BYTES), hasher };
+  const waitTimeoutMs = parseWaitTimeout(o.waitTimeoutMs, 'options.waitTimeoutMs');
+  return {
+    keys: keys as KeyKind,
+    values: values as ValueKind,
+    capacity,
+    maxBytes: maxBytes - (maxBytes % INT_BYTES),
+    hasher,
+    waitTimeoutMs,
+  };
 }
 
 function writeHeader(words: Int32Array, o: ParsedOptions, slotWords: number, capacity: number): void {
