@@ -4,7 +4,7 @@
  *
  * KILLS times: start a writer worker that loops set / delete / add on a small
  * key range plus filler inserts and deletes (so the table keeps migrating and
- * kills also land inside resizes), let it run for a random 0-25 ms, terminate
+ * kills also land inside resizes), let it run for a random 0-20 ms, terminate
  * it. Recovery runs automatically in this thread on the worker's 'exit'
  * event. After each kill, within a deadline:
  * - every key is readable and writable from this thread, and a bystander
@@ -31,16 +31,16 @@ import type { BystanderData, BystanderResult } from './workers/bystander.worker.
 const WRITER_URL = new URL('./workers/kill-writer.worker.js', import.meta.url);
 const BYSTANDER_URL = new URL('./workers/bystander.worker.js', import.meta.url);
 
-const KILLS = 120;
+const KILLS = 105;
 const HOT_KEYS = 12;
 const KEY_COUNT = 12 + 200;
 const BYSTANDER_FIRST_KEY = 100_000;
 const BYSTANDER_KEYS = 4;
-const MAX_DELAY_MS = 25;
+const MAX_DELAY_MS = 20;
 /** Everything a kill must be repaired within: recovery, checks, bystander progress. */
 const DEADLINE_MS = 5_000;
 /** The whole test must stay well under a minute on 2 cores. */
-const TEST_BUDGET_MS = 45_000;
+const TEST_BUDGET_MS = 50_000;
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 

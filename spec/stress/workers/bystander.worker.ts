@@ -25,7 +25,7 @@ export interface BystanderResult {
 }
 
 /** Pause between rounds, in ms. */
-const BREATHER_MS = 0.2;
+const BREATHER_MS = 0.5;
 
 function run(data: BystanderData): BystanderResult {
   const map = SharedFlatMap.attach<number, number>(data.handle, { waitTimeoutMs: 2_000 });
