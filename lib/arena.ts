@@ -74,6 +74,12 @@ export interface ArenaHost {
   words(): Int32Array;
   /** Make new views after the buffer grew; returns the new word view. */
   refreshWords(): Int32Array;
+  /**
+   * One step of a bounded wait for a class lock (spin, sleep, repair dead
+   * threads, throw ERR_FLATSHARE_TIMEOUT past the map's limit). Plain backoff
+   * when absent.
+   */
+  pause?(attempt: number, what: string): void;
 }
 
 /** Words a block with `byteLength` payload bytes needs, before rounding up to its class. */
@@ -108,8 +114,11 @@ function classRecord(c: number): number {
   return ARENA_BASE + c * ARENA_CLASS_INTS;
 }
 
-function lockClass(words: Int32Array, rec: number): void {
-  for (let attempt = 0; Atomics.compareExchange(words, rec + A_LOCK, 0, OWNER) !== 0; attempt++) backoff(attempt);
+function lockClass(host: ArenaHost, words: Int32Array, rec: number): void {
+  for (let attempt = 0; Atomics.compareExchange(words, rec + A_LOCK, 0, OWNER) !== 0; attempt++) {
+    if (host.pause !== undefined) host.pause(attempt, 'an arena free-list lock');
+    else backoff(attempt);
+  }
 }
 
 function unlockClass(words: Int32Array, rec: number): void {
@@ -130,7 +139,7 @@ export function allocateBlock(host: ArenaHost, byteLength: number, tag: number):
   const rec = classRecord(c);
   let block = NULL_BLOCK;
   if (Atomics.load(words, rec + A_FREE_HEAD) !== NULL_BLOCK) {
-    lockClass(words, rec);
+    lockClass(host, words, rec);
     block = Atomics.load(words, rec + A_FREE_HEAD);
     if (block !== NULL_BLOCK) {
       if (block + size > words.length) words = host.refreshWords();
@@ -157,10 +166,25 @@ export function freeBlock(host: ArenaHost, block: number): void {
   const header = Atomics.load(words, block);
   const c = classFor(blockIntsFor(header >>> BLOCK_TAG_BITS));
   const rec = classRecord(c);
-  lockClass(words, rec);
+  lockClass(host, words, rec);
   Atomics.store(words, block + BLOCK_HEADER_INTS, Atomics.load(words, rec + A_FREE_HEAD));
   Atomics.store(words, rec + A_FREE_HEAD, block);
   unlockClass(words, rec);
+}
+
+/**
+ * Release every class lock held by `owner` (threadId + 1 of a thread known to
+ * be dead; recovery.ts). A pop or push cut short between its two stores leaves
+ * the list well formed (at worst one block leaks), so releasing is enough.
+ * Returns the number of locks released.
+ */
+export function releaseClassLocksOf(words: Int32Array, owner: number): number {
+  if (owner === 0) return 0;
+  let released = 0;
+  for (let c = 0; c < ARENA_CLASSES; c++) {
+    if (Atomics.compareExchange(words, classRecord(c) + A_LOCK, owner, 0) === owner) released++;
+  }
+  return released;
 }
 
 /** Encoding tag of a block header. */
@@ -184,7 +208,7 @@ export function payloadBytes(words: Int32Array, block: number, header: number, m
 export function freeListLength(host: ArenaHost, c: number): number {
   let words = host.refreshWords();
   const rec = classRecord(c);
-  lockClass(words, rec);
+  lockClass(host, words, rec);
   let n = 0;
   try {
     for (let block = Atomics.load(words, rec + A_FREE_HEAD); block !== NULL_BLOCK; n++) {

@@ -63,8 +63,8 @@ export function makeEpoch(gen: number, phase: number): number {
   return ((gen << GEN_SHIFT) | phase) | 0;
 }
 
-/** Slots of the old table copied per claimed chunk. */
-export const MIGRATION_CHUNK_SLOTS = 1024;
+/** Slots of the old table copied per claimed chunk (defined in layout.ts: it sizes the chunk state words). */
+export { MIGRATION_CHUNK_SLOTS } from './layout.js';
 /** Bits for the chunk index in the cursor word: 2^18 chunks x 1024 slots >= MAX_CAPACITY. */
 export const CURSOR_TAG_SHIFT = 18;
 export const CURSOR_CHUNK_MASK = (1 << CURSOR_TAG_SHIFT) - 1;

@@ -25,6 +25,14 @@ export const ErrorCode = {
   UNSUPPORTED: 'ERR_FLATSHARE_UNSUPPORTED',
   /** More threads have written to the map than it has writer records for. */
   THREADS: 'ERR_FLATSHARE_THREADS',
+  /**
+   * An operation waited longer than `waitTimeoutMs` for a slot lock or a
+   * migration held by another thread (typically a thread that died and was not
+   * recovered yet). Nothing was changed by the operation; it may be retried.
+   */
+  TIMEOUT: 'ERR_FLATSHARE_TIMEOUT',
+  /** `recover(threadId)` was called with an invalid thread id (e.g. the calling thread's own). */
+  RECOVERY: 'ERR_FLATSHARE_RECOVERY',
 } as const;
 
 /** Union of every error code string. */
@@ -70,6 +78,22 @@ export class FlatshareFullError extends RangeError implements FlatshareErrorLike
     this.name = 'FlatshareFullError';
     this.requestedBytes = requestedBytes;
     this.maxBytes = maxBytes;
+  }
+}
+
+/** Thrown when an operation waited longer than `waitTimeoutMs`. The operation changed nothing. */
+export class FlatshareTimeoutError extends Error implements FlatshareErrorLike {
+  readonly code = ErrorCode.TIMEOUT;
+  /** How long the operation waited, in milliseconds. */
+  readonly waitedMs: number;
+  constructor(waitedMs: number, what: string) {
+    super(
+      `flatshare: waited ${Math.round(waitedMs)} ms for ${what}. A thread that died inside an operation ` +
+        'and was not recovered yet holds it; recovery runs when the thread that created the worker sees it exit, ' +
+        'or call map.recover(threadId). Nothing was changed; the operation may be retried.',
+    );
+    this.name = 'FlatshareTimeoutError';
+    this.waitedMs = waitedMs;
   }
 }
 

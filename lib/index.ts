@@ -12,6 +12,7 @@ export {
   type ValueKindOption,
   type TrySetStatus,
 } from './shared-flat-map.js';
+export type { RecoveryReport } from './recovery.js';
 export { hashers, type Hasher, type XXHashOptions } from './hashers/index.js';
 export {
   ErrorCode,
@@ -19,6 +20,7 @@ export {
   FlatshareRangeError,
   FlatshareFullError,
   FlatshareUnsupportedError,
+  FlatshareTimeoutError,
   type ErrorCodeName,
   type FlatshareErrorLike,
 } from './errors.js';

@@ -30,21 +30,28 @@
  *  +64  TABLE_DESC[0]      { base word, capacity in slots }       (line 3)
  *  +66  TABLE_DESC[1]        table of generation g is TABLE_DESC[g & 1]
  *  +80  MIG_CURSOR         tag << CURSOR_TAG_SHIFT | next chunk   (line 4)
- *  +96  MIG_DONE           slots of the old table migrated so far (line 5)
- *  +97  MIG_COPIED         live entries copied so far
+ *  +96  MIG_OWNER          record tag of the thread allocating or flipping; 0 = none (line 5)
  *  +112 FREE_COUNT         number of retired regions below        (line 6)
  *  +113 FREE_REGIONS       FREE_REGION_MAX x { base, ints, retiredAtGen }
+ *  +209 RECOVERY_LOCK      threadId + 1 of the thread running recovery; 0 = none
  *
- *  Writer record (WRITER_RECORD_INTS = 8 words, one per writing thread):
- *  +0 OWNER        threadId + 1 of the thread using it; 0 = free
- *  +1 ACTIVE_GEN   generation + 1 whose table this writer may touch; 0 = idle
- *  +2 LOCK_AT      word index of the slot this writer last tried to lock
- *  +3 LOCK_VALUE   the odd seq value it installed there (identity of the lock)
+ *  Writer record (WRITER_RECORD_INTS = 16 words = one cache line per writing thread):
+ *  +0  OWNER        threadId + 1 of the thread using it; 0 = free
+ *  +1  ACTIVE_GEN   generation + 1 whose table this writer may touch; 0 = idle
+ *  +2  LOCK_AT      seq word index of the slot it is locking or holds; 0 = none
+ *  +3  LOCK_SEQ     the even seq value that slot had before the lock
+ *  +4  STATUS       0 live, RECORD_DEAD once recovery knows the thread is gone
+ *  +5  INTENT       INTENT_* op (| INTENT_SIZED) committed for the held lock; 0 = none
+ *  +6  INTENT_TABLE base of the table whose SIZE the intent adjusts
+ *  +7  (reserved)
+ *  +8  INTENT_PAYLOAD  the slot's new payload words (slot words 1 .. SLOT_INTS-1)
  *
- *  Table region (TABLE_HEADER_INTS + capacity x SLOT_INTS words):
+ *  Table region (tableRegionInts: TABLE_HEADER_INTS + capacity x SLOT_INTS + chunk words):
  *  +0   SIZE        live entries in this table                    (line 0)
  *  +16  REMAINING   inserts into EMPTY slots left before a resize (line 1)
  *  +32  slot 0, slot 1, ... slot capacity-1
+ *  then one CHUNK_STATE word per MIGRATION_CHUNK_SLOTS slots, used when this
+ *  table is migrated out: 0 unclaimed, CHUNK_CLAIMED | tag, CHUNK_DONE | entries
  *
  *  Slot, int32 key (SLOT_INTS = 1 + 1 + value words):
  *  +0 SEQ   seqlock / state word, see seqlock.ts
@@ -130,12 +137,15 @@ export const TABLE_DESC_CAPACITY = 1; // capacity in slots (a power of two)
 export const TABLE_DESC_INTS = 2;
 /** Migration chunk cursor (tagged with the generation, see epoch.ts). Own line. */
 export const H_MIG_CURSOR = H_TABLE_DESC + CACHE_LINE_INTS; // 80
-/** Old-table slots migrated so far. Own line with MIG_COPIED. */
-export const H_MIG_DONE = H_MIG_CURSOR + CACHE_LINE_INTS; // 96
-/** Live entries copied into the new table so far. */
-export const H_MIG_COPIED = H_MIG_DONE + 1; // 97
+/**
+ * Record tag (record number + 1, see writers.ts) of the one thread that owns
+ * the migration control: it is taken before STABLE -> ALLOCATING and before
+ * the flip, and cleared after. Recovery uses it to find a dead allocator or
+ * flipper. Own line: helpers CAS it at the end of every migration.
+ */
+export const H_MIG_OWNER = H_MIG_CURSOR + CACHE_LINE_INTS; // 96
 /** Number of retired table regions recorded in FREE_REGIONS. */
-export const H_FREE_COUNT = H_MIG_DONE + CACHE_LINE_INTS; // 112
+export const H_FREE_COUNT = H_MIG_OWNER + CACHE_LINE_INTS; // 112
 /** Retired regions: FREE_REGION_MAX records of FREE_REGION_INTS words. */
 export const H_FREE_REGIONS = H_FREE_COUNT + 1; // 113
 export const FREE_REGION_BASE = 0; // word index of the region
@@ -144,17 +154,43 @@ export const FREE_REGION_RETIRED_GEN = 2; // generation whose flip retired it
 export const FREE_REGION_INTS = 3;
 /** Retired regions remembered for reuse; older ones are forgotten (leaked) past this. */
 export const FREE_REGION_MAX = 32;
+/** threadId + 1 of the thread running recovery (recovery.ts); 0 = none. */
+export const H_RECOVERY_LOCK = H_FREE_REGIONS + FREE_REGION_MAX * FREE_REGION_INTS; // 209
 /** Header size in words. 1 KiB; everything above must fit. */
 export const HEADER_INTS = 256;
 
 // ---- writer records -----------------------------------------------------------
 
 export const W_OWNER = 0; // threadId + 1; 0 = free
-export const W_ACTIVE_GEN = 1; // generation + 1 the writer is working in; 0 = idle
-export const W_LOCK_AT = 2; // word index of the seq word it locks
-export const W_LOCK_VALUE = 3; // odd seq value it installed
-/** Words per writer record (padded to 32 bytes). */
-export const WRITER_RECORD_INTS = 8;
+export const W_ACTIVE_GEN = W_OWNER + 1; // generation + 1 the writer is working in; 0 = idle
+export const W_LOCK_AT = W_ACTIVE_GEN + 1; // seq word index of the slot it locks; 0 = none (word 0 is MAGIC)
+export const W_LOCK_SEQ = W_LOCK_AT + 1; // even seq value of that slot before the lock
+export const W_STATUS = W_LOCK_SEQ + 1; // RECORD_LIVE or RECORD_DEAD
+export const W_INTENT = W_STATUS + 1; // INTENT_* | INTENT_SIZED, or INTENT_NONE
+export const W_INTENT_TABLE = W_INTENT + 1; // base of the table whose SIZE the intent adjusts
+/** First word of the intent payload: the new values of slot words S_KEY .. SLOT_INTS-1. */
+export const W_INTENT_PAYLOAD = W_INTENT_TABLE + 2; // 8
+/**
+ * Payload words an intent can hold: SLOT_INTS - 1 of the largest slot. Today
+ * the largest slot is int32 -> float64 (4 words, payload 3); 8 leaves room for
+ * variable-length kinds (hash, key ref, value words or ref) without a layout change.
+ */
+export const INTENT_PAYLOAD_INTS = 8;
+/** Words per writer record: one 64-byte line, so writers never share a line. */
+export const WRITER_RECORD_INTS = W_INTENT_PAYLOAD + INTENT_PAYLOAD_INTS; // 16
+
+/** W_STATUS values. */
+export const RECORD_LIVE = 0;
+export const RECORD_DEAD = 1;
+
+/** W_INTENT values: what recovery completes if the owner dies holding the lock. */
+export const INTENT_NONE = 0; // nothing written yet: recovery restores LOCK_SEQ (roll back)
+export const INTENT_PUT = 1; // write the payload, release FULL, SIZE + 1 unless it was FULL
+export const INTENT_DELETE = 2; // release TOMBSTONE, SIZE - 1
+export const INTENT_COPY = 3; // migration copy into a new table: write the payload, release FULL
+/** Flag on W_INTENT: the intent's SIZE adjustment is done (so recovery must not repeat it). */
+export const INTENT_SIZED = 4;
+export const INTENT_OP_MASK = 3;
 /** Writer records in a map: the most threads that can write to one map at once. */
 export const MAX_WRITERS = 256;
 /** First writer record. */
@@ -309,9 +345,34 @@ export function capacityFor(entries: number): number {
   return capacity;
 }
 
-/** Words of a table region with `capacity` slots of `slotWords` words. */
+/**
+ * Old-table slots per migration chunk. Chunks are claimed one at a time by
+ * helpers; 1024 slots keep the per-claim CAS rare and the work a dead helper
+ * leaves behind small.
+ */
+export const MIGRATION_CHUNK_SLOTS = 1024;
+/** Migration chunks of a table of `capacity` slots (one CHUNK_STATE word each). */
+export function chunkCount(capacity: number): number {
+  return Math.ceil(capacity / MIGRATION_CHUNK_SLOTS);
+}
+/** Words reserved for the chunk states: chunkCount rounded up to whole cache lines, so regions stay line-aligned. */
+export function chunkStateInts(capacity: number): number {
+  return Math.ceil(chunkCount(capacity) / CACHE_LINE_INTS) * CACHE_LINE_INTS;
+}
+/** Chunk state: claimed by the record whose tag is in the low bits. */
+export const CHUNK_CLAIMED = 0x4000_0000;
+/** Chunk state: copied; the low bits count the entries it held. */
+export const CHUNK_DONE = 0x2000_0000;
+export const CHUNK_VALUE_MASK = CHUNK_DONE - 1;
+
+/** Words of a table region with `capacity` slots of `slotWords` words, chunk states included. */
 export function tableRegionInts(capacity: number, slotWords: number): number {
-  return TABLE_HEADER_INTS + capacity * slotWords;
+  return TABLE_HEADER_INTS + capacity * slotWords + chunkStateInts(capacity);
+}
+
+/** Word index of the first chunk state of the table region at `base`. */
+export function chunkStatesAt(base: number, capacity: number, slotWords: number): number {
+  return base + TABLE_HEADER_INTS + capacity * slotWords;
 }
 
 // ---- buffer -----------------------------------------------------------------
@@ -326,5 +387,4 @@ export const GROW_STEP_BYTES = 1 << 20;
 export const DEFAULT_CAPACITY = 64;
 
 /** True when the header words fit in HEADER_INTS (checked by a unit test). */
-export const HEADER_FITS =
-  H_MAP_ID + MAP_ID_INTS <= H_EPOCH && H_FREE_REGIONS + FREE_REGION_MAX * FREE_REGION_INTS <= HEADER_INTS;
+export const HEADER_FITS = H_MAP_ID + MAP_ID_INTS <= H_EPOCH && H_RECOVERY_LOCK + 1 <= HEADER_INTS;

@@ -2,39 +2,54 @@
  * Online resize: copy table g into a new region and flip the epoch to g+1.
  *
  * Protocol (phases of the epoch word, see epoch.ts):
- * 1. A writer that finds no insert budget left in table g CASes the epoch
+ * 1. A writer that finds no insert budget left in table g takes the migration
+ *    control (CAS H_MIG_OWNER 0 -> its record tag), then CASes the epoch
  *    STABLE(g) -> ALLOCATING(g). Only that writer proceeds; others wait.
  * 2. It sizes the new table from the live count (twice the live entries, at
  *    least the initial capacity, so a table full of tombstones is rehashed at
  *    the same size), takes a retired region that no writer can still be in or
  *    bump-allocates one (growing the buffer), zeroes a reused region, writes
- *    TABLE_DESC[(g+1) & 1], resets the migration counters and stores
- *    COPYING(g). If the allocation fails it restores STABLE(g) and throws
+ *    TABLE_DESC[(g+1) & 1], resets the cursor, stores COPYING(g) and lets go
+ *    of the control. If the allocation fails it restores STABLE(g) and throws
  *    ERR_FLATSHARE_FULL: nothing changed.
- * 3. Every writer that sees COPYING(g) helps: it claims chunks of
- *    MIGRATION_CHUNK_SLOTS old slots by CAS on the tagged cursor, copies the
- *    FULL slots into the new table, and adds to MIG_COPIED and MIG_DONE.
+ * 3. Every writer that sees COPYING(g) helps. Chunks of MIGRATION_CHUNK_SLOTS
+ *    old slots are handed out by the tagged cursor (a hint), and owned through
+ *    the old table's CHUNK_STATE words: CAS 0 -> CHUNK_CLAIMED | tag, copy,
+ *    store CHUNK_DONE | entries. A helper that throws (the hasher runs on every
+ *    copied key) or dies leaves its chunk unclaimed again (it unclaims it
+ *    itself, or recovery does), and a helper that runs out of cursor chunks
+ *    scans the chunk states for unclaimed ones. Redoing a chunk is safe:
+ *    a copy locks its new slot like a write (lock word with the owner tag,
+ *    INTENT_COPY with the payload, so recovery rolls a dead copier forward),
+ *    and an entry whose payload words are already in the new table is not
+ *    copied again.
  *    Copying reads an old slot only while it is unlocked. A writer that locked
  *    it before the phase left STABLE finishes first (it saw STABLE after its
  *    lock CAS, so the migrator's later load sees the lock or its release); a
  *    writer that locks it later sees the phase and backs out without writing.
  *    So table g is read-only from the moment copying can begin.
- * 4. The helper whose chunk brings MIG_DONE to the old capacity flips: it
- *    writes the new table's SIZE and REMAINING, records the old region as
- *    retired at g+1, stores STABLE(g+1) and notifies waiters.
+ * 4. A helper that finds every chunk DONE takes the migration control and
+ *    flips: it writes the new table's SIZE (the sum of the chunks' entry
+ *    counts) and REMAINING, records the old region as retired at g+1, stores
+ *    STABLE(g+1), lets go of the control and notifies waiters.
  *
  * Readers are not involved: they keep reading table g until their generation
  * check sees g+1, then re-probe in table g+1.
  *
  * Invariants: the new table is written only by helpers, each slot claimed by
- * one CAS EMPTY -> FULL, and nobody reads it before the flip; every key of
- * table g appears exactly once in table g+1 (keys are unique in g, and each
- * old slot belongs to exactly one chunk).
+ * one CAS EMPTY -> locked, and nobody reads it before the flip; every key of
+ * table g appears exactly once in table g+1 (keys are unique in g, each old
+ * slot belongs to exactly one chunk, one helper at a time owns a chunk, and a
+ * redo skips entries already copied).
+ *
+ * Waiting (for a locked old slot, a locked new slot, the control, or the
+ * flip) goes through `host.pause`, which is bounded and repairs DEAD threads
+ * (recovery.ts).
  *
  * `clear()` is a migration that copies nothing: ALLOCATING(g), a fresh table
  * of the initial capacity, then STABLE(g+1) directly.
  */
-import { LOCKED, STATE_MASK, FULL, EMPTY, released } from './seqlock.js';
+import { EMPTY, FULL, LOCKED, STATE_MASK, lockWord, released } from './seqlock.js';
 import {
   PHASE_ALLOCATING,
   PHASE_COPYING,
@@ -49,23 +64,28 @@ import {
   phaseOf,
 } from './epoch.js';
 import {
-  H_EPOCH,
-  H_MIG_COPIED,
-  H_MIG_CURSOR,
-  H_MIG_DONE,
+  CHUNK_CLAIMED,
+  CHUNK_DONE,
   CACHE_LINE_INTS,
+  H_EPOCH,
+  H_MIG_CURSOR,
+  H_MIG_OWNER,
+  INTENT_COPY,
   MAX_CAPACITY,
   T_SIZE,
   T_REMAINING,
   W_ACTIVE_GEN,
   capacityFor,
+  chunkCount,
+  chunkStateInts,
+  chunkStatesAt,
   insertBudget,
   tableRegionInts,
 } from './layout.js';
 import { FlatshareFullError } from './errors.js';
 import { bumpAllocate, retireRegion, takeFreeRegion, type GrowableSharedArrayBuffer } from './memory.js';
 import { initTableHeader, readTableInfo, writeTableInfo, type TableInfo } from './table.js';
-import { backoff, waitWhileEqual } from './backoff.js';
+import { allChunksDone, announceLock, clearLock, commitIntent, copiedEntries, stagedAt } from './recovery.js';
 
 /**
  * The new table holds GROWTH_FACTOR x the live entries within its insert
@@ -85,12 +105,19 @@ export interface MigrationHost {
   readonly initialCapacity: number;
   /** This thread's writer record (word index). */
   readonly writerRecord: number;
+  /** Tag of this thread's writer record (lock words, chunk claims, H_MIG_OWNER). */
+  readonly recordTag: number;
   /** The current explicit-length view. */
   words(): Int32Array;
   /** Make a new view after the buffer grew; returns it. */
   refreshWords(): Int32Array;
   /** Hash of the key stored in the slot whose seq word is at `at`. */
   hashAt(words: Int32Array, at: number): number;
+  /**
+   * Wait a little (attempt counts the calls of this wait): spin, sleep, repair
+   * DEAD threads, throw ERR_FLATSHARE_TIMEOUT past the instance's limit.
+   */
+  pause(attempt: number, what: string): void;
   /**
    * Called by the thread that flipped to `gen + 1`, right after the flip, with
    * the retired table (read-only and not yet reusable: this thread still
@@ -110,7 +137,11 @@ export interface MigrationHost {
 export function startMigration(host: MigrationHost, epoch: number, clear: boolean): void {
   let words = host.words();
   const gen = genOf(epoch);
-  if (Atomics.compareExchange(words, H_EPOCH, epoch, makeEpoch(gen, PHASE_ALLOCATING)) !== epoch) return;
+  if (!takeControl(host, epoch)) return;
+  if (Atomics.compareExchange(words, H_EPOCH, epoch, makeEpoch(gen, PHASE_ALLOCATING)) !== epoch) {
+    Atomics.store(words, H_MIG_OWNER, 0);
+    return;
+  }
   let next: TableInfo;
   let old: TableInfo;
   try {
@@ -129,21 +160,39 @@ export function startMigration(host: MigrationHost, epoch: number, clear: boolea
     if (clear) {
       initTableHeader(words, next.base, 0, insertBudget(capacity));
       flip(host, words, gen, old, 0, true);
+      Atomics.store(words, H_MIG_OWNER, 0);
       return;
     }
     initTableHeader(words, next.base, 0, 0);
-    Atomics.store(words, H_MIG_COPIED, 0);
-    Atomics.store(words, H_MIG_DONE, 0);
     Atomics.store(words, H_MIG_CURSOR, cursorWord(gen, 0));
   } catch (error) {
     Atomics.store(words, H_EPOCH, epoch);
+    Atomics.store(words, H_MIG_OWNER, 0);
     Atomics.notify(words, H_EPOCH);
     throw error;
   }
-  // Publishes the new table's descriptor, its zeroed slots and the counters.
+  // Publishes the new table's descriptor, its zeroed slots and the cursor.
   Atomics.store(words, H_EPOCH, makeEpoch(gen, PHASE_COPYING));
+  Atomics.store(words, H_MIG_OWNER, 0);
   Atomics.notify(words, H_EPOCH);
   helpCopy(host, makeEpoch(gen, PHASE_COPYING));
+}
+
+/**
+ * Take the migration control (H_MIG_OWNER) while the epoch is still `epoch`.
+ * False when the epoch moved on meanwhile (somebody else migrated).
+ */
+function takeControl(host: MigrationHost, epoch: number): boolean {
+  const words = host.words();
+  for (let attempt = 0; ; attempt++) {
+    if (Atomics.compareExchange(words, H_MIG_OWNER, 0, host.recordTag) === 0) {
+      if (Atomics.load(words, H_EPOCH) === epoch) return true;
+      Atomics.store(words, H_MIG_OWNER, 0);
+      return false;
+    }
+    if (Atomics.load(words, H_EPOCH) !== epoch) return false;
+    host.pause(attempt, 'the migration control');
+  }
 }
 
 /** Allocate and zero a table region of `capacity` slots, or of `fallback` slots if that fails. */
@@ -170,66 +219,121 @@ function allocateTable(host: MigrationHost, capacity: number, fallback: number):
 
 /**
  * Help the migration announced by `epoch` (phase COPYING) or wait for the one
- * being allocated, then return once the generation has moved on.
+ * being allocated, then return once the epoch has moved on. Re-helps after
+ * every wait slice: chunks given back by a failed or dead helper get redone.
  */
 export function helpOrWait(host: MigrationHost, epoch: number): void {
-  if (phaseOf(epoch) === PHASE_COPYING) helpCopy(host, epoch);
   const words = host.words();
-  while (Atomics.load(words, H_EPOCH) === epoch) waitWhileEqual(words, H_EPOCH, epoch, EPOCH_WAIT_MS);
+  for (let attempt = 0; Atomics.load(words, H_EPOCH) === epoch; attempt++) {
+    if (phaseOf(epoch) === PHASE_COPYING) helpCopy(host, epoch);
+    if (Atomics.load(words, H_EPOCH) !== epoch) return;
+    Atomics.wait(words, H_EPOCH, epoch, EPOCH_WAIT_MS);
+    host.pause(attempt, 'a migration');
+  }
 }
 
-function helpCopy(host: MigrationHost, epoch: number): void {
+/** Copy chunks of the migration announced by `epoch` until none is left to claim; flip if all are done. */
+export function helpCopy(host: MigrationHost, epoch: number): void {
   let words = host.words();
   const gen = genOf(epoch);
   Atomics.store(words, host.writerRecord + W_ACTIVE_GEN, gen + 1);
   if (Atomics.load(words, H_EPOCH) !== epoch) return;
+  // From here table g's region cannot be reused (our ACTIVE_GEN), so its chunk words are safe to touch.
   const old = readTableInfo(words, gen);
   const next = readTableInfo(words, gen + 1);
-  if (next.slots + next.capacity * host.slotInts > words.length) words = host.refreshWords();
-  const chunks = Math.ceil(old.capacity / MIGRATION_CHUNK_SLOTS);
+  const need = Math.max(next.slots + next.capacity * host.slotInts, chunkStatesAt(old.base, old.capacity, host.slotInts) + chunkStateInts(old.capacity));
+  if (need > words.length) words = host.refreshWords();
+  const chunks = chunkCount(old.capacity);
+  const states = chunkStatesAt(old.base, old.capacity, host.slotInts);
   const tag = gen & CURSOR_TAG_MASK;
+  // Fast path: the cursor hands out each chunk once.
   for (;;) {
     const cursor = Atomics.load(words, H_MIG_CURSOR);
     const chunk = cursorChunk(cursor);
-    if (cursorTag(cursor) !== tag || chunk >= chunks) return;
+    if (cursorTag(cursor) !== tag || chunk >= chunks) break;
     if (Atomics.compareExchange(words, H_MIG_CURSOR, cursor, cursor + 1) !== cursor) continue;
-    const first = chunk * MIGRATION_CHUNK_SLOTS;
-    const end = Math.min(old.capacity, first + MIGRATION_CHUNK_SLOTS);
-    let copied = 0;
-    for (let i = first; i < end; i++) copied += copySlot(host, words, old, next, i);
-    Atomics.add(words, H_MIG_COPIED, copied);
-    const done = Atomics.add(words, H_MIG_DONE, end - first) + (end - first);
-    if (done === old.capacity) {
-      flip(host, words, gen, old, Atomics.load(words, H_MIG_COPIED), false);
-      return;
-    }
+    copyChunk(host, words, old, next, states, chunk);
   }
+  // Chunks given back by a helper that threw or died.
+  for (let c = 0; c < chunks; c++) if (Atomics.load(words, states + c) === 0) copyChunk(host, words, old, next, states, c);
+  if (allChunksDone(words, host.slotInts, gen)) tryFlip(host, words, epoch, old);
 }
 
-/** Copy old slot `i` into the new table if it is FULL; returns 1 if it copied an entry. */
+/** Claim chunk `c` and copy it; on an exception give the chunk back and rethrow. */
+function copyChunk(host: MigrationHost, words: Int32Array, old: TableInfo, next: TableInfo, states: number, c: number): void {
+  const claim = CHUNK_CLAIMED | host.recordTag;
+  if (Atomics.compareExchange(words, states + c, 0, claim) !== 0) return;
+  const first = c * MIGRATION_CHUNK_SLOTS;
+  const end = Math.min(old.capacity, first + MIGRATION_CHUNK_SLOTS);
+  let copied = 0;
+  try {
+    for (let i = first; i < end; i++) copied += copySlot(host, words, old, next, i);
+  } catch (error) {
+    // Entries already copied stay; the redo skips them.
+    Atomics.store(words, states + c, 0);
+    throw error;
+  }
+  // Commit point of the chunk: one store, with its entry count.
+  Atomics.store(words, states + c, CHUNK_DONE | copied);
+}
+
+/** Copy old slot `i` into the new table if it is FULL; returns 1 if it holds an entry (copied now or before). */
 function copySlot(host: MigrationHost, words: Int32Array, old: TableInfo, next: TableInfo, i: number): number {
   const stride = host.slotInts;
   const at = old.slots + i * stride;
   let seq = Atomics.load(words, at);
   for (let attempt = 0; (seq & LOCKED) !== 0; attempt++) {
-    backoff(attempt);
+    host.pause(attempt, 'a slot lock (migration)');
     seq = Atomics.load(words, at);
   }
   if ((seq & STATE_MASK) !== FULL) return 0;
+  const rec = host.writerRecord;
   const mask = next.capacity - 1;
   let slot = host.hashAt(words, at) >>> next.shift;
-  for (;;) {
+  for (let attempt = 0; ; ) {
     const target = next.slots + slot * stride;
-    if (Atomics.compareExchange(words, target, EMPTY, released(EMPTY, FULL)) === EMPTY) {
-      // Plain stores: nobody reads table g+1 before the flip, which publishes them.
-      for (let w = 1; w < stride; w++) words[target + w] = Atomics.load(words, at + w);
-      return 1;
+    const current = Atomics.load(words, target);
+    if (current === EMPTY) {
+      // Same protocol as a write, so recovery rolls a dead copier forward (recovery.ts).
+      announceLock(words, rec, target, EMPTY);
+      for (let w = 1; w < stride; w++) words[stagedAt(rec, w)] = Atomics.load(words, at + w);
+      commitIntent(words, rec, INTENT_COPY, next.base);
+      if (Atomics.compareExchange(words, target, EMPTY, lockWord(host.recordTag, EMPTY)) === EMPTY) {
+        // Plain stores: nobody reads table g+1 before the flip, which publishes them.
+        for (let w = 1; w < stride; w++) words[target + w] = words[stagedAt(rec, w)] as number;
+        Atomics.store(words, target, released(EMPTY, FULL));
+        clearLock(words, rec);
+        return 1;
+      }
+      clearLock(words, rec);
+      continue;
     }
+    if ((current & LOCKED) !== 0) {
+      host.pause(attempt++, 'a slot lock (migration)');
+      continue;
+    }
+    if (samePayload(words, target, at, stride)) return 1; // copied before by a helper that did not finish the chunk
     slot = (slot + 1) & mask;
   }
 }
 
-/** Make table gen+1 current. The caller completed the last chunk (or is clearing). */
+/** True when the slots at `a` and `b` hold the same payload words (keys are unique, so: the same entry). */
+function samePayload(words: Int32Array, a: number, b: number, stride: number): boolean {
+  for (let w = 1; w < stride; w++) if (words[a + w] !== Atomics.load(words, b + w)) return false;
+  return true;
+}
+
+/** Flip table g+1 in if every chunk is done, under the migration control. */
+function tryFlip(host: MigrationHost, words: Int32Array, epoch: number, old: TableInfo): void {
+  if (Atomics.compareExchange(words, H_MIG_OWNER, 0, host.recordTag) !== 0) return;
+  const gen = genOf(epoch);
+  if (Atomics.load(words, H_EPOCH) === epoch && allChunksDone(words, host.slotInts, gen)) {
+    flip(host, words, gen, old, copiedEntries(words, host.slotInts, gen), false);
+  }
+  Atomics.store(words, H_MIG_OWNER, 0);
+}
+
+/** Make table gen+1 current. The caller holds the migration control and every chunk is done (or it is clearing). */
 function flip(host: MigrationHost, words: Int32Array, gen: number, old: TableInfo, copied: number, clear: boolean): void {
   const next = readTableInfo(words, gen + 1);
   initTableHeader(words, next.base, copied, insertBudget(next.capacity) - copied);
@@ -244,14 +348,23 @@ function flip(host: MigrationHost, words: Int32Array, gen: number, old: TableInf
 
 /**
  * Wait until the slot at `at` of a retired table is unlocked and return its
- * seq word. After a flip only a writer that locked the slot before the phase
- * left STABLE can still hold it (clear() does not wait for them); it releases
- * soon and never locks a retired table again.
+ * seq word, or undefined when `pause` gives up (the holder died: its blocks leak).
+ * After a flip only a writer that locked the slot before the phase left
+ * STABLE can still hold it (clear() does not wait for them); it releases soon
+ * and never locks a retired table again.
  */
-export function settledSeq(words: Int32Array, at: number): number {
+export function settledSeq(
+  words: Int32Array,
+  at: number,
+  pause: (attempt: number, what: string) => void,
+): number | undefined {
   let seq = Atomics.load(words, at);
   for (let attempt = 0; (seq & LOCKED) !== 0; attempt++) {
-    backoff(attempt);
+    try {
+      pause(attempt, 'a slot lock of a retired table');
+    } catch {
+      return undefined;
+    }
     seq = Atomics.load(words, at);
   }
   return seq;

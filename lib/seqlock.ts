@@ -7,7 +7,10 @@
  * +--------------------------------------+-------+---+
  * |            version (29 bits)         | state | L |
  * +--------------------------------------+-------+---+
- *   L      1 = a writer holds the slot (the word is odd)
+ *   L      1 = a writer holds the slot (the word is odd); while L is set the
+ *          upper 29 bits hold the OWNER TAG (writer record number + 1) instead
+ *          of the version: `lockWord(tag, s)`. The pre-lock word s is kept in
+ *          the owner's writer record (W_LOCK_SEQ) and in the writer's locals.
  *   state  0 EMPTY: never held a key in this table (a probe for a miss stops here)
  *          1 FULL: holds a live key and value
  *          2 TOMBSTONE: holds a deleted key; only that key may revive it
@@ -26,8 +29,9 @@
  *   docs/design.md, "Why a read still loads the epoch".
  *
  * Writers:
- *   record the lock intent (slot index, odd value) in their writer record;
- *   CAS seq from the even value s they read to s | LOCKED (they own the slot);
+ *   record the lock intent (slot index, pre-lock value s) in their writer record;
+ *   CAS seq from the even value s they read to lockWord(tag, s) (they own the slot,
+ *   and the word itself says who does: recovery.ts relies on this);
  *   re-check the epoch (a migration may have started: then `abort`, which
  *   restores s exactly because nothing was written);
  *   write the payload; release with one store of `released(s, newState)`,
@@ -96,6 +100,24 @@ export function stateName(seq: number): 'EMPTY' | 'FULL' | 'TOMBSTONE' | 'INVALI
 /** The seq word a writer installs to own a slot whose unlocked word was `seq`. */
 export function locked(seq: number): number {
   return seq | LOCKED;
+}
+
+/** Where the owner tag sits in a locked seq word (in place of the version). */
+export const OWNER_TAG_SHIFT = 3;
+
+/**
+ * The locked word the writer with record tag `tag` (record number + 1, >= 1)
+ * installs on a slot whose unlocked word was `seq`: owner tag, the slot's
+ * state, LOCKED. Unique per holder, so a lock left by a dead thread can never
+ * be confused with a lock a live thread takes later on the same slot.
+ */
+export function lockWord(tag: number, seq: number): number {
+  return ((tag << OWNER_TAG_SHIFT) | (seq & STATE_MASK) | LOCKED) | 0;
+}
+
+/** Owner tag of a locked seq word; 0 when the word is not locked. */
+export function lockOwnerTag(word: number): number {
+  return (word & LOCKED) === 0 ? 0 : word >>> OWNER_TAG_SHIFT;
 }
 
 /** The word that releases a slot locked from `seq`, publishing `state` and a new version. */

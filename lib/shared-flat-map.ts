@@ -17,6 +17,8 @@
  * - clear: a migration to an empty table, atomic for readers.
  * - iteration: weakly consistent, cluster by cluster in hash order (iterator.ts).
  * - size: the current table's live-entry counter; racy by nature.
+ * - recover / automatic recovery: a thread that died inside an operation is
+ *   repaired from its writer record (recovery.ts); every wait is bounded.
  */
 import {
   DEFAULT_CAPACITY,
@@ -52,8 +54,6 @@ import {
   T_SIZE,
   ValueKindCode,
   W_ACTIVE_GEN,
-  W_LOCK_AT,
-  W_LOCK_VALUE,
   capacityFor,
   insertBudget,
   isRefValue,
@@ -63,7 +63,7 @@ import {
   type KeyKind,
   type ValueKind,
 } from './layout.js';
-import { EMPTY, FULL, LOCKED, ORDERED_PLAIN_LOADS, STATE_MASK, TOMBSTONE, loadWord, released, storeWord } from './seqlock.js';
+import { EMPTY, FULL, LOCKED, ORDERED_PLAIN_LOADS, STATE_MASK, loadWord, lockWord } from './seqlock.js';
 import { GEN_SHIFT, PHASE_STABLE, genOf, makeEpoch, phaseOf } from './epoch.js';
 import {
   ErrorCode,
@@ -96,9 +96,22 @@ import { hashers, rebuildHasher, validateHasher, type Hasher } from './hashers/i
 import { fmix32, isBuiltInMurmur3 } from './hashers/murmur3.js';
 import { createGrowableBuffer, type GrowableSharedArrayBuffer } from './memory.js';
 import { readTableInfo, initTableHeader, writeTableInfo, viewCovers, type TableInfo } from './table.js';
-import { claimWriterRecord, releaseWriterRecord } from './writers.js';
-import { helpOrWait, settledSeq, startMigration, type MigrationHost } from './migration.js';
-import { backoff } from './backoff.js';
+import { claimWriterRecord, recordTag, releaseWriterRecord } from './writers.js';
+import { helpCopy, helpOrWait, settledSeq, startMigration, type MigrationHost } from './migration.js';
+import { SPIN_ROUNDS, backoff } from './backoff.js';
+import {
+  DEFAULT_WAIT_TIMEOUT_MS,
+  abortLocked,
+  announceLock,
+  checkStall,
+  deleteLocked,
+  putLocked,
+  recoverThread,
+  registerMap,
+  stagedAt,
+  type RecoveryHost,
+  type RecoveryReport,
+} from './recovery.js';
 import { iterateEntries, type IterationHost } from './iterator.js';
 
 /** Key kinds a map can be created with. */
@@ -150,12 +163,24 @@ export interface SharedFlatMapOptions {
    * @defaultValue `hashers.default` (murmur3, seed 0)
    */
   hasher?: Hasher;
+  /**
+   * Longest time, in milliseconds, an operation of THIS instance waits for a
+   * slot lock or a migration held by another thread before it throws
+   * `ERR_FLATSHARE_TIMEOUT` having changed nothing. Locks are held for well
+   * under a microsecond; a long wait means the holder died and was not
+   * recovered yet (see `recover`). Never used to take a lock away from its
+   * holder. `Infinity` waits forever. Per instance, not stored in the map.
+   * @defaultValue 10000
+   */
+  waitTimeoutMs?: number;
 }
 
 /** Options of `SharedFlatMap.attach(handle, options)`. */
 export interface AttachOptions {
   /** The hasher, required when the map was created with a non-built-in or async hasher. Its id must match. */
   hasher?: Hasher;
+  /** See {@link SharedFlatMapOptions.waitTimeoutMs}. @defaultValue 10000 */
+  waitTimeoutMs?: number;
 }
 
 /**
@@ -231,8 +256,14 @@ export class SharedFlatMap<K = string, V = unknown> implements Iterable<[K, V]> 
   private readonly refValues: boolean;
   private readonly mapId: string;
   private writerRec = -1;
+  /** Tag of `writerRec` (writers.ts `recordTag`): goes into lock words. */
+  private recTag = 0;
   /** Seq word value before the lock taken by the last `lockSlot`. */
   private lockedSeq = 0;
+  /** When the current wait passed its spin phase (Date.now()). */
+  private waitSince = 0;
+  private readonly waitTimeoutMs: number;
+  private readonly recoveryHost: RecoveryHost;
   /** Key block allocated for the EMPTY slot locked by the last `lockSlotStr`; NULL_BLOCK otherwise. */
   private lockedKeyRef = NULL_BLOCK;
   /** This thread's views of the buffer (words, bytes, 16-bit units); `words` is `views.words`. */
@@ -295,10 +326,13 @@ export class SharedFlatMap<K = string, V = unknown> implements Iterable<[K, V]> 
     this.strKeys = parsed.keys === 'string';
     this.refValues = isRefValue(parsed.values);
     this.mapId = readMapId(words);
+    this.waitTimeoutMs = parsed.waitTimeoutMs;
     this.arenaHost = this.makeArenaHost();
     this.migrationHost = this.makeMigrationHost();
     this.iterationHost = this.makeIterationHost();
+    this.recoveryHost = this.makeRecoveryHost();
     this.refreshTable();
+    registerMap(this.mapId, this);
   }
 
   /**
@@ -334,7 +368,8 @@ export class SharedFlatMap<K = string, V = unknown> implements Iterable<[K, V]> 
       }
     }
     const map = Object.create(SharedFlatMap.prototype) as SharedFlatMap<K, V>;
-    map.initAttached(buffer, views, keys, values, hasher);
+    const waitTimeoutMs = parseWaitTimeout(options.waitTimeoutMs, 'options.waitTimeoutMs');
+    map.initAttached(buffer, views, keys, values, hasher, waitTimeoutMs);
     return map;
   }
 
@@ -344,6 +379,7 @@ export class SharedFlatMap<K = string, V = unknown> implements Iterable<[K, V]> 
     keys: KeyKind,
     values: ValueKind,
     hasher: Hasher,
+    waitTimeoutMs: number,
   ): void {
     const self = this as unknown as Record<string, unknown>;
     self.handle = { flatshare: LAYOUT_VERSION, buffer, keys, values, hasherId: hasher.id };
@@ -368,7 +404,10 @@ export class SharedFlatMap<K = string, V = unknown> implements Iterable<[K, V]> 
     self.tableMask = 0;
     self.tableShift = 0;
     self.writerRec = -1;
+    self.recTag = 0;
     self.lockedSeq = 0;
+    self.waitSince = 0;
+    self.waitTimeoutMs = waitTimeoutMs;
     self.lockedKeyRef = NULL_BLOCK;
     self.opInt = 0;
     self.opText = '';
@@ -377,7 +416,9 @@ export class SharedFlatMap<K = string, V = unknown> implements Iterable<[K, V]> 
     self.arenaHost = this.makeArenaHost();
     self.migrationHost = this.makeMigrationHost();
     self.iterationHost = this.makeIterationHost();
+    self.recoveryHost = this.makeRecoveryHost();
     this.refreshTable();
+    registerMap(this.mapId, this);
   }
 
   // ---------------------------------------------------------------- reads
@@ -601,9 +642,8 @@ export class SharedFlatMap<K = string, V = unknown> implements Iterable<[K, V]> 
       const seq = this.lockedSeq;
       if ((seq & STATE_MASK) !== FULL) return false; // a tombstone: aborted in finally
       const old = this.refValues ? (this.words[at + this.valueAt] as number) : NULL_BLOCK;
-      Atomics.add(this.words, this.table.base + T_SIZE, -1);
       // Publishes the deletion; the key stays (TOMBSTONE), the value block is unlinked.
-      Atomics.store(this.words, at, released(seq, TOMBSTONE));
+      deleteLocked(this.words, this.writerRec, at, seq, this.table.base);
       at = -1;
       if (old !== NULL_BLOCK) freeBlock(this.arenaHost, old);
       return true;
@@ -767,6 +807,40 @@ export class SharedFlatMap<K = string, V = unknown> implements Iterable<[K, V]> 
   }
 
   /**
+   * Repair what thread `threadId` left in the map when it died inside an
+   * operation: slot locks (its half-done write is completed from the intent in
+   * its writer record, or undone if it had not committed one), arena free-list
+   * locks, a migration it was allocating or flipping, migration chunks it had
+   * claimed, and its writer record. Returns what was repaired. Idempotent.
+   * Arena blocks the dead thread had allocated but not yet published, or had
+   * unlinked but not yet freed, are leaked (bounded by one or two per kill).
+   *
+   * Recovery runs automatically, in the thread that created the Worker, when
+   * the worker's `'exit'` event fires (for every map created or attached in
+   * that thread before the worker was created). Call this yourself when that
+   * thread cannot see the exit (the map lives in a thread that did not create
+   * the worker, or the worker was created before the map).
+   *
+   * **Only call it for a thread that has stopped** (after its `'exit'` event):
+   * recovering a live thread breaks its operation in progress.
+   * @throws `ERR_FLATSHARE_RECOVERY` for the calling thread's own id or a non-integer.
+   */
+  recover(threadId: number): RecoveryReport {
+    if (!Number.isInteger(threadId) || threadId < 0 || threadId === currentThreadId) {
+      throw new FlatshareRangeError(
+        ErrorCode.RECOVERY,
+        `recover(threadId) needs the id of another, stopped thread; got ${describe(threadId)}`,
+      );
+    }
+    this.beginWrite();
+    try {
+      return recoverThread(this.recoveryHost, threadId, currentThreadId + 1);
+    } finally {
+      this.endWrite();
+    }
+  }
+
+  /**
    * Give back this thread's writer record (one of MAX_WRITERS per map). Call it
    * in a thread that will not write to the map again, e.g. before a worker exits.
    * The map stays usable; a later write claims a record again.
@@ -872,29 +946,29 @@ export class SharedFlatMap<K = string, V = unknown> implements Iterable<[K, V]> 
    */
   private writeEntry(at: number, v: number): number {
     const words = this.words;
+    const rec = this.writerRec;
     const seq = this.lockedSeq;
     const state = seq & STATE_MASK;
-    if (state === EMPTY) {
-      if (this.strKeys) {
-        storeWord(words, at + S_HASH, this.opHash);
-        storeWord(words, at + S_KEY_REF, this.lockedKeyRef);
-        this.lockedKeyRef = NULL_BLOCK;
-      } else {
-        storeWord(words, at + S_KEY, this.opInt);
-      }
+    // Stage the slot's whole new payload in the writer record (recovery.ts), then
+    // commit and apply it: a thread killed half-way is rolled forward.
+    if (this.strKeys) {
+      words[stagedAt(rec, S_HASH)] = this.opHash;
+      words[stagedAt(rec, S_KEY_REF)] = state === EMPTY ? this.lockedKeyRef : (words[at + S_KEY_REF] as number);
+    } else {
+      words[stagedAt(rec, S_KEY)] = this.opInt;
     }
     let old = NULL_BLOCK;
     if (this.refValues) {
       if (state === FULL) old = words[at + this.valueAt] as number;
-      storeWord(words, at + this.valueAt, v);
+      words[stagedAt(rec, this.valueAt)] = v;
     } else if (this.isFloat) {
-      writeFloat64(words, at + this.valueAt, v);
+      writeFloat64(words, stagedAt(rec, this.valueAt), v);
     } else {
-      storeWord(words, at + this.valueAt, v);
+      words[stagedAt(rec, this.valueAt)] = v;
     }
-    if (state !== FULL) Atomics.add(words, this.table.base + T_SIZE, 1);
     // Publishes the key, the value (and the blocks they reference) and the FULL state together.
-    Atomics.store(words, at, released(seq, FULL));
+    putLocked(words, rec, at, this.stride, seq, this.table.base, !ORDERED_PLAIN_LOADS);
+    this.lockedKeyRef = NULL_BLOCK;
     return old;
   }
 
@@ -905,7 +979,7 @@ export class SharedFlatMap<K = string, V = unknown> implements Iterable<[K, V]> 
   private abortLock(at: number): void {
     const seq = this.lockedSeq;
     if ((seq & STATE_MASK) === EMPTY) Atomics.add(this.words, this.table.base + T_REMAINING, 1);
-    Atomics.store(this.words, at, seq);
+    abortLocked(this.words, this.writerRec, at, seq);
     if (this.lockedKeyRef !== NULL_BLOCK) {
       const block = this.lockedKeyRef;
       this.lockedKeyRef = NULL_BLOCK;
@@ -941,7 +1015,7 @@ export class SharedFlatMap<K = string, V = unknown> implements Iterable<[K, V]> 
         const at = table.slots + slot * stride;
         const seq = Atomics.load(words, at);
         if ((seq & LOCKED) !== 0) {
-          backoff(attempt++);
+          this.pause(attempt++, 'a slot lock');
           if (Atomics.load(words, H_EPOCH) !== epoch) break probe;
           continue;
         }
@@ -966,17 +1040,16 @@ export class SharedFlatMap<K = string, V = unknown> implements Iterable<[K, V]> 
           break probe;
         }
         // Lock intent first, published by the CAS: identifies the lock's owner.
-        words[rec + W_LOCK_AT] = at;
-        words[rec + W_LOCK_VALUE] = seq | LOCKED;
-        if (Atomics.compareExchange(words, at, seq, seq | LOCKED) !== seq) continue;
+        announceLock(words, rec, at, seq);
+        if (Atomics.compareExchange(words, at, seq, lockWord(this.recTag, seq)) !== seq) continue;
         if (Atomics.load(words, H_EPOCH) !== epoch) {
-          Atomics.store(words, at, seq);
+          abortLocked(words, rec, at, seq);
           break probe;
         }
         if (state === EMPTY) {
           if (Atomics.sub(words, table.base + T_REMAINING, 1) <= 0) {
             Atomics.add(words, table.base + T_REMAINING, 1);
-            Atomics.store(words, at, seq);
+            abortLocked(words, rec, at, seq);
             startMigration(this.migrationHost, epoch, false);
             break probe;
           }
@@ -987,7 +1060,7 @@ export class SharedFlatMap<K = string, V = unknown> implements Iterable<[K, V]> 
             this.lockedKeyRef = block;
           } catch (error) {
             Atomics.add(words, table.base + T_REMAINING, 1);
-            Atomics.store(words, at, seq);
+            abortLocked(words, rec, at, seq);
             const used = insertBudget(table.capacity) - Atomics.load(words, table.base + T_REMAINING);
             const tombstones = used - Atomics.load(words, table.base + T_SIZE) > 0;
             if (rehashed || !tombstones || (error as { code?: string }).code !== ErrorCode.FULL) throw error;
@@ -1024,7 +1097,7 @@ export class SharedFlatMap<K = string, V = unknown> implements Iterable<[K, V]> 
         const at = table.slots + slot * stride;
         const seq = Atomics.load(words, at);
         if ((seq & LOCKED) !== 0) {
-          backoff(attempt++);
+          this.pause(attempt++, 'a slot lock');
           if (Atomics.load(words, H_EPOCH) !== epoch) break probe;
           continue;
         }
@@ -1040,17 +1113,16 @@ export class SharedFlatMap<K = string, V = unknown> implements Iterable<[K, V]> 
           break probe;
         }
         // Lock intent first, published by the CAS: identifies the lock's owner.
-        words[rec + W_LOCK_AT] = at;
-        words[rec + W_LOCK_VALUE] = seq | LOCKED;
-        if (Atomics.compareExchange(words, at, seq, seq | LOCKED) !== seq) continue;
+        announceLock(words, rec, at, seq);
+        if (Atomics.compareExchange(words, at, seq, lockWord(this.recTag, seq)) !== seq) continue;
         if (Atomics.load(words, H_EPOCH) !== epoch) {
           // A migration began: table g is read-only now. Back out unchanged.
-          Atomics.store(words, at, seq);
+          abortLocked(words, rec, at, seq);
           break probe;
         }
         if (state === EMPTY && Atomics.sub(words, table.base + T_REMAINING, 1) <= 0) {
           Atomics.add(words, table.base + T_REMAINING, 1);
-          Atomics.store(words, at, seq);
+          abortLocked(words, rec, at, seq);
           startMigration(this.migrationHost, epoch, false);
           break probe;
         }
@@ -1079,7 +1151,22 @@ export class SharedFlatMap<K = string, V = unknown> implements Iterable<[K, V]> 
   }
 
   private beginWrite(): void {
-    if (this.writerRec < 0) this.writerRec = claimWriterRecord(this.words, this.mapId);
+    if (this.writerRec < 0) {
+      this.writerRec = claimWriterRecord(this.words, this.mapId);
+      this.recTag = recordTag(this.writerRec);
+    }
+  }
+
+  /**
+   * One step of a wait (attempt counts the steps): spin, then sleep; past the
+   * spin phase, repair DEAD threads now and then and throw ERR_FLATSHARE_TIMEOUT
+   * after `waitTimeoutMs` (recovery.ts `checkStall`).
+   */
+  private pause(attempt: number, what: string): void {
+    backoff(attempt);
+    if (attempt < SPIN_ROUNDS) return;
+    if (attempt === SPIN_ROUNDS) this.waitSince = Date.now();
+    checkStall(this.recoveryHost, currentThreadId + 1, attempt, this.waitSince, this.waitTimeoutMs, what);
   }
 
   /**
@@ -1105,7 +1192,9 @@ export class SharedFlatMap<K = string, V = unknown> implements Iterable<[K, V]> 
     const stride = this.stride;
     for (let i = 0; i < old.capacity; i++) {
       const at = old.slots + i * stride;
-      const state = settledSeq(words, at) & STATE_MASK;
+      const seq = settledSeq(words, at, (attempt, what) => this.pause(attempt, what));
+      if (seq === undefined) continue; // held by a thread that died: its blocks leak
+      const state = seq & STATE_MASK;
       if (state === EMPTY || (state === FULL && !clear)) continue;
       if (this.strKeys) freeBlock(this.arenaHost, words[at + S_KEY_REF] as number);
       if (state === FULL && this.refValues) freeBlock(this.arenaHost, words[at + this.valueAt] as number);
@@ -1116,7 +1205,7 @@ export class SharedFlatMap<K = string, V = unknown> implements Iterable<[K, V]> 
   private afterFailedRead(attempt: number): void {
     if (genOf(Atomics.load(this.words, H_EPOCH)) !== this.gen) this.refreshTable();
     else if (this.views.bytes.length < this.buffer.byteLength) this.refreshViews(); // a block beyond the view
-    else backoff(attempt);
+    else this.pause(attempt, 'a slot lock (read)');
   }
 
   /** The current generation, with the cached table refreshed to it. */
@@ -1157,6 +1246,10 @@ export class SharedFlatMap<K = string, V = unknown> implements Iterable<[K, V]> 
       get writerRecord() {
         return map.writerRec;
       },
+      get recordTag() {
+        return map.recTag;
+      },
+      pause: (attempt, what) => map.pause(attempt, what),
       words: () => map.words,
       refreshWords: () => map.refreshViews(),
       hashAt: this.strKeys
@@ -1167,6 +1260,20 @@ export class SharedFlatMap<K = string, V = unknown> implements Iterable<[K, V]> 
     };
   }
 
+  private makeRecoveryHost(): RecoveryHost {
+    // eslint-disable-next-line @typescript-eslint/no-this-alias
+    const map = this;
+    return {
+      slotInts: this.stride,
+      refreshWords: () => map.refreshViews(),
+      helpMigration: () => {
+        map.beginWrite();
+        const epoch = Atomics.load(map.words, H_EPOCH);
+        if (phaseOf(epoch) !== PHASE_STABLE) helpCopy(map.migrationHost, epoch);
+      },
+    };
+  }
+
   private makeArenaHost(): ArenaHost {
     // eslint-disable-next-line @typescript-eslint/no-this-alias
     const map = this;
@@ -1174,6 +1281,7 @@ export class SharedFlatMap<K = string, V = unknown> implements Iterable<[K, V]> 
       buffer: this.buffer,
       words: () => map.words,
       refreshWords: () => map.refreshViews(),
+      pause: (attempt, what) => map.pause(attempt, what),
     };
   }
 
@@ -1211,6 +1319,9 @@ export class SharedFlatMap<K = string, V = unknown> implements Iterable<[K, V]> 
   }
 }
 
+/** This thread's id (threadId + 1 names it in shared words; the main thread is 0). */
+import { threadId as currentThreadId } from 'node:worker_threads';
+
 /** Header word H_ALLOC_TOP, imported under a local name to keep the constructor readable. */
 import { H_ALLOC_TOP as H_ALLOC_TOP_WORD } from './layout.js';
 
@@ -1230,6 +1341,15 @@ interface ParsedOptions {
   capacity: number;
   maxBytes: number;
   hasher: Hasher;
+  waitTimeoutMs: number;
+}
+
+function parseWaitTimeout(value: unknown, what: string): number {
+  if (value === undefined) return DEFAULT_WAIT_TIMEOUT_MS;
+  if (typeof value !== 'number' || Number.isNaN(value) || value < 0) {
+    throw new FlatshareRangeError(ErrorCode.OPTIONS, `${what} must be a number >= 0 (Infinity allowed); got ${describe(value)}`);
+  }
+  return value;
 }
 
 function parseOptions(options: unknown): ParsedOptions {
@@ -1266,7 +1386,15 @@ function parseOptions(options: unknown): ParsedOptions {
   if (utf8.encode(hasher.id).length > HASHER_ID_MAX_BYTES) {
     throw new FlatshareRangeError(ErrorCode.OPTIONS, `options.hasher.id must be at most ${HASHER_ID_MAX_BYTES} UTF-8 bytes`);
   }
-  return { keys: keys as KeyKind, values: values as ValueKind, capacity, maxBytes: maxBytes - (maxBytes % INT_BYTES), hasher };
+  const waitTimeoutMs = parseWaitTimeout(o.waitTimeoutMs, 'options.waitTimeoutMs');
+  return {
+    keys: keys as KeyKind,
+    values: values as ValueKind,
+    capacity,
+    maxBytes: maxBytes - (maxBytes % INT_BYTES),
+    hasher,
+    waitTimeoutMs,
+  };
 }
 
 function writeHeader(words: Int32Array, o: ParsedOptions, slotWords: number, capacity: number): void {

@@ -6,18 +6,31 @@
  * - ACTIVE_GEN: generation + 1 of the table the writer may be touching, or 0
  *   when it is between operations. Retired table regions are reused only when
  *   no record announces an older generation (epoch.ts, "Region reuse").
- * - LOCK_AT / LOCK_VALUE: written with plain stores just before the writer's
- *   CAS on a slot's seq word, and published by that CAS. A lock is held by the
- *   owner of the record whose (LOCK_AT, LOCK_VALUE) equals (slot, current seq):
- *   this is how a lock left by a thread that died inside its critical section
- *   can be found and repaired.
+ * - LOCK_AT / LOCK_SEQ: written with plain stores just before the writer's
+ *   CAS on a slot's seq word, and published by that CAS; LOCK_AT is cleared
+ *   after the release. The locked seq word itself carries the record's TAG
+ *   (record number + 1, seqlock.ts `lockWord`), so "record r holds the slot at
+ *   LOCK_AT" is exactly `lockOwnerTag(words[LOCK_AT]) === tag(r)`.
+ * - STATUS / INTENT / INTENT_TABLE / INTENT_PAYLOAD: crash recovery
+ *   (recovery.ts): the intent is what the writer is about to do to the slot it
+ *   holds, so a dead writer's half-done write can be rolled forward.
  *
  * Records are claimed lazily on the first write and cached per thread by map
  * id, so attaching the same map many times in one thread uses one record.
  */
 import { threadId } from 'node:worker_threads';
 import { ErrorCode, FlatshareRangeError } from './errors.js';
-import { MAX_WRITERS, WRITERS_BASE, WRITER_RECORD_INTS, W_ACTIVE_GEN, W_OWNER } from './layout.js';
+import {
+  MAX_WRITERS,
+  WRITERS_BASE,
+  WRITER_RECORD_INTS,
+  W_ACTIVE_GEN,
+  W_INTENT,
+  W_LOCK_AT,
+  W_OWNER,
+  W_STATUS,
+  RECORD_LIVE,
+} from './layout.js';
 
 /** This thread's record index (word index) per map id. */
 const claimedByMap = new Map<string, number>();
@@ -25,6 +38,16 @@ const claimedByMap = new Map<string, number>();
 /** Word index of record number `n`. */
 export function writerRecordAt(n: number): number {
   return WRITERS_BASE + n * WRITER_RECORD_INTS;
+}
+
+/** Tag of the record at word index `rec`: record number + 1 (never 0). Goes into lock words and chunk claims. */
+export function recordTag(rec: number): number {
+  return (rec - WRITERS_BASE) / WRITER_RECORD_INTS + 1;
+}
+
+/** Word index of the record whose tag is `tag`, or -1 for a tag that names no record. */
+export function recordOfTag(tag: number): number {
+  return tag >= 1 && tag <= MAX_WRITERS ? writerRecordAt(tag - 1) : -1;
 }
 
 /** Claim (or find) this thread's writer record in the map. Returns its word index. */
@@ -37,6 +60,9 @@ export function claimWriterRecord(words: Int32Array, mapId: string): number {
     const current = Atomics.load(words, rec + W_OWNER);
     if (current === owner || (current === 0 && Atomics.compareExchange(words, rec + W_OWNER, 0, owner) === 0)) {
       Atomics.store(words, rec + W_ACTIVE_GEN, 0);
+      Atomics.store(words, rec + W_LOCK_AT, 0);
+      Atomics.store(words, rec + W_INTENT, 0);
+      Atomics.store(words, rec + W_STATUS, RECORD_LIVE);
       claimedByMap.set(mapId, rec);
       return rec;
     }

@@ -138,6 +138,7 @@ test('exports: ESM and CJS builds expose the same API, and both work', async (t)
     'ErrorCode',
     'FlatshareFullError',
     'FlatshareRangeError',
+    'FlatshareTimeoutError',
     'FlatshareTypeError',
     'FlatshareUnsupportedError',
     'LAYOUT_VERSION',

@@ -14,7 +14,6 @@ import {
   H_ALLOC_TOP,
   H_EPOCH,
   H_MIG_CURSOR,
-  H_MIG_DONE,
   HASHER_ID_MAX_BYTES,
   HEADER_FITS,
   HEADER_INTS,
@@ -36,6 +35,8 @@ import {
   slotInts,
   tableRegionInts,
   valueOffset,
+  chunkCount,
+  chunkStateInts,
 } from '../../lib/layout.js';
 import { writerRecordAt } from '../../lib/writers.js';
 import { SharedFlatMap } from '../../lib/index.js';
@@ -88,7 +89,7 @@ test('header fields are integers, inside the header and do not overlap', (t) => 
 });
 
 test('hot header words are on distinct 64-byte lines, and the epoch line holds nothing else', (t) => {
-  const hot = { H_EPOCH, H_ALLOC_TOP, H_MIG_CURSOR, H_MIG_DONE };
+  const hot = { H_EPOCH, H_ALLOC_TOP, H_MIG_CURSOR, H_MIG_OWNER: layout.H_MIG_OWNER };
   const lines = Object.values(hot).map(lineOf);
   t.is(new Set(lines).size, lines.length, `lines ${JSON.stringify(lines)}`);
   t.is(CACHE_LINE_INTS * INT_BYTES, 64);
@@ -137,7 +138,8 @@ test('table regions stay cache-line aligned: every region length is a multiple o
   for (let capacity = MIN_CAPACITY; capacity <= MAX_CAPACITY; capacity *= 2) {
     for (const stride of [slotInts('int32', 'int32'), slotInts('int32', 'float64')]) {
       const ints = tableRegionInts(capacity, stride);
-      t.is(ints, TABLE_HEADER_INTS + capacity * stride);
+      t.is(ints, TABLE_HEADER_INTS + capacity * stride + chunkStateInts(capacity));
+      t.true(chunkStateInts(capacity) >= chunkCount(capacity), 'one chunk state word per chunk');
       if (ints % CACHE_LINE_INTS !== 0) t.fail(`region of ${capacity} x ${stride} words is ${ints} words`);
     }
   }
@@ -146,10 +148,23 @@ test('table regions stay cache-line aligned: every region length is a multiple o
 });
 
 test('writer records: fields distinct and inside a record; FIXED_INTS follows the last record', (t) => {
-  const fields = [layout.W_OWNER, layout.W_ACTIVE_GEN, layout.W_LOCK_AT, layout.W_LOCK_VALUE];
+  const fields = [
+    layout.W_OWNER,
+    layout.W_ACTIVE_GEN,
+    layout.W_LOCK_AT,
+    layout.W_LOCK_SEQ,
+    layout.W_STATUS,
+    layout.W_INTENT,
+    layout.W_INTENT_TABLE,
+  ];
   t.is(new Set(fields).size, fields.length);
-  for (const f of fields) t.true(f >= 0 && f < WRITER_RECORD_INTS);
-  t.is(WRITER_RECORD_INTS * INT_BYTES, 32);
+  for (const f of fields) t.true(f >= 0 && f < layout.W_INTENT_PAYLOAD);
+  // The intent payload holds every payload word of the largest slot, and ends the record.
+  t.true(layout.INTENT_PAYLOAD_INTS >= Math.max(slotInts('int32', 'int32'), slotInts('int32', 'float64')) - 1);
+  t.is(layout.W_INTENT_PAYLOAD + layout.INTENT_PAYLOAD_INTS, WRITER_RECORD_INTS);
+  // One record per 64-byte line: writers never share a line.
+  t.is(WRITER_RECORD_INTS * INT_BYTES, 64);
+  t.is(WRITERS_BASE % CACHE_LINE_INTS, 0);
   t.true(WRITERS_BASE >= HEADER_INTS);
   t.is(layout.ARENA_BASE, WRITERS_BASE + MAX_WRITERS * WRITER_RECORD_INTS);
   t.is(writerRecordAt(0), WRITERS_BASE);

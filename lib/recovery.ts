@@ -1,0 +1,484 @@
+/**
+ * Crash recovery: repair what a thread that died inside an operation held.
+ *
+ * A `worker.terminate()` (or a fatal error in a worker) can stop a thread
+ * between any two statements, and `finally` does not run. What such a thread
+ * can hold, and how each is repaired:
+ *
+ * | held by the dead thread                  | found by                                   | repair |
+ * |------------------------------------------|--------------------------------------------|--------|
+ * | a slot lock, no intent committed         | lockOwnerTag(words[LOCK_AT]) === its tag   | roll back: store LOCK_SEQ (nothing was written) |
+ * | a slot lock with INTENT_PUT / _COPY      | same, W_INTENT                             | roll forward: write INTENT_PAYLOAD, SIZE + 1 unless INTENT_SIZED or it was FULL, release FULL |
+ * | a slot lock with INTENT_DELETE           | same                                       | roll forward: SIZE - 1 unless INTENT_SIZED, release TOMBSTONE |
+ * | the migration control in ALLOCATING      | H_MIG_OWNER === its tag                    | roll back to STABLE(g); forget the free list (it may be torn; regions leak) |
+ * | the migration control while flipping     | H_MIG_OWNER === its tag, phase COPYING     | all chunks done: finish the flip without retiring the old region; else just release |
+ * | a claimed, unfinished migration chunk    | CHUNK_CLAIMED | its tag in the chunk words | unclaim; any helper redoes it (copying is idempotent) |
+ * | its writer record                        | W_OWNER === threadId + 1                   | reset and free it |
+ *
+ * Write protocol with intent (one slot, lock held; steps are the exported
+ * functions below, in this order, so the unit tests can stop after any step):
+ * ```
+ *  announceLock   record LOCK_AT, LOCK_SEQ           (plain; published by the CAS)
+ *  CAS            seq: s -> lockWord(tag, s)          the slot is ours; a dead owner is identifiable
+ *  stage          record INTENT_PAYLOAD = new payload (plain)
+ *  commitIntent   Atomics.store INTENT = op           from here recovery rolls FORWARD
+ *  applyIntent    slot payload = INTENT_PAYLOAD
+ *  adjustSize     Atomics.add SIZE; Atomics.store INTENT |= SIZED
+ *  release        Atomics.store seq = released(s, state)   publishes the slot
+ *  clearLock      record INTENT = 0, LOCK_AT = 0      (plain)
+ * ```
+ * The key ends holding its old value (rolled back, or the lock was never
+ * taken) or its new value (rolled forward, or released): never a mix, since
+ * readers only accept a slot between two equal even seq values and recovery
+ * publishes with the same release store as the writer.
+ *
+ * Who is dead: only a thread KNOWN to be dead is repaired, never one that is
+ * merely slow, and nothing is time-based:
+ * - automatically: the thread that creates a Worker sees `process.on('worker')`
+ *   and then the worker's `'exit'` event, which fires after the thread has
+ *   stopped. It recovers that threadId in every map attached or created in
+ *   this thread (a registry of WeakRefs keyed by map id).
+ * - explicitly: `map.recover(threadId)`, for setups where the creator of the
+ *   worker has no map (or is another process's business).
+ * Recovery marks the record DEAD first; a thread that waits on a lock (after
+ * spinning and sleeping) checks for DEAD records and finishes their repair
+ * itself, so a repair interrupted half-way is completed by whoever waits.
+ *
+ * Waiting: no wait is unbounded. Waits spin, then sleep in short slices
+ * (backoff.ts); every few slices the waiter looks for DEAD records; past the
+ * instance's `waitTimeoutMs` it throws ERR_FLATSHARE_TIMEOUT having changed
+ * nothing. A slow thread therefore never loses its lock: others time out.
+ *
+ * Not covered (documented in docs/failure-model.md):
+ * - `size` can be off by one per killed writer if the kill lands between the
+ *   SIZE add and the INTENT_SIZED store (two Atomics calls with no JS call in
+ *   between; V8 stops a thread only at interrupt checks); the next resize
+ *   recounts it exactly.
+ * - an insert budget unit taken by a rolled-back insert is not given back (the
+ *   next resize recomputes the budget).
+ * - regions on the free list when an allocator or flipper died are leaked.
+ * - arena blocks (variable-length keys and values) do not exist yet.
+ */
+import { releaseClassLocksOf } from './arena.js';
+import {
+  CHUNK_CLAIMED,
+  CHUNK_DONE,
+  CHUNK_VALUE_MASK,
+  H_EPOCH,
+  H_FREE_COUNT,
+  H_MIG_OWNER,
+  H_RECOVERY_LOCK,
+  INTENT_COPY,
+  INTENT_DELETE,
+  INTENT_NONE,
+  INTENT_OP_MASK,
+  INTENT_PUT,
+  INTENT_SIZED,
+  MAX_WRITERS,
+  RECORD_DEAD,
+  RECORD_LIVE,
+  T_SIZE,
+  W_ACTIVE_GEN,
+  W_INTENT,
+  W_INTENT_PAYLOAD,
+  W_INTENT_TABLE,
+  W_LOCK_AT,
+  W_LOCK_SEQ,
+  W_OWNER,
+  W_STATUS,
+  chunkCount,
+  chunkStateInts,
+  chunkStatesAt,
+  insertBudget,
+} from './layout.js';
+import { FULL, STATE_MASK, TOMBSTONE, lockOwnerTag, released } from './seqlock.js';
+import { PHASE_ALLOCATING, PHASE_COPYING, PHASE_STABLE, genOf, makeEpoch, phaseOf } from './epoch.js';
+import { readTableInfo, initTableHeader } from './table.js';
+import { recordTag, writerRecordAt } from './writers.js';
+import { FlatshareTimeoutError } from './errors.js';
+import { SPIN_ROUNDS, backoff } from './backoff.js';
+
+// ---------------------------------------------------------------- write path steps
+
+/** Step 1: announce the lock about to be taken (plain stores, published by the lock CAS). */
+export function announceLock(words: Int32Array, rec: number, at: number, seq: number): void {
+  words[rec + W_LOCK_AT] = at;
+  words[rec + W_LOCK_SEQ] = seq;
+}
+
+/**
+ * Word index where the staged value of slot word `slotWord` (>= 1) goes:
+ * stage the slot's new payload with `words[stagedAt(rec, w)] = ...` before
+ * `commitIntent`.
+ */
+export function stagedAt(rec: number, slotWord: number): number {
+  return rec + W_INTENT_PAYLOAD - 1 + slotWord;
+}
+
+/** Commit point: from this store on, recovery completes the operation instead of undoing it. */
+export function commitIntent(words: Int32Array, rec: number, op: number, tableBase: number): void {
+  words[rec + W_INTENT_TABLE] = tableBase;
+  Atomics.store(words, rec + W_INTENT, op);
+}
+
+/** Copy the staged payload into the slot at `at` (lock held). */
+export function applyIntent(words: Int32Array, rec: number, at: number, slotInts: number, atomic: boolean): void {
+  const from = rec + W_INTENT_PAYLOAD - 1;
+  if (atomic) for (let w = 1; w < slotInts; w++) Atomics.store(words, at + w, words[from + w] as number);
+  else for (let w = 1; w < slotInts; w++) words[at + w] = words[from + w] as number;
+}
+
+/** Adjust the table's live count and record that it is done, with no JS call in between. */
+export function adjustSize(words: Int32Array, rec: number, tableBase: number, delta: number, op: number): void {
+  Atomics.add(words, tableBase + T_SIZE, delta);
+  Atomics.store(words, rec + W_INTENT, op | INTENT_SIZED);
+}
+
+/** Forget the lock and intent after the releasing store (plain stores). */
+export function clearLock(words: Int32Array, rec: number): void {
+  words[rec + W_INTENT] = INTENT_NONE;
+  words[rec + W_LOCK_AT] = 0;
+}
+
+/**
+ * Finish a put into the slot at `at`, locked from `seq`, whose payload the
+ * caller has staged (`stagedAt`): commit, apply, count, release, clear.
+ */
+export function putLocked(
+  words: Int32Array,
+  rec: number,
+  at: number,
+  slotInts: number,
+  seq: number,
+  tableBase: number,
+  atomic: boolean,
+): void {
+  commitIntent(words, rec, INTENT_PUT, tableBase);
+  applyIntent(words, rec, at, slotInts, atomic);
+  if ((seq & STATE_MASK) !== FULL) adjustSize(words, rec, tableBase, 1, INTENT_PUT);
+  // Publishes the payload and the FULL state together.
+  Atomics.store(words, at, released(seq, FULL));
+  clearLock(words, rec);
+}
+
+/** Finish a delete of the FULL slot at `at`, locked from `seq`. */
+export function deleteLocked(words: Int32Array, rec: number, at: number, seq: number, tableBase: number): void {
+  commitIntent(words, rec, INTENT_DELETE, tableBase);
+  adjustSize(words, rec, tableBase, -1, INTENT_DELETE);
+  // Publishes the TOMBSTONE state.
+  Atomics.store(words, at, released(seq, TOMBSTONE));
+  clearLock(words, rec);
+}
+
+/** Release a lock without changing the slot (nothing was written). */
+export function abortLocked(words: Int32Array, rec: number, at: number, seq: number): void {
+  Atomics.store(words, at, seq);
+  clearLock(words, rec);
+}
+
+// ---------------------------------------------------------------- repair
+
+/** What one `recover(threadId)` call repaired. Counts are per state, for logs and tests. */
+export interface RecoveryReport {
+  /** The thread whose leftovers were repaired. */
+  threadId: number;
+  /** Writer records that belonged to it and were freed. */
+  records: number;
+  /** Slot locks released by completing the dead thread's committed intent. */
+  rolledForward: number;
+  /** Slot locks released by restoring the slot (no intent committed: nothing was written). */
+  rolledBack: number;
+  /** Migrations it was allocating, rolled back to STABLE. */
+  allocationsRolledBack: number;
+  /** Migrations it was flipping (every chunk copied), flipped by recovery. */
+  flipsFinished: number;
+  /** Migration control it held when nothing was half-done (released only). */
+  migrationOwnershipReleased: number;
+  /** Migration chunks it had claimed but not finished, handed back to the helpers. */
+  chunksReleased: number;
+  /** Arena free-list locks it held (a pop or push in progress), released; the list stays well formed. */
+  arenaLocksReleased: number;
+}
+
+/** What recovery needs from the map instance of the recovering thread. */
+export interface RecoveryHost {
+  readonly slotInts: number;
+  /** A view of the buffer that covers every allocated word. */
+  refreshWords(): Int32Array;
+  /** Help an in-flight migration to its end as this thread (needs this thread's writer record). */
+  helpMigration(): void;
+}
+
+function emptyReport(threadId: number): RecoveryReport {
+  return {
+    threadId,
+    records: 0,
+    rolledForward: 0,
+    rolledBack: 0,
+    allocationsRolledBack: 0,
+    flipsFinished: 0,
+    migrationOwnershipReleased: 0,
+    chunksReleased: 0,
+    arenaLocksReleased: 0,
+  };
+}
+
+/** Every writer record owned by `threadId`. */
+function recordsOf(words: Int32Array, threadId: number): number[] {
+  const found: number[] = [];
+  for (let n = 0; n < MAX_WRITERS; n++) {
+    const rec = writerRecordAt(n);
+    if (Atomics.load(words, rec + W_OWNER) === threadId + 1) found.push(rec);
+  }
+  return found;
+}
+
+/**
+ * Take the recovery lock for this thread (`me` = threadId + 1); false when
+ * another thread holds it. `deadThread` (threadId + 1 of a thread known dead,
+ * or 0): a lock that thread held while it died is taken over.
+ */
+function lockRecovery(words: Int32Array, me: number, deadThread = 0): boolean {
+  const holder = Atomics.compareExchange(words, H_RECOVERY_LOCK, 0, me);
+  if (holder === 0 || holder === me) return true;
+  return deadThread !== 0 && holder === deadThread && Atomics.compareExchange(words, H_RECOVERY_LOCK, holder, me) === holder;
+}
+
+/**
+ * Repair everything thread `threadId` (known dead) left behind in the map,
+ * then help an interrupted migration to its end. `me` is the calling thread's
+ * threadId + 1. Idempotent: a second call finds nothing left to do.
+ */
+export function recoverThread(host: RecoveryHost, threadId: number, me: number): RecoveryReport {
+  const report = emptyReport(threadId);
+  let words = host.refreshWords();
+  const records = recordsOf(words, threadId);
+  // Mark first: waiters that see DEAD finish the repair if this thread cannot.
+  for (const rec of records) Atomics.store(words, rec + W_STATUS, RECORD_DEAD);
+  // Another thread may be repairing (it then repairs these too): wait for it, bounded.
+  const since = Date.now();
+  for (let attempt = 0; !repairDead(host, me, report, threadId + 1); attempt++) {
+    backoff(attempt);
+    if (Date.now() - since > DEFAULT_WAIT_TIMEOUT_MS) throw new FlatshareTimeoutError(Date.now() - since, 'the recovery lock');
+  }
+  words = host.refreshWords();
+  if (phaseOf(Atomics.load(words, H_EPOCH)) === PHASE_COPYING) host.helpMigration();
+  return report;
+}
+
+/**
+ * Repair every record marked DEAD, under the recovery lock. Returns false when
+ * another thread holds the lock (it is repairing them).
+ */
+export function repairDead(host: RecoveryHost, me: number, report?: RecoveryReport, deadThread = 0): boolean {
+  const words = host.refreshWords();
+  if (!lockRecovery(words, me, deadThread)) return false;
+  try {
+    for (let n = 0; n < MAX_WRITERS; n++) {
+      const rec = writerRecordAt(n);
+      if (Atomics.load(words, rec + W_STATUS) !== RECORD_DEAD) continue;
+      repairRecord(words, host.slotInts, rec, report ?? emptyReport(Atomics.load(words, rec + W_OWNER) - 1));
+    }
+  } finally {
+    Atomics.store(words, H_RECOVERY_LOCK, 0);
+  }
+  Atomics.notify(words, H_EPOCH);
+  return true;
+}
+
+/** True when some writer record is marked DEAD (cheap: MAX_WRITERS loads). */
+export function anyDead(words: Int32Array): boolean {
+  for (let n = 0; n < MAX_WRITERS; n++) if (Atomics.load(words, writerRecordAt(n) + W_STATUS) === RECORD_DEAD) return true;
+  return false;
+}
+
+/** Repair one dead record (see the table in the file comment) and free it. Caller holds the recovery lock. */
+export function repairRecord(words: Int32Array, slotInts: number, rec: number, report: RecoveryReport): void {
+  const tag = recordTag(rec);
+  const at = Atomics.load(words, rec + W_LOCK_AT);
+  if (at > 0 && at < words.length && lockOwnerTag(Atomics.load(words, at)) === tag) {
+    if (finishSlot(words, slotInts, rec, at)) report.rolledForward++;
+    else report.rolledBack++;
+  }
+  if (Atomics.load(words, H_MIG_OWNER) === tag) repairMigrationOwner(words, slotInts, report);
+  report.chunksReleased += releaseChunks(words, slotInts, tag);
+  // Arena class locks name their owner as threadId + 1, the record's OWNER.
+  report.arenaLocksReleased += releaseClassLocksOf(words, Atomics.load(words, rec + W_OWNER));
+  // Free the record; OWNER last, so nobody claims it half-reset.
+  Atomics.store(words, rec + W_ACTIVE_GEN, 0);
+  Atomics.store(words, rec + W_INTENT, INTENT_NONE);
+  Atomics.store(words, rec + W_LOCK_AT, 0);
+  Atomics.store(words, rec + W_STATUS, RECORD_LIVE);
+  Atomics.store(words, rec + W_OWNER, 0);
+  report.records++;
+}
+
+/** Complete (true) or undo (false) the dead record's operation on the slot it holds at `at`. */
+function finishSlot(words: Int32Array, slotInts: number, rec: number, at: number): boolean {
+  const seq = Atomics.load(words, rec + W_LOCK_SEQ);
+  const intent = Atomics.load(words, rec + W_INTENT);
+  const op = intent & INTENT_OP_MASK;
+  const sized = (intent & INTENT_SIZED) !== 0;
+  const tableBase = Atomics.load(words, rec + W_INTENT_TABLE);
+  switch (op) {
+    case INTENT_PUT:
+    case INTENT_COPY:
+      applyIntent(words, rec, at, slotInts, true);
+      if (op === INTENT_PUT && !sized && (seq & STATE_MASK) !== FULL) Atomics.add(words, tableBase + T_SIZE, 1);
+      Atomics.store(words, at, released(seq, FULL));
+      return true;
+    case INTENT_DELETE:
+      if (!sized) Atomics.add(words, tableBase + T_SIZE, -1);
+      Atomics.store(words, at, released(seq, TOMBSTONE));
+      return true;
+    default:
+      Atomics.store(words, at, seq);
+      return false;
+  }
+}
+
+/** The dead record held H_MIG_OWNER: undo an allocation, finish a flip, or just let go. */
+function repairMigrationOwner(words: Int32Array, slotInts: number, report: RecoveryReport): void {
+  const epoch = Atomics.load(words, H_EPOCH);
+  const gen = genOf(epoch);
+  const phase = phaseOf(epoch);
+  if (phase === PHASE_ALLOCATING) {
+    // It may have been taking a region off the free list: forget the list (leak, never reuse a torn entry).
+    Atomics.store(words, H_FREE_COUNT, 0);
+    Atomics.store(words, H_EPOCH, makeEpoch(gen, PHASE_STABLE));
+    report.allocationsRolledBack++;
+  } else if (phase === PHASE_COPYING && allChunksDone(words, slotInts, gen)) {
+    // It was flipping: finish it. It may have been retiring the old region: forget the list.
+    Atomics.store(words, H_FREE_COUNT, 0);
+    const copied = copiedEntries(words, slotInts, gen);
+    const next = readTableInfo(words, gen + 1);
+    initTableHeader(words, next.base, copied, insertBudget(next.capacity) - copied);
+    Atomics.store(words, H_EPOCH, makeEpoch(gen + 1, PHASE_STABLE));
+    report.flipsFinished++;
+  } else {
+    report.migrationOwnershipReleased++;
+  }
+  Atomics.store(words, H_MIG_OWNER, 0);
+  Atomics.notify(words, H_EPOCH);
+}
+
+/** Unclaim the chunks of the running migration that `tag` claimed. Returns how many. */
+function releaseChunks(words: Int32Array, slotInts: number, tag: number): number {
+  const epoch = Atomics.load(words, H_EPOCH);
+  if (phaseOf(epoch) !== PHASE_COPYING) return 0;
+  const old = readTableInfo(words, genOf(epoch));
+  const states = chunkStatesAt(old.base, old.capacity, slotInts);
+  let released = 0;
+  for (let c = 0; c < chunkCount(old.capacity); c++) {
+    if (Atomics.compareExchange(words, states + c, CHUNK_CLAIMED | tag, 0) === (CHUNK_CLAIMED | tag)) released++;
+  }
+  return released;
+}
+
+/** True when every chunk of generation `gen`'s table is copied. */
+export function allChunksDone(words: Int32Array, slotInts: number, gen: number): boolean {
+  const old = readTableInfo(words, gen);
+  const states = chunkStatesAt(old.base, old.capacity, slotInts);
+  for (let c = 0; c < chunkCount(old.capacity); c++) {
+    if ((Atomics.load(words, states + c) & CHUNK_DONE) === 0) return false;
+  }
+  return true;
+}
+
+/** Entries copied out of generation `gen`'s table: the sum over its DONE chunks. */
+export function copiedEntries(words: Int32Array, slotInts: number, gen: number): number {
+  const old = readTableInfo(words, gen);
+  const states = chunkStatesAt(old.base, old.capacity, slotInts);
+  let copied = 0;
+  for (let c = 0; c < chunkCount(old.capacity); c++) copied += Atomics.load(words, states + c) & CHUNK_VALUE_MASK;
+  return copied;
+}
+
+// ---------------------------------------------------------------- waiting
+
+/** Sleeps between two looks for DEAD records while waiting. */
+export const DEAD_CHECK_EVERY = 16;
+/** Default `waitTimeoutMs`: far above any legitimate wait (a lock is held for well under a microsecond). */
+export const DEFAULT_WAIT_TIMEOUT_MS = 10_000;
+
+/**
+ * Called by a waiter after each backoff step past the spin phase: every
+ * DEAD_CHECK_EVERY sleeps it finishes the repair of DEAD records, and past
+ * `timeoutMs` since `since` it throws ERR_FLATSHARE_TIMEOUT.
+ */
+export function checkStall(host: RecoveryHost, me: number, attempt: number, since: number, timeoutMs: number, what: string): void {
+  if ((attempt - SPIN_ROUNDS) % DEAD_CHECK_EVERY !== 0) return;
+  if (anyDead(host.refreshWords())) repairDead(host, me);
+  const waited = Date.now() - since;
+  if (waited > timeoutMs) throw new FlatshareTimeoutError(waited, what);
+}
+
+// ---------------------------------------------------------------- automatic recovery
+
+/** A map instance recovery can call into. */
+export interface Recoverable {
+  recover(threadId: number): RecoveryReport;
+}
+
+/** Map id -> instances of that map in this thread. One live instance is enough to recover a map. */
+const registry = new Map<string, Set<WeakRef<Recoverable>>>();
+let watching = false;
+const listeners = new Set<(report: RecoveryReport) => void>();
+
+/**
+ * Remember `map` (weakly) so that recovery runs on it when a Worker created by
+ * this thread exits; starts watching `process.on('worker')` on first use.
+ */
+export function registerMap(mapId: string, map: Recoverable): void {
+  let set = registry.get(mapId);
+  if (set === undefined) registry.set(mapId, (set = new Set()));
+  set.add(new WeakRef(map));
+  if (!watching && typeof process !== 'undefined' && typeof process.on === 'function') {
+    watching = true;
+    process.on('worker', (worker) => {
+      // threadId reads -1 once the thread has exited: capture it now.
+      const threadId = worker.threadId;
+      worker.once('exit', () => recoverEverywhere(threadId));
+    });
+  }
+}
+
+/**
+ * Recover `threadId` in every map registered in this thread. Runs on a
+ * worker's 'exit' event, which Node emits after the thread has stopped.
+ */
+export function recoverEverywhere(threadId: number): RecoveryReport[] {
+  const reports: RecoveryReport[] = [];
+  for (const [mapId, set] of registry) {
+    let live: Recoverable | undefined;
+    for (const ref of set) {
+      const map = ref.deref();
+      if (map === undefined) set.delete(ref);
+      else live ??= map;
+    }
+    if (live === undefined) {
+      registry.delete(mapId);
+      continue;
+    }
+    try {
+      const report = live.recover(threadId);
+      reports.push(report);
+      for (const listener of listeners) listener(report);
+    } catch (error) {
+      // Never let recovery of one map break the process's exit handling; report it once.
+      process.emitWarning(`flatshare: recovery of thread ${threadId} failed: ${String(error)}`, {
+        code: 'FLATSHARE_RECOVERY_FAILED',
+      });
+    }
+  }
+  return reports;
+}
+
+/**
+ * @internal Observe automatic recoveries (tests and diagnostics). Returns an
+ * unsubscribe function.
+ */
+export function onRecovery(listener: (report: RecoveryReport) => void): () => void {
+  listeners.add(listener);
+  return () => listeners.delete(listener);
+}

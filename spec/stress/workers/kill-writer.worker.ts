@@ -1,0 +1,83 @@
+/**
+ * Kill-test writer: loops set / delete / add on keys [0, keyCount) forever,
+ * until the test terminates it. It is the only writer of those keys, so it
+ * knows each key's current value; before every operation it logs what it is
+ * about to write (PENDING), after it what is now stored (COMMITTED), both in a
+ * shared Int32Array, so after a kill the checker knows the two allowed values.
+ * Keys [hotKeys, keyCount) are "filler": inserted fresh and deleted again, so
+ * the table keeps migrating and kills also land inside resizes.
+ */
+import { workerData } from 'node:worker_threads';
+import { SharedFlatMap, type SharedFlatMapHandle } from '../../../lib/index.js';
+import { SeededPrng } from '../../helpers/prng.js';
+import { KillLog, ABSENT } from '../kill-log.js';
+
+export interface KillWriterData {
+  handle: SharedFlatMapHandle;
+  log: SharedArrayBuffer;
+  keyCount: number;
+  hotKeys: number;
+  seed: number;
+  /** One word: the writer attaches, then waits until the test sets it (workers start slowly; the test starts the next one early). */
+  go: SharedArrayBuffer;
+}
+
+const VALUE_RANGE = 1_000_000;
+const ADD_RANGE = 100;
+/** Live filler keys at most, before the oldest is deleted. */
+const FILLER_LIVE = 24;
+
+function run(data: KillWriterData): void {
+  const map = SharedFlatMap.attach<number, number>(data.handle);
+  const go = new Int32Array(data.go);
+  while (Atomics.load(go, 0) === 0) Atomics.wait(go, 0, 0, 50);
+  const log = new KillLog(data.log, data.keyCount);
+  const prng = new SeededPrng(data.seed);
+  const fillers = data.keyCount - data.hotKeys;
+  let nextFiller = prng.int(0, fillers);
+  const live: number[] = [];
+  for (let k = data.hotKeys; k < data.keyCount; k++) if (log.committed(k) !== ABSENT) live.push(k);
+  for (;;) {
+    const roll = prng.int(0, 10);
+    if (roll < 3) {
+      // Filler: insert a fresh key, or delete the oldest live one.
+      if (live.length < FILLER_LIVE) {
+        let k = data.hotKeys + (nextFiller++ % fillers);
+        while (log.committed(k) !== ABSENT) k = data.hotKeys + (nextFiller++ % fillers);
+        const v = prng.int(0, VALUE_RANGE);
+        log.begin(k, v);
+        map.set(k, v);
+        log.commit(k, v);
+        live.push(k);
+      } else {
+        const k = live.shift() as number;
+        log.begin(k, ABSENT);
+        map.delete(k);
+        log.commit(k, ABSENT);
+      }
+      continue;
+    }
+    const k = prng.int(0, data.hotKeys);
+    const old = log.committed(k);
+    if (roll < 6) {
+      const v = prng.int(0, VALUE_RANGE);
+      log.begin(k, v);
+      map.set(k, v);
+      log.commit(k, v);
+    } else if (roll < 8) {
+      log.begin(k, ABSENT);
+      map.delete(k);
+      log.commit(k, ABSENT);
+    } else {
+      const d = 1 + prng.int(0, ADD_RANGE);
+      const v = (old === ABSENT ? 0 : old) + d;
+      log.begin(k, v);
+      const got = map.add(k, d);
+      if (got !== v) throw new Error(`add(${k}, ${d}) returned ${got}, expected ${v}`);
+      log.commit(k, v);
+    }
+    log.tick();
+  }
+}
+
+run(workerData as KillWriterData);

@@ -1,0 +1,342 @@
+/**
+ * Recovery of each state a dead thread can leave (lib/recovery.ts), single
+ * thread, exhaustively: the write protocol is a list of step functions (the
+ * same functions the write path calls, in the same order); for every i we run
+ * steps 0..i-1 as a fake thread (its own writer record, owner id FAKE_THREAD),
+ * "kill" it there, run `map.recover(FAKE_THREAD)` and check that the key holds
+ * its old or its new value (new exactly when the intent was committed), that
+ * the lock is released, `size` is exact, nothing else changed, and the record
+ * is free. Then the migration states: a dead allocator, a dead owner between
+ * its two CASes, a dead flipper, a dead helper with a claimed chunk and a
+ * half-done copy (every step of the copy protocol).
+ */
+import test from 'ava';
+import type { ExecutionContext } from 'ava';
+import { SharedFlatMap, ErrorCode, hashers, type Hasher } from '../../lib/index.js';
+import {
+  CHUNK_CLAIMED,
+  CHUNK_DONE,
+  H_EPOCH,
+  H_FREE_COUNT,
+  H_MIG_OWNER,
+  INTENT_COPY,
+  INTENT_DELETE,
+  INTENT_PUT,
+  MAX_WRITERS,
+  S_KEY,
+  T_SIZE,
+  W_OWNER,
+  chunkCount,
+  chunkStatesAt,
+  valueOffset,
+} from '../../lib/layout.js';
+import { EMPTY, FULL, LOCKED, STATE_MASK, TOMBSTONE, lockWord, released } from '../../lib/seqlock.js';
+import {
+  PHASE_ALLOCATING,
+  PHASE_COPYING,
+  PHASE_STABLE,
+  genOf,
+  makeEpoch,
+  phaseOf,
+} from '../../lib/epoch.js';
+import { adjustSize, announceLock, applyIntent, clearLock, commitIntent, stagedAt } from '../../lib/recovery.js';
+import { readTableInfo, type TableInfo } from '../../lib/table.js';
+import { writeFloat64 } from '../../lib/codecs.js';
+import { recordTag, writerRecordAt } from '../../lib/writers.js';
+
+/** The "dead" thread: an id no real thread of this process has. */
+const FAKE_THREAD = 1_000_000;
+const FAKE_REC = writerRecordAt(MAX_WRITERS - 1);
+const FAKE_TAG = recordTag(FAKE_REC);
+
+type Map32 = SharedFlatMap<number, number>;
+
+function internals(map: Map32) {
+  return SharedFlatMap.unsafeExposeInternals(map as SharedFlatMap<unknown, unknown>);
+}
+
+/** Claim the fake thread's writer record, as its first write would. */
+function fakeRecord(words: Int32Array): void {
+  Atomics.store(words, FAKE_REC + W_OWNER, FAKE_THREAD + 1);
+}
+
+/** Seq word index of `key`'s slot in `table`, or of the first EMPTY slot of its probe sequence. */
+function slotOf(words: Int32Array, table: TableInfo, stride: number, hasher: Hasher, key: number): number {
+  const mask = table.capacity - 1;
+  for (let slot = hasher.hashInt(key) >>> table.shift; ; slot = (slot + 1) & mask) {
+    const at = table.slots + slot * stride;
+    const seq = Atomics.load(words, at);
+    if ((seq & STATE_MASK) === EMPTY || words[at + S_KEY] === key) return at;
+  }
+}
+
+function snapshot(map: Map32): Map<number, number> {
+  return new Map([...map]);
+}
+
+function sorted(entries: Map<number, number>): Array<[number, number]> {
+  return [...entries].sort((a, b) => a[0] - b[0]);
+}
+
+function assertRecordFree(t: ExecutionContext, words: Int32Array): void {
+  t.is(Atomics.load(words, FAKE_REC + W_OWNER), 0, 'the dead thread\'s record is free');
+}
+
+interface WriteCase {
+  name: string;
+  /** State of the key before the write. */
+  before: 'absent' | 'tombstone' | 'full';
+  op: 'put' | 'delete';
+}
+
+const CASES: WriteCase[] = [
+  { name: 'put into an EMPTY slot', before: 'absent', op: 'put' },
+  { name: 'put into a TOMBSTONE', before: 'tombstone', op: 'put' },
+  { name: 'put over a FULL slot', before: 'full', op: 'put' },
+  { name: 'delete of a FULL slot', before: 'full', op: 'delete' },
+];
+
+for (const values of ['int32', 'float64'] as const) {
+  for (const c of CASES) {
+    test(`${values}: ${c.name}: killed after every step, recovery leaves the old or the new value`, (t) => {
+      const KEY = 42;
+      const OLD = 7.5;
+      const NEW = values === 'int32' ? 1234 : -0.125;
+      const oldValue = values === 'int32' ? 7 : OLD;
+      let steps = 0;
+      for (let stop = 0; ; stop++) {
+        const map = new SharedFlatMap<number, number>({ keys: 'int32', values, capacity: 64, waitTimeoutMs: 20 });
+        for (let k = 0; k < 20; k++) map.set(1000 + k, k);
+        if (c.before !== 'absent') map.set(KEY, oldValue);
+        if (c.before === 'tombstone') map.delete(KEY);
+        const before = snapshot(map);
+        const { words, table, slotInts } = internals(map);
+        fakeRecord(words);
+        const at = slotOf(words, table, slotInts, map.hasher, KEY);
+        const seq = Atomics.load(words, at);
+        const valueAt = valueOffset('int32');
+        const isFull = (seq & STATE_MASK) === FULL;
+        const opCode = c.op === 'put' ? INTENT_PUT : INTENT_DELETE;
+        const list: Array<() => void> = [
+          () => announceLock(words, FAKE_REC, at, seq),
+          () => t.is(Atomics.compareExchange(words, at, seq, lockWord(FAKE_TAG, seq)), seq),
+        ];
+        if (c.op === 'put') {
+          list.push(() => {
+            words[stagedAt(FAKE_REC, S_KEY)] = KEY;
+            if (values === 'int32') words[stagedAt(FAKE_REC, valueAt)] = NEW;
+            else writeFloat64(words, stagedAt(FAKE_REC, valueAt), NEW);
+          });
+        }
+        list.push(() => commitIntent(words, FAKE_REC, opCode, table.base));
+        if (c.op === 'put') list.push(() => applyIntent(words, FAKE_REC, at, slotInts, true));
+        if (c.op === 'delete' || !isFull) list.push(() => adjustSize(words, FAKE_REC, table.base, c.op === 'put' ? 1 : -1, opCode));
+        list.push(() => Atomics.store(words, at, released(seq, c.op === 'put' ? FULL : TOMBSTONE)));
+        list.push(() => clearLock(words, FAKE_REC));
+        steps = list.length;
+        if (stop > steps) break;
+        for (let i = 0; i < stop; i++) list[i]!();
+        const committed = stop >= (c.op === 'put' ? 4 : 3);
+        const lockedNow = stop >= 2 && stop < steps - 1;
+        if (lockedNow) {
+          // Before recovery a reader of the key waits, bounded: it times out instead of hanging.
+          const error = t.throws(() => map.get(KEY));
+          t.is((error as { code?: string }).code, ErrorCode.TIMEOUT);
+        }
+        const report = map.recover(FAKE_THREAD);
+        t.is(report.rolledForward + report.rolledBack, lockedNow ? 1 : 0, `stop ${stop}`);
+        if (lockedNow) t.is(report.rolledForward, committed ? 1 : 0, `stop ${stop}: forward iff committed`);
+        t.is(Atomics.load(words, at) & LOCKED, 0, `stop ${stop}: unlocked`);
+        const expected = new Map(before);
+        if (committed) {
+          if (c.op === 'put') expected.set(KEY, NEW);
+          else expected.delete(KEY);
+        }
+        t.deepEqual(sorted(snapshot(map)), sorted(expected), `stop ${stop}: entries`);
+        t.is(map.size, expected.size, `stop ${stop}: size`);
+        t.is(Atomics.load(words, table.base + T_SIZE), expected.size);
+        assertRecordFree(t, words);
+        // The key is writable again, and recovery is idempotent.
+        map.set(KEY, 3);
+        t.is(map.get(KEY), 3);
+        t.is(map.recover(FAKE_THREAD).records, 0);
+      }
+      t.true(steps >= 6);
+    });
+  }
+}
+
+/** A hasher that can be told to throw on its n-th call from now. */
+function failingHasher(): Hasher & { failAfter(n: number): void } {
+  const base = hashers.default;
+  let countdown = -1;
+  return {
+    id: base.id,
+    seed: base.seed,
+    hashInt(key: number): number {
+      if (countdown >= 0 && countdown-- === 0) throw new Error('hasher failure (test)');
+      return base.hashInt(key);
+    },
+    hashString: (key: string) => base.hashString(key),
+    failAfter(n: number) {
+      countdown = n;
+    },
+  };
+}
+
+/** A map whose next fresh insert starts a migration; returns it and the keys in it. */
+function fullMap(hasher: Hasher): { map: Map32; keys: number[] } {
+  const map = new SharedFlatMap<number, number>({ keys: 'int32', values: 'int32', capacity: 8, hasher, waitTimeoutMs: 50 });
+  const keys: number[] = [];
+  const gen = internals(map).gen;
+  for (let k = 0; internals(map).gen === gen; k++) {
+    map.set(k, k * 10);
+    keys.push(k);
+  }
+  // That insert migrated; fill the new table up to its last budget unit.
+  const g = internals(map).gen;
+  const remaining = () => Atomics.load(internals(map).words, internals(map).table.base + 16);
+  for (let k = keys.length; remaining() > 0; k++) {
+    map.set(k, k * 10);
+    keys.push(k);
+  }
+  if (internals(map).gen !== g) throw new Error('fullMap: unexpected migration');
+  return { map, keys };
+}
+
+function assertAll(t: ExecutionContext, map: Map32, keys: number[], note: string): void {
+  const seen = snapshot(map);
+  t.is(seen.size, keys.length, `${note}: entries`);
+  for (const k of keys) if (seen.get(k) !== k * 10) t.fail(`${note}: key ${k} holds ${seen.get(k)}`);
+  t.is(map.size, keys.length, `${note}: size`);
+}
+
+/** Start a migration with a hasher that throws on its first call: leaves COPYING(g) with nothing claimed. */
+function stuckInCopying(t: ExecutionContext): { map: Map32; keys: number[]; hasher: ReturnType<typeof failingHasher> } {
+  const hasher = failingHasher();
+  const { map, keys } = fullMap(hasher);
+  const gen = internals(map).gen;
+  hasher.failAfter(1); // the insert's own hash is call 0; the first copied key is call 1
+  t.throws(() => map.set(10_000, 1), { message: 'hasher failure (test)' });
+  const words = internals(map).words;
+  t.is(Atomics.load(words, H_EPOCH), makeEpoch(gen, PHASE_COPYING), 'the migration is left in COPYING');
+  t.is(Atomics.load(words, H_MIG_OWNER), 0);
+  const old = readTableInfo(words, gen);
+  const states = chunkStatesAt(old.base, old.capacity, internals(map).slotInts);
+  for (let c = 0; c < chunkCount(old.capacity); c++) t.is(Atomics.load(words, states + c), 0, 'the failed chunk was given back');
+  return { map, keys, hasher };
+}
+
+test('a hasher that throws in the middle of a resize: map consistent, no lock held, later ops finish the resize', (t) => {
+  const { map, keys } = stuckInCopying(t);
+  const words = internals(map).words;
+  const gen = genOf(Atomics.load(words, H_EPOCH));
+  assertAll(t, map, keys, 'reads during the stuck migration');
+  map.set(10_000, 1);
+  keys.push(10_000);
+  t.is(genOf(Atomics.load(words, H_EPOCH)), gen + 1);
+  t.is(phaseOf(Atomics.load(words, H_EPOCH)), PHASE_STABLE);
+  const seen = snapshot(map);
+  t.is(seen.get(10_000), 1);
+  seen.delete(10_000);
+  keys.pop();
+  t.is(seen.size, keys.length);
+  for (const k of keys) t.is(seen.get(k), k * 10);
+  t.is(map.size, keys.length + 1);
+});
+
+test('dead allocator (ALLOCATING): rolled back to STABLE, free list forgotten, the next insert migrates', (t) => {
+  const { map, keys } = fullMap(hashers.default);
+  const words = internals(map).words;
+  fakeRecord(words);
+  const epoch = Atomics.load(words, H_EPOCH);
+  t.is(Atomics.compareExchange(words, H_MIG_OWNER, 0, FAKE_TAG), 0);
+  t.is(Atomics.compareExchange(words, H_EPOCH, epoch, makeEpoch(genOf(epoch), PHASE_ALLOCATING)), epoch);
+  t.throws(() => map.set(10_000, 1), { code: ErrorCode.TIMEOUT }, 'a writer waits, bounded');
+  const report = map.recover(FAKE_THREAD);
+  t.is(report.allocationsRolledBack, 1);
+  t.is(Atomics.load(words, H_EPOCH), epoch);
+  t.is(Atomics.load(words, H_MIG_OWNER), 0);
+  t.is(Atomics.load(words, H_FREE_COUNT), 0);
+  assertRecordFree(t, words);
+  map.set(10_000, 10_000 * 10);
+  keys.push(10_000);
+  t.is(genOf(Atomics.load(words, H_EPOCH)), genOf(epoch) + 1);
+  assertAll(t, map, keys, 'after the migration');
+});
+
+test('dead owner between taking the control and the epoch CAS: control released', (t) => {
+  const { map, keys } = fullMap(hashers.default);
+  const words = internals(map).words;
+  fakeRecord(words);
+  t.is(Atomics.compareExchange(words, H_MIG_OWNER, 0, FAKE_TAG), 0);
+  t.throws(() => map.set(10_000, 1), { code: ErrorCode.TIMEOUT });
+  t.is(map.recover(FAKE_THREAD).migrationOwnershipReleased, 1);
+  map.set(10_000, 10_000 * 10);
+  keys.push(10_000);
+  assertAll(t, map, keys, 'after the migration');
+});
+
+test('dead flipper (every chunk copied, control taken): recovery flips with the exact size', (t) => {
+  const { map, keys } = stuckInCopying(t);
+  const words = internals(map).words;
+  const epoch = Atomics.load(words, H_EPOCH);
+  fakeRecord(words);
+  // The fake thread took the control to flip; a live helper then copies every chunk but cannot flip.
+  t.is(Atomics.compareExchange(words, H_MIG_OWNER, 0, FAKE_TAG), 0);
+  t.throws(() => map.set(10_000, 1), { code: ErrorCode.TIMEOUT });
+  t.is(Atomics.load(words, H_EPOCH), epoch, 'still COPYING: only the owner may flip');
+  const report = map.recover(FAKE_THREAD);
+  t.is(report.flipsFinished, 1);
+  t.is(Atomics.load(words, H_EPOCH), makeEpoch(genOf(epoch) + 1, PHASE_STABLE));
+  assertAll(t, map, keys, 'after the recovered flip');
+  map.set(10_000, 10_000 * 10);
+  keys.push(10_000);
+  assertAll(t, map, keys, 'after one more insert');
+});
+
+test('dead helper with a claimed chunk, killed after every step of one copy: the chunk is redone, each key once', (t) => {
+  let steps = 0;
+  for (let stop = 0; ; stop++) {
+    const { map, keys } = stuckInCopying(t);
+    const { words, slotInts } = internals(map);
+    const gen = genOf(Atomics.load(words, H_EPOCH));
+    const old = readTableInfo(words, gen);
+    const next = readTableInfo(words, gen + 1);
+    const states = chunkStatesAt(old.base, old.capacity, slotInts);
+    fakeRecord(words);
+    t.is(Atomics.compareExchange(words, states, 0, CHUNK_CLAIMED | FAKE_TAG), 0);
+    // The fake helper copies the first FULL old slots completely, then dies inside the next copy.
+    const full: number[] = [];
+    for (let i = 0; i < old.capacity; i++) if ((Atomics.load(words, old.slots + i * slotInts) & STATE_MASK) === FULL) full.push(old.slots + i * slotInts);
+    const copyOne = (from: number, upTo: number): number => {
+      const target = slotOf(words, next, slotInts, map.hasher, words[from + S_KEY]!);
+      const list: Array<() => void> = [
+        () => announceLock(words, FAKE_REC, target, EMPTY),
+        () => {
+          for (let w = 1; w < slotInts; w++) words[stagedAt(FAKE_REC, w)] = words[from + w]!;
+        },
+        () => commitIntent(words, FAKE_REC, INTENT_COPY, next.base),
+        () => t.is(Atomics.compareExchange(words, target, EMPTY, lockWord(FAKE_TAG, EMPTY)), EMPTY),
+        () => applyIntent(words, FAKE_REC, target, slotInts, false),
+        () => Atomics.store(words, target, released(EMPTY, FULL)),
+        () => clearLock(words, FAKE_REC),
+      ];
+      for (let i = 0; i < Math.min(upTo, list.length); i++) list[i]!();
+      return list.length;
+    };
+    copyOne(full[0]!, Infinity);
+    copyOne(full[1]!, Infinity);
+    steps = copyOne(full[2]!, stop);
+    if (stop > steps) break;
+    const report = map.recover(FAKE_THREAD);
+    t.is(report.chunksReleased, 1, `stop ${stop}`);
+    t.is(report.rolledForward, stop >= 4 && stop < steps - 1 ? 1 : 0, `stop ${stop}: a locked copy is rolled forward`);
+    t.is(phaseOf(Atomics.load(words, H_EPOCH)), PHASE_STABLE, `stop ${stop}: recovery helped the migration to its end`);
+    t.is(genOf(Atomics.load(words, H_EPOCH)), gen + 1);
+    assertAll(t, map, keys, `stop ${stop}`);
+    assertRecordFree(t, words);
+    t.true((Atomics.load(words, states) & CHUNK_DONE) !== 0);
+  }
+  t.is(steps, 7);
+});
