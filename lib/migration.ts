@@ -256,7 +256,7 @@ export function helpCopy(host: MigrationHost, epoch: number): void {
   }
   // Chunks given back by a helper that threw or died.
   for (let c = 0; c < chunks; c++) if (Atomics.load(words, states + c) === 0) copyChunk(host, words, old, next, states, c);
-  if (allChunksDone(words, host.slotInts, gen)) tryFlip(host, words, epoch, old);
+  if (allChunksDone(words, host.slotInts, old)) tryFlip(host, words, epoch, old);
 }
 
 /** Claim chunk `c` and copy it; on an exception give the chunk back and rethrow. */
@@ -327,8 +327,8 @@ function samePayload(words: Int32Array, a: number, b: number, stride: number): b
 function tryFlip(host: MigrationHost, words: Int32Array, epoch: number, old: TableInfo): void {
   if (Atomics.compareExchange(words, H_MIG_OWNER, 0, host.recordTag) !== 0) return;
   const gen = genOf(epoch);
-  if (Atomics.load(words, H_EPOCH) === epoch && allChunksDone(words, host.slotInts, gen)) {
-    flip(host, words, gen, old, copiedEntries(words, host.slotInts, gen), false);
+  if (Atomics.load(words, H_EPOCH) === epoch && allChunksDone(words, host.slotInts, old)) {
+    flip(host, words, gen, old, copiedEntries(words, host.slotInts, old), false);
   }
   Atomics.store(words, H_MIG_OWNER, 0);
 }

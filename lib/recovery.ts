@@ -93,7 +93,7 @@ import {
 } from './layout.js';
 import { FULL, STATE_MASK, TOMBSTONE, lockOwnerTag, released } from './seqlock.js';
 import { PHASE_ALLOCATING, PHASE_COPYING, PHASE_STABLE, genOf, makeEpoch, phaseOf } from './epoch.js';
-import { readTableInfo, initTableHeader } from './table.js';
+import { readTableInfo, initTableHeader, type TableInfo } from './table.js';
 import { recordTag, writerRecordAt } from './writers.js';
 import { FlatshareTimeoutError } from './errors.js';
 import { SPIN_ROUNDS, backoff } from './backoff.js';
@@ -347,10 +347,10 @@ function repairMigrationOwner(words: Int32Array, slotInts: number, report: Recov
     Atomics.store(words, H_FREE_COUNT, 0);
     Atomics.store(words, H_EPOCH, makeEpoch(gen, PHASE_STABLE));
     report.allocationsRolledBack++;
-  } else if (phase === PHASE_COPYING && allChunksDone(words, slotInts, gen)) {
+  } else if (phase === PHASE_COPYING && allChunksDone(words, slotInts, readTableInfo(words, gen))) {
     // It was flipping: finish it. It may have been retiring the old region: forget the list.
     Atomics.store(words, H_FREE_COUNT, 0);
-    const copied = copiedEntries(words, slotInts, gen);
+    const copied = copiedEntries(words, slotInts, readTableInfo(words, gen));
     const next = readTableInfo(words, gen + 1);
     initTableHeader(words, next.base, copied, insertBudget(next.capacity) - copied);
     Atomics.store(words, H_EPOCH, makeEpoch(gen + 1, PHASE_STABLE));
@@ -375,9 +375,12 @@ function releaseChunks(words: Int32Array, slotInts: number, tag: number): number
   return released;
 }
 
-/** True when every chunk of generation `gen`'s table is copied. */
-export function allChunksDone(words: Int32Array, slotInts: number, gen: number): boolean {
-  const old = readTableInfo(words, gen);
+/**
+ * True when every chunk of the table `old` is copied. Takes the table, not its
+ * generation: once the epoch moved on, the descriptor of that generation may
+ * already describe another table (g + 2 shares it).
+ */
+export function allChunksDone(words: Int32Array, slotInts: number, old: TableInfo): boolean {
   const states = chunkStatesAt(old.base, old.capacity, slotInts);
   for (let c = 0; c < chunkCount(old.capacity); c++) {
     if ((Atomics.load(words, states + c) & CHUNK_DONE) === 0) return false;
@@ -385,9 +388,8 @@ export function allChunksDone(words: Int32Array, slotInts: number, gen: number):
   return true;
 }
 
-/** Entries copied out of generation `gen`'s table: the sum over its DONE chunks. */
-export function copiedEntries(words: Int32Array, slotInts: number, gen: number): number {
-  const old = readTableInfo(words, gen);
+/** Entries copied out of the table `old`: the sum over its DONE chunks. */
+export function copiedEntries(words: Int32Array, slotInts: number, old: TableInfo): number {
   const states = chunkStatesAt(old.base, old.capacity, slotInts);
   let copied = 0;
   for (let c = 0; c < chunkCount(old.capacity); c++) copied += Atomics.load(words, states + c) & CHUNK_VALUE_MASK;

@@ -324,6 +324,6 @@ export class FillerChurn {
 }
 
 /** The table generation of `map` as this thread sees it now (one per completed migration or clear). */
-export function generationOf(map: SharedFlatMap<number, number>): number {
+export function generationOf<K, V>(map: SharedFlatMap<K, V>): number {
   return SharedFlatMap.unsafeExposeInternals(map as SharedFlatMap<unknown, unknown>).gen;
 }

@@ -7,6 +7,7 @@
 import { workerData } from 'node:worker_threads';
 import { SharedFlatMap, ErrorCode, type SharedFlatMapHandle } from '../../../lib/index.js';
 import { StopFlag, finishWorker } from '../support.js';
+import { decodeValue, keyOf, valueOf, type KillKind } from '../kill-codec.js';
 
 export interface BystanderData {
   handle: SharedFlatMapHandle;
@@ -16,6 +17,8 @@ export interface BystanderData {
   readKeys: number;
   firstOwnKey: number;
   ownKeys: number;
+  /** Key and value kinds of the map (kill-codec.ts). */
+  kind: KillKind;
 }
 
 export interface BystanderResult {
@@ -28,17 +31,18 @@ export interface BystanderResult {
 const BREATHER_MS = 0.5;
 
 function run(data: BystanderData): BystanderResult {
-  const map = SharedFlatMap.attach<number, number>(data.handle, { waitTimeoutMs: 2_000 });
+  const map = SharedFlatMap.attach<number | string, number | string>(data.handle, { waitTimeoutMs: 2_000 });
+  const kind = data.kind;
   const stop = new StopFlag(data.stop);
   const progress = new Int32Array(data.progress);
   const result: BystanderResult = { rounds: 0, timeouts: 0, wrongOwnValues: 0 };
   while (!stop.raised) {
     try {
-      for (let k = 0; k < data.readKeys; k++) map.get(k);
+      for (let k = 0; k < data.readKeys; k++) map.get(keyOf(kind, k));
       for (let i = 0; i < data.ownKeys; i++) {
-        const key = data.firstOwnKey + i;
-        map.set(key, result.rounds);
-        if (map.get(key) !== result.rounds) result.wrongOwnValues++;
+        const key = keyOf(kind, data.firstOwnKey + i);
+        map.set(key, valueOf(kind, result.rounds));
+        if (decodeValue(kind, map.get(key)) !== result.rounds) result.wrongOwnValues++;
       }
       result.rounds++;
       Atomics.store(progress, 0, result.rounds);

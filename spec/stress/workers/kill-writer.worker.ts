@@ -11,6 +11,7 @@ import { workerData } from 'node:worker_threads';
 import { SharedFlatMap, type SharedFlatMapHandle } from '../../../lib/index.js';
 import { SeededPrng } from '../../helpers/prng.js';
 import { KillLog, ABSENT } from '../kill-log.js';
+import { keyOf, valueOf, type KillKind } from '../kill-codec.js';
 
 export interface KillWriterData {
   handle: SharedFlatMapHandle;
@@ -20,6 +21,8 @@ export interface KillWriterData {
   seed: number;
   /** One word: the writer attaches, then waits until the test sets it (workers start slowly; the test starts the next one early). */
   go: SharedArrayBuffer;
+  /** Key and value kinds of the map (kill-codec.ts). */
+  kind: KillKind;
 }
 
 const VALUE_RANGE = 1_000_000;
@@ -28,7 +31,10 @@ const ADD_RANGE = 100;
 const FILLER_LIVE = 24;
 
 function run(data: KillWriterData): void {
-  const map = SharedFlatMap.attach<number, number>(data.handle);
+  const map = SharedFlatMap.attach<number | string, number | string>(data.handle);
+  const kind = data.kind;
+  const K = (k: number): number | string => keyOf(kind, k);
+  const V = (v: number): number | string => valueOf(kind, v);
   const go = new Int32Array(data.go);
   while (Atomics.load(go, 0) === 0) Atomics.wait(go, 0, 0, 50);
   const log = new KillLog(data.log, data.keyCount);
@@ -46,13 +52,13 @@ function run(data: KillWriterData): void {
         while (log.committed(k) !== ABSENT) k = data.hotKeys + (nextFiller++ % fillers);
         const v = prng.int(0, VALUE_RANGE);
         log.begin(k, v);
-        map.set(k, v);
+        map.set(K(k), V(v));
         log.commit(k, v);
         live.push(k);
       } else {
         const k = live.shift() as number;
         log.begin(k, ABSENT);
-        map.delete(k);
+        map.delete(K(k));
         log.commit(k, ABSENT);
       }
       continue;
@@ -62,18 +68,23 @@ function run(data: KillWriterData): void {
     if (roll < 6) {
       const v = prng.int(0, VALUE_RANGE);
       log.begin(k, v);
-      map.set(k, v);
+      map.set(K(k), V(v));
       log.commit(k, v);
     } else if (roll < 8) {
       log.begin(k, ABSENT);
-      map.delete(k);
+      map.delete(K(k));
       log.commit(k, ABSENT);
     } else {
       const d = 1 + prng.int(0, ADD_RANGE);
       const v = (old === ABSENT ? 0 : old) + d;
       log.begin(k, v);
-      const got = map.add(k, d);
-      if (got !== v) throw new Error(`add(${k}, ${d}) returned ${got}, expected ${v}`);
+      if (kind === 'int32') {
+        const got = map.add(K(k), d);
+        if (got !== v) throw new Error(`add(${k}, ${d}) returned ${got}, expected ${v}`);
+      } else if (!map.compareAndSet(K(k), old === ABSENT ? undefined : V(old), V(v))) {
+        // String values have no add(): the same read-modify-write through compareAndSet.
+        throw new Error(`compareAndSet(${k}) failed: the writer is the only one writing its keys`);
+      }
       log.commit(k, v);
     }
     log.tick();
