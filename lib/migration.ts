@@ -234,6 +234,12 @@ export function helpOrWait(host: MigrationHost, epoch: number): void {
 
 /** Copy chunks of the migration announced by `epoch` until none is left to claim; flip if all are done. */
 export function helpCopy(host: MigrationHost, epoch: number): void {
+  // Only a COPYING epoch names a finished new table. Under ALLOCATING(g) the
+  // descriptor of g + 1 is still being written (it may describe table g - 1),
+  // and the chunk states of table g are all "unclaimed": copying them then
+  // would mark chunks of the CURRENT table done before its migration began,
+  // and that migration would skip them (entries lost).
+  if (phaseOf(epoch) !== PHASE_COPYING) return;
   let words = host.words();
   const gen = genOf(epoch);
   Atomics.store(words, host.writerRecord + W_ACTIVE_GEN, gen + 1);

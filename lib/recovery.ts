@@ -262,7 +262,10 @@ export function recoverThread(host: RecoveryHost, threadId: number, me: number):
     if (Date.now() - since > DEFAULT_WAIT_TIMEOUT_MS) throw new FlatshareTimeoutError(Date.now() - since, 'the recovery lock');
   }
   words = host.refreshWords();
-  if (phaseOf(Atomics.load(words, H_EPOCH)) === PHASE_COPYING) host.helpMigration();
+  // Help only a migration this thread's death interrupted (chunks handed back, control repaired);
+  // a thread that exited cleanly leaves the running migration to its own helpers.
+  const interrupted = report.chunksReleased + report.flipsFinished + report.allocationsRolledBack + report.migrationOwnershipReleased > 0;
+  if (interrupted && phaseOf(Atomics.load(words, H_EPOCH)) === PHASE_COPYING) host.helpMigration();
   return report;
 }
 
@@ -296,7 +299,11 @@ export function anyDead(words: Int32Array): boolean {
 export function repairRecord(words: Int32Array, slotInts: number, rec: number, report: RecoveryReport): void {
   const tag = recordTag(rec);
   const at = Atomics.load(words, rec + W_LOCK_AT);
-  if (at > 0 && at < words.length && lockOwnerTag(Atomics.load(words, at)) === tag) {
+  // LOCK_AT may be stale (a lock attempt whose CAS failed, a kill before the clear): trust it only
+  // when it names a seq word of a live table AND that word is locked with this record's tag.
+  // Without the first check a stale index into a reused region could hit a key or value word
+  // that merely looks like a lock word (an int32 key 17 is lockWord(tag 2, EMPTY)).
+  if (isLiveSeqIndex(words, slotInts, at) && lockOwnerTag(Atomics.load(words, at)) === tag) {
     if (finishSlot(words, slotInts, rec, at)) report.rolledForward++;
     else report.rolledBack++;
   }
@@ -311,6 +318,22 @@ export function repairRecord(words: Int32Array, slotInts: number, rec: number, r
   Atomics.store(words, rec + W_STATUS, RECORD_LIVE);
   Atomics.store(words, rec + W_OWNER, 0);
   report.records++;
+}
+
+/**
+ * True when `at` is the seq word of a slot of the current table, or of the
+ * new table of a running copy (copiers lock slots there).
+ */
+export function isLiveSeqIndex(words: Int32Array, slotInts: number, at: number): boolean {
+  if (!(at > 0 && at < words.length)) return false;
+  const epoch = Atomics.load(words, H_EPOCH);
+  const gen = genOf(epoch);
+  const tables = phaseOf(epoch) === PHASE_COPYING ? [readTableInfo(words, gen), readTableInfo(words, gen + 1)] : [readTableInfo(words, gen)];
+  for (const t of tables) {
+    const offset = at - t.slots;
+    if (offset >= 0 && offset < t.capacity * slotInts && offset % slotInts === 0) return true;
+  }
+  return false;
 }
 
 /** Complete (true) or undo (false) the dead record's operation on the slot it holds at `at`. */

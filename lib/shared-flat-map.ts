@@ -64,7 +64,7 @@ import {
   type ValueKind,
 } from './layout.js';
 import { EMPTY, FULL, LOCKED, ORDERED_PLAIN_LOADS, STATE_MASK, loadWord, lockWord } from './seqlock.js';
-import { GEN_SHIFT, PHASE_STABLE, genOf, makeEpoch, phaseOf } from './epoch.js';
+import { GEN_SHIFT, PHASE_COPYING, PHASE_STABLE, genOf, makeEpoch, phaseOf } from './epoch.js';
 import {
   ErrorCode,
   FlatshareRangeError,
@@ -104,6 +104,7 @@ import {
   abortLocked,
   announceLock,
   checkStall,
+  clearLock,
   deleteLocked,
   putLocked,
   recoverThread,
@@ -1041,7 +1042,10 @@ export class SharedFlatMap<K = string, V = unknown> implements Iterable<[K, V]> 
         }
         // Lock intent first, published by the CAS: identifies the lock's owner.
         announceLock(words, rec, at, seq);
-        if (Atomics.compareExchange(words, at, seq, lockWord(this.recTag, seq)) !== seq) continue;
+        if (Atomics.compareExchange(words, at, seq, lockWord(this.recTag, seq)) !== seq) {
+          clearLock(words, rec); // no stale lock intent may outlive a failed attempt (recovery.ts)
+          continue;
+        }
         if (Atomics.load(words, H_EPOCH) !== epoch) {
           abortLocked(words, rec, at, seq);
           break probe;
@@ -1114,7 +1118,10 @@ export class SharedFlatMap<K = string, V = unknown> implements Iterable<[K, V]> 
         }
         // Lock intent first, published by the CAS: identifies the lock's owner.
         announceLock(words, rec, at, seq);
-        if (Atomics.compareExchange(words, at, seq, lockWord(this.recTag, seq)) !== seq) continue;
+        if (Atomics.compareExchange(words, at, seq, lockWord(this.recTag, seq)) !== seq) {
+          clearLock(words, rec); // no stale lock intent may outlive a failed attempt (recovery.ts)
+          continue;
+        }
         if (Atomics.load(words, H_EPOCH) !== epoch) {
           // A migration began: table g is read-only now. Back out unchanged.
           abortLocked(words, rec, at, seq);
@@ -1269,7 +1276,7 @@ export class SharedFlatMap<K = string, V = unknown> implements Iterable<[K, V]> 
       helpMigration: () => {
         map.beginWrite();
         const epoch = Atomics.load(map.words, H_EPOCH);
-        if (phaseOf(epoch) !== PHASE_STABLE) helpCopy(map.migrationHost, epoch);
+        if (phaseOf(epoch) === PHASE_COPYING) helpCopy(map.migrationHost, epoch);
       },
     };
   }

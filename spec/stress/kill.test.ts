@@ -42,7 +42,7 @@ const MAX_DELAY_MS = 20;
 /** Everything a kill must be repaired within: recovery, checks, bystander progress. */
 const DEADLINE_MS = 5_000;
 /** The whole test must stay well under a minute on 2 cores. */
-const TEST_BUDGET_MS = 50_000;
+const TEST_BUDGET_MS = 55_000;
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -56,11 +56,11 @@ async function waitFor(predicate: () => boolean, ms: number): Promise<boolean> {
   return true;
 }
 
-test('killed writers: every key readable, writable, old or in-flight value, nothing else changed', async (t) => {
+test.serial('killed writers: every key readable, writable, old or in-flight value, nothing else changed', async (t) => {
   await killTest(t, 'int32');
 });
 
-test('killed writers, string keys and string values (kills inside arena allocation and free)', async (t) => {
+test.serial('killed writers, string keys and string values (kills inside arena allocation and free)', async (t) => {
   await killTest(t, 'string');
 });
 
