@@ -11,6 +11,10 @@
  * flatshare and Map agree on every key the case uses; after timing, it checks
  * again. A disagreement exits with status 2. The result is printed as one JSON
  * line on stdout; progress goes to stderr.
+ *
+ * String-key jobs (`kind: 'string-timing'`) run string-case.ts the same way;
+ * the bytes job also measures string -> string (string-case.ts runStringBytes).
+ * The timing core (warm-up, interleaved rounds) is measure.ts.
  */
 import { SharedFlatMap } from '../lib/index.js';
 import { SmokeCheckError, log, measureAll } from './measure.js';

@@ -14,6 +14,19 @@
  *   size            1k · 100k · 1M entries (--quick: 1k and 100k)
  *   key             uniformly random distinct int32 keys from a seeded PRNG (seed printed)
  *
+ * Single thread, 16-char ASCII string keys (string-case.ts, same child and method):
+ *   implementation  flatshare × Map (same process, same string objects); strict-atomics
+ *                   child for get hit at 100k (int32 and short string values)
+ *   operation × value   get hit → int32 · get miss · get hit → short string (10-20 chars) ·
+ *                   get hit → 1 KiB string · set new key · overwrite · delete (the last three
+ *                   with int32 values)
+ *   size            1k · 100k · 1M (1 KiB values: 1k and 100k only; 1M would hold 1 GiB of
+ *                   values on each side)
+ *   hasher          murmur3 (hashers.default) everywhere; fnv1a, xxhash32, xxhash64 on get hit
+ *                   → int32 at 100k
+ *   plus            shared bytes per entry, string -> string (16-char keys and values),
+ *                   in the bytes child
+ *
  * Multi-worker (mt-case.ts + mt-worker.ts), int32 values:
  *   key type        int32 · 16-char string (keys.ts KEY_TYPES; a key type flatshare does not
  *                   implement yet is reported "not yet supported" and lights up once it lands)
@@ -42,7 +55,9 @@
  * - Each child first runs every workload once and checks that flatshare and Map
  *   agree on every key the case uses (and again after timing); a disagreement
  *   fails the child and the whole run (exit status 1).
- * - Shared bytes per entry (int32 -> int32) come from one more child.
+ * - Shared bytes per entry (int32 -> int32 and string -> string) come from one more child.
+ * - os.loadavg() is recorded at the start and end of the run and before every job
+ *   (string rows carry the 1-minute value of their job): the machine is shared.
  * - Multi-worker jobs: one child per (key type, size) runs every cell (impl × mix ×
  *   worker count) with the same workers, in 3 interleaved rounds (order reversed
  *   every other round; each cell reports the median round), so ratios between implementations are same-process, same-run ratios.
@@ -141,7 +156,9 @@ interface Args {
 const USAGE = `usage: node build/benchmarks/run.js [--quick] [--filter <substring>] [--seed <n>]
   --quick            short maxTime (${QUICK.maxTime} s), sizes 1k and 100k only
   --filter <s>       only jobs whose id contains <s>; ids look like get-hit/100k/plain,
-                     set-new/1M/strict, bytes, mt/int32/100k, mt/string/1k,
+                     set-new/1M/strict, str-get-hit/100k/murmur3, str-get-hit-short/1k/murmur3,
+                     str-get-hit/100k/fnv1a, str-get-hit/100k/murmur3/strict, str-set-new/1M/murmur3,
+                     bytes, mt/int32/100k, mt/string/1k,
                      migration/int32/1M, visibility/int32, memory/int32
   --seed <n>         PRNG seed (default ${DEFAULT_SEED})
 A full run (no --quick, no --filter) also rewrites the generated block of docs/benchmarks.md.`;
