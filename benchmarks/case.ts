@@ -11,11 +11,16 @@
  * flatshare and Map agree on every key the case uses; after timing, it checks
  * again. A disagreement exits with status 2. The result is printed as one JSON
  * line on stdout; progress goes to stderr.
+ *
+ * String-key jobs (`kind: 'string-timing'`) run string-case.ts the same way;
+ * the bytes job also measures string -> string (string-case.ts runStringBytes).
+ * The timing core (warm-up, interleaved rounds) is measure.ts.
  */
-import Benchmark from 'benchmark';
 import { SharedFlatMap } from '../lib/index.js';
+import { SmokeCheckError, log, measureAll } from './measure.js';
 import { Prng, distinctKeys, sampleKeys, shuffled } from './prng.js';
-import type { BytesConfig, BytesOutput, BytesRow, CaseConfig, CaseOutput, ChildConfig, Measurement } from './types.js';
+import { runStringBytes, runStringTiming } from './string-case.js';
+import type { BytesConfig, BytesOutput, BytesRow, CaseConfig, CaseOutput, ChildConfig } from './types.js';
 import {
   deleteFlatshare,
   deleteMap,
@@ -46,22 +51,10 @@ const LOOKUP_MAX = 1 << 20;
  * ~200k-entry working set; see docs/benchmarks.md.
  */
 const POOL_ENTRIES = 200_000;
-/** Warm-up before benchmark.js starts: at least this many calls, and about this share of maxTime. */
-const WARMUP_MIN_CALLS = 3;
-const WARMUP_SHARE = 0.15;
 /** gc() after every cycle (untimed) when one invocation inserts this many entries: keeps dead 100k/1M maps from being collected inside a timed invocation. */
 const GC_EVERY_CYCLE_FROM = 100_000;
 const MIB = 1 << 20;
-/** Interleaved benchmark.js rounds per implementation (see measureAll). */
-const ROUNDS = 3;
 
-class SmokeCheckError extends Error {}
-
-const gc = (globalThis as { gc?: () => void }).gc;
-
-function log(message: string): void {
-  process.stderr.write(`  [case] ${message}\n`);
-}
 
 function roundUp(n: number, multiple: number): number {
   return Math.ceil(n / multiple) * multiple;
@@ -131,90 +124,6 @@ function smokeCheck(stage: string, config: CaseConfig, data: CaseData, fs: Workl
   log(`${stage}: flatshare and Map agree on ${checked} lookups, size ${expectedSize}`);
 }
 
-function warmUp(w: Workload, maxTime: number): void {
-  const budgetMs = maxTime * WARMUP_SHARE * 1000;
-  const start = performance.now();
-  for (let calls = 0; calls < WARMUP_MIN_CALLS || performance.now() - start < budgetMs; calls++) {
-    w.fn();
-    w.onCycle();
-  }
-}
-
-/** Two-tailed 95% Student t critical values by degrees of freedom (benchmark.js's table). */
-const T_TABLE = [
-  Number.NaN, 12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.16, 2.145, 2.131,
-  2.12, 2.11, 2.101, 2.093, 2.086, 2.08, 2.074, 2.069, 2.064, 2.06, 2.056, 2.052, 2.048, 2.045, 2.042,
-];
-const T_INFINITY = 1.96;
-
-/** One benchmark.js run of `w` (one round); returns its samples (seconds per invocation). */
-function benchRound(name: string, w: Workload, config: CaseConfig, maxTime: number, minSamples: number): number[] {
-  gc?.();
-  const gcEachCycle = config.op === 'set-new' && w.batch >= GC_EVERY_CYCLE_FROM && gc !== undefined;
-  const bench = new Benchmark(name, w.fn, {
-    maxTime,
-    minSamples,
-    ...(w.minTime === undefined ? {} : { minTime: w.minTime }),
-    onCycle: () => {
-      w.onCycle();
-      if (gcEachCycle) gc?.();
-    },
-  });
-  bench.run({ async: false });
-  const error = (bench as Benchmark & { error?: unknown }).error;
-  if (error !== undefined) throw error instanceof Error ? error : new Error(String(error));
-  return bench.stats.sample.slice();
-}
-
-/**
- * Measure both implementations in ROUNDS interleaved rounds (Map, flatshare,
- * then flatshare, Map, ...), each round a benchmark.js run of maxTime / ROUNDS.
- * On a shared machine a burst of load then lands on both sides instead of on
- * whichever happened to be running. ns/op is the mean of all samples of all
- * rounds divided by the batch; rme is computed from those pooled samples the
- * way benchmark.js computes it (95% margin of error of the mean, in percent).
- */
-function measureAll(config: CaseConfig, w: { flatshare: Workload; Map: Workload }, label: Record<'flatshare' | 'Map', string>): Measurement[] {
-  for (const impl of config.impls) warmUp(w[impl], config.maxTime);
-  const roundTime = config.maxTime / ROUNDS;
-  const roundSamples = Math.max(2, Math.ceil(config.minSamples / ROUNDS));
-  const samples: Record<'flatshare' | 'Map', number[]> = { flatshare: [], Map: [] };
-  const roundMeans: Record<'flatshare' | 'Map', number[]> = { flatshare: [], Map: [] };
-  for (let round = 0; round < ROUNDS; round++) {
-    const order = round % 2 === 0 ? config.impls : [...config.impls].reverse();
-    for (const impl of order) {
-      const s = benchRound(`${config.op} ${config.size} ${label[impl]}`, w[impl], config, roundTime, roundSamples);
-      samples[impl].push(...s);
-      roundMeans[impl].push((mean(s) / w[impl].batch) * 1e9);
-    }
-  }
-  return config.impls.map((impl) => {
-    const s = samples[impl];
-    const m = mean(s);
-    const sd = Math.sqrt(s.reduce((acc, x) => acc + (x - m) ** 2, 0) / (s.length - 1));
-    const critical = T_TABLE[s.length - 1] ?? T_INFINITY;
-    const sorted = s.slice().sort((a, b) => a - b);
-    const result: Measurement = {
-      impl,
-      nsPerOp: (m / w[impl].batch) * 1e9,
-      rme: ((critical * sd) / Math.sqrt(s.length) / m) * 100,
-      samples: s.length,
-      batch: w[impl].batch,
-      medianNsPerOp: ((sorted[sorted.length >> 1] as number) / w[impl].batch) * 1e9,
-      roundNsPerOp: roundMeans[impl],
-    };
-    log(
-      `${label[impl]}: ${result.nsPerOp.toFixed(2)} ns/op ±${result.rme.toFixed(1)}% ` +
-        `(${result.samples} samples of ${w[impl].batch}-op invocations; rounds ${roundMeans[impl].map((r) => r.toFixed(1)).join(' / ')})`,
-    );
-    return result;
-  });
-}
-
-function mean(values: number[]): number {
-  return values.reduce((a, b) => a + b, 0) / values.length;
-}
-
 function runTiming(config: CaseConfig, readPath: 'plain' | 'strict'): CaseOutput {
   const started = performance.now();
   const data = makeData(config);
@@ -226,7 +135,14 @@ function runTiming(config: CaseConfig, readPath: 'plain' | 'strict'): CaseOutput
   w.Map.onCycle();
   smokeCheck('smoke check before timing', config, data, w.flatshare, w.Map);
 
-  const measurements = measureAll(config, w, { Map: 'Map', flatshare: readPath === 'strict' ? 'flatshare-strict' : 'flatshare' });
+  const spec = {
+    name: `${config.op} ${config.size}`,
+    maxTime: config.maxTime,
+    minSamples: config.minSamples,
+    impls: config.impls,
+    gcEachCycle: config.op === 'set-new' && data.insert.length >= GC_EVERY_CYCLE_FROM,
+  };
+  const measurements = measureAll(spec, w, { Map: 'Map', flatshare: readPath === 'strict' ? 'flatshare-strict' : 'flatshare' });
   smokeCheck('check after timing', config, data, w.flatshare, w.Map, config.op === 'overwrite');
   return {
     kind: 'timing',
@@ -241,7 +157,7 @@ function runTiming(config: CaseConfig, readPath: 'plain' | 'strict'): CaseOutput
 }
 
 /** Shared bytes per entry, int32 -> int32: buffer.byteLength / entries. */
-function runBytes(config: BytesConfig): BytesOutput {
+function runBytes(config: BytesConfig): Omit<BytesOutput, 'stringRows'> {
   const rows: BytesRow[] = [];
   for (const size of config.sizes) {
     const keys = distinctKeys(new Prng(config.seed), size);
@@ -269,7 +185,7 @@ function runBytes(config: BytesConfig): BytesOutput {
   return { kind: 'bytes', rows };
 }
 
-function main(): void {
+async function main(): Promise<void> {
   const arg = process.argv[2];
   if (arg === undefined) {
     process.stderr.write("usage: node build/benchmarks/case.js '<json config>'\n");
@@ -279,7 +195,12 @@ function main(): void {
   const env = process.env.FLATSHARE_STRICT_ATOMICS;
   const readPath = env === '1' || env === 'true' ? 'strict' : 'plain';
   try {
-    const output = config.kind === 'bytes' ? runBytes(config) : runTiming(config, readPath);
+    const output =
+      config.kind === 'bytes'
+        ? { ...runBytes(config), stringRows: runStringBytes(config.sizes, config.seed) }
+        : config.kind === 'string-timing'
+          ? await runStringTiming(config, readPath)
+          : runTiming(config, readPath);
     process.stdout.write(`${JSON.stringify(output)}\n`);
   } catch (error) {
     process.stderr.write(`  [case] FAILED: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
@@ -287,4 +208,4 @@ function main(): void {
   }
 }
 
-main();
+await main();

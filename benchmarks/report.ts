@@ -4,7 +4,8 @@
  */
 import type { KeyType } from './keys.js';
 import { mtSections, mtTargetRows, type MtResults } from './mt-report.js';
-import type { BytesRow, Operation, ReadPath } from './types.js';
+import { hasherTable, stringBytesTable, stringResultsTable, stringStrictTable, stringTargetRows, type StringResultRow } from './string-report.js';
+import type { BytesRow, Operation, ReadPath, StringBytesRow } from './types.js';
 
 /** One row of latest.json for a timing result. */
 export interface ResultRow {
@@ -54,6 +55,11 @@ export interface Environment {
   minSamples: number;
   wallSeconds: number;
   partial: string | undefined;
+  /** os.loadavg() (1, 5, 15 min) when the run started and when it ended. */
+  loadAvgStart: number[];
+  loadAvgEnd: number[];
+  /** Lowest and highest 1-minute load average seen at the start of a job. */
+  loadAvg1Range: [number, number];
 }
 
 export const BYTES_TARGET = 16;
@@ -97,6 +103,7 @@ export function environmentBlock(env: Environment): string {
     `- Command: \`${env.command}\``,
     `- Seed: ${env.seed} (rerun with \`--seed ${env.seed}\` for the same keys); benchmark.js maxTime ${env.maxTime} s, minSamples ${env.minSamples} per measurement`,
     `- Total run time: ${env.wallSeconds.toFixed(0)} s`,
+    `- Load average (\`uptime\`, 1/5/15 min; 2 cores): ${env.loadAvgStart.map((l) => l.toFixed(2)).join(' / ')} at the start, ${env.loadAvgEnd.map((l) => l.toFixed(2)).join(' / ')} at the end; the 1-minute value ranged ${env.loadAvg1Range[0].toFixed(2)}-${env.loadAvg1Range[1].toFixed(2)} at job starts. Above 2 other jobs were competing for the cores: read ratios, not nanoseconds.`,
   ];
   if (env.partial !== undefined) lines.push(`- **Partial run** (${env.partial}): not every case was measured.`);
   return lines.join('\n');
@@ -197,6 +204,10 @@ export interface Report {
   mt: MtResults;
   /** Sizes of the multi-worker throughput jobs. */
   mtSizes: readonly number[];
+  /** Single-thread string-key cases (string-case.ts). */
+  stringRows: StringResultRow[];
+  /** Shared bytes per entry, string -> string. */
+  stringBytes: StringBytesRow[];
 }
 
 /** The generated part, shared by latest.md and docs/benchmarks.md. */
@@ -215,7 +226,11 @@ export function generatedSections(report: Report, headingLevel: number, chartPat
     '',
     `${h} Targets (BRIEF §6)`,
     '',
-    [targetsTable(report.rows, report.bytes, report.sizes), ...mtTargetRows(report.mt, report.mtSizes)].join('\n'),
+    [
+      targetsTable(report.rows, report.bytes, report.sizes),
+      ...stringTargetRows(report.stringRows, report.stringBytes, report.sizes),
+      ...mtTargetRows(report.mt, report.mtSizes),
+    ].join('\n'),
     '',
     'The multi-worker targets are judged at 100k entries (bold); the other sizes are shown for information. "faster" factors are baseline time per lookup ÷ flatshare time per lookup, both from the same child process.',
     '',
@@ -230,6 +245,28 @@ export function generatedSections(report: Report, headingLevel: number, chartPat
     '`buffer.byteLength / entries` after inserting the entries: "presized" maps were created with `capacity: entries`, "grown" ones with the default capacity (64). byteLength is the committed length of the growable SharedArrayBuffer; it includes the 9 KiB header and writer records, retired table regions kept for reuse, and the 1 MiB grow step. The last column is the current table region alone.',
     '',
     bytesTable(report.bytes),
+    '',
+    `${h} String keys: time per operation, ratio vs Map`,
+    '',
+    '16-character ASCII keys (`key:` + 8 hex digits + `:` + 3 hex digits), default hasher (murmur3), x64 read path. Same method as the int32 table: one child per row, flatshare and `Map` in the same process on the same string objects, interleaved rounds. set new, overwrite, delete and get miss use int32 values. The last column is the 1-minute load average when the child started.',
+    '',
+    stringResultsTable(report.stringRows),
+    '',
+    `${h} String keys: hashers`,
+    '',
+    '16-char string key → int32 get hit, one child per hasher, each against the `Map` of its own process (the keys are identical). "ratio ÷ murmur3 ratio" compares the same-process ratios, so it is less exposed to load than the nanoseconds. xxhash32/xxhash64 are xxhash-wasm (async set-up).',
+    '',
+    hasherTable(report.stringRows),
+    '',
+    `${h} String keys: strict atomics`,
+    '',
+    stringStrictTable(report.stringRows),
+    '',
+    `${h} Shared bytes per entry, string → string`,
+    '',
+    '16-char ASCII keys and 16-char ASCII values (one byte per char in the arena). Target (BRIEF §6) read literally: 1.5 × key bytes + value bytes + 24. `buffer.byteLength / entries` as for int32; "table only" is the current table region (16-byte slots), "rest" is everything else: arena blocks (a 1-word header plus the payload in a size-class block), the fixed header, retired table regions and the unused part of the last 1 MiB grow step.',
+    '',
+    stringBytesTable(report.stringBytes),
     '',
     ...mtSections(report.mt, h, chartPath),
   ];

@@ -14,6 +14,19 @@
  *   size            1k · 100k · 1M entries (--quick: 1k and 100k)
  *   key             uniformly random distinct int32 keys from a seeded PRNG (seed printed)
  *
+ * Single thread, 16-char ASCII string keys (string-case.ts, same child and method):
+ *   implementation  flatshare × Map (same process, same string objects); strict-atomics
+ *                   child for get hit at 100k (int32 and short string values)
+ *   operation × value   get hit → int32 · get miss · get hit → short string (10-20 chars) ·
+ *                   get hit → 1 KiB string · set new key · overwrite · delete (the last three
+ *                   with int32 values)
+ *   size            1k · 100k · 1M (1 KiB values: 1k and 100k only; 1M would hold 1 GiB of
+ *                   values on each side)
+ *   hasher          murmur3 (hashers.default) everywhere; fnv1a, xxhash32, xxhash64 on get hit
+ *                   → int32 at 100k
+ *   plus            shared bytes per entry, string -> string (16-char keys and values),
+ *                   in the bytes child
+ *
  * Multi-worker (mt-case.ts + mt-worker.ts), int32 values:
  *   key type        int32 · 16-char string (keys.ts KEY_TYPES; a key type flatshare does not
  *                   implement yet is reported "not yet supported" and lights up once it lands)
@@ -42,7 +55,9 @@
  * - Each child first runs every workload once and checks that flatshare and Map
  *   agree on every key the case uses (and again after timing); a disagreement
  *   fails the child and the whole run (exit status 1).
- * - Shared bytes per entry (int32 -> int32) come from one more child.
+ * - Shared bytes per entry (int32 -> int32 and string -> string) come from one more child.
+ * - os.loadavg() is recorded at the start and end of the run and before every job
+ *   (string rows carry the 1-minute value of their job): the machine is shared.
  * - Multi-worker jobs: one child per (key type, size) runs every cell (impl × mix ×
  *   worker count) with the same workers, in 3 interleaved rounds (order reversed
  *   every other round; each cell reports the median round), so ratios between implementations are same-process, same-run ratios.
@@ -71,7 +86,21 @@ import {
   type Report,
   type ResultRow,
 } from './report.js';
-import { OPERATIONS, type BytesOutput, type BytesRow, type CaseOutput, type ChildConfig, type ChildOutput, type ReadPath } from './types.js';
+import { stringRowsOf, type StringResultRow } from './string-report.js';
+import {
+  OPERATIONS,
+  type BytesOutput,
+  type BytesRow,
+  type CaseOutput,
+  type ChildConfig,
+  type ChildOutput,
+  type HasherName,
+  type Operation,
+  type ReadPath,
+  type StringBytesRow,
+  type StringCaseOutput,
+  type StringValueKind,
+} from './types.js';
 
 const FULL_SIZES = [1_000, 100_000, 1_000_000] as const;
 const QUICK_SIZES = [1_000, 100_000] as const;
@@ -84,6 +113,28 @@ const MT_QUICK = { cellMs: 80, warmMs: 30, rounds: 1 };
 /** Migration latency is measured on a table of this many entries (--quick: 100k). */
 const MIGRATION_SIZE = { full: 1_000_000, quick: 100_000 };
 const VISIBILITY_ITERATIONS = { full: 5000, quick: 1000 };
+/**
+ * Single-thread string-key cases (16-char keys): operation x value kind, at
+ * every size up to maxSize. 1 KiB values stop at 100k: at 1M they would hold
+ * 1 GiB of values on each side.
+ */
+const STRING_CASES: ReadonlyArray<{ op: Operation; values: StringValueKind; maxSize: number }> = [
+  { op: 'get-hit', values: 'int32', maxSize: Infinity },
+  { op: 'get-miss', values: 'int32', maxSize: Infinity },
+  { op: 'get-hit', values: 'short', maxSize: Infinity },
+  { op: 'get-hit', values: '1k', maxSize: 100_000 },
+  { op: 'set-new', values: 'int32', maxSize: Infinity },
+  { op: 'overwrite', values: 'int32', maxSize: Infinity },
+  { op: 'delete', values: 'int32', maxSize: Infinity },
+];
+/** The non-default hashers are compared on the 16-char key -> int32 get hit at this size. */
+const HASHER_SIZE = 100_000;
+const OTHER_HASHERS: readonly HasherName[] = ['fnv1a', 'xxhash32', 'xxhash64'];
+/** String cases also measured on the strict-atomics read path (arm64 estimate). */
+const STRING_STRICT: ReadonlyArray<{ op: Operation; values: StringValueKind; size: number }> = [
+  { op: 'get-hit', values: 'int32', size: 100_000 },
+  { op: 'get-hit', values: 'short', size: 100_000 },
+];
 /** Default seed: fixed, so successive full runs time the same keys. */
 const DEFAULT_SEED = 0x5eed_f1a7;
 /** A child that runs longer than this is killed and the run fails. */
@@ -105,7 +156,9 @@ interface Args {
 const USAGE = `usage: node build/benchmarks/run.js [--quick] [--filter <substring>] [--seed <n>]
   --quick            short maxTime (${QUICK.maxTime} s), sizes 1k and 100k only
   --filter <s>       only jobs whose id contains <s>; ids look like get-hit/100k/plain,
-                     set-new/1M/strict, bytes, mt/int32/100k, mt/string/1k,
+                     set-new/1M/strict, str-get-hit/100k/murmur3, str-get-hit-short/1k/murmur3,
+                     str-get-hit/100k/fnv1a, str-get-hit/100k/murmur3/strict, str-set-new/1M/murmur3,
+                     bytes, mt/int32/100k, mt/string/1k,
                      migration/int32/1M, visibility/int32, memory/int32
   --seed <n>         PRNG seed (default ${DEFAULT_SEED})
 A full run (no --quick, no --filter) also rewrites the generated block of docs/benchmarks.md.`;
@@ -164,6 +217,20 @@ function jobs(args: Args, sizes: readonly number[], timing: { maxTime: number; m
       }
     }
   }
+  const stringJob = (op: Operation, values: StringValueKind, size: number, hasher: HasherName, readPath: ReadPath): Job => {
+    const name = `str-${op}${values === 'int32' ? '' : `-${values}`}`;
+    return {
+      id: `${name}/${sizeLabel(size)}/${hasher}${readPath === 'strict' ? '/strict' : ''}`,
+      readPath,
+      // Same seed for every hasher and read path: identical keys.
+      config: { kind: 'string-timing', op, values, hasher, size, seed: deriveSeed(args.seed, `${name}/${size}`), ...timing, impls: ['Map', 'flatshare'] },
+    };
+  };
+  for (const c of STRING_CASES) {
+    for (const size of sizes) if (size <= c.maxSize) list.push(stringJob(c.op, c.values, size, 'murmur3', 'plain'));
+  }
+  if (sizes.includes(HASHER_SIZE)) for (const hasher of OTHER_HASHERS) list.push(stringJob('get-hit', 'int32', HASHER_SIZE, hasher, 'plain'));
+  for (const c of STRING_STRICT) if (sizes.includes(c.size)) list.push(stringJob(c.op, c.values, c.size, 'murmur3', 'strict'));
   list.push({ id: 'bytes', readPath: 'plain', config: { kind: 'bytes', sizes: [...sizes], seed: deriveSeed(args.seed, 'bytes') } });
   const mt = args.quick ? MT_QUICK : MT_FULL;
   const scale = args.quick ? 'quick' : 'full';
@@ -249,6 +316,13 @@ function bytesRowsOf(bytes: BytesRow[]): BytesResultRow[] {
   ]);
 }
 
+function stringBytesRowsOf(bytes: StringBytesRow[]): unknown[] {
+  return bytes.flatMap((b) => [
+    { case: 'bytes-per-entry', keys: 'string16', values: 'string16', impl: 'flatshare', size: b.size, variant: 'presized', bufferBytes: b.presizedBytes, bytesPerEntry: b.presizedBytesPerEntry, keyBytes: b.keyBytes, valueBytes: b.valueBytes, targetBytesPerEntry: b.targetBytesPerEntry },
+    { case: 'bytes-per-entry', keys: 'string16', values: 'string16', impl: 'flatshare', size: b.size, variant: 'grown', bufferBytes: b.grownBytes, bytesPerEntry: b.grownBytesPerEntry, keyBytes: b.keyBytes, valueBytes: b.valueBytes, targetBytesPerEntry: b.targetBytesPerEntry, tableBytesPerEntry: b.grownTableBytesPerEntry },
+  ]);
+}
+
 function commandLine(): string {
   const argv = process.argv.slice(2).join(' ');
   const direct = `node ${relative(repoRoot, process.argv[1] ?? 'build/benchmarks/run.js')}${argv === '' ? '' : ` ${argv}`}`;
@@ -266,10 +340,17 @@ async function main(): Promise<void> {
   process.stderr.write(`bench: ${list.length} jobs, seed ${args.seed}, maxTime ${timing.maxTime} s, minSamples ${timing.minSamples}\n`);
 
   const rows: ResultRow[] = [];
+  const stringRows: StringResultRow[] = [];
   let bytes: BytesRow[] = [];
+  let stringBytes: StringBytesRow[] = [];
+  const loadAvgStart = os.loadavg();
+  const loadAvg1Range: [number, number] = [Infinity, -Infinity];
   const mtResults = emptyMtResults();
   for (const [i, job] of list.entries()) {
-    process.stderr.write(`[${i + 1}/${list.length}] ${job.id}\n`);
+    const load1 = os.loadavg()[0] ?? Number.NaN;
+    loadAvg1Range[0] = Math.min(loadAvg1Range[0], load1);
+    loadAvg1Range[1] = Math.max(loadAvg1Range[1], load1);
+    process.stderr.write(`[${i + 1}/${list.length}] ${job.id} (load average ${load1.toFixed(2)})\n`);
     let output: ChildOutput | MtOutput;
     try {
       output = await runChild(job);
@@ -277,8 +358,11 @@ async function main(): Promise<void> {
       process.stderr.write(`bench: FAILED ${error instanceof Error ? error.message : String(error)}\nbench: no result files written\n`);
       process.exit(1);
     }
-    if (output.kind === 'bytes') bytes = (output as BytesOutput).rows;
-    else if (output.kind === 'timing') rows.push(...rowsOf(output));
+    if (output.kind === 'bytes') {
+      bytes = (output as BytesOutput).rows;
+      stringBytes = (output as BytesOutput).stringRows;
+    } else if (output.kind === 'timing') rows.push(...rowsOf(output));
+    else if (output.kind === 'string-timing') stringRows.push(...stringRowsOf(output as StringCaseOutput, load1));
     else addMtOutput(mtResults, output);
   }
 
@@ -297,11 +381,14 @@ async function main(): Promise<void> {
     minSamples: timing.minSamples,
     wallSeconds: (performance.now() - started) / 1000,
     partial: full ? undefined : partial,
+    loadAvgStart,
+    loadAvgEnd: os.loadavg(),
+    loadAvg1Range,
   };
-  const report: Report = { env, rows, bytes, ops: OPERATIONS, sizes, failures: [], mt: mtResults, mtSizes: sizes };
+  const report: Report = { env, rows, bytes, ops: OPERATIONS, sizes, failures: [], mt: mtResults, mtSizes: sizes, stringRows, stringBytes };
 
   mkdirSync(resultsDir, { recursive: true });
-  const json: unknown[] = [...rows, ...bytesRowsOf(bytes), ...mtJsonRows(mtResults)];
+  const json: unknown[] = [...rows, ...stringRows, ...bytesRowsOf(bytes), ...stringBytesRowsOf(stringBytes), ...mtJsonRows(mtResults)];
   for (const keyType of KEY_TYPES) {
     const svg = throughputSvg(mtResults, keyType);
     if (svg !== undefined) writeFileSync(join(resultsDir, `throughput-${keyType}.svg`), svg);

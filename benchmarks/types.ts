@@ -37,7 +37,44 @@ export interface BytesConfig {
   seed: number;
 }
 
-export type ChildConfig = CaseConfig | BytesConfig;
+/**
+ * Values of the string-key cases (16-char ASCII keys):
+ * `int32`; `short`: a 10-20 char ASCII string; `1k`: a 1,024-char ASCII string.
+ */
+export const STRING_VALUE_KINDS = ['int32', 'short', '1k'] as const;
+export type StringValueKind = (typeof STRING_VALUE_KINDS)[number];
+
+/** Hashers the string-key cases can use (`murmur3` is `hashers.default`). xxhash* are async (xxhash-wasm). */
+export const HASHER_NAMES = ['murmur3', 'fnv1a', 'xxhash32', 'xxhash64'] as const;
+export type HasherName = (typeof HASHER_NAMES)[number];
+
+/** One string-key child job: `op` on 16-char string keys with `values`, hashed by `hasher`. */
+export interface StringCaseConfig {
+  kind: 'string-timing';
+  op: Operation;
+  values: StringValueKind;
+  hasher: HasherName;
+  size: number;
+  seed: number;
+  maxTime: number;
+  minSamples: number;
+  impls: Array<'flatshare' | 'Map'>;
+}
+
+export interface StringCaseOutput {
+  kind: 'string-timing';
+  op: Operation;
+  values: StringValueKind;
+  hasher: HasherName;
+  size: number;
+  seed: number;
+  readPath: ReadPath;
+  measurements: Measurement[];
+  sink: number;
+  wallSeconds: number;
+}
+
+export type ChildConfig = CaseConfig | BytesConfig | StringCaseConfig;
 
 /** One benchmark.js measurement. */
 export interface Measurement {
@@ -82,9 +119,29 @@ export interface BytesRow {
   grownTableBytesPerEntry: number;
 }
 
+/** Shared bytes per entry, string -> string (16-char keys, 10-20 char values), after inserting `size` entries. */
+export interface StringBytesRow {
+  size: number;
+  /** Mean encoded key bytes per entry (one byte per char for ASCII: 16). */
+  keyBytes: number;
+  /** Mean encoded value bytes per entry. */
+  valueBytes: number;
+  /** BRIEF target for these entries: 1.5 x keyBytes + valueBytes + 24. */
+  targetBytesPerEntry: number;
+  presizedBytes: number;
+  presizedBytesPerEntry: number;
+  grownBytes: number;
+  grownBytesPerEntry: number;
+  /** Current table region alone (slots + table header) per entry, grown map. */
+  grownTableBytesPerEntry: number;
+  /** (grown bytes - current table bytes) / entries: the arena blocks plus the fixed header, retired table regions and the unused rest of the last grow step. */
+  grownOutsideTableBytesPerEntry: number;
+}
+
 export interface BytesOutput {
   kind: 'bytes';
   rows: BytesRow[];
+  stringRows: StringBytesRow[];
 }
 
-export type ChildOutput = CaseOutput | BytesOutput;
+export type ChildOutput = CaseOutput | BytesOutput | StringCaseOutput;

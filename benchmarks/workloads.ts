@@ -85,7 +85,7 @@ export interface CaseData {
 export const FASTEST_OP_SECONDS = 4e-9;
 
 /** minTime that keeps `(count + 1) * batch <= poolOps` (see the file comment). */
-function poolMinTime(poolOps: number, batch: number): number | undefined {
+export function poolMinTime(poolOps: number, batch: number): number | undefined {
   const spare = poolOps - 3 * batch;
   // Pool of only ~two invocations: one invocation per cycle (any positive time below one invocation).
   return spare <= 0 ? 1e-9 : spare * FASTEST_OP_SECONDS;
@@ -250,7 +250,7 @@ export function overwriteMap(map: Map<number, number>, data: CaseData): Workload
  * half of its keys per cycle, so a map is never less than half full. onCycle
  * puts every deleted key back with its value.
  */
-class DeleteWindows {
+export class DeleteWindows {
   readonly perReplica: number;
   readonly total: number;
   /** Window ids used since the last restore. */
@@ -259,7 +259,7 @@ class DeleteWindows {
   cursor = 0;
   /** Deletes of keys that should have been present but returned false. */
   failed = 0;
-  constructor(readonly data: CaseData) {
+  constructor(readonly data: Pick<CaseData, 'deleteBatch' | 'deleteReplicas'> & { present: { length: number } }) {
     this.perReplica = Math.max(1, Math.floor(data.present.length / 2 / data.deleteBatch));
     this.total = this.perReplica * data.deleteReplicas;
     this.used = new Int32Array(this.total);
