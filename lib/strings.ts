@@ -25,11 +25,18 @@ export const LATIN1_MAX_UNIT = 0xff;
 /** Bytes per code unit in the two-byte form. */
 export const UTF16_UNIT_BYTES = 2;
 /**
- * Strings up to this many code units are decoded and written with a JS loop;
- * longer ones through Buffer's native latin1 / utf16le routines, whose fixed
- * call cost (~60 ns) the loop beats below this length (docs/design.md).
+ * Strings up to this many code units are WRITTEN with a JS loop of typed-array
+ * stores; longer ones through Buffer's native `write`, whose fixed call cost
+ * the store loop (no string building) beats below this length.
  */
 export const SHORT_STRING_UNITS = 24;
+/**
+ * Strings up to this many code units are DECODED with a `String.fromCharCode`
+ * loop; longer ones through Buffer's native `toString`. Measured on a
+ * SharedArrayBuffer-backed Buffer (docs/benchmarks.md): the loop builds a
+ * cons-string and loses from about 8 units on (16 units: 118 ns vs 59 ns).
+ */
+export const SHORT_DECODE_UNITS = 8;
 
 /** TAG_LATIN1 when every code unit of `s` fits in one byte, else TAG_UTF16. */
 export function stringTag(s: string): number {
@@ -63,14 +70,14 @@ export function readString(bytes: Buffer, halves: Uint16Array, byteOffset: numbe
   if (tag === TAG_UTF16) {
     const units = byteLength >>> 1;
     const first = byteOffset / UTF16_UNIT_BYTES;
-    if (units <= SHORT_STRING_UNITS) {
+    if (units <= SHORT_DECODE_UNITS) {
       let s = '';
       for (let i = 0; i < units; i++) s += String.fromCharCode(halves[first + i] as number);
       return s;
     }
     return bytes.toString('utf16le', byteOffset, byteOffset + units * UTF16_UNIT_BYTES);
   }
-  if (byteLength <= SHORT_STRING_UNITS) {
+  if (byteLength <= SHORT_DECODE_UNITS) {
     let s = '';
     for (let i = 0; i < byteLength; i++) s += String.fromCharCode(bytes[byteOffset + i] as number);
     return s;

@@ -18,6 +18,7 @@ import { SharedFlatMap } from '../../lib/index.js';
 import { INT_BYTES, MAX_VALUE_BYTES, TAG_BYTES, TAG_LATIN1, TAG_UTF16 } from '../../lib/layout.js';
 import {
   LATIN1_MAX_UNIT,
+  SHORT_DECODE_UNITS,
   SHORT_STRING_UNITS,
   readString,
   stringBytes,
@@ -60,10 +61,20 @@ const SPECIAL: readonly [string, string][] = [
   ['lone surrogates both ends, Latin-1 inside', '\udc00é\ud800'],
 ];
 
-/** Strings of lengths around SHORT_STRING_UNITS and long ones, in both forms. */
+/** Strings of lengths around SHORT_DECODE_UNITS and SHORT_STRING_UNITS and long ones, in both forms. */
 function lengthCases(): [string, string][] {
   const cases: [string, string][] = [];
-  const lengths = [SHORT_STRING_UNITS - 1, SHORT_STRING_UNITS, SHORT_STRING_UNITS + 1, 2 * SHORT_STRING_UNITS, 1000, 30_000];
+  const lengths = [
+    SHORT_DECODE_UNITS - 1,
+    SHORT_DECODE_UNITS,
+    SHORT_DECODE_UNITS + 1,
+    SHORT_STRING_UNITS - 1,
+    SHORT_STRING_UNITS,
+    SHORT_STRING_UNITS + 1,
+    2 * SHORT_STRING_UNITS,
+    1000,
+    30_000,
+  ];
   for (const n of lengths) {
     cases.push([`ASCII x${n}`, ofLength('abcdefghij', n)]);
     cases.push([`Latin-1 x${n}`, ofLength('\x80é\xff\x9fz', n)]);
