@@ -247,6 +247,13 @@ export function helpCopy(host: MigrationHost, epoch: number): void {
   // From here table g's region cannot be reused (our ACTIVE_GEN), so its chunk words are safe to touch.
   const old = readTableInfo(words, gen);
   const next = readTableInfo(words, gen + 1);
+  // Validate the descriptors: a helper delayed here past the flip of g and the
+  // ALLOCATING(g + 1) that follows would otherwise read g + 2's new table as
+  // "old" and the current table as "next", copy the former's unclaimed (empty)
+  // chunks and mark them DONE, and the migration of g + 2 would later skip
+  // them: every entry in them lost. Descriptor g is only rewritten after the
+  // epoch left COPYING(g), so an unchanged epoch after the reads vouches for them.
+  if (Atomics.load(words, H_EPOCH) !== epoch) return;
   const need = Math.max(next.slots + next.capacity * host.slotInts, chunkStatesAt(old.base, old.capacity, host.slotInts) + chunkStateInts(old.capacity));
   if (need > words.length) words = host.refreshWords();
   const chunks = chunkCount(old.capacity);
