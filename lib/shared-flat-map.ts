@@ -1040,23 +1040,10 @@ export class SharedFlatMap<K = string, V = unknown> implements Iterable<[K, V]> 
           if (genOf(Atomics.load(words, H_EPOCH)) === genOf(epoch)) return -1;
           break probe;
         }
-        // Lock intent first, published by the CAS: identifies the lock's owner.
-        announceLock(words, rec, at, seq);
-        if (Atomics.compareExchange(words, at, seq, lockWord(this.recTag, seq)) !== seq) {
-          clearLock(words, rec); // no stale lock intent may outlive a failed attempt (recovery.ts)
-          continue;
-        }
-        if (Atomics.load(words, H_EPOCH) !== epoch) {
-          abortLocked(words, rec, at, seq);
-          break probe;
-        }
+        const outcome = this.tryLock(words, table, at, seq, epoch);
+        if (outcome === LOCK_LOST) continue;
+        if (outcome === LOCK_RESTART) break probe;
         if (state === EMPTY) {
-          if (Atomics.sub(words, table.base + T_REMAINING, 1) <= 0) {
-            Atomics.add(words, table.base + T_REMAINING, 1);
-            abortLocked(words, rec, at, seq);
-            startMigration(this.migrationHost, epoch, false);
-            break probe;
-          }
           try {
             const key = this.opKey as Prepared;
             const block = allocateBlock(this.arenaHost, key.byteLength, key.tag);
@@ -1094,7 +1081,6 @@ export class SharedFlatMap<K = string, V = unknown> implements Iterable<[K, V]> 
       const table = this.table;
       const stride = this.stride;
       const mask = table.capacity - 1;
-      const rec = this.writerRec;
       let slot = hash >>> table.shift;
       let attempt = 0;
       probe: for (;;) {
@@ -1116,27 +1102,45 @@ export class SharedFlatMap<K = string, V = unknown> implements Iterable<[K, V]> 
           if (genOf(Atomics.load(words, H_EPOCH)) === genOf(epoch)) return -1;
           break probe;
         }
-        // Lock intent first, published by the CAS: identifies the lock's owner.
-        announceLock(words, rec, at, seq);
-        if (Atomics.compareExchange(words, at, seq, lockWord(this.recTag, seq)) !== seq) {
-          clearLock(words, rec); // no stale lock intent may outlive a failed attempt (recovery.ts)
-          continue;
-        }
-        if (Atomics.load(words, H_EPOCH) !== epoch) {
-          // A migration began: table g is read-only now. Back out unchanged.
-          abortLocked(words, rec, at, seq);
-          break probe;
-        }
-        if (state === EMPTY && Atomics.sub(words, table.base + T_REMAINING, 1) <= 0) {
-          Atomics.add(words, table.base + T_REMAINING, 1);
-          abortLocked(words, rec, at, seq);
-          startMigration(this.migrationHost, epoch, false);
-          break probe;
-        }
+        const outcome = this.tryLock(words, table, at, seq, epoch);
+        if (outcome === LOCK_LOST) continue;
+        if (outcome === LOCK_RESTART) break probe;
         this.lockedSeq = seq;
         return at;
       }
     }
+  }
+
+  /**
+   * Try to lock the slot at `at` of `table` (generation of the STABLE `epoch`),
+   * whose unlocked seq word was `seq`. Shared by both key kinds' lock paths.
+   * - The lock intent goes into this thread's writer record first; the CAS
+   *   publishes it, and the locked word names this record (recovery.ts).
+   * - After the CAS the epoch is checked again: if a migration began, table g
+   *   is read-only, so the slot is restored unchanged (LOCK_RESTART).
+   * - Locking an EMPTY slot takes one unit of the table's insert budget; with
+   *   none left the slot is restored and a migration started (LOCK_RESTART).
+   * Returns LOCK_TAKEN (the slot is ours), LOCK_LOST (the CAS lost: look at
+   * the slot again) or LOCK_RESTART (start over from enterGeneration).
+   */
+  private tryLock(words: Int32Array, table: TableInfo, at: number, seq: number, epoch: number): number {
+    const rec = this.writerRec;
+    announceLock(words, rec, at, seq);
+    if (Atomics.compareExchange(words, at, seq, lockWord(this.recTag, seq)) !== seq) {
+      clearLock(words, rec); // no stale lock intent may outlive a failed attempt (recovery.ts)
+      return LOCK_LOST;
+    }
+    if (Atomics.load(words, H_EPOCH) !== epoch) {
+      abortLocked(words, rec, at, seq);
+      return LOCK_RESTART;
+    }
+    if ((seq & STATE_MASK) === EMPTY && Atomics.sub(words, table.base + T_REMAINING, 1) <= 0) {
+      Atomics.add(words, table.base + T_REMAINING, 1);
+      abortLocked(words, rec, at, seq);
+      startMigration(this.migrationHost, epoch, false);
+      return LOCK_RESTART;
+    }
+    return LOCK_TAKEN;
   }
 
   /**
@@ -1328,6 +1332,11 @@ export class SharedFlatMap<K = string, V = unknown> implements Iterable<[K, V]> 
 
 /** This thread's id (threadId + 1 names it in shared words; the main thread is 0). */
 import { threadId as currentThreadId } from 'node:worker_threads';
+
+/** Outcomes of SharedFlatMap.tryLock. */
+const LOCK_TAKEN = 0; // the slot is locked by this thread
+const LOCK_LOST = 1; // another thread changed the seq word first: look at the slot again
+const LOCK_RESTART = 2; // the epoch moved or a migration was started: start over
 
 /** Header word H_ALLOC_TOP, imported under a local name to keep the constructor readable. */
 import { H_ALLOC_TOP as H_ALLOC_TOP_WORD } from './layout.js';
