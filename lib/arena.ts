@@ -45,7 +45,6 @@
  * Limitations: blocks are not split or merged, so space freed in one class
  * serves only that class (see docs/design.md, "Arena").
  */
-import { FlatshareFullError } from './errors.js';
 import {
   ARENA_BASE,
   ARENA_CLASS_INTS,
@@ -221,5 +220,3 @@ export function freeListLength(host: ArenaHost, c: number): number {
   return n;
 }
 
-/** Thrown by allocation past maxBytes; re-exported for the map's error paths. */
-export { FlatshareFullError };

@@ -19,7 +19,7 @@
  * Writers fill a block before the slot release that publishes its index, so a
  * reader that saw the index (after its first seq load) sees the bytes.
  */
-import { BLOCK_HEADER_INTS, INT_BYTES, TAG_BYTES } from './layout.js';
+import { BLOCK_HEADER_INTS, BLOCK_TAG_BITS, INT_BYTES } from './layout.js';
 import { headerTag, payloadBytes } from './arena.js';
 import { ORDERED_PLAIN_LOADS, loadWord } from './seqlock.js';
 import { readString, stringEquals, writeString } from './strings.js';
@@ -70,40 +70,56 @@ function copyPayload(words: Int32Array, block: number, byteLength: number): View
 
 // ---- readers (unvalidated) ---------------------------------------------------
 
+/**
+ * The header of `block`, read without validation and bounds-checked against
+ * the view and `maxBytes` (arena.ts `payloadBytes`), or -1 when it fails
+ * (a torn or reused read). Valid headers are never negative: the length is at
+ * most MAX_VALUE_BYTES << BLOCK_TAG_BITS.
+ */
+function checkedHeader(words: Int32Array, block: number, maxBytes: number): number {
+  if (block <= 0 || block >= words.length) return -1;
+  const header = loadWord(words, block);
+  return payloadBytes(words, block, header, maxBytes) < 0 ? -1 : header;
+}
+
+/**
+ * Where to read the payload of `block` from: the shared views themselves on
+ * x86 (plain loads stay ordered), or a private Atomics.load copy elsewhere.
+ * The payload then starts at `payloadStart(block)` in the returned views.
+ */
+function payloadSource(v: Views, block: number, byteLength: number): Views {
+  return ORDERED_PLAIN_LOADS ? v : copyPayload(v.words, block, byteLength);
+}
+function payloadStart(block: number): number {
+  return ORDERED_PLAIN_LOADS ? payloadOffset(block) : 0;
+}
+
 /** Decode the string in `block`, or TORN. */
 export function readBlockString(v: Views, block: number, maxBytes: number): string | Torn {
-  if (block <= 0 || block >= v.words.length) return TORN;
-  const header = loadWord(v.words, block);
-  const byteLength = payloadBytes(v.words, block, header, maxBytes);
-  if (byteLength < 0) return TORN;
-  if (ORDERED_PLAIN_LOADS) return readString(v.bytes, v.halves, payloadOffset(block), byteLength, headerTag(header));
-  const copy = copyPayload(v.words, block, byteLength);
-  return readString(copy.bytes, copy.halves, 0, byteLength, headerTag(header));
+  const header = checkedHeader(v.words, block, maxBytes);
+  if (header < 0) return TORN;
+  const byteLength = header >>> BLOCK_TAG_BITS;
+  const src = payloadSource(v, block, byteLength);
+  return readString(src.bytes, src.halves, payloadStart(block), byteLength, headerTag(header));
 }
 
 /** A fresh copy of the bytes in `block`, or TORN. */
 export function readBlockBytes(v: Views, block: number, maxBytes: number): Uint8Array | Torn {
-  if (block <= 0 || block >= v.words.length) return TORN;
-  const header = loadWord(v.words, block);
-  const byteLength = payloadBytes(v.words, block, header, maxBytes);
-  if (byteLength < 0) return TORN;
-  const out = new Uint8Array(byteLength);
-  if (ORDERED_PLAIN_LOADS) out.set(v.bytes.subarray(payloadOffset(block), payloadOffset(block) + byteLength));
-  else out.set(copyPayload(v.words, block, byteLength).bytes.subarray(0, byteLength));
-  return out;
+  const header = checkedHeader(v.words, block, maxBytes);
+  if (header < 0) return TORN;
+  const byteLength = header >>> BLOCK_TAG_BITS;
+  const start = payloadStart(block);
+  // A copy (Buffer#slice would be a view of shared memory).
+  return new Uint8Array(payloadSource(v, block, byteLength).bytes.subarray(start, start + byteLength));
 }
 
 /** Compare the string key in `block` with `key`: 1 equal, 0 different, -1 TORN. */
 export function blockEqualsString(v: Views, block: number, key: string, maxBytes: number): number {
-  if (block <= 0 || block >= v.words.length) return -1;
-  const header = loadWord(v.words, block);
-  const byteLength = payloadBytes(v.words, block, header, maxBytes);
-  if (byteLength < 0) return -1;
-  if (ORDERED_PLAIN_LOADS) {
-    return stringEquals(v.bytes, v.halves, payloadOffset(block), byteLength, headerTag(header), key) ? 1 : 0;
-  }
-  const copy = copyPayload(v.words, block, byteLength);
-  return stringEquals(copy.bytes, copy.halves, 0, byteLength, headerTag(header), key) ? 1 : 0;
+  const header = checkedHeader(v.words, block, maxBytes);
+  if (header < 0) return -1;
+  const byteLength = header >>> BLOCK_TAG_BITS;
+  const src = payloadSource(v, block, byteLength);
+  return stringEquals(src.bytes, src.halves, payloadStart(block), byteLength, headerTag(header), key) ? 1 : 0;
 }
 
 // ---- writers (block allocated, not yet published) ------------------------------
@@ -118,4 +134,3 @@ export function writeBlockBytes(v: Views, block: number, raw: Uint8Array): void 
   v.bytes.set(raw, payloadOffset(block));
 }
 
-export { TAG_BYTES };
