@@ -1,54 +1,11 @@
 /**
- * Seeded key generation for the benchmarks. sfc32 seeded through splitmix32
- * (the same generator as spec/helpers/prng.ts, kept separate so the
- * benchmarks do not depend on test helpers). Same seed, same keys.
+ * Seeded key generation for the benchmarks, on the generator the tests use
+ * (spec/helpers/prng.ts: sfc32 seeded through splitmix32), so there is one
+ * implementation to keep correct. Same seed, same keys.
  */
+import { SeededPrng, splitmix32 } from '../spec/helpers/prng.js';
 
-const SPLITMIX_GAMMA = 0x9e3779b9;
-const WARMUP_ROUNDS = 12;
-
-function splitmix32(state: number): [number, number] {
-  const next = (state + SPLITMIX_GAMMA) | 0;
-  let z = next;
-  z = Math.imul(z ^ (z >>> 16), 0x85ebca6b);
-  z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35);
-  z ^= z >>> 16;
-  return [z >>> 0, next];
-}
-
-export class Prng {
-  readonly seed: number;
-  private a: number;
-  private b: number;
-  private c: number;
-  private d: number;
-
-  constructor(seed: number) {
-    this.seed = seed >>> 0;
-    let s = this.seed;
-    let out: number;
-    [out, s] = splitmix32(s);
-    this.a = out;
-    [out, s] = splitmix32(s);
-    this.b = out;
-    [out, s] = splitmix32(s);
-    this.c = out;
-    [out] = splitmix32(s);
-    this.d = out;
-    for (let i = 0; i < WARMUP_ROUNDS; i++) this.next();
-  }
-
-  /** Next uint32. */
-  next(): number {
-    const t = (((this.a + this.b) | 0) + this.d) | 0;
-    this.d = (this.d + 1) | 0;
-    this.a = this.b ^ (this.b >>> 9);
-    this.b = (this.c + (this.c << 3)) | 0;
-    this.c = (this.c << 21) | (this.c >>> 11);
-    this.c = (this.c + t) | 0;
-    return t >>> 0;
-  }
-
+export class Prng extends SeededPrng {
   /** Uniform int32 (any of the 2^32 values). */
   int32(): number {
     return this.next() | 0;
@@ -56,7 +13,7 @@ export class Prng {
 
   /** Uniform integer in [0, n), n <= 2^32. */
   below(n: number): number {
-    return Math.floor((this.next() / 0x1_0000_0000) * n);
+    return this.int(0, n);
   }
 }
 

@@ -23,7 +23,7 @@ const WARMUP_ROUNDS = 12;
 const SPLITMIX_GAMMA = 0x9e3779b9;
 
 /** One step of splitmix32: returns [output, next seed state]. */
-function splitmix32(state: number): [number, number] {
+export function splitmix32(state: number): [number, number] {
   const next = (state + SPLITMIX_GAMMA) | 0;
   let z = next;
   z = Math.imul(z ^ (z >>> 16), 0x85ebca6b);
