@@ -170,8 +170,8 @@ function runBytes(config: BytesConfig): Omit<BytesOutput, 'stringRows'> {
     if (presized.size !== size || grown.size !== size) throw new SmokeCheckError(`bytes: size ${presized.size}/${grown.size} != ${size}`);
     const internals = SharedFlatMap.unsafeExposeInternals(grown as SharedFlatMap<unknown, unknown>);
     const tableBytes = (internals.table.slots - internals.table.base + internals.table.capacity * internals.slotInts) * 4;
-    const presizedBytes = presized.handle.buffer.byteLength;
-    const grownBytes = grown.handle.buffer.byteLength;
+    const presizedBytes = presized.handle.memory.buffer.byteLength;
+    const grownBytes = grown.handle.memory.buffer.byteLength;
     rows.push({
       size,
       presizedBytes,

@@ -480,8 +480,8 @@ function runMemory(config: MemoryConfig): MemoryOutput {
     }
     rows.push({
       size,
-      sharedBytesPerEntry: fs.handle.buffer.byteLength / size,
-      presizedSharedBytesPerEntry: presized.handle.buffer.byteLength / size,
+      sharedBytesPerEntry: fs.handle.memory.buffer.byteLength / size,
+      presizedSharedBytesPerEntry: presized.handle.memory.buffer.byteLength / size,
       flatshareHeapBytesPerEntry: Math.max(0, h2 - h1) / size,
       mapHeapBytesPerEntry: Math.max(0, h1 - h0) / size,
     });

@@ -225,8 +225,8 @@ export function runStringBytes(sizes: readonly number[], seed: number): StringBy
     const tableBytes = (internals.table.slots - internals.table.base + internals.table.capacity * internals.slotInts) * 4;
     const kb = keyBytes / size;
     const vb = valueBytes / size;
-    const presizedBytes = presized.handle.buffer.byteLength;
-    const grownBytes = grown.handle.buffer.byteLength;
+    const presizedBytes = presized.handle.memory.buffer.byteLength;
+    const grownBytes = grown.handle.memory.buffer.byteLength;
     rows.push({
       size,
       keyBytes: kb,

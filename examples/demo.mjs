@@ -34,7 +34,7 @@ const control = new Int32Array(new SharedArrayBuffer(Int32Array.BYTES_PER_ELEMEN
 let readyCount = 0;
 
 console.log(
-  `flatshare demo: ${fmt(map.size)} int32 -> int32 entries in ${(map.handle.buffer.byteLength / 2 ** 20).toFixed(1)} MiB ` +
+  `flatshare demo: ${fmt(map.size)} int32 -> int32 entries in ${(map.byteLength / 2 ** 20).toFixed(1)} MiB ` +
     `of shared memory, ${WORKERS} workers (node ${process.version}, ${process.arch}, ${availableParallelism()} CPUs)`,
 );
 console.log(

@@ -59,7 +59,7 @@ import {
   MIN_BLOCK_INTS,
   NULL_BLOCK,
 } from './layout.js';
-import { bumpAllocate, type GrowableSharedArrayBuffer } from './memory.js';
+import { bumpAllocate, type SharedMemory } from './memory.js';
 import { backoff } from './backoff.js';
 import { threadId } from 'node:worker_threads';
 
@@ -68,7 +68,7 @@ const OWNER = threadId + 1;
 
 /** What the arena needs from the calling thread's map instance. */
 export interface ArenaHost {
-  readonly buffer: GrowableSharedArrayBuffer;
+  readonly memory: SharedMemory;
   /** The current explicit-length view. */
   words(): Int32Array;
   /** Make new views after the buffer grew; returns the new word view. */
@@ -147,7 +147,7 @@ export function allocateBlock(host: ArenaHost, byteLength: number, tag: number):
     unlockClass(words, rec);
   }
   if (block === NULL_BLOCK) {
-    block = bumpAllocate(words, host.buffer, size);
+    block = bumpAllocate(words, host.memory, size);
   }
   if (block + size > words.length) words = host.refreshWords();
   Atomics.store(words, block, blockHeader(byteLength, tag));

@@ -25,3 +25,4 @@ export {
   type FlatshareErrorLike,
 } from './errors.js';
 export { LAYOUT_VERSION, MAX_WRITERS } from './layout.js';
+export type { SharedWasmMemory } from './wasm/api.js';

@@ -2,7 +2,10 @@
  * Memory layout of a flatshare map. This file is the ONLY place where word
  * indices and sizes are defined; every other module names them from here.
  *
- * The whole map lives in one growable SharedArrayBuffer, viewed as Int32 words.
+ * The whole map lives in one shared WebAssembly.Memory (memory.ts), viewed from
+ * JS as Int32 words through its SharedArrayBuffer and read by the int32 read
+ * path in WebAssembly (wasm/read-int32.wat), which addresses bytes: word i is
+ * byte 4 * i there.
  * Every position below is an Int32 index ("*Index"/"*Ints"), never a byte
  * offset, unless the name says "Bytes".
  *
@@ -104,8 +107,12 @@ export function intIndex(n: number): IntIndex {
 
 /** 'FLSH' in ASCII, big-endian reading order. */
 export const MAGIC = 0x464c5348;
-/** Bump on any change to a word's meaning; attach refuses other versions. */
-export const LAYOUT_VERSION = 2;
+/**
+ * Bump on any change to a word's meaning or to how the memory is held; attach
+ * refuses other versions. 3: the map lives in a shared WebAssembly.Memory (the
+ * handle carries `memory`, not a growable SharedArrayBuffer); the words are as in 2.
+ */
+export const LAYOUT_VERSION = 3;
 
 // ---- header -----------------------------------------------------------------
 
@@ -377,7 +384,7 @@ export function chunkStatesAt(base: number, capacity: number, slotWords: number)
 
 // ---- buffer -----------------------------------------------------------------
 
-/** Largest buffer: a growable SharedArrayBuffer's maxByteLength is capped at 2^32 here. */
+/** Largest map: a WebAssembly memory (memory32) holds at most 65,536 pages of 64 KiB = 2^32 bytes. */
 export const MAX_BYTES_LIMIT = 2 ** 32;
 /** Default maxBytes when the option is omitted: 1 GiB of address space, committed lazily. */
 export const DEFAULT_MAX_BYTES = 2 ** 30;

@@ -1,9 +1,12 @@
 /**
  * The shared buffer and its allocator.
  *
- * - The map owns one growable SharedArrayBuffer whose maxByteLength is the
- *   map's maxBytes. Reserving it commits no memory; `grow()` commits pages as
- *   the allocator's top passes the current length.
+ * - The map owns one shared WebAssembly.Memory whose maximum is the map's
+ *   maxBytes rounded up to 64 KiB pages. Reserving it commits no memory;
+ *   `grow()` commits pages as the allocator's top passes the current length.
+ *   (A WebAssembly.Memory rather than a growable SharedArrayBuffer, so that the
+ *   int32 read path can run in WebAssembly: lib/wasm/read-path.ts. Its
+ *   `.buffer` is a SharedArrayBuffer that JS views as before.)
  * - Allocation is a bump pointer (H_ALLOC_TOP, moved by CAS) plus a short list
  *   of retired table regions that are reused first-fit when they are safe to
  *   reuse (see epoch.ts, "Region reuse"). The free list is only touched by the
@@ -12,10 +15,12 @@
  * - Each thread views the buffer through an explicit-length Int32Array and
  *   makes a new one when it needs a word beyond it: a length-tracking view of a
  *   growable buffer is about 8 times slower to index.
- * - Two threads calling grow() at once race and the loser gets a RangeError;
- *   `ensureBytes` treats that as success when the buffer is now long enough.
+ * - Two threads calling grow() at once both add pages (see WasmSharedMemory.grow);
+ *   a grow that fails because the memory reached its maximum is treated as
+ *   success by `ensureBytes` when the memory is now long enough.
  */
-import { FlatshareFullError } from './errors.js';
+import { FlatshareFullError, FlatshareUnsupportedError } from './errors.js';
+import { wasmApi, type SharedWasmMemory } from './wasm/api.js';
 import {
   FREE_REGION_BASE,
   FREE_REGION_INTS,
@@ -33,37 +38,92 @@ import {
   W_ACTIVE_GEN,
 } from './layout.js';
 
-/** A growable SharedArrayBuffer (the Node 20 typings do not know `grow`). */
-export interface GrowableSharedArrayBuffer extends SharedArrayBuffer {
-  readonly growable: boolean;
+/**
+ * The map's shared memory as this module uses it: a shared WebAssembly.Memory
+ * (so that the int32 read path can run in WebAssembly, lib/wasm/read-path.ts)
+ * behind the few members the allocator needs.
+ */
+export interface SharedMemory {
+  /** Current length in bytes (whole WebAssembly pages). */
+  readonly byteLength: number;
+  /** The map's maxBytes: nothing is allocated past it. */
   readonly maxByteLength: number;
+  /** A SharedArrayBuffer over the memory as long as it is now (a new object after it grew). */
+  readonly buffer: SharedArrayBuffer;
+  /** Grow so that byteLength >= newByteLength (rounded up to whole pages). */
   grow(newByteLength: number): void;
 }
 
-export function createGrowableBuffer(initialBytes: number, maxBytes: number): GrowableSharedArrayBuffer {
-  const Ctor = SharedArrayBuffer as unknown as new (
-    length: number,
-    options: { maxByteLength: number },
-  ) => GrowableSharedArrayBuffer;
-  return new Ctor(initialBytes, { maxByteLength: maxBytes });
+/** WebAssembly memories grow in pages of 64 KiB. */
+export const WASM_PAGE_BYTES = 65536;
+
+/** Pages needed for `bytes` bytes. */
+export function pagesFor(bytes: number): number {
+  return Math.ceil(bytes / WASM_PAGE_BYTES);
 }
 
-/** An explicit-length view of the whole buffer as it is now. */
-export function viewWords(buffer: SharedArrayBuffer): Int32Array {
+/** SharedMemory over a shared WebAssembly.Memory. */
+export class WasmSharedMemory implements SharedMemory {
+  constructor(
+    /** The memory itself: what the handle carries and what the read path imports. */
+    readonly memory: SharedWasmMemory,
+    readonly maxByteLength: number,
+  ) {}
+
+  get byteLength(): number {
+    return this.memory.buffer.byteLength;
+  }
+
+  get buffer(): SharedArrayBuffer {
+    return this.memory.buffer as SharedArrayBuffer; // shared: true
+  }
+
+  /**
+   * `memory.grow` takes a page count to add, not a length, so two threads that
+   * grow at once both add their pages: the memory can end up longer than either
+   * asked for (never past its maximum, pagesFor(maxBytes)). The extra pages
+   * are committed but harmless; the allocator never hands out words past
+   * maxBytes. A grow past the maximum throws RangeError (ensureBytes decides).
+   */
+  grow(newByteLength: number): void {
+    const have = this.byteLength;
+    if (have >= newByteLength) return;
+    this.memory.grow(pagesFor(newByteLength - have));
+  }
+}
+
+/**
+ * A new shared memory of at least `initialBytes`, which may grow to
+ * `pagesFor(maxBytes)` pages. Throws FlatshareUnsupportedError when this
+ * process has no WebAssembly (node --jitless).
+ */
+export function createSharedMemory(initialBytes: number, maxBytes: number): WasmSharedMemory {
+  if (wasmApi === undefined) {
+    throw new FlatshareUnsupportedError('flatshare needs WebAssembly (shared memories); it is not available in this process');
+  }
+  const memory = new wasmApi.Memory({ initial: pagesFor(initialBytes), maximum: pagesFor(maxBytes), shared: true });
+  return new WasmSharedMemory(memory, maxBytes);
+}
+
+/** An explicit-length view of the whole memory as it is now. */
+export function viewWords(memory: SharedMemory): Int32Array {
+  const buffer = memory.buffer;
   return new Int32Array(buffer, 0, Math.floor(buffer.byteLength / INT_BYTES));
 }
 
-/** Grow the buffer so that it is at least `bytes` long. Throws FlatshareFullError past maxByteLength. */
-export function ensureBytes(buffer: GrowableSharedArrayBuffer, bytes: number): void {
-  if (buffer.byteLength >= bytes) return;
-  const max = buffer.maxByteLength;
+/** Grow the memory so that it is at least `bytes` long. Throws FlatshareFullError past maxByteLength. */
+export function ensureBytes(memory: SharedMemory, bytes: number): void {
+  const max = memory.maxByteLength;
+  // Checked first: the memory is committed in whole pages, so it can already be
+  // longer than maxBytes, and maxBytes is still the limit.
   if (bytes > max) throw new FlatshareFullError(bytes, max);
-  const target = Math.min(max, Math.max(bytes, buffer.byteLength + GROW_STEP_BYTES));
+  if (memory.byteLength >= bytes) return;
+  const target = Math.min(max, Math.max(bytes, memory.byteLength + GROW_STEP_BYTES));
   try {
-    buffer.grow(target);
+    memory.grow(target);
   } catch (error) {
     // Another thread grew it at the same time; fine if it is long enough now.
-    if (buffer.byteLength < bytes) throw error;
+    if (memory.byteLength < bytes) throw error;
   }
 }
 
@@ -74,12 +134,12 @@ export function ensureBytes(buffer: GrowableSharedArrayBuffer, bytes: number): v
  * The buffer is grown first; on failure ALLOC_TOP is not moved and
  * FlatshareFullError is thrown.
  */
-export function bumpAllocate(words: Int32Array, buffer: GrowableSharedArrayBuffer, ints: number, alignInts = 1): number {
+export function bumpAllocate(words: Int32Array, memory: SharedMemory, ints: number, alignInts = 1): number {
   for (;;) {
     const top = Atomics.load(words, H_ALLOC_TOP);
     const start = Math.ceil(top / alignInts) * alignInts;
     const end = start + ints;
-    ensureBytes(buffer, end * INT_BYTES);
+    ensureBytes(memory, end * INT_BYTES);
     if (Atomics.compareExchange(words, H_ALLOC_TOP, top, end) === top) return start;
   }
 }

@@ -83,7 +83,7 @@ import {
   tableRegionInts,
 } from './layout.js';
 import { FlatshareFullError } from './errors.js';
-import { bumpAllocate, retireRegion, takeFreeRegion, type GrowableSharedArrayBuffer } from './memory.js';
+import { bumpAllocate, retireRegion, takeFreeRegion, type SharedMemory } from './memory.js';
 import { initTableHeader, readTableInfo, writeTableInfo, type TableInfo } from './table.js';
 import { allChunksDone, announceLock, clearLock, commitIntent, copiedEntries, stagedAt } from './recovery.js';
 
@@ -100,7 +100,7 @@ export const EPOCH_WAIT_MS = 5;
 
 /** What migration needs from the map instance of the calling thread. */
 export interface MigrationHost {
-  readonly buffer: GrowableSharedArrayBuffer;
+  readonly memory: SharedMemory;
   readonly slotInts: number;
   readonly initialCapacity: number;
   /** This thread's writer record (word index). */
@@ -207,8 +207,8 @@ function allocateTable(host: MigrationHost, capacity: number, fallback: number):
       return { base: reused, capacity: candidate };
     }
     try {
-      if (candidate > MAX_CAPACITY) throw new FlatshareFullError(ints * Int32Array.BYTES_PER_ELEMENT, host.buffer.maxByteLength);
-      return { base: bumpAllocate(words, host.buffer, ints, CACHE_LINE_INTS), capacity: candidate };
+      if (candidate > MAX_CAPACITY) throw new FlatshareFullError(ints * Int32Array.BYTES_PER_ELEMENT, host.memory.maxByteLength);
+      return { base: bumpAllocate(words, host.memory, ints, CACHE_LINE_INTS), capacity: candidate };
     } catch (error) {
       if (!(error instanceof FlatshareFullError) || candidate === fallback || fallback === 0) throw error;
     }

@@ -23,7 +23,9 @@
  *   check that the table generation is unchanged (epoch.ts);
  *   s2 = Atomics.load(seq); if s1 !== s2 retry, else the words read form one
  *   consistent snapshot of the slot, taken while the table was current.
- *   (int32 keys: SharedFlatMap's getInt32Plain / getInt32Strict.) The
+ *   (int32 keys with int32/float64 values: the WebAssembly probe in
+ *   wasm/read-int32.wat, every word by i32.atomic.load. Other kinds: the JS
+ *   loops of SharedFlatMap, ordered as below.) The
  *   generation check cannot be left to the slot's own seq (marking old slots
  *   at migration): a reused table region would fool a stale reader, see
  *   docs/design.md, "Why a read still loads the epoch".
@@ -47,7 +49,8 @@
  *   race for the same slot lock.
  * - The seq word of an unlocked slot is always even.
  *
- * Memory ordering (why the reader is correct, see docs/design.md for the long form):
+ * Memory ordering of the JS read loops (string keys, arena values, iteration;
+ * why the reader is correct, see docs/design.md for the long form):
  * - JS Atomics are sequentially consistent; there is no standalone fence.
  * - Weakly ordered CPUs (arm64 and anything that is not x86): every word of the
  *   read window is read with Atomics.load (`ORDERED_PLAIN_LOADS` false), so the

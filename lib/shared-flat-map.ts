@@ -94,7 +94,9 @@ import {
 import { checkFloat64Value, checkInt32Key, checkInt32Value, readFloat64, sameValueZero, writeFloat64 } from './codecs.js';
 import { hashers, rebuildHasher, validateHasher, type Hasher } from './hashers/index.js';
 import { fmix32, isBuiltInMurmur3 } from './hashers/murmur3.js';
-import { createGrowableBuffer, type GrowableSharedArrayBuffer } from './memory.js';
+import { createSharedMemory, WasmSharedMemory } from './memory.js';
+import { wasmApi, type SharedWasmMemory } from './wasm/api.js';
+import { instantiateReadPath, READ_MISS, READ_RETRY, STATUS_HIT, STATUS_RETRY, type WasmReadPath } from './wasm/read-path.js';
 import { readTableInfo, initTableHeader, writeTableInfo, viewCovers, type TableInfo } from './table.js';
 import { claimWriterRecord, recordTag, releaseWriterRecord } from './writers.js';
 import { helpCopy, helpOrWait, settledSeq, startMigration, type MigrationHost } from './migration.js';
@@ -190,7 +192,12 @@ export interface AttachOptions {
  */
 export interface SharedFlatMapHandle {
   readonly flatshare: typeof LAYOUT_VERSION;
-  readonly buffer: SharedArrayBuffer;
+  /**
+   * The map's shared memory. A shared WebAssembly.Memory: structured clone
+   * (postMessage, workerData) passes the same memory, never a copy. Its
+   * `buffer` is a SharedArrayBuffer as long as the memory is now.
+   */
+  readonly memory: SharedWasmMemory;
   readonly keys: KeyKindOption;
   readonly values: ValueKindOption;
   readonly hasherId: string;
@@ -208,7 +215,10 @@ const RANDOM_ID_RANGE = 2 ** 31;
 /** Internal state exposed to white-box tests only. */
 export interface SharedFlatMapInternals {
   words: Int32Array;
+  /** The memory's SharedArrayBuffer as long as it is now. */
   buffer: SharedArrayBuffer;
+  /** The memory as the allocator sees it (byteLength, maxByteLength, grow). */
+  memory: WasmSharedMemory;
   gen: number;
   table: TableInfo;
   slotInts: number;
@@ -238,7 +248,9 @@ export class SharedFlatMap<K = string, V = unknown> implements Iterable<[K, V]> 
 
   // ---- per-thread view (see class doc) ----
   private words: Int32Array;
-  private readonly buffer: GrowableSharedArrayBuffer;
+  private readonly memory: WasmSharedMemory;
+  /** The int32-key read path over `memory` (lib/wasm/read-path.ts), one instance per map per thread. */
+  private readonly wasm: WasmReadPath;
   private gen = -1;
   private table: TableInfo = { base: 0, slots: 0, capacity: 0, shift: 0 };
   /** Copies of `table.slots`, `table.capacity - 1` and `table.shift` for the read path (refreshTable). */
@@ -295,8 +307,8 @@ export class SharedFlatMap<K = string, V = unknown> implements Iterable<[K, V]> 
         `maxBytes ${parsed.maxBytes} is too small for capacity ${parsed.capacity}: the first table alone needs ${initialBytes} bytes`,
       );
     }
-    const buffer = createGrowableBuffer(initialBytes, parsed.maxBytes);
-    const views = makeViews(buffer);
+    const memory = createSharedMemory(initialBytes, parsed.maxBytes);
+    const views = makeViews(memory.buffer);
     const words = views.words;
     writeHeader(words, parsed, slotWords, capacity);
     const base = FIXED_INTS;
@@ -307,13 +319,14 @@ export class SharedFlatMap<K = string, V = unknown> implements Iterable<[K, V]> 
     Atomics.store(words, H_EPOCH, makeEpoch(0, PHASE_STABLE));
     const handle: SharedFlatMapHandle = {
       flatshare: LAYOUT_VERSION,
-      buffer,
+      memory: memory.memory,
       keys: parsed.keys,
       values: parsed.values,
       hasherId: parsed.hasher.id,
     };
     this.handle = handle;
-    this.buffer = buffer;
+    this.memory = memory;
+    this.wasm = instantiateReadPath(memory.memory);
     this.views = views;
     this.words = words;
     this.keyKind = parsed.keys;
@@ -344,7 +357,7 @@ export class SharedFlatMap<K = string, V = unknown> implements Iterable<[K, V]> 
    *   FlatshareRangeError `ERR_FLATSHARE_HASHER` when the hasher is missing or has another id.
    */
   static attach<K = string, V = unknown>(handle: SharedFlatMapHandle, options: AttachOptions = {}): SharedFlatMap<K, V> {
-    const { buffer, views } = validateHandle(handle);
+    const { memory, views } = validateHandle(handle);
     const words = views.words;
     const keys = keyKindName(Atomics.load(words, H_KEY_KIND));
     const values = valueKindName(Atomics.load(words, H_VALUE_KIND));
@@ -370,12 +383,12 @@ export class SharedFlatMap<K = string, V = unknown> implements Iterable<[K, V]> 
     }
     const map = Object.create(SharedFlatMap.prototype) as SharedFlatMap<K, V>;
     const waitTimeoutMs = parseWaitTimeout(options.waitTimeoutMs, 'options.waitTimeoutMs');
-    map.initAttached(buffer, views, keys, values, hasher, waitTimeoutMs);
+    map.initAttached(memory, views, keys, values, hasher, waitTimeoutMs);
     return map;
   }
 
   private initAttached(
-    buffer: GrowableSharedArrayBuffer,
+    memory: WasmSharedMemory,
     views: Views,
     keys: KeyKind,
     values: ValueKind,
@@ -383,9 +396,10 @@ export class SharedFlatMap<K = string, V = unknown> implements Iterable<[K, V]> 
     waitTimeoutMs: number,
   ): void {
     const self = this as unknown as Record<string, unknown>;
-    self.handle = { flatshare: LAYOUT_VERSION, buffer, keys, values, hasherId: hasher.id };
+    self.handle = { flatshare: LAYOUT_VERSION, memory: memory.memory, keys, values, hasherId: hasher.id };
     const words = views.words;
-    self.buffer = buffer;
+    self.memory = memory;
+    self.wasm = instantiateReadPath(memory.memory);
     self.views = views;
     self.words = words;
     self.keyKind = keys;
@@ -435,66 +449,34 @@ export class SharedFlatMap<K = string, V = unknown> implements Iterable<[K, V]> 
     if (typeof k !== 'number' || (k | 0) !== k) checkInt32Key(key); // throws
     const hash = this.murmurInline ? fmix32(k ^ this.murmurSeed) : this.hasher.hashInt(k);
     if (this.refValues) return this.getInt32Ref(k, hash) as V | undefined;
-    return (ORDERED_PLAIN_LOADS ? this.getInt32Plain(k, hash) : this.getInt32Strict(k, hash)) as V | undefined;
+    if (this.isFloat) return this.getFloat64(k, hash) as V | undefined;
+    // The common case in one wasm call (lib/wasm/read-path.ts): value, READ_MISS or READ_RETRY.
+    const r = this.wasm.getI32(k, hash, this.tableSlots, this.tableMask, this.tableShift, this.stride, this.gen);
+    if (r < READ_MISS) return r as V;
+    if (r === READ_MISS) return undefined;
+    return this.getInt32Retry(k, hash) as V | undefined;
   }
 
   /**
-   * The int32-key read on x86 (seqlock.ts, "Memory ordering"): plain loads of
-   * the seq, key, value and epoch words, then one validating Atomics.load.
-   * Kept separate from the strict path and from any other key kind, so that
-   * it stays small and monomorphic: it reads only per-thread instance fields
-   * (no descriptor object, no load helper).
+   * The int32-key read after a READ_RETRY: refresh the cached table if the
+   * generation moved (or back off while a writer holds the slot), then probe
+   * again. Kept out of `get` so that `get` stays small enough to inline.
    */
-  private getInt32Plain(k: number, hash: number): number | undefined {
+  private getInt32Retry(k: number, hash: number): number | undefined {
     for (let attempt = 0; ; attempt++) {
-      const words = this.words;
-      const gen = this.gen;
-      const slots = this.tableSlots;
-      const mask = this.tableMask;
-      const stride = this.stride;
-      let slot = hash >>> this.tableShift;
-      for (let probes = 0; probes <= mask; probes++) {
-        const at = slots + slot * stride;
-        const s1 = words[at] as number;
-        if ((s1 & LOCKED) !== 0) break;
-        const state = s1 & STATE_MASK;
-        if (state !== EMPTY && words[at + S_KEY] !== k) {
-          slot = (slot + 1) & mask;
-          continue;
-        }
-        let value: number | undefined;
-        if (state === FULL) value = this.isFloat ? readFloat64(words, at + this.valueAt) : (words[at + this.valueAt] as number);
-        // Validate: the table was still the current one, and the slot did not move.
-        if ((words[H_EPOCH] as number) >>> GEN_SHIFT === gen && Atomics.load(words, at) === s1) return value;
-        break;
-      }
       this.afterFailedRead(attempt);
+      const r = this.wasm.getI32(k, hash, this.tableSlots, this.tableMask, this.tableShift, this.stride, this.gen);
+      if (r < READ_MISS) return r;
+      if (r !== READ_RETRY) return undefined;
     }
   }
 
-  /** The int32-key read on every other CPU: every word of the window through Atomics.load. */
-  private getInt32Strict(k: number, hash: number): number | undefined {
+  /** The int32-key read for float64 values: the wasm probe returns a status, the value is `lastF64()`. */
+  private getFloat64(k: number, hash: number): number | undefined {
     for (let attempt = 0; ; attempt++) {
-      const words = this.words;
-      const gen = this.gen;
-      const slots = this.tableSlots;
-      const mask = this.tableMask;
-      const stride = this.stride;
-      let slot = hash >>> this.tableShift;
-      for (let probes = 0; probes <= mask; probes++) {
-        const at = slots + slot * stride;
-        const s1 = Atomics.load(words, at);
-        if ((s1 & LOCKED) !== 0) break;
-        const state = s1 & STATE_MASK;
-        if (state !== EMPTY && Atomics.load(words, at + S_KEY) !== k) {
-          slot = (slot + 1) & mask;
-          continue;
-        }
-        let value: number | undefined;
-        if (state === FULL) value = this.isFloat ? readFloat64(words, at + this.valueAt) : Atomics.load(words, at + this.valueAt);
-        if (Atomics.load(words, H_EPOCH) >>> GEN_SHIFT === gen && Atomics.load(words, at) === s1) return value;
-        break;
-      }
+      const status = this.wasm.getF64(k, hash, this.tableSlots, this.tableMask, this.tableShift, this.stride, this.gen);
+      if (status === STATUS_HIT) return this.wasm.lastF64();
+      if (status !== STATUS_RETRY) return undefined;
       this.afterFailedRead(attempt);
     }
   }
@@ -523,7 +505,10 @@ export class SharedFlatMap<K = string, V = unknown> implements Iterable<[K, V]> 
         }
         let value: unknown;
         if (state === FULL) value = this.readSlotValue(words, at);
-        if (genOf(loadWord(words, H_EPOCH)) === gen && Atomics.load(words, at) === s1) return this.finishValue(value);
+        if (genOf(loadWord(words, H_EPOCH)) === gen && Atomics.load(words, at) === s1) {
+          if (value !== TORN) return this.finishValue(value);
+          this.checkViewsBehind(); // the value block lies past this thread's views: refresh them and retry
+        }
         break;
       }
       this.afterFailedRead(attempt);
@@ -566,7 +551,9 @@ export class SharedFlatMap<K = string, V = unknown> implements Iterable<[K, V]> 
           if (state === FULL) value = this.readSlotValue(words, at);
         }
         if (genOf(loadWord(words, H_EPOCH)) === gen && Atomics.load(words, at) === s1) {
-          return (this.refValues ? this.finishValue(value) : value) as V | undefined;
+          if (!this.refValues) return value as V | undefined;
+          if (value !== TORN) return this.finishValue(value) as V | undefined;
+          this.checkViewsBehind(); // the value block lies past this thread's views: refresh them and retry
         }
         break;
       }
@@ -589,6 +576,16 @@ export class SharedFlatMap<K = string, V = unknown> implements Iterable<[K, V]> 
       const size = Atomics.load(this.words, this.table.base + T_SIZE);
       if (genOf(Atomics.load(this.words, H_EPOCH)) === gen) return size;
     }
+  }
+
+  /**
+   * Bytes of shared memory this map has committed: one copy for every thread.
+   * It grows in whole 64 KiB pages (at least 1 MiB at a time once the map
+   * grows) and never shrinks; it includes retired table regions kept for
+   * reuse. Racy: another thread may grow the memory at any moment.
+   */
+  get byteLength(): number {
+    return this.memory.byteLength;
   }
 
   // ---------------------------------------------------------------- writes
@@ -858,7 +855,8 @@ export class SharedFlatMap<K = string, V = unknown> implements Iterable<[K, V]> 
     map.currentGen();
     return {
       words: map.words,
-      buffer: map.buffer,
+      buffer: map.memory.buffer,
+      memory: map.memory,
       gen: map.gen,
       table: { ...map.table },
       slotInts: map.stride,
@@ -924,6 +922,18 @@ export class SharedFlatMap<K = string, V = unknown> implements Iterable<[K, V]> 
     return this.valueKind === 'bytes'
       ? readBlockBytes(this.views, block, MAX_VALUE_BYTES)
       : readBlockString(this.views, block, MAX_VALUE_BYTES);
+  }
+
+  /**
+   * A validated slot whose value block read TORN. That is expected when another
+   * thread grew the memory and allocated the block past the end of this
+   * thread's views (the caller then retries: afterFailedRead refreshes them);
+   * with views that cover the whole memory it is a bug, and throws.
+   */
+  private checkViewsBehind(): void {
+    if (this.views.bytes.length >= this.memory.byteLength) {
+      throw new Error('flatshare internal error: a validated slot references an invalid arena block');
+    }
   }
 
   /** The user's value from a validated raw read (json: parse the text). */
@@ -1215,7 +1225,7 @@ export class SharedFlatMap<K = string, V = unknown> implements Iterable<[K, V]> 
   /** A read failed validation: refresh the table if the generation moved, else back off. */
   private afterFailedRead(attempt: number): void {
     if (genOf(Atomics.load(this.words, H_EPOCH)) !== this.gen) this.refreshTable();
-    else if (this.views.bytes.length < this.buffer.byteLength) this.refreshViews(); // a block beyond the view
+    else if (this.views.bytes.length < this.memory.byteLength) this.refreshViews(); // a block beyond the view
     else this.pause(attempt, 'a slot lock (read)');
   }
 
@@ -1251,7 +1261,7 @@ export class SharedFlatMap<K = string, V = unknown> implements Iterable<[K, V]> 
     // eslint-disable-next-line @typescript-eslint/no-this-alias
     const map = this;
     return {
-      buffer: this.buffer,
+      memory: this.memory,
       slotInts: this.stride,
       initialCapacity: Atomics.load(this.words, H_INITIAL_CAPACITY),
       get writerRecord() {
@@ -1289,7 +1299,7 @@ export class SharedFlatMap<K = string, V = unknown> implements Iterable<[K, V]> 
     // eslint-disable-next-line @typescript-eslint/no-this-alias
     const map = this;
     return {
-      buffer: this.buffer,
+      memory: this.memory,
       words: () => map.words,
       refreshWords: () => map.refreshViews(),
       pause: (attempt, what) => map.pause(attempt, what),
@@ -1298,8 +1308,8 @@ export class SharedFlatMap<K = string, V = unknown> implements Iterable<[K, V]> 
 
   /** Make new views when the buffer has grown past them; returns the word view. */
   private refreshViews(): Int32Array {
-    if (this.views.bytes.length < this.buffer.byteLength) {
-      this.views = makeViews(this.buffer);
+    if (this.views.bytes.length < this.memory.byteLength) {
+      this.views = makeViews(this.memory.buffer);
       this.words = this.views.words;
     }
     return this.words;
@@ -1450,22 +1460,22 @@ function valueKindName(code: number): ValueKind {
   throw new FlatshareRangeError(ErrorCode.HANDLE, `the map's value kind code ${code} is not known to this build`);
 }
 
-function validateHandle(handle: unknown): { buffer: GrowableSharedArrayBuffer; views: Views } {
+function validateHandle(handle: unknown): { memory: WasmSharedMemory; views: Views } {
   const h = handle as Partial<SharedFlatMapHandle> | null;
-  if (typeof h !== 'object' || h === null || !(h.buffer instanceof SharedArrayBuffer)) {
+  if (typeof h !== 'object' || h === null || wasmApi === undefined || !(h.memory instanceof wasmApi.Memory)) {
     throw new FlatshareTypeError(
       ErrorCode.HANDLE,
-      `attach expects a SharedFlatMap handle ({ buffer: SharedArrayBuffer, ... }); got ${describe(handle)}`,
+      `attach expects a SharedFlatMap handle ({ memory: WebAssembly.Memory, ... }); got ${describe(handle)}`,
     );
   }
-  const buffer = h.buffer as GrowableSharedArrayBuffer;
-  if (!buffer.growable || buffer.byteLength < FIXED_INTS * INT_BYTES) {
-    throw new FlatshareTypeError(ErrorCode.HANDLE, 'attach: the handle buffer is not a flatshare map (wrong size or not growable)');
+  const buffer = h.memory.buffer;
+  if (!(buffer instanceof SharedArrayBuffer) || buffer.byteLength < FIXED_INTS * INT_BYTES) {
+    throw new FlatshareTypeError(ErrorCode.HANDLE, 'attach: the handle memory is not a flatshare map (wrong size or not shared)');
   }
   const views = makeViews(buffer);
   const words = views.words;
   if (Atomics.load(words, H_MAGIC) !== MAGIC) {
-    throw new FlatshareTypeError(ErrorCode.HANDLE, 'attach: the handle buffer is not a flatshare map (bad magic number)');
+    throw new FlatshareTypeError(ErrorCode.HANDLE, 'attach: the handle memory is not a flatshare map (bad magic number)');
   }
   const version = Atomics.load(words, H_LAYOUT_VERSION);
   if (version !== LAYOUT_VERSION) {
@@ -1474,5 +1484,6 @@ function validateHandle(handle: unknown): { buffer: GrowableSharedArrayBuffer; v
       `attach: the map has layout version ${version}, this build of flatshare reads version ${LAYOUT_VERSION}`,
     );
   }
-  return { buffer, views };
+  const maxBytes = Atomics.load(words, H_MAX_INTS) * INT_BYTES;
+  return { memory: new WasmSharedMemory(h.memory, maxBytes), views };
 }

@@ -45,5 +45,5 @@ const threads = new Set([...before, ...after].map((r) => r.threadId));
 const canary = after.filter((r) => r.config?.backend === 'canary').length;
 console.log(`${lookups} lookups in ${threads.size} pool threads, ${before.every((r) => r.found === LOOKUPS_PER_TASK) ? 'all' : 'NOT all'} routes found`);
 console.log(`after the live update, ${canary}/${after.length} tasks saw backend 'canary'`);
-console.log(`shared table: ${routes.size} routes in ${(routes.handle.buffer.byteLength / 2 ** 20).toFixed(1)} MiB, one copy for all threads`);
+console.log(`shared table: ${routes.size} routes in ${(routes.byteLength / 2 ** 20).toFixed(1)} MiB, one copy for all threads`);
 if (canary !== after.length || lookups !== (TASKS / 2) * LOOKUPS_PER_TASK) process.exitCode = 1;

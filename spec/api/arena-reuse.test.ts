@@ -29,9 +29,9 @@ interface Growth {
 function measure(map: SharedFlatMap<unknown, unknown>, warmup: () => void, run: () => void): Growth {
   warmup();
   const topAfterWarmup = allocTop(map);
-  const bytesAfterWarmup = map.handle.buffer.byteLength;
+  const bytesAfterWarmup = map.handle.memory.buffer.byteLength;
   run();
-  return { topAfterWarmup, topAtEnd: allocTop(map), bytesAfterWarmup, bytesAtEnd: map.handle.buffer.byteLength };
+  return { topAfterWarmup, topAtEnd: allocTop(map), bytesAfterWarmup, bytesAtEnd: map.handle.memory.buffer.byteLength };
 }
 
 function report(t: ExecutionContext, label: string, g: Growth): void {

@@ -18,7 +18,9 @@ import {
 } from '../../lib/index.js';
 import { H_EPOCH, H_KEY_KIND, H_LAYOUT_VERSION, H_MAGIC, INT_BYTES, LAYOUT_VERSION } from '../../lib/layout.js';
 import { PHASE_STABLE, phaseOf } from '../../lib/epoch.js';
-import { createGrowableBuffer } from '../../lib/memory.js';
+import { createSharedMemory } from '../../lib/memory.js';
+import { assertWithinMaxBytes } from '../helpers/memory.js';
+import { wasmApi } from '../../lib/wasm/api.js';
 
 type NumMap = SharedFlatMap<number, number>;
 
@@ -223,13 +225,13 @@ test('the documented defaults are string keys and json values', (t) => {
 
 // ---------------------------------------------------------------- attach
 
-/** A byte-for-byte copy of a map's buffer (growable, same maxByteLength), to corrupt freely. */
+/** A byte-for-byte copy of a map's memory (same size), to corrupt freely. */
 function copyHandle(handle: SharedFlatMapHandle, edit?: (words: Int32Array) => void): SharedFlatMapHandle {
-  const source = handle.buffer as SharedArrayBuffer & { maxByteLength: number };
-  const buffer = createGrowableBuffer(source.byteLength, source.maxByteLength);
-  new Uint8Array(buffer).set(new Uint8Array(source));
-  edit?.(new Int32Array(buffer, 0, buffer.byteLength / INT_BYTES));
-  return { ...handle, buffer };
+  const source = handle.memory.buffer;
+  const copy = createSharedMemory(source.byteLength, source.byteLength);
+  new Uint8Array(copy.buffer).set(new Uint8Array(source));
+  edit?.(new Int32Array(copy.buffer, 0, copy.byteLength / INT_BYTES));
+  return { ...handle, memory: copy.memory };
 }
 
 test('attach rejects things that are not handles with ERR_FLATSHARE_HANDLE', (t) => {
@@ -238,10 +240,11 @@ test('attach rejects things that are not handles with ERR_FLATSHARE_HANDLE', (t)
     ['null', null],
     ['{}', {}],
     ['a number', 42],
-    ['an ArrayBuffer', { buffer: new ArrayBuffer(1 << 16) }],
-    ['a SharedArrayBuffer(8)', { buffer: new SharedArrayBuffer(8) }],
-    ['a non-growable SharedArrayBuffer of the right size', { buffer: new SharedArrayBuffer(1 << 16) }],
-    ['a zero-filled growable buffer', { buffer: createGrowableBuffer(1 << 16, 1 << 20) }],
+    ['an ArrayBuffer', { memory: new ArrayBuffer(1 << 16) }],
+    ['a SharedArrayBuffer', { memory: new SharedArrayBuffer(1 << 16) }],
+    ['a layout-2 handle (growable SharedArrayBuffer, no memory)', { flatshare: 2, buffer: new SharedArrayBuffer(1 << 16) }],
+    ['a non-shared WebAssembly.Memory', { memory: new (wasmApi as unknown as { Memory: new (d: { initial: number }) => object }).Memory({ initial: 1 }) }],
+    ['a zero-filled shared memory', { memory: createSharedMemory(1 << 16, 1 << 20).memory }],
   ];
   for (const [label, handle] of junk) {
     const error = t.throws(() => SharedFlatMap.attach(handle as SharedFlatMapHandle), { code: ErrorCode.HANDLE }, label);
@@ -347,7 +350,7 @@ test('FULL: set throws FlatshareFullError; acknowledged entries survive; nothing
   t.is(full.code, 'ERR_FLATSHARE_FULL');
   t.is(full.maxBytes, FULL_MAX_BYTES);
   t.true(full.requestedBytes > FULL_MAX_BYTES);
-  t.true(map.handle.buffer.byteLength <= FULL_MAX_BYTES);
+  assertWithinMaxBytes(t, map as SharedFlatMap<unknown, unknown>, FULL_MAX_BYTES);
   t.is(phaseOf(Atomics.load(SharedFlatMap.unsafeExposeInternals(map).words, H_EPOCH)), PHASE_STABLE);
 
   assertModel(t, map, model, 'after FULL');
@@ -393,7 +396,7 @@ test('FULL: deleting entries lets inserts succeed again (same-size rehash drops 
   }
   const internals = SharedFlatMap.unsafeExposeInternals(map);
   t.true(internals.gen > genBefore, 'a rehash happened');
-  t.true(map.handle.buffer.byteLength <= FULL_MAX_BYTES);
+  assertWithinMaxBytes(t, map as SharedFlatMap<unknown, unknown>, FULL_MAX_BYTES);
   assertModel(t, map, model, 'after delete + reinsert');
 });
 

@@ -184,7 +184,7 @@ for (const kind of KINDS) {
     other.clear();
     t.is(map.size, 0);
     t.is(map.get(1), undefined);
-    t.is(other.handle.buffer, map.handle.buffer);
+    t.is(other.handle.memory.buffer, map.handle.memory.buffer);
     t.is(other.valueKind, kind);
     t.is(other.hasher.id, map.hasher.id);
   });

@@ -25,6 +25,7 @@ import {
   type ValueKindOption,
 } from '../../lib/index.js';
 import { H_ALLOC_TOP, MAX_KEY_BYTES, MAX_VALUE_BYTES } from '../../lib/layout.js';
+import { assertWithinMaxBytes } from '../helpers/memory.js';
 import { blockIntsFor, blockSizeFor, classFor, freeListLength, type ArenaHost } from '../../lib/arena.js';
 
 type AnyMap = SharedFlatMap<unknown, unknown>;
@@ -564,9 +565,9 @@ function assertStrings(t: ExecutionContext, map: SharedFlatMap<string, string>, 
 
 test('FULL with string values: acknowledged entries stay readable; failed writes change nothing', (t) => {
   const { map, model, next } = fillStringsUntilFull(t);
-  t.log(`full after ${model.size} entries of ${VALUE_LENGTH}-char values; buffer ${map.handle.buffer.byteLength} bytes`);
+  t.log(`full after ${model.size} entries of ${VALUE_LENGTH}-char values; buffer ${map.handle.memory.buffer.byteLength} bytes`);
   t.true(model.size > 100);
-  t.true(map.handle.buffer.byteLength <= FULL_MAX_BYTES);
+  assertWithinMaxBytes(t, map as AnyMap, FULL_MAX_BYTES);
   assertStrings(t, map, model, 'after FULL');
   const before = snapshot(map as AnyMap);
   const newKey = `key-${next}`;
@@ -630,7 +631,7 @@ test('FULL with string values: after deletes, the deleted keys fit again at the 
     model.set(key, value);
   }
   assertStrings(t, map, model, 'after delete + re-insert');
-  t.true(map.handle.buffer.byteLength <= FULL_MAX_BYTES);
+  assertWithinMaxBytes(t, map as AnyMap, FULL_MAX_BYTES);
   // clear frees every key and value block onto the free lists of their classes.
   const keyClass = classFor(blockIntsFor('key-000000'.length));
   const valueClass = classFor(blockIntsFor(VALUE_LENGTH));
@@ -658,12 +659,12 @@ test('FULL with string values: after deletes, the deleted keys fit again at the 
 
 /** An ArenaHost over a map's buffer, for freeListLength. */
 function arenaHostOf(map: AnyMap): ArenaHost {
-  const buffer = map.handle.buffer as ArenaHost['buffer'];
+  const memory = SharedFlatMap.unsafeExposeInternals(map).memory;
   let words = SharedFlatMap.unsafeExposeInternals(map).words;
   return {
-    buffer,
+    memory,
     words: () => words,
-    refreshWords: () => (words = new Int32Array(buffer, 0, buffer.byteLength / 4)),
+    refreshWords: () => (words = new Int32Array(memory.buffer, 0, memory.byteLength / 4)),
   };
 }
 
@@ -690,7 +691,7 @@ test('FULL with string values: after deletes, new keys of the same size fit agai
   t.log(`${model.size} entries; deleted ${victims.length}, then ${inserted} new keys of the same size fit`);
   t.is(inserted, victims.length);
   t.true(SharedFlatMap.unsafeExposeInternals(map as AnyMap).gen > genBefore, 'a rehash dropped the tombstones');
-  t.true(map.handle.buffer.byteLength <= maxBytes);
+  assertWithinMaxBytes(t, map as AnyMap, maxBytes);
   assertStrings(t, map, model, 'after delete + insert of new keys');
 });
 

@@ -39,7 +39,7 @@ import {
   payloadBytes,
   type ArenaHost,
 } from '../../lib/arena.js';
-import { createGrowableBuffer, viewWords, type GrowableSharedArrayBuffer } from '../../lib/memory.js';
+import { createSharedMemory, viewWords, type SharedMemory } from '../../lib/memory.js';
 
 interface TestArena extends ArenaHost {
   view: Int32Array;
@@ -47,13 +47,13 @@ interface TestArena extends ArenaHost {
 
 /** An arena host over a buffer holding just the fixed part, ALLOC_TOP right after it. */
 function arena(maxBytes = 1 << 24, initialBytes = FIXED_INTS * INT_BYTES): TestArena {
-  const buffer: GrowableSharedArrayBuffer = createGrowableBuffer(initialBytes, maxBytes);
+  const memory: SharedMemory = createSharedMemory(initialBytes, maxBytes);
   const host: TestArena = {
-    buffer,
-    view: viewWords(buffer),
+    memory,
+    view: viewWords(memory),
     words: () => host.view,
     refreshWords: () => {
-      if (host.view.length * INT_BYTES < buffer.byteLength) host.view = viewWords(buffer);
+      if (host.view.length * INT_BYTES < memory.byteLength) host.view = viewWords(memory);
       return host.view;
     },
   };
@@ -207,10 +207,10 @@ test('FULL: a bump allocation past maxBytes throws and leaves ALLOC_TOP, the buf
     }
   }
   t.true(filled > 10, `only ${filled} blocks fit`);
-  const before = { top: top(host), bytes: host.buffer.byteLength, records: classRecords(host) };
+  const before = { top: top(host), bytes: host.memory.byteLength, records: classRecords(host) };
   for (const byteLength of [1000, 4000, 60_000, MAX_VALUE_BYTES]) {
     t.throws(() => allocateBlock(host, byteLength, TAG_UTF16), { code: ErrorCode.FULL }, `payload ${byteLength}`);
-    t.deepEqual({ top: top(host), bytes: host.buffer.byteLength, records: classRecords(host) }, before);
+    t.deepEqual({ top: top(host), bytes: host.memory.byteLength, records: classRecords(host) }, before);
   }
   // The classes with free blocks still allocate from their lists at the limit.
   t.is(allocateBlock(host, 8, TAG_LATIN1), small);
@@ -220,9 +220,9 @@ test('FULL: a bump allocation past maxBytes throws and leaves ALLOC_TOP, the buf
 
 test('allocation grows the buffer; a host with a stale view refreshes it before writing the header', (t) => {
   const host = arena(1 << 26);
-  const start = host.buffer.byteLength;
+  const start = host.memory.byteLength;
   const block = allocateBlock(host, 3 << 20, TAG_BYTES); // 3 MiB: past the 1 MiB grow step
-  t.true(host.buffer.byteLength > start);
+  t.true(host.memory.byteLength > start);
   t.true(host.view.length * INT_BYTES >= (block + blockSizeFor(3 << 20)) * INT_BYTES, 'the view covers the block');
   t.is(Atomics.load(host.view, block), blockHeader(3 << 20, TAG_BYTES));
   freeBlock(host, block);

@@ -18,14 +18,17 @@ import {
   W_ACTIVE_GEN,
 } from '../../lib/layout.js';
 import {
+  WASM_PAGE_BYTES,
+  WasmSharedMemory,
   bumpAllocate,
-  createGrowableBuffer,
+  createSharedMemory,
   ensureBytes,
   oldestActiveGeneration,
+  pagesFor,
   retireRegion,
   takeFreeRegion,
   viewWords,
-  type GrowableSharedArrayBuffer,
+  type SharedMemory,
 } from '../../lib/memory.js';
 import { writerRecordAt } from '../../lib/writers.js';
 
@@ -35,9 +38,9 @@ interface Region {
   gen: number;
 }
 
-/** A buffer holding just the fixed part (header + writer records), with ALLOC_TOP after it. */
-function fixedBuffer(maxBytes: number): { buffer: GrowableSharedArrayBuffer; words: Int32Array } {
-  const buffer = createGrowableBuffer(FIXED_INTS * INT_BYTES, maxBytes);
+/** A memory holding just the fixed part (header + writer records), with ALLOC_TOP after it. */
+function fixedBuffer(maxBytes: number): { buffer: WasmSharedMemory; words: Int32Array } {
+  const buffer = createSharedMemory(FIXED_INTS * INT_BYTES, maxBytes);
   const words = viewWords(buffer);
   Atomics.store(words, H_ALLOC_TOP, FIXED_INTS);
   return { buffer, words };
@@ -59,16 +62,31 @@ function freeList(words: Int32Array): Region[] {
 
 const MiB = 1 << 20;
 
-test('viewWords makes an explicit-length view of the whole buffer', (t) => {
-  const { buffer, words } = fixedBuffer(4 * MiB);
-  t.is(words.length, FIXED_INTS);
-  t.is(words.buffer, buffer);
-  buffer.grow(buffer.byteLength + 64);
-  t.is(words.length, FIXED_INTS, 'the old view keeps its length (not length-tracking)');
-  t.is(viewWords(buffer).length, FIXED_INTS + 16);
+test('createSharedMemory: a shared WebAssembly.Memory of whole pages, maximum pagesFor(maxBytes)', (t) => {
+  const memory = createSharedMemory(100, 3 * WASM_PAGE_BYTES + 1);
+  t.true(memory.buffer instanceof SharedArrayBuffer);
+  t.is(memory.byteLength, WASM_PAGE_BYTES, '100 bytes round up to one page');
+  t.is(memory.maxByteLength, 3 * WASM_PAGE_BYTES + 1, 'maxByteLength is maxBytes itself');
+  memory.grow(4 * WASM_PAGE_BYTES);
+  t.is(memory.byteLength, 4 * WASM_PAGE_BYTES, 'the memory may grow to pagesFor(maxBytes) = 4 pages');
+  t.throws(() => memory.grow(5 * WASM_PAGE_BYTES), { instanceOf: RangeError }, 'and not past them');
+  t.is(pagesFor(0), 0);
+  t.is(pagesFor(1), 1);
+  t.is(pagesFor(WASM_PAGE_BYTES), 1);
+  t.is(pagesFor(WASM_PAGE_BYTES + 1), 2);
 });
 
-test('bumpAllocate grows the buffer and moves ALLOC_TOP', (t) => {
+test('viewWords makes an explicit-length view of the whole memory', (t) => {
+  const { buffer, words } = fixedBuffer(4 * MiB);
+  const length = buffer.byteLength / INT_BYTES;
+  t.is(words.length, length);
+  t.is(words.buffer, buffer.buffer);
+  buffer.grow(buffer.byteLength + 64);
+  t.is(words.length, length, 'the old view keeps its length (not length-tracking)');
+  t.is(viewWords(buffer).length, length + WASM_PAGE_BYTES / INT_BYTES, 'one more page');
+});
+
+test('bumpAllocate grows the memory and moves ALLOC_TOP', (t) => {
   const { buffer, words } = fixedBuffer(8 * MiB);
   const first = bumpAllocate(words, buffer, 1000);
   t.is(first, FIXED_INTS);
@@ -81,80 +99,104 @@ test('bumpAllocate grows the buffer and moves ALLOC_TOP', (t) => {
   const big = bumpAllocate(words, buffer, (2 * MiB) / INT_BYTES);
   t.is(big, FIXED_INTS + 1024);
   t.true(buffer.byteLength >= (big + (2 * MiB) / INT_BYTES) * INT_BYTES);
-  t.true(buffer.byteLength <= buffer.maxByteLength);
+  t.true(buffer.byteLength <= pagesFor(buffer.maxByteLength) * WASM_PAGE_BYTES);
   // The new words are usable through a fresh view.
   const fresh = viewWords(buffer);
   Atomics.store(fresh, big + (2 * MiB) / INT_BYTES - 1, 42);
   t.is(Atomics.load(fresh, big + (2 * MiB) / INT_BYTES - 1), 42);
 });
 
-test('bumpAllocate past maxByteLength throws FlatshareFullError and leaves ALLOC_TOP and the buffer unchanged', (t) => {
-  const maxBytes = (FIXED_INTS + 100) * INT_BYTES;
+test('bumpAllocate past maxBytes throws FlatshareFullError and leaves ALLOC_TOP and the memory unchanged', (t) => {
+  // maxBytes is not a whole number of pages: the allocator still stops exactly at it.
+  const maxBytes = (FIXED_INTS + 16_384 + 100) * INT_BYTES;
   const { buffer, words } = fixedBuffer(maxBytes);
-  t.is(bumpAllocate(words, buffer, 60), FIXED_INTS);
+  t.is(bumpAllocate(words, buffer, 16_384 + 60), FIXED_INTS);
   const lengthBefore = buffer.byteLength;
   const error = t.throws(() => bumpAllocate(words, buffer, 41), { instanceOf: FlatshareFullError, code: ErrorCode.FULL });
   t.true(error instanceof RangeError);
   t.is(error?.code, 'ERR_FLATSHARE_FULL');
-  t.is(error?.requestedBytes, (FIXED_INTS + 101) * INT_BYTES);
+  t.is(error?.requestedBytes, maxBytes + INT_BYTES);
   t.is(error?.maxBytes, maxBytes);
-  t.is(Atomics.load(words, H_ALLOC_TOP), FIXED_INTS + 60);
+  t.is(Atomics.load(words, H_ALLOC_TOP), FIXED_INTS + 16_384 + 60);
   t.is(buffer.byteLength, lengthBefore);
-  // Exactly up to the limit still works.
-  t.is(bumpAllocate(words, buffer, 40), FIXED_INTS + 60);
-  t.is(buffer.byteLength, maxBytes);
+  // Exactly up to the limit still works, and commits whole pages.
+  t.is(bumpAllocate(words, buffer, 40), FIXED_INTS + 16_384 + 60);
+  t.is(buffer.byteLength, pagesFor(maxBytes) * WASM_PAGE_BYTES);
 });
 
 test('ensureBytes: no-op when long enough, FlatshareFullError past max without growing', (t) => {
   const { buffer } = fixedBuffer(FIXED_INTS * INT_BYTES + MiB);
+  const start = buffer.byteLength;
   ensureBytes(buffer, 16);
-  t.is(buffer.byteLength, FIXED_INTS * INT_BYTES);
+  t.is(buffer.byteLength, start);
   t.throws(() => ensureBytes(buffer, buffer.maxByteLength + 4), { instanceOf: FlatshareFullError });
-  t.is(buffer.byteLength, FIXED_INTS * INT_BYTES);
+  t.is(buffer.byteLength, start);
   ensureBytes(buffer, buffer.maxByteLength);
-  t.is(buffer.byteLength, buffer.maxByteLength, 'the growth step is capped at maxByteLength');
+  t.is(buffer.byteLength, pagesFor(buffer.maxByteLength) * WASM_PAGE_BYTES, 'the growth step is capped at maxBytes (in whole pages)');
 });
 
-/** A view of `real` whose grow() first lets "another thread" grow by `otherBytes` more than asked. */
-function racingBuffer(real: GrowableSharedArrayBuffer, otherExtraBytes: number): GrowableSharedArrayBuffer {
+/** A memory whose grow() first lets "another thread" add `otherPages` pages. */
+function racingMemory(real: WasmSharedMemory, otherPages: number): SharedMemory {
   return {
     get byteLength() {
       return real.byteLength;
     },
-    get maxByteLength() {
-      return real.maxByteLength;
+    get buffer() {
+      return real.buffer;
     },
-    growable: true,
+    maxByteLength: real.maxByteLength,
     grow(newByteLength: number) {
-      if (otherExtraBytes >= 0) real.grow(newByteLength + otherExtraBytes); // the other thread wins the race
-      real.grow(newByteLength); // ours now tries to shrink and throws RangeError, like the race loser
+      real.memory.grow(otherPages); // the other thread grows first
+      real.grow(newByteLength); // then ours, by what it still lacks (or by nothing)
     },
-  } as unknown as GrowableSharedArrayBuffer;
+  };
 }
 
-test('ensureBytes tolerates losing a grow() race when the buffer is long enough afterwards', (t) => {
-  const real = createGrowableBuffer(4096, 16 * MiB);
-  const racing = racingBuffer(real, 4096);
-  t.throws(() => racing.grow(real.byteLength + MiB), { instanceOf: RangeError }, 'the simulated loser really throws');
+test('ensureBytes: two growers at once both add pages; the memory is long enough and stays within its maximum', (t) => {
+  const real = createSharedMemory(WASM_PAGE_BYTES, 64 * WASM_PAGE_BYTES);
   const before = real.byteLength;
-  t.notThrows(() => ensureBytes(racing, before + 100));
+  t.notThrows(() => ensureBytes(racingMemory(real, 2), before + 100));
   t.true(real.byteLength >= before + 100);
+  t.true(real.byteLength <= 64 * WASM_PAGE_BYTES);
 });
 
-test('ensureBytes rethrows a grow() failure that left the buffer too short', (t) => {
-  const real = createGrowableBuffer(4096, 16 * MiB);
-  const failing = {
+test('ensureBytes tolerates a grow() that failed at the maximum when the memory is long enough afterwards', (t) => {
+  const real = createSharedMemory(WASM_PAGE_BYTES, 4 * WASM_PAGE_BYTES);
+  // The other thread takes the memory to its maximum; ours then throws RangeError.
+  const racing: SharedMemory = {
     get byteLength() {
       return real.byteLength;
     },
+    get buffer() {
+      return real.buffer;
+    },
     maxByteLength: real.maxByteLength,
-    growable: true,
+    grow(newByteLength: number) {
+      real.memory.grow(3);
+      real.memory.grow(pagesFor(newByteLength)); // past the maximum
+    },
+  };
+  t.throws(() => racing.grow(2 * WASM_PAGE_BYTES), { instanceOf: RangeError }, 'the simulated loser really throws');
+  t.notThrows(() => ensureBytes(racing, 2 * WASM_PAGE_BYTES));
+  t.is(real.byteLength, 4 * WASM_PAGE_BYTES);
+});
+
+test('ensureBytes rethrows a grow() failure that left the memory too short', (t) => {
+  const real = createSharedMemory(4096, 16 * MiB);
+  const failing: SharedMemory = {
+    get byteLength() {
+      return real.byteLength;
+    },
+    get buffer() {
+      return real.buffer;
+    },
+    maxByteLength: real.maxByteLength,
     grow() {
       throw new RangeError('simulated grow failure');
     },
-  } as unknown as GrowableSharedArrayBuffer;
-  t.throws(() => ensureBytes(failing, 8192), { instanceOf: RangeError, message: 'simulated grow failure' });
-  t.is(real.byteLength, 4096);
+  };
+  t.throws(() => ensureBytes(failing, 2 * WASM_PAGE_BYTES), { instanceOf: RangeError, message: 'simulated grow failure' });
+  t.is(real.byteLength, WASM_PAGE_BYTES);
 });
 
 test('retireRegion merges adjacent regions on both sides, and bridges a gap', (t) => {

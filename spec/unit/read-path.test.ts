@@ -1,6 +1,6 @@
 /**
- * The int32-key read path of SharedFlatMap.get (lib/shared-flat-map.ts,
- * `getInt32Plain` / `getInt32Strict`), white-box and single-threaded:
+ * The int32-key read path of SharedFlatMap.get (lib/shared-flat-map.ts and its
+ * WebAssembly probe, lib/wasm/read-path.ts), white-box and single-threaded:
  *
  * - The read path keeps its own copies of the table descriptor (slots, mask,
  *   shift). A reader instance that has not read for a long time still holds the
@@ -16,81 +16,96 @@
  * - The cheap int32 key check rejects exactly what checkInt32Key rejects and
  *   never converts a key (no valueOf call).
  *
- * `get` picks one of the two read loops once per process (ORDERED_PLAIN_LOADS),
- * so these tests call both loops directly, whatever the CPU; the cross-thread
- * tests in spec/stress run each mode in its own workers.
+ * The probe reads every word with wasm atomic loads on every CPU, so there is
+ * one read path; the cross-thread tests in spec/stress exercise it under load.
  */
 import test from 'ava';
 import { SharedFlatMap, hashers, type Hasher } from '../../lib/index.js';
 import { Murmur3Hasher, fmix32, isBuiltInMurmur3 } from '../../lib/hashers/murmur3.js';
 import { ErrorCode } from '../../lib/errors.js';
+import { READ_RETRY, type WasmReadPath } from '../../lib/wasm/read-path.js';
 
 type NumMap = SharedFlatMap<number, number>;
 
 const internals = (map: NumMap) => SharedFlatMap.unsafeExposeInternals(map as SharedFlatMap<unknown, unknown>);
 
-/** Both read loops of one instance, called directly (they take the key and its hash). */
-interface ReadLoops {
-  getInt32Plain(k: number, hash: number): number | undefined;
-  getInt32Strict(k: number, hash: number): number | undefined;
-}
-const loops = (map: NumMap): ReadLoops => map as unknown as ReadLoops;
+/** The per-thread wasm read path of a map instance (lib/wasm/read-path.ts). */
+const wasmOf = (map: NumMap): WasmReadPath => (map as unknown as { wasm: WasmReadPath }).wasm;
 
-for (const path of ['getInt32Plain', 'getInt32Strict'] as const) {
-  test(`${path}: a stale reader whose old table region was reused by a table of another size reads the current table`, (t) => {
-    const writer = new SharedFlatMap<number, number>({ keys: 'int32', values: 'int32', capacity: 0 });
-    const stride = internals(writer).slotInts;
-    let k = 1;
-    while (internals(writer).table.capacity < 256) writer.set(k, k++);
-    const stale = internals(writer).table;
-    const staleEnd = stale.slots + stale.capacity * stride;
-    // The reader caches this table (generation g) and is not used again until the end.
-    const reader = SharedFlatMap.attach<number, number>(writer.handle);
-    t.is(loops(reader)[path](1, hashers.default.hashInt(1)), 1);
+test('a stale reader whose old table region was reused by a table of another size reads the current table', (t) => {
+  const writer = new SharedFlatMap<number, number>({ keys: 'int32', values: 'int32', capacity: 0 });
+  const stride = internals(writer).slotInts;
+  let k = 1;
+  while (internals(writer).table.capacity < 256) writer.set(k, k++);
+  const stale = internals(writer).table;
+  const staleGen = internals(writer).gen;
+  const staleEnd = stale.slots + stale.capacity * stride;
+  // The reader caches this table (generation g) and is not used again until the end.
+  const reader = SharedFlatMap.attach<number, number>(writer.handle);
+  t.is(reader.get(1), 1);
 
-    // Grow far, clear, rehash the small table once (shifts later regions), then
-    // insert until the current table overlaps the stale one with another geometry.
-    while (k <= 3000) writer.set(k, k++);
-    writer.clear();
-    const cleared = internals(writer).gen;
-    for (let churn = 1_000_000; internals(writer).gen === cleared; churn++) writer.set(churn, 0).delete(churn);
-    const present = new Set<number>();
-    let overlaps = false;
-    for (let j = 1; j <= 3000 && !overlaps; j++) {
-      writer.set(j, -j);
-      present.add(j);
-      const cur = internals(writer).table;
-      overlaps =
-        cur.base < staleEnd &&
-        cur.slots + cur.capacity * stride > stale.base &&
-        (cur.base !== stale.base || cur.capacity !== stale.capacity);
+  // Grow far, clear, rehash the small table once (shifts later regions), then
+  // insert until the current table overlaps the stale one with another geometry.
+  while (k <= 3000) writer.set(k, k++);
+  writer.clear();
+  const cleared = internals(writer).gen;
+  for (let churn = 1_000_000; internals(writer).gen === cleared; churn++) writer.set(churn, 0).delete(churn);
+  const present = new Set<number>();
+  let overlaps = false;
+  for (let j = 1; j <= 3000 && !overlaps; j++) {
+    writer.set(j, -j);
+    present.add(j);
+    const cur = internals(writer).table;
+    overlaps =
+      cur.base < staleEnd &&
+      cur.slots + cur.capacity * stride > stale.base &&
+      (cur.base !== stale.base || cur.capacity !== stale.capacity);
+  }
+  t.true(overlaps, 'the scenario needs the stale region to be reused by a table of another geometry');
+
+  // The wasm probe itself, handed the stale geometry and generation, never
+  // returns a value or a miss from the reused region: only READ_RETRY.
+  const wasm = wasmOf(reader);
+  const mask = stale.capacity - 1;
+  for (let key = 1; key <= 3000; key++) {
+    const r = wasm.getI32(key, hashers.default.hashInt(key), stale.slots, mask, stale.shift, stride, staleGen);
+    if (r !== READ_RETRY) t.fail(`key ${key}: the stale probe returned ${r}, not READ_RETRY`);
+  }
+  // And get, which retries after refreshing its table, reads the current table.
+  for (let key = 1; key <= 3000; key++) {
+    const expected = present.has(key) ? -key : undefined;
+    const got = reader.get(key);
+    if (got !== expected) t.fail(`key ${key}: got ${got}, expected ${expected}`);
+  }
+  t.is(reader.get(1), -1);
+  t.is(reader.get(2999), undefined);
+});
+
+test('hits, misses, tombstones and float64 values (incl. -0, NaN, ±Infinity, subnormals) through the wasm read path', (t) => {
+  for (const values of ['int32', 'float64'] as const) {
+    const map = new SharedFlatMap<number, number>({ keys: 'int32', values });
+    const v = (k: number): number => (values === 'float64' ? k + 0.5 : -k);
+    for (let k = -300; k < 300; k++) map.set(k * 7919, v(k));
+    for (let k = -300; k < 0; k++) map.delete(k * 7919);
+    for (let k = -300; k < 300; k++) {
+      const got = map.get(k * 7919);
+      if (got !== (k < 0 ? undefined : v(k))) t.fail(`${values} key ${k * 7919}: ${got}`);
+      if (map.has(k * 7919) !== k >= 0) t.fail(`${values} has(${k * 7919})`);
     }
-    t.true(overlaps, 'the scenario needs the stale region to be reused by a table of another geometry');
-
-    for (let key = 1; key <= 3000; key++) {
-      const expected = present.has(key) ? -key : undefined;
-      const got = loops(reader)[path](key, hashers.default.hashInt(key));
-      if (got !== expected) t.fail(`key ${key}: got ${got}, expected ${expected}`);
-    }
-    t.is(reader.get(1), -1);
-    t.is(reader.get(2999), undefined);
-  });
-
-  test(`${path}: hits, misses, tombstones and float64 values`, (t) => {
-    for (const values of ['int32', 'float64'] as const) {
-      const map = new SharedFlatMap<number, number>({ keys: 'int32', values });
-      const v = (k: number): number => (values === 'float64' ? k + 0.5 : -k);
-      for (let k = -300; k < 300; k++) map.set(k * 7919, v(k));
-      for (let k = -300; k < 0; k++) map.delete(k * 7919);
-      for (let k = -300; k < 300; k++) {
-        const got = loops(map)[path](k * 7919, hashers.default.hashInt(k * 7919));
-        if (got !== (k < 0 ? undefined : v(k))) t.fail(`${values} key ${k * 7919}: ${got}`);
-      }
-      t.is(loops(map)[path](1, hashers.default.hashInt(1)), undefined);
-    }
-    t.pass();
-  });
-}
+    t.is(map.get(1), undefined);
+    t.false(map.has(1));
+  }
+  const int32 = new SharedFlatMap<number, number>({ keys: 'int32', values: 'int32' });
+  for (const value of [0, -1, 2 ** 31 - 1, -(2 ** 31)]) {
+    int32.set(7, value);
+    t.is(int32.get(7), value, `int32 value ${value}`);
+  }
+  const float = new SharedFlatMap<number, number>({ keys: 'int32', values: 'float64' });
+  for (const value of [-0, 0, NaN, Infinity, -Infinity, Number.MIN_VALUE, -Number.MAX_VALUE, 2 ** 53 + 2, 4294967296, 8589934592]) {
+    float.set(7, value);
+    t.true(Object.is(float.get(7), value), `float64 value ${Object.is(value, -0) ? '-0' : value}`);
+  }
+});
 
 test('the built-in murmur3 is recognised for inlining; subclasses and other hashers are not', (t) => {
   t.true(isBuiltInMurmur3(hashers.default));

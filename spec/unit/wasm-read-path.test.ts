@@ -1,0 +1,142 @@
+/**
+ * The WebAssembly int32 read path (lib/wasm/read-int32.wat, read-path.ts):
+ *
+ * - The committed bytes (read-int32.wasm.ts) are what scripts/build-wasm.mjs
+ *   assembles from the committed .wat, so the two cannot drift.
+ * - The layout constants written into the .wat are the ones lib/ defines.
+ * - The module never writes the shared memory: no store, read-modify-write,
+ *   notify or grow instruction in its source; it imports only the memory.
+ * - The probe answers READ_RETRY / STATUS_RETRY, never a value or a miss, when
+ *   a writer holds the slot or when the generation moved, and answers hits,
+ *   misses and tombstones like the map does.
+ */
+import test from 'ava';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { SharedFlatMap, hashers } from '../../lib/index.js';
+import { GEN_SHIFT } from '../../lib/epoch.js';
+import { H_EPOCH, INT_BYTES, S_KEY, valueOffset } from '../../lib/layout.js';
+import { EMPTY, LOCKED, STATE_MASK, TOMBSTONE, lockWord } from '../../lib/seqlock.js';
+import {
+  READ_MISS,
+  READ_RETRY,
+  STATUS_HIT,
+  STATUS_MISS,
+  STATUS_RETRY,
+  readPathModule,
+  type WasmReadPath,
+} from '../../lib/wasm/read-path.js';
+import { WASM_BASE64 } from '../../lib/wasm/read-int32.wasm.js';
+import { repoRoot } from '../package/support.js';
+
+const WAT_PATH = join(repoRoot, 'lib', 'wasm', 'read-int32.wat');
+const wat = readFileSync(WAT_PATH, 'utf8');
+
+test('the committed wasm bytes are exactly what scripts/build-wasm.mjs assembles from read-int32.wat', async (t) => {
+  const script = pathToFileURL(join(repoRoot, 'scripts', 'build-wasm.mjs')).href;
+  const { assemble, tsModule } = (await import(script)) as {
+    assemble: (path: string) => Promise<Buffer>;
+    tsModule: (name: string, bytes: Buffer) => string;
+  };
+  const bytes = await assemble(WAT_PATH);
+  t.is(WASM_BASE64, bytes.toString('base64'), 'stale lib/wasm/read-int32.wasm.ts: run npm run build:wasm');
+  t.is(readFileSync(join(repoRoot, 'lib', 'wasm', 'read-int32.wasm.ts'), 'utf8'), tsModule('read-int32', bytes));
+});
+
+test('the layout constants the .wat was written for are the ones lib/ defines', (t) => {
+  const declared = new Map<string, number>();
+  for (const m of wat.matchAll(/^;; const ([A-Z_]+) = (\d+)/gm)) declared.set(m[1] as string, Number(m[2]));
+  const expected: Record<string, number> = {
+    EPOCH_BYTES: H_EPOCH * INT_BYTES,
+    GEN_SHIFT,
+    LOCKED,
+    STATE_MASK,
+    EMPTY,
+    TOMBSTONE,
+    KEY_BYTES: S_KEY * INT_BYTES,
+    VALUE_BYTES: valueOffset('int32') * INT_BYTES,
+    MISS: READ_MISS,
+    RETRY: READ_RETRY,
+    STATUS_MISS,
+    STATUS_HIT,
+    STATUS_RETRY,
+  };
+  t.deepEqual(Object.fromEntries(declared), expected);
+  // And the code uses them: each literal appears as an i32/f64 constant or an offset.
+  t.regex(wat, new RegExp(`i32\\.atomic\\.load \\(i32\\.const ${H_EPOCH * INT_BYTES}\\)`));
+  t.regex(wat, new RegExp(`i32\\.const ${GEN_SHIFT}\\)`));
+  t.regex(wat, new RegExp(`offset=${S_KEY * INT_BYTES} `));
+  t.regex(wat, new RegExp(`offset=${valueOffset('int32') * INT_BYTES} `));
+  t.regex(wat, new RegExp(`f64\\.const ${READ_MISS}\\)`));
+  t.regex(wat, new RegExp(`f64\\.const ${READ_RETRY}\\)`));
+});
+
+test('the module only reads the shared memory: no store, rmw, notify or grow; imports only the memory', (t) => {
+  const code = wat.replace(/;;.*$/gm, '');
+  t.notRegex(code, /store|\.rmw|notify|memory\.grow|memory\.fill|memory\.copy|memory\.init/);
+  const module = readPathModule() as unknown as object;
+  const api = (globalThis as unknown as { WebAssembly: { Module: { imports(m: object): unknown; exports(m: object): unknown } } })
+    .WebAssembly.Module;
+  t.deepEqual(api.imports(module), [{ module: 'env', name: 'memory', kind: 'memory' }]);
+  t.deepEqual(
+    (api.exports(module) as { name: string }[]).map((e) => e.name),
+    ['getI32', 'getF64', 'lastF64'],
+  );
+});
+
+type NumMap = SharedFlatMap<number, number>;
+const internals = (map: NumMap) => SharedFlatMap.unsafeExposeInternals(map as SharedFlatMap<unknown, unknown>);
+const wasmOf = (map: NumMap): WasmReadPath => (map as unknown as { wasm: WasmReadPath }).wasm;
+
+/** The seq word index of `key`'s slot (the map must hold it). */
+function slotOf(map: NumMap, key: number): number {
+  const { words, table, slotInts } = internals(map);
+  let slot = hashers.default.hashInt(key) >>> table.shift;
+  for (;;) {
+    const at = table.slots + slot * slotInts;
+    if (((words[at] as number) & STATE_MASK) !== EMPTY && words[at + S_KEY] === key) return at;
+    slot = (slot + 1) & (table.capacity - 1);
+  }
+}
+
+for (const values of ['int32', 'float64'] as const) {
+  test(`${values}: hit, miss, tombstone; RETRY on a locked slot and on a moved generation`, (t) => {
+    const map = new SharedFlatMap<number, number>({ keys: 'int32', values, capacity: 1000 });
+    const value = (k: number): number => (values === 'float64' ? k / 4 : k * 3);
+    for (let k = 0; k < 500; k++) map.set(k, value(k));
+    map.delete(7);
+    const wasm = wasmOf(map);
+    // Taken once: unsafeExposeInternals refreshes the cached table, which must
+    // not happen while the test fakes the epoch word below.
+    const { table, slotInts, gen: currentGen } = internals(map);
+    const probe = (key: number, gen = currentGen): number | 'miss' | 'retry' => {
+      const args = [key, hashers.default.hashInt(key), table.slots, table.capacity - 1, table.shift, slotInts, gen] as const;
+      if (values === 'int32') {
+        const r = wasm.getI32(...args);
+        return r === READ_MISS ? 'miss' : r === READ_RETRY ? 'retry' : r;
+      }
+      const status = wasm.getF64(...args);
+      return status === STATUS_MISS ? 'miss' : status === STATUS_RETRY ? 'retry' : wasm.lastF64();
+    };
+    for (let k = 0; k < 500; k++) if (k !== 7 && probe(k) !== value(k)) t.fail(`hit ${k}: ${probe(k)}`);
+    t.is(probe(7), 'miss', 'a tombstone is a miss');
+    t.is(probe(100_000), 'miss');
+    t.is(probe(42, currentGen + 1), 'retry', 'another generation: retry');
+
+    const { words } = internals(map);
+    const at = slotOf(map, 42);
+    const seq = Atomics.load(words, at);
+    Atomics.store(words, at, lockWord(3, seq));
+    t.is(probe(42), 'retry', 'a locked slot: retry, not its value');
+    Atomics.store(words, at, seq);
+    t.is(probe(42), value(42));
+    // A held epoch word in another generation while the table is unchanged (a flip happened).
+    const epoch = Atomics.load(words, H_EPOCH);
+    Atomics.store(words, H_EPOCH, epoch + (1 << GEN_SHIFT));
+    t.is(probe(42), 'retry', 'the generation moved: retry');
+    t.is(probe(100_000), 'retry', 'also for a miss');
+    Atomics.store(words, H_EPOCH, epoch);
+    t.is(probe(42), value(42));
+  });
+}
