@@ -18,7 +18,7 @@
  * throw for any (torn) length or tag within the view: the caller validates the
  * slot afterwards and discards what it read if the slot moved.
  */
-import { TAG_LATIN1, TAG_UTF16 } from './layout.js';
+import { INT_BYTES, TAG_LATIN1, TAG_UTF16 } from './layout.js';
 
 /** Largest code unit of the one-byte form. */
 export const LATIN1_MAX_UNIT = 0xff;
@@ -104,4 +104,72 @@ export function stringEquals(
   const first = byteOffset / UTF16_UNIT_BYTES;
   for (let i = 0; i < n; i++) if (halves[first + i] !== s.charCodeAt(i)) return false;
   return true;
+}
+
+// ---- packed key form (the string-key read path) ------------------------------
+
+/**
+ * Longest key, in code units, whose one-byte form the read path packs into
+ * 32-bit words (`PackedKey`) to compare with a key block word by word. Longer
+ * keys, and keys with a unit above 0xFF, are compared unit by unit
+ * (`stringEquals`).
+ */
+export const PACKED_KEY_MAX_UNITS = 256;
+/** Code units per packed word. */
+export const PACKED_UNITS_PER_INT = INT_BYTES;
+/**
+ * True when the CPU is little-endian, so that byte i of a block payload is
+ * bits 8 * (i % 4) of its Int32Array word. The packed compare assumes it;
+ * big-endian CPUs compare unit by unit.
+ */
+export const LITTLE_ENDIAN: boolean = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
+
+/**
+ * One thread's packed form of the key being looked up: code units 4j..4j+3
+ * in word j, unit 4j in the low byte (the little-endian Int32Array view of the
+ * one-byte block payload), unused high bytes of the last word zero. Filled by
+ * `packLatin1` or murmur3.ts `murmur3StringPacked`; only meaningful while
+ * `unitsOr <= LATIN1_MAX_UNIT` (else the bytes of wide units overlap).
+ * A single per-module instance is reused by every lookup (no allocation); no
+ * user code runs between packing a key and comparing it.
+ */
+export class PackedKey {
+  readonly words = new Int32Array(PACKED_KEY_MAX_UNITS / PACKED_UNITS_PER_INT);
+  /** Bitwise OR of every code unit of the key: above LATIN1_MAX_UNIT, the key is stored two bytes per unit. */
+  unitsOr = 0;
+}
+
+/** Pack `key` (at most PACKED_KEY_MAX_UNITS units) into `out` (see PackedKey). */
+export function packLatin1(key: string, out: PackedKey): void {
+  const n = key.length;
+  const words = out.words;
+  let units = 0;
+  let i = 0;
+  for (; i + PACKED_UNITS_PER_INT <= n; i += PACKED_UNITS_PER_INT) {
+    const c0 = key.charCodeAt(i);
+    const c1 = key.charCodeAt(i + 1);
+    const c2 = key.charCodeAt(i + 2);
+    const c3 = key.charCodeAt(i + 3);
+    units |= c0 | c1 | c2 | c3;
+    words[i >>> 2] = c0 | (c1 << 8) | (c2 << 16) | (c3 << 24);
+  }
+  if (i < n) {
+    let tail = 0;
+    for (let shift = 0; i < n; i++, shift += 8) {
+      const c = key.charCodeAt(i);
+      units |= c;
+      tail |= c << shift;
+    }
+    words[n >>> 2] = tail;
+  }
+  out.unitsOr = units;
+}
+
+/**
+ * Mask of the payload bytes that a key of `n` units occupies in its last,
+ * partial word (n % 4 of them; the rest is padding, possibly stale bytes of a
+ * reused block).
+ */
+export function tailMask(n: number): number {
+  return (1 << ((n & (PACKED_UNITS_PER_INT - 1)) * 8)) - 1;
 }
