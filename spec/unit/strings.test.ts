@@ -6,8 +6,10 @@
  *   codec has special cases for: empty, ASCII, Latin-1 (0x80-0xFF, including
  *   the C1 controls 0x80-0x9F that a windows-1252 decoder would remap), BMP,
  *   astral pairs, lone surrogates at either end, lengths around
- *   SHORT_STRING_UNITS (the loop / Buffer switch), lengths around
+ *   SHORT_STRING_UNITS / SHORT_DECODE_UNITS (the JS / Buffer switches),
+ *   every length the explicit-argument decoder has a case for, lengths around
  *   PACKED_KEY_MAX_UNITS (the packed / unit-by-unit key compare) and long strings.
+ * - Decoded short strings are flat (a child process with %DebugPrint).
  * - blockEqualsPacked agrees with blockEqualsString, ignores stale padding
  *   bytes, and bounds-checks like the other readers.
  * - stringEquals against encoded buffers: length, tag and unit mismatches.
@@ -17,6 +19,7 @@
  */
 import test from 'ava';
 import fc from 'fast-check';
+import { spawnSync } from 'node:child_process';
 import { SharedFlatMap, hashers } from '../../lib/index.js';
 import { INT_BYTES, MAX_VALUE_BYTES, TAG_BYTES, TAG_LATIN1, TAG_UTF16 } from '../../lib/layout.js';
 import {
@@ -120,6 +123,47 @@ test('writeString / readString round-trip in both forms, aligned at any word, sh
       t.true(stringEquals(bytes, halves, offset, n, tag, s), `${name} equals itself`);
     }
   }
+});
+
+test('readString decodes every length up to SHORT_DECODE_UNITS + 1 in both forms, at odd offsets', (t) => {
+  const buffer = new SharedArrayBuffer(4096);
+  const bytes = Buffer.from(buffer);
+  const halves = new Uint16Array(buffer);
+  for (let n = 0; n <= SHORT_DECODE_UNITS + 1; n++) {
+    for (const [name, s] of [
+      ['ASCII', ofLength('abcdefghijklmnopqrstuvwxyz', n)],
+      ['Latin-1 high', ofLength('\xff\x80\xe9\0', n)],
+      ['UTF-16', ofLength('ж漢\u0100\ud800', n)],
+    ] as const) {
+      const tag = stringTag(s);
+      for (const offset of [0, 2, 6, 40]) {
+        bytes.fill(0xcd);
+        writeString(bytes, halves, offset, s, tag);
+        t.is(readString(bytes, halves, offset, stringBytes(s, tag), tag), s, `${name} x${n} at ${offset}`);
+      }
+    }
+  }
+});
+
+test('readString returns flat strings (not cons strings) for short and long payloads', (t) => {
+  // %DebugPrint names the instance type; a child process, because natives syntax is a V8 flag.
+  const strings = new URL('../../lib/strings.js', import.meta.url).href;
+  const script = `
+    import { readString } from ${JSON.stringify(strings)};
+    const buffer = new SharedArrayBuffer(4096);
+    const bytes = Buffer.from(buffer);
+    const halves = new Uint16Array(buffer);
+    bytes.fill(97);
+    halves.fill(0x6f22, 1024);
+    for (const n of [9, 13, 16, ${SHORT_DECODE_UNITS}, ${SHORT_DECODE_UNITS + 1}, 100]) {
+      %DebugPrint(readString(bytes, halves, 4, n, ${TAG_LATIN1}));
+      %DebugPrint(readString(bytes, halves, 2048, 2 * n, ${TAG_UTF16}));
+    }`;
+  const child = spawnSync(process.execPath, ['--allow-natives-syntax', '--input-type=module', '-e', script], { encoding: 'utf8' });
+  t.is(child.status, 0, child.stderr);
+  const types = child.stdout.match(/- type: \w+/g) ?? [];
+  t.is(types.length, 12, child.stdout.slice(0, 2000));
+  for (const type of types) t.notRegex(type, /CONS/, type);
 });
 
 test('blockEqualsPacked: equal / different like blockEqualsString, stale padding ignored, header checked first', (t) => {
