@@ -52,8 +52,22 @@ export function murmur3String(key: string, seed: number): number {
   let h = seed | 0;
   const n = key.length;
   const pairs = n & ~1;
-  for (let i = 0; i < pairs; i += 2) h = mixBlock(h, key.charCodeAt(i) | (key.charCodeAt(i + 1) << 16));
-  if (n & 1) h ^= scramble(key.charCodeAt(n - 1));
+  for (let i = 0; i < pairs; i += 2) {
+    let k = key.charCodeAt(i) | (key.charCodeAt(i + 1) << 16);
+    k = Math.imul(k, M3_C1);
+    k = (k << M3_R1) | (k >>> (32 - M3_R1));
+    k = Math.imul(k, M3_C2);
+    h ^= k;
+    h = (h << M3_R2) | (h >>> (32 - M3_R2));
+    h = (Math.imul(h, M3_M) + M3_N) | 0;
+  }
+  if (n & 1) {
+    let k = key.charCodeAt(n - 1);
+    k = Math.imul(k, M3_C1);
+    k = (k << M3_R1) | (k >>> (32 - M3_R1));
+    k = Math.imul(k, M3_C2);
+    h ^= k;
+  }
   h ^= n * 2; // length in bytes, as the reference implementation does
   return fmix32(h);
 }
