@@ -14,15 +14,16 @@
  * - Weakly ordered CPUs (ORDERED_PLAIN_LOADS false): a plain byte load could be
  *   performed after the validating load, so the payload words are first copied
  *   into a private scratch buffer with Atomics.load, one word at a time, and
- *   decoded from there. Each Atomics.load is sequentially consistent and thus
- *   ordered before the validating load.
+ *   decoded from there (`blockEqualsPacked` compares the Atomics.load words
+ *   directly, without a copy). Each Atomics.load is sequentially consistent
+ *   and thus ordered before the validating load.
  * Writers fill a block before the slot release that publishes its index, so a
  * reader that saw the index (after its first seq load) sees the bytes.
  */
-import { BLOCK_HEADER_INTS, BLOCK_TAG_BITS, INT_BYTES } from './layout.js';
+import { BLOCK_HEADER_INTS, BLOCK_TAG_BITS, INT_BYTES, NULL_BLOCK, TAG_LATIN1 } from './layout.js';
 import { headerTag, payloadBytes } from './arena.js';
 import { ORDERED_PLAIN_LOADS, loadWord } from './seqlock.js';
-import { readString, stringEquals, writeString } from './strings.js';
+import { PACKED_UNITS_PER_INT, readString, stringEquals, tailMask, writeString, type PackedKey } from './strings.js';
 
 /** One thread's explicit-length views of the whole buffer, made together. */
 export interface Views {
@@ -120,6 +121,40 @@ export function blockEqualsString(v: Views, block: number, key: string, maxBytes
   const byteLength = header >>> BLOCK_TAG_BITS;
   const src = payloadSource(v, block, byteLength);
   return stringEquals(src.bytes, src.halves, payloadStart(block), byteLength, headerTag(header), key) ? 1 : 0;
+}
+
+/**
+ * Compare the key block `block` with a key of `n` code units, all <= 0xFF,
+ * packed in `key` (strings.ts PackedKey; little-endian CPUs only): 1 equal,
+ * 0 different, -1 TORN (retry). One header compare replaces the length and
+ * tag checks (a key in the one-byte form has exactly the header
+ * `n << BLOCK_TAG_BITS | TAG_LATIN1`), then one 32-bit load per 4 units.
+ *
+ * Untrusted words: the header is read only inside the view; a header other
+ * than the expected one means another key (or a torn read, which validation
+ * catches), so no payload is read; with the expected header the payload words
+ * are read only when the whole payload is inside the view, else -1, so the
+ * caller refreshes its views (a block allocated after the buffer grew).
+ */
+export function blockEqualsPacked(words: Int32Array, block: number, key: PackedKey, n: number): number {
+  if (block <= NULL_BLOCK || block >= words.length) return -1;
+  const first = block + BLOCK_HEADER_INTS;
+  const full = n >>> 2; // whole words; a partial word follows when n % 4 !== 0
+  const last = first + full;
+  const end = first + Math.ceil(n / PACKED_UNITS_PER_INT); // one past the payload
+  const packed = key.words;
+  if (ORDERED_PLAIN_LOADS) {
+    if ((words[block] as number) !== ((n << BLOCK_TAG_BITS) | TAG_LATIN1)) return 0;
+    if (end > words.length) return -1;
+    for (let j = 0; j < full; j++) if (words[first + j] !== packed[j]) return 0;
+    if ((n & (PACKED_UNITS_PER_INT - 1)) === 0) return 1;
+    return ((words[last] as number) & tailMask(n)) === packed[full] ? 1 : 0;
+  }
+  if (Atomics.load(words, block) !== ((n << BLOCK_TAG_BITS) | TAG_LATIN1)) return 0;
+  if (end > words.length) return -1;
+  for (let j = 0; j < full; j++) if (Atomics.load(words, first + j) !== packed[j]) return 0;
+  if ((n & (PACKED_UNITS_PER_INT - 1)) === 0) return 1;
+  return (Atomics.load(words, last) & tailMask(n)) === packed[full] ? 1 : 0;
 }
 
 // ---- writers (block allocated, not yet published) ------------------------------

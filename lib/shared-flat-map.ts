@@ -75,6 +75,7 @@ import {
 import { allocateBlock, freeBlock, type ArenaHost } from './arena.js';
 import {
   TORN,
+  blockEqualsPacked,
   blockEqualsString,
   makeViews,
   readBlockBytes,
@@ -93,7 +94,8 @@ import {
 } from './values.js';
 import { checkFloat64Value, checkInt32Key, checkInt32Value, readFloat64, sameValueZero, writeFloat64 } from './codecs.js';
 import { hashers, rebuildHasher, validateHasher, type Hasher } from './hashers/index.js';
-import { fmix32, isBuiltInMurmur3 } from './hashers/murmur3.js';
+import { fmix32, isBuiltInMurmur3, murmur3StringPacked } from './hashers/murmur3.js';
+import { LATIN1_MAX_UNIT, LITTLE_ENDIAN, PACKED_KEY_MAX_UNITS, PackedKey, packLatin1 } from './strings.js';
 import { createSharedMemory, WasmSharedMemory } from './memory.js';
 import { wasmApi, type SharedWasmMemory } from './wasm/api.js';
 import { instantiateReadPath, READ_MISS, READ_RETRY, STATUS_HIT, STATUS_RETRY, type WasmReadPath } from './wasm/read-path.js';
@@ -211,6 +213,8 @@ const VALUE_KINDS: readonly ValueKindOption[] = ['int32', 'float64', 'string', '
 const utf8 = new TextEncoder();
 const utf8Decoder = new TextDecoder();
 const RANDOM_ID_RANGE = 2 ** 31;
+/** This thread's packed form of the string key being looked up (getByString; one lookup runs at a time per thread). */
+const packedKey = new PackedKey();
 
 /** Internal state exposed to white-box tests only. */
 export interface SharedFlatMapInternals {
@@ -517,22 +521,36 @@ export class SharedFlatMap<K = string, V = unknown> implements Iterable<[K, V]> 
 
   /**
    * `get` for string keys: probe by the stored full hash, then compare the key
-   * block with the key's code units (no encoding). A key block is immutable
-   * while its table is current, so a non-matching slot is skipped without
-   * validation, as for int32 keys.
+   * block with the key. A key block is immutable while its table is current,
+   * so a non-matching slot is skipped without validation, as for int32 keys.
+   *
+   * Keys of at most PACKED_KEY_MAX_UNITS units, all <= 0xFF (on a
+   * little-endian CPU), are packed into 32-bit words once per call, in the
+   * same pass as the hash for the built-in murmur3 (`murmur3StringPacked`),
+   * and compared with the block one word per 4 units (`blockEqualsPacked`).
+   * Other keys are compared unit by unit (`blockEqualsString`).
    */
   private getByString(key: K): V | undefined {
     const k = checkStringKey(key);
-    const hash = this.hasher.hashString(k);
+    const n = k.length;
+    const packable = n <= PACKED_KEY_MAX_UNITS && LITTLE_ENDIAN;
+    let hash: number;
+    if (packable && this.murmurInline) {
+      hash = murmur3StringPacked(k, this.murmurSeed, packedKey);
+    } else {
+      hash = this.hasher.hashString(k);
+      if (packable) packLatin1(k, packedKey); // after the (possibly user) hasher: nothing runs between pack and compare
+    }
+    const packed = packable && packedKey.unitsOr <= LATIN1_MAX_UNIT;
     for (let attempt = 0; ; attempt++) {
       const words = this.words;
       const gen = this.gen;
-      const table = this.table;
+      const slots = this.tableSlots;
+      const mask = this.tableMask;
       const stride = this.stride;
-      const mask = table.capacity - 1;
-      let slot = hash >>> table.shift;
+      let slot = hash >>> this.tableShift;
       for (let probes = 0; probes <= mask; probes++) {
-        const at = table.slots + slot * stride;
+        const at = slots + slot * stride;
         const s1 = loadWord(words, at);
         if ((s1 & LOCKED) !== 0) break;
         const state = s1 & STATE_MASK;
@@ -542,12 +560,13 @@ export class SharedFlatMap<K = string, V = unknown> implements Iterable<[K, V]> 
             slot = (slot + 1) & mask;
             continue;
           }
-          const same = blockEqualsString(this.views, loadWord(words, at + S_KEY_REF), k, MAX_KEY_BYTES);
+          const block = loadWord(words, at + S_KEY_REF);
+          const same = packed ? blockEqualsPacked(words, block, packedKey, n) : blockEqualsString(this.views, block, k, MAX_KEY_BYTES);
           if (same === 0) {
             slot = (slot + 1) & mask;
             continue;
           }
-          if (same < 0) break; // torn key block: retry
+          if (same < 0) break; // torn key block, or one beyond this thread's view: retry
           if (state === FULL) value = this.readSlotValue(words, at);
         }
         if (genOf(loadWord(words, H_EPOCH)) === gen && Atomics.load(words, at) === s1) {

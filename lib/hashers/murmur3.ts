@@ -1,4 +1,5 @@
 import type { Hasher, SyncHasherFactory } from './hasher.js';
+import { PACKED_UNITS_PER_INT, type PackedKey } from '../strings.js';
 
 /**
  * murmur3's 32-bit finalizer (fmix32): a bijection on 32-bit integers with
@@ -28,6 +29,20 @@ const M3_R2 = 13;
 const M3_M = 5;
 const M3_N = 0xe6546b64;
 
+/** One 32-bit block of MurmurHash3_x86_32: the block's scrambled value `k` (also used alone for the tail). */
+function scramble(k: number): number {
+  k = Math.imul(k, M3_C1);
+  k = (k << M3_R1) | (k >>> (32 - M3_R1));
+  return Math.imul(k, M3_C2);
+}
+
+/** Mix one full block into the running hash. */
+function mixBlock(h: number, k: number): number {
+  h ^= scramble(k);
+  h = (h << M3_R2) | (h >>> (32 - M3_R2));
+  return (Math.imul(h, M3_M) + M3_N) | 0;
+}
+
 /**
  * MurmurHash3_x86_32 over the UTF-16 code units of a string, two code units
  * per 32-bit block. Hashing code units (not UTF-8 bytes) skips the encoding
@@ -54,6 +69,52 @@ export function murmur3String(key: string, seed: number): number {
     h ^= k;
   }
   h ^= n * 2; // length in bytes, as the reference implementation does
+  return fmix32(h);
+}
+
+/**
+ * `murmur3String(key, seed)`, and in the same pass over the code units the
+ * key's packed one-byte form into `out` (strings.ts `PackedKey`, what
+ * `packLatin1` computes), so the string-key read path reads each code unit of
+ * the key once. `key.length` must be at most strings.ts PACKED_KEY_MAX_UNITS.
+ */
+export function murmur3StringPacked(key: string, seed: number, out: PackedKey): number {
+  let h = seed | 0;
+  const n = key.length;
+  const words = out.words;
+  let units = 0;
+  let i = 0;
+  for (; i + PACKED_UNITS_PER_INT <= n; i += PACKED_UNITS_PER_INT) {
+    const c0 = key.charCodeAt(i);
+    const c1 = key.charCodeAt(i + 1);
+    const c2 = key.charCodeAt(i + 2);
+    const c3 = key.charCodeAt(i + 3);
+    units |= c0 | c1 | c2 | c3;
+    words[i >>> 2] = c0 | (c1 << 8) | (c2 << 16) | (c3 << 24);
+    h = mixBlock(h, c0 | (c1 << 16));
+    h = mixBlock(h, c2 | (c3 << 16));
+  }
+  if (i < n) {
+    // 1-3 units left: at most one more full block, then at most one odd unit.
+    let tail = 0;
+    if (i + 2 <= n) {
+      const c0 = key.charCodeAt(i);
+      const c1 = key.charCodeAt(i + 1);
+      units |= c0 | c1;
+      tail = c0 | (c1 << 8);
+      h = mixBlock(h, c0 | (c1 << 16));
+      i += 2;
+    }
+    if (i < n) {
+      const c = key.charCodeAt(i);
+      units |= c;
+      tail |= c << ((i & (PACKED_UNITS_PER_INT - 1)) * 8);
+      h ^= scramble(c);
+    }
+    words[n >>> 2] = tail;
+  }
+  out.unitsOr = units;
+  h ^= n * 2;
   return fmix32(h);
 }
 

@@ -12,7 +12,8 @@ import fc from 'fast-check';
 import xxhashWasm from 'xxhash-wasm';
 import { ErrorCode, FlatshareRangeError, FlatshareTypeError } from '../../lib/errors.js';
 import { hashers, rebuildHasher, validateHasher, type Hasher } from '../../lib/hashers/index.js';
-import { Murmur3Hasher, fmix32, murmur3String } from '../../lib/hashers/murmur3.js';
+import { Murmur3Hasher, fmix32, murmur3String, murmur3StringPacked } from '../../lib/hashers/murmur3.js';
+import { LATIN1_MAX_UNIT, PACKED_KEY_MAX_UNITS, PackedKey, packLatin1 } from '../../lib/strings.js';
 import { SeededPrng } from '../helpers/prng.js';
 
 const isInt32 = (x: number): boolean => Number.isInteger(x) && (x | 0) === x;
@@ -151,6 +152,41 @@ test('murmur3String equals MurmurHash3_x86_32 over the UTF-16LE bytes, for any s
   );
   // Lone surrogates are code units like any other.
   t.is(murmur3String('\ud800x', 7) >>> 0, referenceMurmur3(utf16le('\ud800x'), 7));
+});
+
+test('murmur3StringPacked: the same hash as murmur3String, and the same packed form as packLatin1, for any key up to PACKED_KEY_MAX_UNITS', (t) => {
+  const fused = new PackedKey();
+  const separate = new PackedKey();
+  const unit = fc.oneof(
+    fc.integer({ min: 0, max: 0x7f }),
+    fc.integer({ min: 0x80, max: LATIN1_MAX_UNIT }),
+    fc.integer({ min: 0x100, max: 0xffff }),
+  );
+  const key = fc.array(unit, { maxLength: PACKED_KEY_MAX_UNITS }).map((units) => String.fromCharCode(...units));
+  fc.assert(
+    fc.property(key, fc.integer(), (s, seed) => {
+      // Stale words from the previous key must not leak into this one's packed form.
+      fused.words.fill(-1);
+      separate.words.fill(-1);
+      if (murmur3StringPacked(s, seed, fused) !== murmur3String(s, seed)) return false;
+      packLatin1(s, separate);
+      if (fused.unitsOr !== separate.unitsOr) return false;
+      let or = 0;
+      for (let i = 0; i < s.length; i++) or |= s.charCodeAt(i);
+      if (fused.unitsOr !== or) return false;
+      if (or > LATIN1_MAX_UNIT) return true; // the packed words are unused for two-byte keys
+      const ints = Math.ceil(s.length / 4);
+      // The packed form is the little-endian Int32 view of the one-byte form, zero-padded.
+      const oneByte = Buffer.alloc(ints * 4);
+      oneByte.write(s, 'latin1');
+      for (let j = 0; j < ints; j++) {
+        if (fused.words[j] !== oneByte.readInt32LE(j * 4) || separate.words[j] !== fused.words[j]) return false;
+      }
+      return true;
+    }),
+    { numRuns: 5000 },
+  );
+  t.pass();
 });
 
 test('Murmur3Hasher: hashInt is fmix32(key ^ seed), hashString is murmur3String, both int32', (t) => {

@@ -6,7 +6,12 @@
  *   codec has special cases for: empty, ASCII, Latin-1 (0x80-0xFF, including
  *   the C1 controls 0x80-0x9F that a windows-1252 decoder would remap), BMP,
  *   astral pairs, lone surrogates at either end, lengths around
- *   SHORT_STRING_UNITS (the loop / Buffer switch) and long strings.
+ *   SHORT_STRING_UNITS / SHORT_DECODE_UNITS (the JS / Buffer switches),
+ *   every length the explicit-argument decoder has a case for, lengths around
+ *   PACKED_KEY_MAX_UNITS (the packed / unit-by-unit key compare) and long strings.
+ * - Decoded short strings are flat (a child process with %DebugPrint).
+ * - blockEqualsPacked agrees with blockEqualsString, ignores stale padding
+ *   bytes, and bounds-checks like the other readers.
  * - stringEquals against encoded buffers: length, tag and unit mismatches.
  * - Garbage blocks: random words in a small SharedArrayBuffer; every reader
  *   returns TORN / -1 or a bounded result and never throws, in both read paths
@@ -14,19 +19,23 @@
  */
 import test from 'ava';
 import fc from 'fast-check';
-import { SharedFlatMap } from '../../lib/index.js';
+import { spawnSync } from 'node:child_process';
+import { SharedFlatMap, hashers } from '../../lib/index.js';
 import { INT_BYTES, MAX_VALUE_BYTES, TAG_BYTES, TAG_LATIN1, TAG_UTF16 } from '../../lib/layout.js';
 import {
   LATIN1_MAX_UNIT,
+  PACKED_KEY_MAX_UNITS,
+  PackedKey,
   SHORT_DECODE_UNITS,
   SHORT_STRING_UNITS,
   readString,
   stringBytes,
   stringEquals,
   stringTag,
+  packLatin1,
   writeString,
 } from '../../lib/strings.js';
-import { TORN, blockEqualsString, makeViews, readBlockBytes, readBlockString } from '../../lib/blocks.js';
+import { TORN, blockEqualsPacked, blockEqualsString, makeViews, readBlockBytes, readBlockString } from '../../lib/blocks.js';
 import { blockHeader } from '../../lib/arena.js';
 import { MODES, assertMode, runWorker, testSeed } from '../stress/support.js';
 import type { BlocksFuzzData, BlocksFuzzResult } from './workers/blocks-fuzz.worker.js';
@@ -72,6 +81,9 @@ function lengthCases(): [string, string][] {
     SHORT_STRING_UNITS,
     SHORT_STRING_UNITS + 1,
     2 * SHORT_STRING_UNITS,
+    PACKED_KEY_MAX_UNITS - 1,
+    PACKED_KEY_MAX_UNITS,
+    PACKED_KEY_MAX_UNITS + 1,
     1000,
     30_000,
   ];
@@ -111,6 +123,98 @@ test('writeString / readString round-trip in both forms, aligned at any word, sh
       t.true(stringEquals(bytes, halves, offset, n, tag, s), `${name} equals itself`);
     }
   }
+});
+
+test('readString decodes every length up to SHORT_DECODE_UNITS + 1 in both forms, at odd offsets', (t) => {
+  const buffer = new SharedArrayBuffer(4096);
+  const bytes = Buffer.from(buffer);
+  const halves = new Uint16Array(buffer);
+  for (let n = 0; n <= SHORT_DECODE_UNITS + 1; n++) {
+    for (const [name, s] of [
+      ['ASCII', ofLength('abcdefghijklmnopqrstuvwxyz', n)],
+      ['Latin-1 high', ofLength('\xff\x80\xe9\0', n)],
+      ['UTF-16', ofLength('ж漢\u0100\ud800', n)],
+    ] as const) {
+      const tag = stringTag(s);
+      for (const offset of [0, 2, 6, 40]) {
+        bytes.fill(0xcd);
+        writeString(bytes, halves, offset, s, tag);
+        t.is(readString(bytes, halves, offset, stringBytes(s, tag), tag), s, `${name} x${n} at ${offset}`);
+      }
+    }
+  }
+});
+
+test('readString returns flat strings (not cons strings) for short and long payloads', (t) => {
+  // %DebugPrint names the instance type; a child process, because natives syntax is a V8 flag.
+  const strings = new URL('../../lib/strings.js', import.meta.url).href;
+  const script = `
+    import { readString } from ${JSON.stringify(strings)};
+    const buffer = new SharedArrayBuffer(4096);
+    const bytes = Buffer.from(buffer);
+    const halves = new Uint16Array(buffer);
+    bytes.fill(97);
+    halves.fill(0x6f22, 1024);
+    for (const n of [9, 13, 16, ${SHORT_DECODE_UNITS}, ${SHORT_DECODE_UNITS + 1}, 100]) {
+      %DebugPrint(readString(bytes, halves, 4, n, ${TAG_LATIN1}));
+      %DebugPrint(readString(bytes, halves, 2048, 2 * n, ${TAG_UTF16}));
+    }`;
+  const child = spawnSync(process.execPath, ['--allow-natives-syntax', '--input-type=module', '-e', script], { encoding: 'utf8' });
+  t.is(child.status, 0, child.stderr);
+  const types = child.stdout.match(/- type: \w+/g) ?? [];
+  t.is(types.length, 12, child.stdout.slice(0, 2000));
+  for (const type of types) t.notRegex(type, /CONS/, type);
+});
+
+test('blockEqualsPacked: equal / different like blockEqualsString, stale padding ignored, header checked first', (t) => {
+  const buffer = new SharedArrayBuffer(64 * INT_BYTES);
+  const views = makeViews(buffer);
+  const packed = new PackedKey();
+  const compare = (block: number, key: string): number => {
+    packLatin1(key, packed);
+    return blockEqualsPacked(views.words, block, packed, key.length);
+  };
+  const block = 8;
+  for (let n = 0; n <= 13; n++) {
+    const key = ofLength('a\xe9\xffz\0', n);
+    views.bytes.fill(0xee); // stale bytes everywhere, padding included
+    Atomics.store(views.words, block, blockHeader(n, TAG_LATIN1));
+    writeString(views.bytes, views.halves, (block + 1) * INT_BYTES, key, TAG_LATIN1);
+    t.is(compare(block, key), 1, `x${n} equals itself despite stale padding`);
+    t.is(blockEqualsString(views, block, key, MAX_VALUE_BYTES), 1);
+    t.is(compare(block, key + 'a'), 0, `x${n}: longer key`);
+    if (n > 0) {
+      t.is(compare(block, key.slice(0, -1)), 0, `x${n}: shorter key`);
+      for (let i = 0; i < n; i++) {
+        const other = key.slice(0, i) + String.fromCharCode(key.charCodeAt(i) ^ 1) + key.slice(i + 1);
+        t.is(compare(block, other), 0, `x${n}: unit ${i} differs`);
+      }
+    }
+  }
+  // Same units in the two-byte form: the header differs, so no payload is compared.
+  Atomics.store(views.words, block, blockHeader(4, TAG_UTF16));
+  writeString(views.bytes, views.halves, (block + 1) * INT_BYTES, 'ab', TAG_UTF16);
+  t.is(compare(block, 'ab'), 0);
+  t.is(compare(block, 'a\0b\0'), 0, 'the UTF-16LE bytes of "ab" as a one-byte key');
+  // Bounds: null, negative and out-of-view blocks are -1; a payload that ends exactly at the view's end is read.
+  for (const bad of [0, -1, 64, 1 << 30]) t.is(compare(bad, 'abc'), -1, `block ${bad}`);
+  const last = 64 - 1 - 2; // header + 2 payload words, the last one the view's last word
+  Atomics.store(views.words, last, blockHeader(8, TAG_LATIN1));
+  writeString(views.bytes, views.halves, (last + 1) * INT_BYTES, 'abcdefgh', TAG_LATIN1);
+  t.is(compare(last, 'abcdefgh'), 1, 'payload ending at the last word of the view');
+  t.is(compare(last, 'abcdefgX'), 0);
+  Atomics.store(views.words, last, blockHeader(9, TAG_LATIN1)); // needs a third payload word, past the view
+  t.is(compare(last, 'abcdefghi'), -1, 'expected header, payload past the view: retry with fresh views');
+  t.is(compare(last, 'abcdefghij'), 0, 'another header: a different key, whatever lies past the view');
+});
+
+test('string keys through a real map with a non-murmur3 hasher (hash, then a separate packing pass)', (t) => {
+  const map = new SharedFlatMap<string, string>({ keys: 'string', values: 'string', capacity: 4, hasher: hashers.fnv1a() });
+  const cases = [...SPECIAL, ...lengthCases()];
+  for (const [name, s] of cases) map.set(s, name);
+  for (const [name, s] of cases) t.is(map.get(s), name, name);
+  t.is(map.get(ofLength('abcdefghij', PACKED_KEY_MAX_UNITS) + 'x'), undefined);
+  t.is(map.get(ofLength('abcdefghij', PACKED_KEY_MAX_UNITS - 1)), 'ASCII x' + String(PACKED_KEY_MAX_UNITS - 1));
 });
 
 test('codec round-trips through a real map: as string keys and as string values (and json text)', (t) => {
@@ -225,5 +329,6 @@ for (const mode of MODES) {
     t.log(`${r.calls} calls: ${r.decoded} decoded in-bounds garbage, ${r.torn} TORN`);
     t.deepEqual(r.failures, [], `seed ${seed}`);
     t.true(r.decoded > 1000 && r.torn > 1000, 'the fuzz must hit both outcomes often');
+    t.true(r.packedEqual > 1000, `the packed compare must find planted keys often (${r.packedEqual})`);
   });
 }
