@@ -318,7 +318,7 @@ export function mtSections(results: MtResults, h: string, chartPath: (keyType: K
   if (results.visibility.length === 0) parts.push('not measured in this run', '');
   parts.push(`${h} Memory: one shared copy vs a Map per worker`, '');
   parts.push(
-    'flatshare: `buffer.byteLength ÷ entries` (one copy, whatever the number of threads; the growable buffer\'s committed length, see the bytes table above). Map: `process.memoryUsage().heapUsed` growth after `gc()` while building a Map of the same entries, which every worker holding a copy pays. The JS heap an attached flatshare costs a thread is measured the same way (at 1k entries it is mostly the fixed size of the map object and gc noise).',
+    'flatshare: `buffer.byteLength ÷ entries` (one copy, whatever the number of threads; the memory\'s committed length in whole 64 KiB pages, see the bytes table above). Map: `process.memoryUsage().heapUsed` growth after `gc()` while building a Map of the same entries, which every worker holding a copy pays. The JS heap an attached flatshare costs a thread is measured the same way (at 1k entries it is mostly the fixed size of the map object and gc noise).',
     '',
   );
   for (const m of results.memory) parts.push(memoryTable(m, 2), '');

@@ -5,10 +5,11 @@
  * Dimensions:
  *
  * Single thread (case.ts), int32 keys and values:
- *   implementation  flatshare (x64 plain loads + one validating Atomics.load)
+ *   implementation  flatshare (the WebAssembly int32 probe: every word an atomic load)
  *                   × Map (baseline, same process, same keys)
  *                   × flatshare strict-atomics (child started with FLATSHARE_STRICT_ATOMICS=1:
- *                     every read-window word via Atomics.load, the path weakly ordered CPUs take)
+ *                     the JS read paths read every window word via Atomics.load, the path weakly
+ *                     ordered CPUs take; the int32 probe is the same in both children)
  *   operation       get hit · get miss · set new key (into an empty default-capacity map,
  *                   every resize included) · overwrite (set of a present key) · delete (present key)
  *   size            1k · 100k · 1M entries (--quick: 1k and 100k)
