@@ -242,7 +242,7 @@ export function generatedSections(report: Report, headingLevel: number, chartPat
     '',
     `${h} Shared bytes per entry, int32 → int32`,
     '',
-    '`buffer.byteLength / entries` after inserting the entries: "presized" maps were created with `capacity: entries`, "grown" ones with the default capacity (64). byteLength is the committed length of the map's WebAssembly memory (`map.byteLength`, whole 64 KiB pages); it includes the ~18 KiB header and writer records, retired table regions kept for reuse, the 1 MiB grow step and the unused tail of the last page. The last column is the current table region alone.',
+    '`buffer.byteLength / entries` after inserting the entries: "presized" maps were created with `capacity: entries`, "grown" ones with the default capacity (64). byteLength is the committed length of the map\'s WebAssembly memory (`map.byteLength`, whole 64 KiB pages); it includes the ~18 KiB header and writer records, retired table regions kept for reuse, the 1 MiB grow step and the unused tail of the last page. The last column is the current table region alone.',
     '',
     bytesTable(report.bytes),
     '',
