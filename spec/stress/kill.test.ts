@@ -90,6 +90,10 @@ async function killTest(t: ExecutionContext, kind: KillKind): Promise<void> {
   };
   const bystander = runWorker<BystanderData, BystanderResult>(BYSTANDER_URL, bystanderData, MODES[0]!);
   bystander.catch(() => undefined);
+  // The size check below counts the bystander's keys from one iteration and then reads
+  // size: both agree only once the bystander has inserted all of them (its first round);
+  // after that it only overwrites them. Without this wait kill 0 could race that round.
+  if (!(await waitFor(() => Atomics.load(progress, 0) >= 1, DEADLINE_MS))) t.fail('the bystander never finished its first round');
 
   const reports = new Map<number, RecoveryReport>();
   const unsubscribe = onRecovery((report) => reports.set(report.threadId, report));
