@@ -91,7 +91,7 @@ import {
   chunkStatesAt,
   insertBudget,
 } from './layout.js';
-import { FULL, STATE_MASK, TOMBSTONE, lockOwnerTag, released } from './seqlock.js';
+import { FULL, STATE_MASK, TOMBSTONE, lockOwnerTag, released, storeWord } from './seqlock.js';
 import { PHASE_ALLOCATING, PHASE_COPYING, PHASE_STABLE, genOf, makeEpoch, phaseOf } from './epoch.js';
 import { readTableInfo, initTableHeader, type TableInfo } from './table.js';
 import { recordTag, writerRecordAt } from './writers.js';
@@ -118,7 +118,9 @@ export function stagedAt(rec: number, slotWord: number): number {
 /** Commit point: from this store on, recovery completes the operation instead of undoing it. */
 export function commitIntent(words: Int32Array, rec: number, op: number, tableBase: number): void {
   words[rec + W_INTENT_TABLE] = tableBase;
-  Atomics.store(words, rec + W_INTENT, op);
+  // storeWord: a plain store on x86, where stores become visible in program
+  // order: the staged payload before the intent, the intent before any slot word.
+  storeWord(words, rec + W_INTENT, op);
 }
 
 /** Copy the staged payload into the slot at `at` (lock held). */
@@ -131,7 +133,8 @@ export function applyIntent(words: Int32Array, rec: number, at: number, slotInts
 /** Adjust the table's live count and record that it is done, with no JS call in between. */
 export function adjustSize(words: Int32Array, rec: number, tableBase: number, delta: number, op: number): void {
   Atomics.add(words, tableBase + T_SIZE, delta);
-  Atomics.store(words, rec + W_INTENT, op | INTENT_SIZED);
+  // After the locked add (a full fence on x86), a plain store there suffices (storeWord).
+  storeWord(words, rec + W_INTENT, op | INTENT_SIZED);
 }
 
 /** Forget the lock and intent after the releasing store (plain stores). */

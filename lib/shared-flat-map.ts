@@ -63,7 +63,7 @@ import {
   type KeyKind,
   type ValueKind,
 } from './layout.js';
-import { EMPTY, FULL, LOCKED, ORDERED_PLAIN_LOADS, STATE_MASK, loadWord, lockWord } from './seqlock.js';
+import { EMPTY, FULL, LOCKED, ORDERED_PLAIN_LOADS, STATE_MASK, loadWord, lockWord, storeWord } from './seqlock.js';
 import { GEN_SHIFT, PHASE_COPYING, PHASE_STABLE, genOf, makeEpoch, phaseOf } from './epoch.js';
 import {
   ErrorCode,
@@ -1114,7 +1114,9 @@ export class SharedFlatMap<K = string, V = unknown> implements Iterable<[K, V]> 
       let attempt = 0;
       probe: for (;;) {
         const at = table.slots + slot * stride;
-        const seq = Atomics.load(words, at);
+        // A plain load on x86: the lock CAS below validates it (a stale word
+        // makes the CAS fail and the slot is read again).
+        const seq = loadWord(words, at);
         if ((seq & LOCKED) !== 0) {
           this.pause(attempt++, 'a slot lock');
           if (Atomics.load(words, H_EPOCH) !== epoch) break probe;
@@ -1159,7 +1161,9 @@ export class SharedFlatMap<K = string, V = unknown> implements Iterable<[K, V]> 
       clearLock(words, rec); // no stale lock intent may outlive a failed attempt (recovery.ts)
       return LOCK_LOST;
     }
-    if (Atomics.load(words, H_EPOCH) !== epoch) {
+    // After the locked CAS (a full fence on x86) a plain load on x86 reads the
+    // epoch as of the CAS or later: the argument of docs/design.md §3 holds.
+    if (loadWord(words, H_EPOCH) !== epoch) {
       abortLocked(words, rec, at, seq);
       return LOCK_RESTART;
     }
@@ -1179,14 +1183,19 @@ export class SharedFlatMap<K = string, V = unknown> implements Iterable<[K, V]> 
   private enterGeneration(): number {
     const rec = this.writerRec;
     for (;;) {
-      const epoch = Atomics.load(this.words, H_EPOCH);
+      // loadWord: a plain load on x86 (ordered after the previous operation's
+      // locked instructions; helpOrWait is a call, so it is reloaded each turn).
+      const epoch = loadWord(this.words, H_EPOCH);
       if (phaseOf(epoch) !== PHASE_STABLE) {
         helpOrWait(this.migrationHost, epoch);
         continue;
       }
       if (genOf(epoch) !== this.gen) this.refreshTable();
+      // Announce, then re-read (the allocator CASes the epoch, then reads every
+      // announcement). Atomics.store is an xchg on x86, a full fence, so the
+      // plain re-read below cannot be performed before the announcement is visible.
       Atomics.store(this.words, rec + W_ACTIVE_GEN, genOf(epoch) + 1);
-      if (Atomics.load(this.words, H_EPOCH) === epoch) return epoch;
+      if (loadWord(this.words, H_EPOCH) === epoch) return epoch;
     }
   }
 
@@ -1219,7 +1228,9 @@ export class SharedFlatMap<K = string, V = unknown> implements Iterable<[K, V]> 
       if (lockedAt >= 0) this.abortLock(lockedAt);
       if (unusedBlock !== NULL_BLOCK) freeBlock(this.arenaHost, unusedBlock);
     } finally {
-      Atomics.store(this.words, this.writerRec + W_ACTIVE_GEN, 0);
+      // Idle. A plain store on x86: an allocator that still reads the old
+      // announcement only delays a region's reuse.
+      storeWord(this.words, this.writerRec + W_ACTIVE_GEN, 0);
     }
   }
 
