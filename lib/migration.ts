@@ -49,7 +49,7 @@
  * `clear()` is a migration that copies nothing: ALLOCATING(g), a fresh table
  * of the initial capacity, then STABLE(g+1) directly.
  */
-import { EMPTY, FULL, LOCKED, STATE_MASK, lockWord, released } from './seqlock.js';
+import { EMPTY, FULL, LOCKED, STATE_MASK, loadWord, lockWord, released, storeWord } from './seqlock.js';
 import {
   PHASE_ALLOCATING,
   PHASE_COPYING,
@@ -294,7 +294,10 @@ function copyChunk(host: MigrationHost, words: Int32Array, old: TableInfo, next:
 function copySlot(host: MigrationHost, words: Int32Array, old: TableInfo, next: TableInfo, i: number): number {
   const stride = host.slotInts;
   const at = old.slots + i * stride;
-  let seq = Atomics.load(words, at);
+  // First look plain on x86: a lock taken before ALLOCATING precedes our
+  // Atomics.load of COPYING in the total order, so this load sees it or its
+  // release. The wait below reloads with Atomics.load.
+  let seq = loadWord(words, at);
   for (let attempt = 0; (seq & LOCKED) !== 0; attempt++) {
     host.pause(attempt, 'a slot lock (migration)');
     seq = Atomics.load(words, at);
@@ -305,16 +308,21 @@ function copySlot(host: MigrationHost, words: Int32Array, old: TableInfo, next: 
   let slot = host.hashAt(words, at) >>> next.shift;
   for (let attempt = 0; ; ) {
     const target = next.slots + slot * stride;
-    const current = Atomics.load(words, target);
+    // Plain on x86: the CAS below validates an EMPTY, and a FULL slot of table g+1 never changes before the flip.
+    const current = loadWord(words, target);
     if (current === EMPTY) {
       // Same protocol as a write, so recovery rolls a dead copier forward (recovery.ts).
       announceLock(words, rec, target, EMPTY);
-      for (let w = 1; w < stride; w++) words[stagedAt(rec, w)] = Atomics.load(words, at + w);
+      // The old slot is unlocked and table g is read-only while COPYING: its words are stable.
+      for (let w = 1; w < stride; w++) words[stagedAt(rec, w)] = loadWord(words, at + w);
       commitIntent(words, rec, INTENT_COPY, next.base);
       if (Atomics.compareExchange(words, target, EMPTY, lockWord(host.recordTag, EMPTY)) === EMPTY) {
         // Plain stores: nobody reads table g+1 before the flip, which publishes them.
         for (let w = 1; w < stride; w++) words[target + w] = words[stagedAt(rec, w)] as number;
-        Atomics.store(words, target, released(EMPTY, FULL));
+        // Plain on x86 too (storeWord): another copier that still sees the lock
+        // word waits; the chunk's DONE store (an xchg) makes every slot store
+        // of the chunk visible before the flip can be decided.
+        storeWord(words, target, released(EMPTY, FULL));
         clearLock(words, rec);
         return 1;
       }

@@ -1043,7 +1043,7 @@ export class SharedFlatMap<K = string, V = unknown> implements Iterable<[K, V]> 
       let attempt = 0;
       probe: for (;;) {
         const at = table.slots + slot * stride;
-        const seq = Atomics.load(words, at);
+        const seq = loadWord(words, at); // plain on x86, validated by the lock CAS (see lockSlot)
         if ((seq & LOCKED) !== 0) {
           this.pause(attempt++, 'a slot lock');
           if (Atomics.load(words, H_EPOCH) !== epoch) break probe;
@@ -1305,7 +1305,9 @@ export class SharedFlatMap<K = string, V = unknown> implements Iterable<[K, V]> 
       refreshWords: () => map.refreshViews(),
       hashAt: this.strKeys
         ? (words, at) => words[at + S_HASH] as number
-        : (words, at) => map.hasher.hashInt(words[at + S_KEY] as number),
+        : this.murmurInline
+          ? (words, at) => fmix32((words[at + S_KEY] as number) ^ map.murmurSeed)
+          : (words, at) => map.hasher.hashInt(words[at + S_KEY] as number),
       releaseRetired:
         this.strKeys || this.refValues ? (words, old, clear) => map.releaseRetired(words, old, clear) : undefined,
     };
