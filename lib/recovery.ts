@@ -21,9 +21,10 @@
  *  announceLock   record LOCK_AT, LOCK_SEQ           (plain; published by the CAS)
  *  CAS            seq: s -> lockWord(tag, s)          the slot is ours; a dead owner is identifiable
  *  stage          record INTENT_PAYLOAD = new payload (plain)
- *  commitIntent   Atomics.store INTENT = op           from here recovery rolls FORWARD
+ *  commitIntent   storeWord INTENT = op               from here recovery rolls FORWARD
+ *                 (plain on x86: stores become visible in program order; Atomics.store elsewhere)
  *  applyIntent    slot payload = INTENT_PAYLOAD
- *  adjustSize     Atomics.add SIZE; Atomics.store INTENT |= SIZED
+ *  adjustSize     Atomics.add SIZE; storeWord INTENT |= SIZED
  *  release        Atomics.store seq = released(s, state)   publishes the slot
  *  clearLock      record INTENT = 0, LOCK_AT = 0      (plain)
  * ```
