@@ -64,7 +64,7 @@ import {
   type ValueKind,
 } from './layout.js';
 import { EMPTY, FULL, LOCKED, ORDERED_PLAIN_LOADS, STATE_MASK, loadWord, lockWord, storeWord } from './seqlock.js';
-import { GEN_SHIFT, PHASE_COPYING, PHASE_STABLE, genOf, makeEpoch, phaseOf } from './epoch.js';
+import { PHASE_COPYING, PHASE_STABLE, genOf, makeEpoch, phaseOf } from './epoch.js';
 import {
   ErrorCode,
   FlatshareRangeError,
