@@ -135,8 +135,8 @@ test('ensureBytes: no-op when long enough, FlatshareFullError past max without g
   t.is(buffer.byteLength, pagesFor(buffer.maxByteLength) * WASM_PAGE_BYTES, 'the growth step is capped at maxBytes (in whole pages)');
 });
 
-/** A memory whose grow() first lets "another thread" add `otherPages` pages. */
-function racingMemory(real: WasmSharedMemory, otherPages: number): SharedMemory {
+/** `real` as ensureBytes sees it, with `grow` replaced (to simulate another thread or a failure). */
+function withGrow(real: WasmSharedMemory, grow: (newByteLength: number) => void): SharedMemory {
   return {
     get byteLength() {
       return real.byteLength;
@@ -145,11 +145,16 @@ function racingMemory(real: WasmSharedMemory, otherPages: number): SharedMemory 
       return real.buffer;
     },
     maxByteLength: real.maxByteLength,
-    grow(newByteLength: number) {
-      real.memory.grow(otherPages); // the other thread grows first
-      real.grow(newByteLength); // then ours, by what it still lacks (or by nothing)
-    },
+    grow,
   };
+}
+
+/** A memory whose grow() first lets "another thread" add `otherPages` pages. */
+function racingMemory(real: WasmSharedMemory, otherPages: number): SharedMemory {
+  return withGrow(real, (newByteLength) => {
+    real.memory.grow(otherPages); // the other thread grows first
+    real.grow(newByteLength); // then ours, by what it still lacks (or by nothing)
+  });
 }
 
 test('ensureBytes: two growers at once both add pages; the memory is long enough and stays within its maximum', (t) => {
@@ -163,19 +168,10 @@ test('ensureBytes: two growers at once both add pages; the memory is long enough
 test('ensureBytes tolerates a grow() that failed at the maximum when the memory is long enough afterwards', (t) => {
   const real = createSharedMemory(WASM_PAGE_BYTES, 4 * WASM_PAGE_BYTES);
   // The other thread takes the memory to its maximum; ours then throws RangeError.
-  const racing: SharedMemory = {
-    get byteLength() {
-      return real.byteLength;
-    },
-    get buffer() {
-      return real.buffer;
-    },
-    maxByteLength: real.maxByteLength,
-    grow(newByteLength: number) {
-      real.memory.grow(3);
-      real.memory.grow(pagesFor(newByteLength)); // past the maximum
-    },
-  };
+  const racing = withGrow(real, (newByteLength) => {
+    real.memory.grow(3);
+    real.memory.grow(pagesFor(newByteLength)); // past the maximum
+  });
   t.throws(() => racing.grow(2 * WASM_PAGE_BYTES), { instanceOf: RangeError }, 'the simulated loser really throws');
   t.notThrows(() => ensureBytes(racing, 2 * WASM_PAGE_BYTES));
   t.is(real.byteLength, 4 * WASM_PAGE_BYTES);
@@ -183,18 +179,9 @@ test('ensureBytes tolerates a grow() that failed at the maximum when the memory 
 
 test('ensureBytes rethrows a grow() failure that left the memory too short', (t) => {
   const real = createSharedMemory(4096, 16 * MiB);
-  const failing: SharedMemory = {
-    get byteLength() {
-      return real.byteLength;
-    },
-    get buffer() {
-      return real.buffer;
-    },
-    maxByteLength: real.maxByteLength,
-    grow() {
-      throw new RangeError('simulated grow failure');
-    },
-  };
+  const failing = withGrow(real, () => {
+    throw new RangeError('simulated grow failure');
+  });
   t.throws(() => ensureBytes(failing, 2 * WASM_PAGE_BYTES), { instanceOf: RangeError, message: 'simulated grow failure' });
   t.is(real.byteLength, WASM_PAGE_BYTES);
 });
