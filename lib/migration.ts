@@ -119,6 +119,15 @@ export interface MigrationHost {
    */
   pause(attempt: number, what: string): void;
   /**
+   * Copy old slots [first, end) of `old` into `next` in one WebAssembly call
+   * (wasm/write-path.ts `copyRange`, the same steps as `copySlot`). Returns the
+   * entries found; `copyStoppedAt()` is then the first slot it did not handle
+   * (one it would have had to wait for), or `end`. Absent when the keys are
+   * hashed by a JS hasher (int32 keys with a hasher other than the built-in murmur3).
+   */
+  copyRange?(old: TableInfo, next: TableInfo, first: number, end: number): number;
+  copyStoppedAt?(): number;
+  /**
    * Called by the thread that flipped to `gen + 1`, right after the flip, with
    * the retired table (read-only and not yet reusable: this thread still
    * announces generation `gen`). Frees the arena blocks that only the retired
@@ -280,7 +289,16 @@ function copyChunk(host: MigrationHost, words: Int32Array, old: TableInfo, next:
   const end = Math.min(old.capacity, first + MIGRATION_CHUNK_SLOTS);
   let copied = 0;
   try {
-    for (let i = first; i < end; i++) copied += copySlot(host, words, old, next, i);
+    if (host.copyRange !== undefined) {
+      // wasm copies the run; a slot it would wait for is copied (waited for) here, then wasm goes on.
+      for (let i = first; i < end; i++) {
+        copied += host.copyRange(old, next, i, end);
+        i = (host.copyStoppedAt as () => number)();
+        if (i < end) copied += copySlot(host, words, old, next, i);
+      }
+    } else {
+      for (let i = first; i < end; i++) copied += copySlot(host, words, old, next, i);
+    }
   } catch (error) {
     // Entries already copied stay; the redo skips them.
     Atomics.store(words, states + c, 0);
@@ -290,8 +308,11 @@ function copyChunk(host: MigrationHost, words: Int32Array, old: TableInfo, next:
   Atomics.store(words, states + c, CHUNK_DONE | copied);
 }
 
-/** Copy old slot `i` into the new table if it is FULL; returns 1 if it holds an entry (copied now or before). */
-function copySlot(host: MigrationHost, words: Int32Array, old: TableInfo, next: TableInfo, i: number): number {
+/**
+ * Copy old slot `i` into the new table if it is FULL; returns 1 if it holds an entry (copied now or before).
+ * Exported for spec/unit/wasm-write-path.test.ts, which checks wasm `copyRange` against it.
+ */
+export function copySlot(host: MigrationHost, words: Int32Array, old: TableInfo, next: TableInfo, i: number): number {
   const stride = host.slotInts;
   const at = old.slots + i * stride;
   // First look plain on x86: a lock taken before ALLOCATING precedes our

@@ -98,6 +98,7 @@ import { fmix32, isBuiltInMurmur3, murmur3StringPacked } from './hashers/murmur3
 import { LATIN1_MAX_UNIT, LITTLE_ENDIAN, PACKED_KEY_MAX_UNITS, PackedKey, packLatin1 } from './strings.js';
 import { createSharedMemory, WasmSharedMemory } from './memory.js';
 import { wasmApi, type SharedWasmMemory } from './wasm/api.js';
+import { PUT_SLOW, instantiateWritePath, type WasmWritePath, HASH_MURMUR3_INT, HASH_STORED } from './wasm/write-path.js';
 import { instantiateReadPath, READ_MISS, READ_RETRY, STATUS_HIT, STATUS_RETRY, type WasmReadPath } from './wasm/read-path.js';
 import { readTableInfo, initTableHeader, writeTableInfo, viewCovers, type TableInfo } from './table.js';
 import { claimWriterRecord, recordTag, releaseWriterRecord } from './writers.js';
@@ -255,12 +256,18 @@ export class SharedFlatMap<K = string, V = unknown> implements Iterable<[K, V]> 
   private readonly memory: WasmSharedMemory;
   /** The int32-key read path over `memory` (lib/wasm/read-path.ts), one instance per map per thread. */
   private readonly wasm: WasmReadPath;
+  /** The fast write paths over `memory` (lib/wasm/write-path.ts): set for int32 keys, the migration copy. */
+  private readonly wput: WasmWritePath;
+  /** int32 keys with int32 or float64 values: `set` tries `wput` first. */
+  private readonly fastPut: boolean;
   private gen = -1;
   private table: TableInfo = { base: 0, slots: 0, capacity: 0, shift: 0 };
   /** Copies of `table.slots`, `table.capacity - 1` and `table.shift` for the read path (refreshTable). */
   private tableSlots = 0;
   private tableMask = 0;
   private tableShift = 0;
+  /** Copy of `table.base` for the write path. */
+  private tableBase = 0;
   /** True when the hasher is the built-in murmur3 (any seed): the read path inlines its fmix32. */
   private readonly murmurInline: boolean;
   private readonly murmurSeed: number;
@@ -343,6 +350,8 @@ export class SharedFlatMap<K = string, V = unknown> implements Iterable<[K, V]> 
     this.isFloat = parsed.values === 'float64';
     this.strKeys = parsed.keys === 'string';
     this.refValues = isRefValue(parsed.values);
+    this.wput = instantiateWritePath(memory.memory, slotWords, !ORDERED_PLAIN_LOADS, this.murmurSeed);
+    this.fastPut = !this.strKeys && !this.refValues;
     this.mapId = readMapId(words);
     this.waitTimeoutMs = parsed.waitTimeoutMs;
     this.arenaHost = this.makeArenaHost();
@@ -416,12 +425,15 @@ export class SharedFlatMap<K = string, V = unknown> implements Iterable<[K, V]> 
     self.isFloat = values === 'float64';
     self.strKeys = keys === 'string';
     self.refValues = isRefValue(values);
+    self.wput = instantiateWritePath(memory.memory, self.stride as number, !ORDERED_PLAIN_LOADS, self.murmurSeed as number);
+    self.fastPut = !(self.strKeys as boolean) && !(self.refValues as boolean);
     self.mapId = readMapId(words);
     self.gen = -1;
     self.table = { base: 0, slots: 0, capacity: 0, shift: 0 };
     self.tableSlots = 0;
     self.tableMask = 0;
     self.tableShift = 0;
+    self.tableBase = 0;
     self.writerRec = -1;
     self.recTag = 0;
     self.lockedSeq = 0;
@@ -615,9 +627,37 @@ export class SharedFlatMap<K = string, V = unknown> implements Iterable<[K, V]> 
    *   when the map would exceed maxBytes. The map is unchanged when it throws.
    */
   set(key: K, value: V): this {
+    if (this.fastPut) {
+      // int32 key and value of the map's kind: one wasm call does the whole write
+      // unless it has to wait for something (lib/wasm/write-path.ts).
+      const k = key as unknown as number;
+      const v = value as unknown as number;
+      if (typeof k === 'number' && (k | 0) === k && typeof v === 'number' && (this.isFloat || (v | 0) === v)) {
+        const hash = this.murmurInline ? fmix32(k ^ this.murmurSeed) : this.hasher.hashInt(k);
+        const w = this.wput;
+        const r = this.isFloat
+          ? w.putF64(k, hash, v, this.tableSlots, this.tableMask, this.tableShift, this.gen, this.tableBase)
+          : w.putI32(k, hash, v, this.tableSlots, this.tableMask, this.tableShift, this.gen, this.tableBase);
+        if (r !== PUT_SLOW) return this;
+        return this.setSlow(key, value, hash); // the hasher is called once per set
+      }
+    }
+    return this.setSlow(key, value, undefined);
+  }
+
+  /**
+   * `set` in JS: every key and value kind, and every case the wasm put hands
+   * back (PUT_SLOW). `hash`: the int32 key's hash when `set` computed it already.
+   */
+  private setSlow(key: K, value: V, hash: number | undefined): this {
     const pv = this.refValues ? this.prepareRefValue(value, 'value') : undefined;
     const v = pv === undefined ? this.checkValue(value, 'value') : 0;
-    this.prepareKey(key, true);
+    if (hash === undefined) {
+      this.prepareKey(key, true);
+    } else {
+      this.opInt = key as unknown as number; // validated by set
+      this.opHash = hash;
+    }
     this.beginWrite();
     let at = -1;
     let ref = NULL_BLOCK;
@@ -865,6 +905,7 @@ export class SharedFlatMap<K = string, V = unknown> implements Iterable<[K, V]> 
   releaseThread(): void {
     releaseWriterRecord(this.words, this.mapId);
     this.writerRec = -1;
+    this.wput.setWriter(0, 0);
   }
 
   /**
@@ -1203,6 +1244,7 @@ export class SharedFlatMap<K = string, V = unknown> implements Iterable<[K, V]> 
     if (this.writerRec < 0) {
       this.writerRec = claimWriterRecord(this.words, this.mapId);
       this.recTag = recordTag(this.writerRec);
+      this.wput.setWriter(this.writerRec, this.recTag);
     }
   }
 
@@ -1282,6 +1324,7 @@ export class SharedFlatMap<K = string, V = unknown> implements Iterable<[K, V]> 
       this.tableSlots = info.slots;
       this.tableMask = info.capacity - 1;
       this.tableShift = info.shift;
+      this.tableBase = info.base;
       this.gen = gen;
       return;
     }
@@ -1290,6 +1333,7 @@ export class SharedFlatMap<K = string, V = unknown> implements Iterable<[K, V]> 
   private makeMigrationHost(): MigrationHost {
     // eslint-disable-next-line @typescript-eslint/no-this-alias
     const map = this;
+    const hashMode = this.strKeys ? HASH_STORED : HASH_MURMUR3_INT;
     return {
       memory: this.memory,
       slotInts: this.stride,
@@ -1308,6 +1352,12 @@ export class SharedFlatMap<K = string, V = unknown> implements Iterable<[K, V]> 
         : this.murmurInline
           ? (words, at) => fmix32((words[at + S_KEY] as number) ^ map.murmurSeed)
           : (words, at) => map.hasher.hashInt(words[at + S_KEY] as number),
+      copyRange:
+        this.strKeys || this.murmurInline
+          ? (old, next, first, end) =>
+              map.wput.copyRange(old.slots, first, end, next.slots, next.capacity - 1, next.shift, next.base, hashMode)
+          : undefined,
+      copyStoppedAt: () => map.wput.stoppedAt(),
       releaseRetired:
         this.strKeys || this.refValues ? (words, old, clear) => map.releaseRetired(words, old, clear) : undefined,
     };

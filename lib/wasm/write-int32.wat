@@ -1,0 +1,296 @@
+;; flatshare: the fast write paths in WebAssembly:
+;; - putI32 / putF64: SharedFlatMap.set for int32 keys with int32 or float64
+;;   values, when nothing needs waiting for (no migration, no locked slot, an
+;;   insert budget left);
+;; - copyRange: the migration copy of a run of old slots into the new table,
+;;   for int32 keys hashed by the built-in murmur3 and for string keys (whose
+;;   slots store their hash).
+;;
+;; Why WebAssembly: a JS Atomics call is a builtin call of 10-19 ns on Node 20
+;; (docs/design.md, section 5); a wasm atomic instruction is inline (`mov`,
+;; `xchg` or `lock cmpxchg` on x86-64; `ldar` / `stlr` / an exclusive pair on
+;; arm64). The steps and their order are exactly those of the JS write path
+;; (lib/recovery.ts, "Write protocol with intent"), so recovery repairs a
+;; thread killed inside this code like one killed inside the JS path: V8 stops
+;; wasm only at function entries and loop back edges, which here lie before the
+;; lock, between the copy of two slots, or between two staged payload words
+;; (before the intent is committed).
+;;
+;; Writers (putI32 / putF64), each step as in lib/shared-flat-map.ts:
+;;   epoch == STABLE(gen) of the caller's cached table, else SLOW;
+;;   ACTIVE_GEN = gen + 1 (atomic store: the Dekker handshake with the region
+;;   allocator); epoch re-read, else SLOW;
+;;   probe from hash >>> shift for the key or the first EMPTY slot; a locked
+;;   slot -> SLOW (the JS path waits, backs off and times out);
+;;   LOCK_AT, LOCK_SEQ (plain; published by the CAS); CAS seq -> lockWord(tag,
+;;   seq); lost -> clear, SLOW;
+;;   epoch re-read after the CAS, else restore seq, SLOW;
+;;   EMPTY: take one unit of REMAINING; none left -> give it back, restore,
+;;   SLOW (the JS path starts the migration);
+;;   stage key and value in INTENT_PAYLOAD; INTENT_TABLE; INTENT = PUT (commit);
+;;   slot payload = staged words; not FULL before: SIZE + 1, INTENT |= SIZED;
+;;   release: atomic store of released(seq, FULL); clear INTENT, LOCK_AT;
+;;   ACTIVE_GEN = 0. Returns INSERTED (the slot was EMPTY or a TOMBSTONE) or
+;;   OVERWROTE.
+;; SLOW means "nothing changed; run the JS path": every SLOW exit has restored
+;; what it touched (the slot word, REMAINING) and leaves ACTIVE_GEN idle.
+;;
+;; Copy (copyRange), per old slot, as lib/migration.ts copySlot:
+;;   seq of the old slot; locked -> stop here (the JS copy waits for it);
+;;   not FULL -> skip; hash (the stored hash, or fmix32(key ^ seed));
+;;   probe table g+1: EMPTY -> LOCK_AT, LOCK_SEQ = EMPTY, stage the payload,
+;;   INTENT_TABLE, INTENT = COPY, CAS EMPTY -> lockWord(tag, EMPTY), write the
+;;   payload, release FULL, clear (CAS lost: clear, look again); locked -> stop
+;;   here; the same payload -> copied before by a helper that did not finish
+;;   the chunk; another key -> next slot.
+;;   Returns the entries found (copied now or before); stoppedAt() is the
+;;   first slot not handled (end when the whole range was).
+;;
+;; Memory ordering: every load is i32.atomic.load (free on x86, ordered
+;; everywhere). Stores that the JS path makes with Atomics on every CPU
+;; (ACTIVE_GEN announcement, lock CAS, REMAINING, SIZE, release of a put) are
+;; atomic here on every CPU. Stores the JS path makes plain on x86 and with
+;; Atomics elsewhere (intent commit, INTENT_SIZED, slot payload, the copy's
+;; release, the idle store) are plain here when `strict` is 0 (x86) and atomic
+;; otherwise: the same argument, docs/design.md section 5.
+;;
+;; Layout constants (spec/unit/wasm-write-path.test.ts checks each against lib/):
+;; const EPOCH_BYTES = 128         ;; H_EPOCH * 4
+;; const GEN_SHIFT = 2             ;; epoch.ts; PHASE_STABLE is 0
+;; const LOCKED = 1                ;; seqlock.ts
+;; const STATE_MASK = 6
+;; const EMPTY = 0
+;; const FULL = 2
+;; const OWNER_TAG_SHIFT = 3
+;; const VERSION_MASK = 4294967288 ;; ~7 as uint32
+;; const VERSION_ONE = 8
+;; const KEY_BYTES = 4             ;; S_KEY * 4 (and S_HASH * 4 for string keys)
+;; const VALUE_BYTES = 8           ;; valueOffset('int32') * 4
+;; const W_ACTIVE_GEN_BYTES = 4
+;; const W_LOCK_AT_BYTES = 8
+;; const W_LOCK_SEQ_BYTES = 12
+;; const W_INTENT_BYTES = 20
+;; const W_INTENT_TABLE_BYTES = 24
+;; const W_INTENT_PAYLOAD_BYTES = 32
+;; const T_SIZE_BYTES = 0
+;; const T_REMAINING_BYTES = 64
+;; const INTENT_PUT = 1
+;; const INTENT_COPY = 3
+;; const INTENT_SIZED = 4
+;; const PUT_SLOW = 0
+;; const PUT_INSERTED = 1
+;; const PUT_OVERWROTE = 2
+(module
+  (import "env" "memory" (memory 1 65536 shared))
+
+  ;; Per instance (one map in one thread), set by the JS side.
+  (global $stride (mut i32) (i32.const 0)) ;; words per slot
+  (global $strict (mut i32) (i32.const 1)) ;; 1: every store atomic (not x86)
+  (global $seed (mut i32) (i32.const 0))   ;; murmur3 seed, for copyRange's hash mode 1
+  (global $rec (mut i32) (i32.const 0))    ;; byte address of this thread's writer record; 0 = none
+  (global $tag (mut i32) (i32.const 0))    ;; that record's tag
+  (global $stop (mut i32) (i32.const 0))   ;; copyRange: first slot not handled
+
+  (func (export "configure") (param $stride i32) (param $strict i32) (param $seed i32)
+    (global.set $stride (local.get $stride))
+    (global.set $strict (local.get $strict))
+    (global.set $seed (local.get $seed)))
+
+  ;; rec: word index of the writer record (0 = none), tag: its tag.
+  (func (export "setWriter") (param $rec i32) (param $tag i32)
+    (global.set $rec (i32.shl (local.get $rec) (i32.const 2)))
+    (global.set $tag (local.get $tag)))
+
+  (func (export "stoppedAt") (result i32) (global.get $stop))
+
+  ;; A store the JS path makes with storeWord: plain on x86, atomic elsewhere.
+  (func $storeWord (param $addr i32) (param $v i32)
+    (if (global.get $strict)
+      (then (i32.atomic.store (local.get $addr) (local.get $v)))
+      (else (i32.store (local.get $addr) (local.get $v)))))
+
+  ;; clearLock: INTENT = NONE, LOCK_AT = 0 (plain).
+  (func $clearLock (param $r i32)
+    (i32.store offset=20 (local.get $r) (i32.const 0))
+    (i32.store offset=8 (local.get $r) (i32.const 0)))
+
+  (func (export "putI32")
+    (param $k i32) (param $hash i32) (param $v i32) (param $slots i32) (param $mask i32)
+    (param $shift i32) (param $gen i32) (param $base i32) (result i32)
+    (call $put (local.get $k) (local.get $hash) (i64.extend_i32_u (local.get $v)) (local.get $slots)
+      (local.get $mask) (local.get $shift) (local.get $gen) (local.get $base)))
+
+  (func (export "putF64")
+    (param $k i32) (param $hash i32) (param $v f64) (param $slots i32) (param $mask i32)
+    (param $shift i32) (param $gen i32) (param $base i32) (result i32)
+    (call $put (local.get $k) (local.get $hash) (i64.reinterpret_f64 (local.get $v)) (local.get $slots)
+      (local.get $mask) (local.get $shift) (local.get $gen) (local.get $base)))
+
+  ;; val: the value words, low word first (the high word is written only for
+  ;; float64 slots, stride 4). slots: word index of slot 0; base: of the table region.
+  (func $put
+    (param $k i32) (param $hash i32) (param $val i64) (param $slots i32) (param $mask i32)
+    (param $shift i32) (param $gen i32) (param $base i32) (result i32)
+    (local $r i32) (local $epoch i32) (local $slot i32) (local $at i32) (local $seq i32)
+    (local $state i32) (local $n i32) (local $b i32) (local $lo i32) (local $hi i32)
+    (local.set $r (global.get $rec))
+    (if (i32.eqz (local.get $r)) (then (return (i32.const 0))))
+    (local.set $epoch (i32.shl (local.get $gen) (i32.const 2)))
+    (if (i32.ne (i32.atomic.load (i32.const 128)) (local.get $epoch)) (then (return (i32.const 0))))
+    (local.set $b (i32.shl (local.get $base) (i32.const 2)))
+    (local.set $lo (i32.wrap_i64 (local.get $val)))
+    (local.set $hi (i32.wrap_i64 (i64.shr_u (local.get $val) (i64.const 32))))
+    (block $slow
+      ;; Announce generation g (a full fence), then re-read the epoch.
+      (i32.atomic.store offset=4 (local.get $r) (i32.add (local.get $gen) (i32.const 1)))
+      (br_if $slow (i32.ne (i32.atomic.load (i32.const 128)) (local.get $epoch)))
+      (local.set $slot (i32.shr_u (local.get $hash) (local.get $shift)))
+      (local.set $n (local.get $mask))
+      (loop $probe
+        (local.set $at (i32.shl (i32.add (local.get $slots) (i32.mul (local.get $slot) (global.get $stride))) (i32.const 2)))
+        (local.set $seq (i32.atomic.load (local.get $at)))
+        (br_if $slow (i32.and (local.get $seq) (i32.const 1)))
+        (local.set $state (i32.and (local.get $seq) (i32.const 6)))
+        (if (i32.or (i32.eqz (local.get $state)) (i32.eq (i32.atomic.load offset=4 (local.get $at)) (local.get $k)))
+          (then
+            ;; Lock intent, then the lock.
+            (i32.store offset=8 (local.get $r) (i32.shr_u (local.get $at) (i32.const 2)))
+            (i32.store offset=12 (local.get $r) (local.get $seq))
+            (if (i32.ne
+                  (i32.atomic.rmw.cmpxchg (local.get $at) (local.get $seq)
+                    (i32.or (i32.or (i32.shl (global.get $tag) (i32.const 3)) (local.get $state)) (i32.const 1)))
+                  (local.get $seq))
+              (then (call $clearLock (local.get $r)) (br $slow)))
+            ;; A migration began after our epoch check: table g is read-only, undo.
+            (if (i32.ne (i32.atomic.load (i32.const 128)) (local.get $epoch))
+              (then
+                (i32.atomic.store (local.get $at) (local.get $seq))
+                (call $clearLock (local.get $r))
+                (br $slow)))
+            ;; An EMPTY slot takes one unit of the insert budget.
+            (if (i32.eqz (local.get $state))
+              (then
+                (if (i32.le_s (i32.atomic.rmw.sub offset=64 (local.get $b) (i32.const 1)) (i32.const 0))
+                  (then
+                    (drop (i32.atomic.rmw.add offset=64 (local.get $b) (i32.const 1)))
+                    (i32.atomic.store (local.get $at) (local.get $seq))
+                    (call $clearLock (local.get $r))
+                    (br $slow)))))
+            ;; Stage the payload, commit the intent.
+            (i32.store offset=32 (local.get $r) (local.get $k))
+            (i32.store offset=36 (local.get $r) (local.get $lo))
+            (if (i32.eq (global.get $stride) (i32.const 4))
+              (then (i32.store offset=40 (local.get $r) (local.get $hi))))
+            (i32.store offset=24 (local.get $r) (local.get $base))
+            (call $storeWord (i32.add (local.get $r) (i32.const 20)) (i32.const 1))
+            ;; Apply it.
+            (call $storeWord (i32.add (local.get $at) (i32.const 4)) (local.get $k))
+            (call $storeWord (i32.add (local.get $at) (i32.const 8)) (local.get $lo))
+            (if (i32.eq (global.get $stride) (i32.const 4))
+              (then (call $storeWord (i32.add (local.get $at) (i32.const 12)) (local.get $hi))))
+            ;; A new entry (EMPTY or TOMBSTONE before): count it, and say so.
+            (if (i32.ne (local.get $state) (i32.const 2))
+              (then
+                (drop (i32.atomic.rmw.add (local.get $b) (i32.const 1)))
+                (call $storeWord (i32.add (local.get $r) (i32.const 20)) (i32.const 5))))
+            ;; Release: publishes key, value and FULL together.
+            (i32.atomic.store (local.get $at)
+              (i32.or (i32.add (i32.and (local.get $seq) (i32.const -8)) (i32.const 8)) (i32.const 2)))
+            (call $clearLock (local.get $r))
+            (call $storeWord (i32.add (local.get $r) (i32.const 4)) (i32.const 0))
+            (return (select (i32.const 2) (i32.const 1) (i32.eq (local.get $state) (i32.const 2))))))
+        (local.set $slot (i32.and (i32.add (local.get $slot) (i32.const 1)) (local.get $mask)))
+        (local.set $n (i32.sub (local.get $n) (i32.const 1)))
+        (br_if $probe (i32.ge_s (local.get $n) (i32.const 0)))))
+    ;; SLOW: nothing changed; idle again.
+    (call $storeWord (i32.add (local.get $r) (i32.const 4)) (i32.const 0))
+    (i32.const 0))
+
+  ;; murmur3's fmix32 (lib/hashers/murmur3.ts).
+  (func $fmix32 (param $h i32) (result i32)
+    (local.set $h (i32.xor (local.get $h) (i32.shr_u (local.get $h) (i32.const 16))))
+    (local.set $h (i32.mul (local.get $h) (i32.const 0x85ebca6b)))
+    (local.set $h (i32.xor (local.get $h) (i32.shr_u (local.get $h) (i32.const 13))))
+    (local.set $h (i32.mul (local.get $h) (i32.const 0xc2b2ae35)))
+    (i32.xor (local.get $h) (i32.shr_u (local.get $h) (i32.const 16))))
+
+  ;; Copy old slots first .. end-1 (of the table whose slot 0 is word `old`)
+  ;; into the table whose slot 0 is word `slots` and whose region starts at
+  ;; word `base`. hashMode 0: the hash is slot word 1 (string keys); 1: it is
+  ;; fmix32(slot word 1 ^ seed) (int32 keys, built-in murmur3).
+  (func (export "copyRange")
+    (param $old i32) (param $first i32) (param $end i32) (param $slots i32) (param $mask i32)
+    (param $shift i32) (param $base i32) (param $hashMode i32) (result i32)
+    (local $r i32) (local $i i32) (local $at i32) (local $seq i32) (local $h i32) (local $slot i32)
+    (local $t i32) (local $cur i32) (local $w i32) (local $copied i32) (local $same i32)
+    (local.set $r (global.get $rec))
+    (local.set $i (local.get $first))
+    (block $stop
+      (br_if $stop (i32.eqz (local.get $r)))
+      (loop $slotLoop
+        (br_if $stop (i32.ge_u (local.get $i) (local.get $end)))
+        (local.set $at (i32.shl (i32.add (local.get $old) (i32.mul (local.get $i) (global.get $stride))) (i32.const 2)))
+        (local.set $seq (i32.atomic.load (local.get $at)))
+        (br_if $stop (i32.and (local.get $seq) (i32.const 1)))
+        (block $next
+          (br_if $next (i32.ne (i32.and (local.get $seq) (i32.const 6)) (i32.const 2)))
+          (local.set $h (i32.atomic.load offset=4 (local.get $at)))
+          (if (local.get $hashMode)
+            (then (local.set $h (call $fmix32 (i32.xor (local.get $h) (global.get $seed))))))
+          (local.set $slot (i32.shr_u (local.get $h) (local.get $shift)))
+          (loop $probe
+            (local.set $t (i32.shl (i32.add (local.get $slots) (i32.mul (local.get $slot) (global.get $stride))) (i32.const 2)))
+            (local.set $cur (i32.atomic.load (local.get $t)))
+            (if (i32.eqz (local.get $cur))
+              (then
+                (i32.store offset=8 (local.get $r) (i32.shr_u (local.get $t) (i32.const 2)))
+                (i32.store offset=12 (local.get $r) (i32.const 0))
+                ;; Stage slot words 1 .. stride-1 (table g is read-only while COPYING).
+                (local.set $w (i32.const 1))
+                (loop $stage
+                  (i32.store offset=28
+                    (i32.add (local.get $r) (i32.shl (local.get $w) (i32.const 2)))
+                    (i32.atomic.load (i32.add (local.get $at) (i32.shl (local.get $w) (i32.const 2)))))
+                  (local.set $w (i32.add (local.get $w) (i32.const 1)))
+                  (br_if $stage (i32.lt_u (local.get $w) (global.get $stride))))
+                (i32.store offset=24 (local.get $r) (local.get $base))
+                (call $storeWord (i32.add (local.get $r) (i32.const 20)) (i32.const 3))
+                (if (i32.eqz (i32.atomic.rmw.cmpxchg (local.get $t) (i32.const 0)
+                      (i32.or (i32.shl (global.get $tag) (i32.const 3)) (i32.const 1))))
+                  (then
+                    ;; Plain stores on x86: nobody reads table g+1 before the flip.
+                    (local.set $w (i32.const 1))
+                    (loop $apply
+                      (call $storeWord
+                        (i32.add (local.get $t) (i32.shl (local.get $w) (i32.const 2)))
+                        (i32.load offset=28 (i32.add (local.get $r) (i32.shl (local.get $w) (i32.const 2)))))
+                      (local.set $w (i32.add (local.get $w) (i32.const 1)))
+                      (br_if $apply (i32.lt_u (local.get $w) (global.get $stride))))
+                    (call $storeWord (local.get $t) (i32.const 10)) ;; released(EMPTY, FULL)
+                    (call $clearLock (local.get $r))
+                    (local.set $copied (i32.add (local.get $copied) (i32.const 1)))
+                    (br $next)))
+                (call $clearLock (local.get $r))
+                (br $probe)))
+            (br_if $stop (i32.and (local.get $cur) (i32.const 1)))
+            ;; FULL in table g+1: this entry, copied before by a helper that did not finish?
+            (local.set $same (i32.const 1))
+            (local.set $w (i32.const 1))
+            (loop $compare
+              (if (i32.ne
+                    (i32.atomic.load (i32.add (local.get $at) (i32.shl (local.get $w) (i32.const 2))))
+                    (i32.atomic.load (i32.add (local.get $t) (i32.shl (local.get $w) (i32.const 2)))))
+                (then (local.set $same (i32.const 0))))
+              (local.set $w (i32.add (local.get $w) (i32.const 1)))
+              (br_if $compare (i32.lt_u (local.get $w) (global.get $stride))))
+            (if (local.get $same)
+              (then
+                (local.set $copied (i32.add (local.get $copied) (i32.const 1)))
+                (br $next)))
+            (local.set $slot (i32.and (i32.add (local.get $slot) (i32.const 1)) (local.get $mask)))
+            (br $probe)))
+        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+        (br $slotLoop)))
+    (global.set $stop (local.get $i))
+    (local.get $copied))
+)

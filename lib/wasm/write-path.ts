@@ -1,0 +1,95 @@
+/**
+ * The fast write paths in WebAssembly (write-int32.wat), per map per thread.
+ *
+ * Writers: `putI32` / `putF64` run the whole of SharedFlatMap.set for an
+ * int32 key with an int32 / float64 value when nothing has to be waited for:
+ * the same steps, in the same order, as the JS path (recovery.ts, "Write
+ * protocol with intent"), with inline wasm atomics instead of Atomics builtin
+ * calls. Anything that needs waiting (a migration, a locked slot, a lost CAS,
+ * no insert budget left, no writer record yet) returns PUT_SLOW having changed
+ * nothing, and the caller runs the JS path, which waits, helps, times out and
+ * starts migrations.
+ *
+ * Migration: `copyRange` copies a run of old slots into the new table (the
+ * loop of migration.ts copySlot); it stops at the first slot it would have to
+ * wait for (`stoppedAt()`), which the JS copy then handles.
+ *
+ * Invariants: the caller passes the geometry of the table of generation
+ * `gen` that it saw inside the memory (like the read path). `configure` and
+ * `setWriter` hold per-instance constants: words per slot, whether every
+ * store must be atomic (ORDERED_PLAIN_LOADS false), the murmur3 seed, and this
+ * thread's writer record (0 until the thread claims one).
+ */
+import { wasmApi, type SharedWasmMemory, type WasmModule } from './api.js';
+import { WASM_BASE64 } from './write-int32.wasm.js';
+
+/** putI32 / putF64: nothing changed, run the JS path. */
+export const PUT_SLOW = 0;
+/** The key was absent (its slot was EMPTY or a TOMBSTONE) and is now set. */
+export const PUT_INSERTED = 1;
+/** The key was present; its value was replaced. */
+export const PUT_OVERWROTE = 2;
+/** copyRange hash modes. */
+export const HASH_STORED = 0; // slot word 1 is the key's hash (string keys)
+export const HASH_MURMUR3_INT = 1; // fmix32(slot word 1 ^ seed) (int32 keys, built-in murmur3)
+
+/** put arguments after the value: the cached table and its generation. */
+type PutFn = (
+  key: number,
+  hash: number,
+  value: number,
+  slots: number,
+  mask: number,
+  shift: number,
+  gen: number,
+  base: number,
+) => number;
+
+/** One map's write path in one thread. */
+export interface WasmWritePath {
+  /** Words per slot; 1 when every store must be atomic (not x86); murmur3 seed for HASH_MURMUR3_INT. */
+  readonly configure: (stride: number, strict: number, seed: number) => void;
+  /** This thread's writer record (word index) and its tag; (0, 0) for none. */
+  readonly setWriter: (rec: number, tag: number) => void;
+  /** int32 values: PUT_SLOW, PUT_INSERTED or PUT_OVERWROTE. */
+  readonly putI32: PutFn;
+  /** float64 values: same results. */
+  readonly putF64: PutFn;
+  /**
+   * Copy old slots [first, end) of the table at word `old` into the table with
+   * slot 0 at word `slots` (region at `base`). Returns the entries found.
+   */
+  readonly copyRange: (
+    old: number,
+    first: number,
+    end: number,
+    slots: number,
+    mask: number,
+    shift: number,
+    base: number,
+    hashMode: number,
+  ) => number;
+  /** First slot the last copyRange did not handle (its `end` when it handled all). */
+  readonly stoppedAt: () => number;
+}
+
+let compiled: WasmModule | undefined;
+
+/** The compiled module, compiled on first use in this thread. */
+export function writePathModule(): WasmModule {
+  if (compiled === undefined) compiled = new (wasmApi as NonNullable<typeof wasmApi>).Module(Buffer.from(WASM_BASE64, 'base64'));
+  return compiled;
+}
+
+/** Instantiate the write path over one map's memory and configure it. */
+export function instantiateWritePath(
+  memory: SharedWasmMemory,
+  stride: number,
+  strict: boolean,
+  seed: number,
+): WasmWritePath {
+  const instance = new (wasmApi as NonNullable<typeof wasmApi>).Instance(writePathModule(), { env: { memory } });
+  const path = instance.exports as unknown as WasmWritePath;
+  path.configure(stride, strict ? 1 : 0, seed | 0);
+  return path;
+}

@@ -1,0 +1,466 @@
+/**
+ * The WebAssembly write paths (lib/wasm/write-int32.wat, write-path.ts):
+ *
+ * - The committed bytes (write-int32.wasm.ts) are what scripts/build-wasm.mjs
+ *   assembles from the committed .wat, and the layout constants the .wat was
+ *   written for are the ones lib/ defines.
+ * - putI32 / putF64 insert, overwrite and revive exactly like the JS path:
+ *   slot word, SIZE, REMAINING, and a writer record left clear and idle.
+ * - Every case that needs waiting (a locked slot, a migration, a stale
+ *   generation, no insert budget, no writer record) answers PUT_SLOW with
+ *   every word of the memory unchanged.
+ * - SharedFlatMap.set takes the wasm path for int32 keys (so the tests across
+ *   threads exercise it) and the JS path for what wasm hands back.
+ * - copyRange lays a table out word for word as the JS copySlot does, for
+ *   int32 and string keys, stops at a locked slot, and does not copy an entry
+ *   twice.
+ * Each case runs with plain stores (strict 0, what x86 runs) and with atomic
+ * stores (strict 1, every other CPU).
+ */
+import test from 'ava';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { SharedFlatMap, hashers } from '../../lib/index.js';
+import { GEN_SHIFT, PHASE_COPYING } from '../../lib/epoch.js';
+import {
+  H_EPOCH,
+  INTENT_COPY,
+  INTENT_PUT,
+  INTENT_SIZED,
+  INT_BYTES,
+  S_KEY,
+  T_REMAINING,
+  T_SIZE,
+  W_ACTIVE_GEN,
+  W_INTENT,
+  W_INTENT_PAYLOAD,
+  W_INTENT_TABLE,
+  W_LOCK_AT,
+  W_LOCK_SEQ,
+  valueOffset,
+} from '../../lib/layout.js';
+import { EMPTY, FULL, LOCKED, OWNER_TAG_SHIFT, STATE_MASK, TOMBSTONE, VERSION_MASK, VERSION_ONE, lockWord, released } from '../../lib/seqlock.js';
+import { copySlot, type MigrationHost } from '../../lib/migration.js';
+import type { TableInfo } from '../../lib/table.js';
+import { recordTag } from '../../lib/writers.js';
+import { fmix32 } from '../../lib/hashers/murmur3.js';
+import {
+  HASH_MURMUR3_INT,
+  HASH_STORED,
+  PUT_INSERTED,
+  PUT_OVERWROTE,
+  PUT_SLOW,
+  instantiateWritePath,
+  writePathModule,
+  type WasmWritePath,
+} from '../../lib/wasm/write-path.js';
+import { WASM_BASE64 } from '../../lib/wasm/write-int32.wasm.js';
+import { repoRoot } from '../package/support.js';
+
+const WAT_PATH = join(repoRoot, 'lib', 'wasm', 'write-int32.wat');
+const wat = readFileSync(WAT_PATH, 'utf8');
+
+test('the committed wasm bytes are exactly what scripts/build-wasm.mjs assembles from write-int32.wat', async (t) => {
+  const script = pathToFileURL(join(repoRoot, 'scripts', 'build-wasm.mjs')).href;
+  const { assemble, tsModule } = (await import(script)) as {
+    assemble: (path: string) => Promise<Buffer>;
+    tsModule: (name: string, bytes: Buffer) => string;
+  };
+  const bytes = await assemble(WAT_PATH);
+  t.is(WASM_BASE64, bytes.toString('base64'), 'stale lib/wasm/write-int32.wasm.ts: run npm run build:wasm');
+  t.is(readFileSync(join(repoRoot, 'lib', 'wasm', 'write-int32.wasm.ts'), 'utf8'), tsModule('write-int32', bytes));
+});
+
+test('the layout constants the .wat was written for are the ones lib/ defines', (t) => {
+  const declared = new Map<string, number>();
+  for (const m of wat.matchAll(/^;; const ([A-Z_0-9]+) = (\d+)/gm)) declared.set(m[1] as string, Number(m[2]));
+  const expected: Record<string, number> = {
+    EPOCH_BYTES: H_EPOCH * INT_BYTES,
+    GEN_SHIFT,
+    LOCKED,
+    STATE_MASK,
+    EMPTY,
+    FULL,
+    OWNER_TAG_SHIFT,
+    VERSION_MASK: VERSION_MASK >>> 0,
+    VERSION_ONE,
+    KEY_BYTES: S_KEY * INT_BYTES,
+    VALUE_BYTES: valueOffset('int32') * INT_BYTES,
+    W_ACTIVE_GEN_BYTES: W_ACTIVE_GEN * INT_BYTES,
+    W_LOCK_AT_BYTES: W_LOCK_AT * INT_BYTES,
+    W_LOCK_SEQ_BYTES: W_LOCK_SEQ * INT_BYTES,
+    W_INTENT_BYTES: W_INTENT * INT_BYTES,
+    W_INTENT_TABLE_BYTES: W_INTENT_TABLE * INT_BYTES,
+    W_INTENT_PAYLOAD_BYTES: W_INTENT_PAYLOAD * INT_BYTES,
+    T_SIZE_BYTES: T_SIZE * INT_BYTES,
+    T_REMAINING_BYTES: T_REMAINING * INT_BYTES,
+    INTENT_PUT,
+    INTENT_COPY,
+    INTENT_SIZED,
+    PUT_SLOW,
+    PUT_INSERTED,
+    PUT_OVERWROTE,
+  };
+  t.deepEqual(Object.fromEntries(declared), expected);
+  // The code uses them where the protocol says (offsets are byte offsets from the record / slot / table).
+  const code = wat.replace(/;;.*$/gm, '');
+  t.regex(code, new RegExp(`i32\\.atomic\\.load \\(i32\\.const ${H_EPOCH * INT_BYTES}\\)`));
+  t.regex(code, new RegExp(`i32\\.atomic\\.store offset=${W_ACTIVE_GEN * INT_BYTES} `));
+  t.regex(code, new RegExp(`i32\\.store offset=${W_LOCK_AT * INT_BYTES} `));
+  t.regex(code, new RegExp(`i32\\.store offset=${W_LOCK_SEQ * INT_BYTES} `));
+  t.regex(code, new RegExp(`i32\\.store offset=${W_INTENT_TABLE * INT_BYTES} `));
+  t.regex(code, new RegExp(`i32\\.store offset=${W_INTENT_PAYLOAD * INT_BYTES} `));
+  t.regex(code, new RegExp(`i32\\.atomic\\.rmw\\.sub offset=${T_REMAINING * INT_BYTES} `));
+  t.regex(wat, new RegExp(`\\(i32\\.const ${released(EMPTY, FULL)}\\)\\) ;; released\\(EMPTY, FULL\\)`));
+  t.is(W_INTENT_PAYLOAD - 1 + S_KEY, W_INTENT_PAYLOAD, 'the staged key is the first payload word');
+});
+
+test('the module imports only the memory and exports the write path', (t) => {
+  const api = (globalThis as unknown as { WebAssembly: { Module: { imports(m: object): unknown; exports(m: object): unknown } } })
+    .WebAssembly.Module;
+  const module = writePathModule() as unknown as object;
+  t.deepEqual(api.imports(module), [{ module: 'env', name: 'memory', kind: 'memory' }]);
+  t.deepEqual(
+    (api.exports(module) as { name: string }[]).map((e) => e.name).sort(),
+    ['configure', 'copyRange', 'putF64', 'putI32', 'setWriter', 'stoppedAt'],
+  );
+});
+
+type NumMap = SharedFlatMap<number, number>;
+type AnyMap = SharedFlatMap<unknown, unknown>;
+const internals = (map: AnyMap) => SharedFlatMap.unsafeExposeInternals(map);
+
+/** The seq word index of int32 `key`'s slot, or of the EMPTY slot where it would go. */
+function slotOf(map: NumMap, key: number): number {
+  const { words, table, slotInts } = internals(map as AnyMap);
+  let slot = hashers.default.hashInt(key) >>> table.shift;
+  for (;;) {
+    const at = table.slots + slot * slotInts;
+    const state = (words[at] as number) & STATE_MASK;
+    if (state === EMPTY || words[at + S_KEY] === key) return at;
+    slot = (slot + 1) & (table.capacity - 1);
+  }
+}
+
+interface Rig {
+  map: NumMap;
+  words: Int32Array;
+  table: TableInfo;
+  gen: number;
+  rec: number;
+  w: WasmWritePath;
+  put(key: number, value: number, gen?: number): number;
+}
+
+/** A map with a claimed writer record and a separate write-path instance over its memory. */
+function rig(values: 'int32' | 'float64', strict: boolean): Rig {
+  const map = new SharedFlatMap<number, number>({ keys: 'int32', values, capacity: 1000 });
+  for (let k = 0; k < 300; k++) map.set(k, k * 2); // the first set claims the writer record
+  const i = internals(map as AnyMap);
+  const w = instantiateWritePath(i.memory.memory, i.slotInts, strict, 0);
+  w.setWriter(i.writerRecord, recordTag(i.writerRecord));
+  const { table, gen } = i;
+  const put = (key: number, value: number, g = gen): number => {
+    const args = [key, hashers.default.hashInt(key), value, table.slots, table.capacity - 1, table.shift, g, table.base] as const;
+    return values === 'int32' ? w.putI32(...args) : w.putF64(...args);
+  };
+  return { map, words: i.words, table, gen, rec: i.writerRecord, w, put };
+}
+
+/** The record is as an idle writer leaves it: no lock, no intent, no generation announced. */
+function assertIdle(t: { is(a: unknown, b: unknown, m?: string): void }, r: Rig): void {
+  t.is(r.words[r.rec + W_LOCK_AT], 0, 'LOCK_AT cleared');
+  t.is(r.words[r.rec + W_INTENT], 0, 'INTENT cleared');
+  t.is(r.words[r.rec + W_ACTIVE_GEN], 0, 'idle');
+}
+
+for (const strict of [false, true]) {
+  for (const values of ['int32', 'float64'] as const) {
+    const label = `${values}, strict ${strict ? 1 : 0}`;
+    const value = (k: number): number => (values === 'float64' ? k / 8 - 1000.25 : k * 7 - 5);
+
+    test(`put (${label}): insert, overwrite and revive match the JS write path`, (t) => {
+      const r = rig(values, strict);
+      const { words, table } = r;
+      const size0 = words[table.base + T_SIZE] as number;
+      const remaining0 = words[table.base + T_REMAINING] as number;
+
+      const at = slotOf(r.map, 5000);
+      t.is(words[at], EMPTY);
+      t.is(r.put(5000, value(5000)), PUT_INSERTED);
+      t.is(words[at], released(EMPTY, FULL), 'released FULL with a new version');
+      t.is(words[at + S_KEY], 5000);
+      t.is(r.map.get(5000), value(5000));
+      t.is(words[table.base + T_SIZE], size0 + 1, 'SIZE + 1');
+      t.is(words[table.base + T_REMAINING], remaining0 - 1, 'one unit of insert budget');
+      assertIdle(t, r);
+
+      t.is(r.put(5000, value(6000)), PUT_OVERWROTE);
+      t.is(words[at], released(released(EMPTY, FULL), FULL));
+      t.is(r.map.get(5000), value(6000));
+      t.is(words[table.base + T_SIZE], size0 + 1, 'an overwrite does not count');
+      t.is(words[table.base + T_REMAINING], remaining0 - 1, 'nor take budget');
+      assertIdle(t, r);
+
+      t.true(r.map.delete(5000));
+      t.is((words[at] as number) & STATE_MASK, TOMBSTONE);
+      t.is(r.put(5000, value(7000)), PUT_INSERTED, 'reviving a tombstone is an insert');
+      t.is(r.map.get(5000), value(7000));
+      t.is(words[table.base + T_SIZE], size0 + 1);
+      t.is(words[table.base + T_REMAINING], remaining0 - 1, 'a tombstone takes no budget');
+      t.is(r.map.size, 301);
+      if (values === 'float64') {
+        for (const v of [-0, NaN, Infinity, -Infinity, Number.MIN_VALUE, 2 ** 53 + 2]) {
+          r.put(9, v);
+          t.true(Object.is(r.map.get(9), v), `float64 ${v}`);
+        }
+      } else {
+        for (const v of [-(2 ** 31), 2 ** 31 - 1, -1, 0]) {
+          r.put(9, v);
+          t.is(r.map.get(9), v);
+        }
+      }
+    });
+
+    test(`put (${label}): every case that must wait answers PUT_SLOW and changes no word`, (t) => {
+      const r = rig(values, strict);
+      const { words, table, gen } = r;
+      const slow = (what: string, key: number, g = gen): void => {
+        const before = words.slice();
+        t.is(r.put(key, value(key) + 1, g), PUT_SLOW, what);
+        const after = words.slice();
+        let diffs = 0;
+        for (let i = 0; i < before.length; i++) if (before[i] !== after[i]) diffs++;
+        t.is(diffs, 0, `${what}: no word changed`);
+      };
+      // A slot another writer holds: the key's own, and one on the probe path of an absent key.
+      const at = slotOf(r.map, 42);
+      const seq = words[at] as number;
+      words[at] = lockWord(7, seq);
+      slow('locked slot of the key', 42);
+      words[at] = seq;
+      const emptyAt = slotOf(r.map, 777_777);
+      words[emptyAt] = lockWord(7, EMPTY);
+      slow('locked EMPTY slot where the key would go', 777_777);
+      words[emptyAt] = EMPTY;
+      // The epoch: a migration in progress, a generation the caller has not seen, a stale one.
+      const epoch = words[H_EPOCH] as number;
+      words[H_EPOCH] = epoch | PHASE_COPYING;
+      slow('migration in progress (overwrite)', 42);
+      slow('migration in progress (insert)', 777_777);
+      words[H_EPOCH] = epoch;
+      slow('a newer generation than the cached table', 42, gen - 1);
+      slow('a generation that is not current', 42, gen + 1);
+      t.is(epoch >>> GEN_SHIFT, gen);
+      // No insert budget left: an insert hands back (the JS path starts the migration) ...
+      const remaining = words[table.base + T_REMAINING] as number;
+      words[table.base + T_REMAINING] = 0;
+      slow('no insert budget', 777_777);
+      // ... an overwrite needs none.
+      t.is(r.put(42, value(1)), PUT_OVERWROTE, 'an overwrite with no budget left');
+      words[table.base + T_REMAINING] = remaining;
+      // No writer record claimed in this instance.
+      r.w.setWriter(0, 0);
+      slow('no writer record', 42);
+      t.is(r.map.get(42), value(1));
+      t.is(r.map.get(777_777), undefined);
+    });
+  }
+}
+
+test('set uses the wasm path for int32 keys and values, the JS path for what it hands back', (t) => {
+  const map = new SharedFlatMap<number, number>({ keys: 'int32', values: 'int32', capacity: 64 });
+  let slowCalls = 0;
+  const target = map as unknown as { setSlow: (k: number, v: number, hash: number | undefined) => unknown };
+  const original = target.setSlow.bind(map);
+  target.setSlow = (k, v, hash) => {
+    slowCalls++;
+    return original(k, v, hash);
+  };
+  map.set(1, 1);
+  t.is(slowCalls, 1, 'the first write claims the writer record in JS');
+  for (let k = 2; k <= 40; k++) map.set(k, k);
+  t.is(slowCalls, 1, 'inserts with budget left: wasm only');
+  for (let k = 1; k <= 40; k++) map.set(k, -k);
+  t.is(slowCalls, 1, 'overwrites: wasm only');
+  for (let k = 41; k <= 200; k++) map.set(k, k);
+  t.true(slowCalls >= 2, 'an insert with no budget left goes to JS, which migrates');
+  t.true(slowCalls < 20, `and only that insert does (JS calls: ${slowCalls})`);
+  for (let k = 1; k <= 200; k++) t.is(map.get(k), k <= 40 ? -k : k);
+  t.is(map.size, 200);
+  t.throws(() => map.set(1.5, 1), { code: 'ERR_FLATSHARE_KEY' });
+  t.throws(() => map.set(1, 1.5), { code: 'ERR_FLATSHARE_VALUE' });
+  t.throws(() => map.set(1, 2 ** 31), { code: 'ERR_FLATSHARE_VALUE' });
+  t.is(map.get(1), -1, 'unchanged by the rejected writes');
+});
+
+test('set with another hasher uses it on the wasm path too, one hasher call per set', (t) => {
+  const base = hashers.fnv1a({ seed: 9 });
+  let calls = 0;
+  const hasher = {
+    id: base.id,
+    seed: base.seed,
+    hashInt: (k: number) => {
+      calls++;
+      return base.hashInt(k);
+    },
+    hashString: (k: string) => base.hashString(k),
+  };
+  const map = new SharedFlatMap<number, number>({ keys: 'int32', values: 'float64', hasher });
+  const ref = new Map<number, number>();
+  for (let k = -3000; k < 3000; k += 3) {
+    map.set(k, k / 3);
+    ref.set(k, k / 3);
+  }
+  for (const [k, v] of ref) if (map.get(k) !== v) t.fail(`key ${k}`);
+  calls = 0;
+  for (const [k, v] of ref) map.set(k, v + 1); // overwrites: no migration copies keys meanwhile
+  t.is(calls, ref.size, 'one hashInt call per set');
+  for (const [k, v] of ref) if (map.get(k) !== v + 1) t.fail(`key ${k} after the overwrite`);
+  const attached = SharedFlatMap.attach<number, number>(map.handle, { hasher });
+  t.is(attached.get(-2997), -999 + 1);
+  calls = 0;
+  attached.set(-2997, 5); // a new instance: no writer record in its wasm yet, so the JS path runs, with the same hash
+  t.is(calls, 1, 'the JS path after PUT_SLOW reuses the hash');
+  t.is(map.get(-2997), 5);
+  t.is(map.size, ref.size);
+});
+
+// ---------------------------------------------------------------- copyRange
+
+type CopyKind = 'int32' | 'string';
+
+/** A map with entries (and tombstones), plus two zeroed scratch tables of twice its capacity past its last word. */
+function copyRig(keys: CopyKind, strict: boolean) {
+  const map =
+    keys === 'int32'
+      ? (new SharedFlatMap<number, number>({ keys: 'int32', values: 'float64', capacity: 400 }) as AnyMap)
+      : (new SharedFlatMap<string, number>({ keys: 'string', values: 'int32', capacity: 400 }) as AnyMap);
+  const key = (i: number): unknown => (keys === 'int32' ? i * 7919 : `key-${i}-${'x'.repeat(i % 9)}`);
+  for (let i = 0; i < 300; i++) map.set(key(i), i);
+  for (let i = 0; i < 300; i += 10) map.delete(key(i));
+  const i0 = internals(map);
+  const old = i0.table;
+  const stride = i0.slotInts;
+  const capacity = old.capacity * 2;
+  const regionInts = 32 + capacity * stride;
+  const memory = i0.memory.memory;
+  const firstFree = i0.memory.byteLength / INT_BYTES;
+  memory.grow(Math.ceil((2 * regionInts * INT_BYTES) / 65536) + 1);
+  const words = new Int32Array(memory.buffer);
+  const table = (n: number): TableInfo => {
+    const base = firstFree + n * regionInts;
+    return { base, slots: base + 32, capacity, shift: 32 - Math.log2(capacity) };
+  };
+  const w = instantiateWritePath(memory, stride, strict, 0);
+  w.setWriter(i0.writerRecord, recordTag(i0.writerRecord));
+  const host = {
+    slotInts: stride,
+    writerRecord: i0.writerRecord,
+    recordTag: recordTag(i0.writerRecord),
+    pause: () => {
+      throw new Error('the JS copy waited');
+    },
+    hashAt: keys === 'string' ? (ws: Int32Array, at: number) => ws[at + 1] as number : (ws: Int32Array, at: number) => fmix32(ws[at + 1] as number),
+  } as unknown as MigrationHost;
+  const mode = keys === 'string' ? HASH_STORED : HASH_MURMUR3_INT;
+  const copy = (next: TableInfo, first: number, end: number): number =>
+    w.copyRange(old.slots, first, end, next.slots, next.capacity - 1, next.shift, next.base, mode);
+  const region = (t: TableInfo): Int32Array => words.slice(t.base, t.base + regionInts);
+  return { map, words, old, stride, table, w, host, copy, region, rec: i0.writerRecord, size: map.size };
+}
+
+for (const strict of [false, true]) {
+  for (const keys of ['int32', 'string'] as const) {
+    const label = `${keys} keys, strict ${strict ? 1 : 0}`;
+
+    test(`copyRange (${label}): the same table, word for word, as the JS copySlot`, (t) => {
+      const c = copyRig(keys, strict);
+      const js = c.table(0);
+      const wasm = c.table(1);
+      let jsCopied = 0;
+      for (let i = 0; i < c.old.capacity; i++) jsCopied += copySlot(c.host, c.words, c.old, js, i);
+      const copied = c.copy(wasm, 0, c.old.capacity);
+      t.is(c.w.stoppedAt(), c.old.capacity, 'handled the whole range');
+      t.is(copied, c.size, 'entries found = live entries (tombstones dropped)');
+      t.is(jsCopied, c.size);
+      const a = c.region(js);
+      const b = c.region(wasm);
+      let diffs = 0;
+      for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) diffs++;
+      t.is(diffs, 0, 'identical regions');
+      let full = 0;
+      for (let s = 0; s < wasm.capacity; s++) {
+        const seq = c.words[wasm.slots + s * c.stride] as number;
+        if (seq === released(EMPTY, FULL)) full++;
+        else t.is(seq, EMPTY);
+      }
+      t.is(full, c.size);
+      t.is(c.words[c.rec + W_LOCK_AT], 0);
+      t.is(c.words[c.rec + W_INTENT], 0);
+    });
+
+    test(`copyRange (${label}): stops at a locked slot, and a redo copies nothing twice`, (t) => {
+      const c = copyRig(keys, strict);
+      const next = c.table(0);
+      // Lock the old slot holding the 40th entry.
+      let lockedAt = -1;
+      let seen = 0;
+      for (let s = 0; s < c.old.capacity && lockedAt < 0; s++) {
+        if (((c.words[c.old.slots + s * c.stride] as number) & STATE_MASK) === FULL && ++seen === 40) lockedAt = s;
+      }
+      const seqAt = c.old.slots + lockedAt * c.stride;
+      const seq = c.words[seqAt] as number;
+      c.words[seqAt] = lockWord(9, seq);
+      t.is(c.copy(next, 0, c.old.capacity), 39, 'the entries before the locked slot');
+      t.is(c.w.stoppedAt(), lockedAt, 'stopped at the locked slot');
+      c.words[seqAt] = seq;
+      const redo = c.copy(next, 0, c.old.capacity);
+      t.is(redo, c.size, 'a redo from the start finds every entry');
+      t.is(c.w.stoppedAt(), c.old.capacity);
+      let full = 0;
+      for (let s = 0; s < next.capacity; s++) if (((c.words[next.slots + s * c.stride] as number) & STATE_MASK) === FULL) full++;
+      t.is(full, c.size, 'and copied none twice');
+      // A locked slot in the new table (another copier's) stops the copy too.
+      const other = c.table(1);
+      const firstFull = [...Array(c.old.capacity).keys()].find(
+        (s) => ((c.words[c.old.slots + s * c.stride] as number) & STATE_MASK) === FULL,
+      ) as number;
+      const hash = c.host.hashAt(c.words, c.old.slots + firstFull * c.stride);
+      c.words[other.slots + (hash >>> other.shift) * c.stride] = lockWord(9, EMPTY);
+      t.is(c.copy(other, firstFull, c.old.capacity), 0);
+      t.is(c.w.stoppedAt(), firstFull);
+      t.is(c.words[c.rec + W_LOCK_AT], 0, 'no lock intent left behind');
+    });
+  }
+}
+
+test('a map with string keys and one with int32 keys migrate through copyRange and keep every entry', (t) => {
+  const strMap = new SharedFlatMap<string, string>({ keys: 'string', values: 'string' });
+  const intMap = new SharedFlatMap<number, number>({ keys: 'int32', values: 'int32' });
+  let wasmCopies = 0;
+  for (const m of [strMap, intMap] as AnyMap[]) {
+    const host = (m as unknown as { migrationHost: MigrationHost }).migrationHost;
+    const copyRange = host.copyRange as NonNullable<MigrationHost['copyRange']>;
+    t.not(copyRange, undefined);
+    (host as { copyRange: MigrationHost['copyRange'] }).copyRange = (...args) => {
+      wasmCopies++;
+      return copyRange(...args);
+    };
+  }
+  for (let i = 0; i < 20_000; i++) {
+    strMap.set(`s${i}`, `v${i}`);
+    intMap.set(i * 3, i);
+  }
+  t.true(wasmCopies > 10, `migrations copied through wasm (${wasmCopies} runs)`);
+  for (let i = 0; i < 20_000; i++) {
+    if (strMap.get(`s${i}`) !== `v${i}` || intMap.get(i * 3) !== i) t.fail(`entry ${i}`);
+  }
+  t.is(strMap.size, 20_000);
+  t.is(intMap.size, 20_000);
+  // A JS hasher (not the built-in murmur3) keeps the JS copy.
+  const fnv = new SharedFlatMap<number, number>({ keys: 'int32', values: 'int32', hasher: hashers.fnv1a() });
+  t.is((fnv as unknown as { migrationHost: MigrationHost }).migrationHost.copyRange, undefined);
+});
+
