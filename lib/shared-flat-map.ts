@@ -99,6 +99,7 @@ import { LATIN1_MAX_UNIT, LITTLE_ENDIAN, PACKED_KEY_MAX_UNITS, PackedKey, packLa
 import { createSharedMemory, WasmSharedMemory } from './memory.js';
 import { wasmApi, type SharedWasmMemory } from './wasm/api.js';
 import { PUT_SLOW, instantiateWritePath, type WasmWritePath, HASH_MURMUR3_INT, HASH_STORED } from './wasm/write-path.js';
+import { warmUp } from './wasm/warm-up.js';
 import { instantiateReadPath, READ_MISS, READ_RETRY, STATUS_HIT, STATUS_RETRY, type WasmReadPath } from './wasm/read-path.js';
 import { readTableInfo, initTableHeader, writeTableInfo, viewCovers, type TableInfo } from './table.js';
 import { claimWriterRecord, recordTag, releaseWriterRecord } from './writers.js';
@@ -359,6 +360,7 @@ export class SharedFlatMap<K = string, V = unknown> implements Iterable<[K, V]> 
     this.iterationHost = this.makeIterationHost();
     this.recoveryHost = this.makeRecoveryHost();
     this.refreshTable();
+    this.warmUpWasm();
     registerMap(this.mapId, this);
   }
 
@@ -449,6 +451,7 @@ export class SharedFlatMap<K = string, V = unknown> implements Iterable<[K, V]> 
     self.iterationHost = this.makeIterationHost();
     self.recoveryHost = this.makeRecoveryHost();
     this.refreshTable();
+    this.warmUpWasm();
     registerMap(this.mapId, this);
   }
 
@@ -1327,6 +1330,26 @@ export class SharedFlatMap<K = string, V = unknown> implements Iterable<[K, V]> 
       this.tableBase = info.base;
       this.gen = gen;
       return;
+    }
+  }
+
+  /**
+   * Get V8 11.3 to compile the JS-to-wasm wrappers of the entry points this
+   * map calls on every operation now, not at their 1000th call (wasm/warm-up.ts).
+   * The arguments touch nothing: a probe of word 0 with generation -1 answers
+   * RETRY; a put before this thread has a writer record answers PUT_SLOW.
+   */
+  private warmUpWasm(): void {
+    if (!this.fastPut) return; // the other kinds call wasm only in migrations
+    const r = this.wasm;
+    const w = this.wput;
+    const NO_GEN = -1;
+    if (this.isFloat) {
+      warmUp(() => r.getF64(0, 0, 0, 0, 0, this.stride, NO_GEN));
+      warmUp(() => w.putF64(0, 0, 0, 0, 0, 0, NO_GEN, 0));
+    } else {
+      warmUp(() => r.getI32(0, 0, 0, 0, 0, this.stride, NO_GEN));
+      warmUp(() => w.putI32(0, 0, 0, 0, 0, 0, NO_GEN, 0));
     }
   }
 
