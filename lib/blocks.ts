@@ -164,6 +164,19 @@ export function writeBlockString(v: Views, block: number, s: string, tag: number
   writeString(v.bytes, v.halves, payloadOffset(block), s, tag);
 }
 
+/**
+ * Write a key of `n` code units, all <= 0xFF, packed in `key` (strings.ts
+ * PackedKey, little-endian CPUs) into a freshly allocated TAG_LATIN1 block:
+ * one word store per 4 units, the last word zero-padded as murmur3StringPacked
+ * left it. The caller's `words` view covers the block (allocateBlock refreshed it).
+ */
+export function writeBlockPacked(words: Int32Array, block: number, key: PackedKey, n: number): void {
+  const first = block + BLOCK_HEADER_INTS;
+  const count = Math.ceil(n / PACKED_UNITS_PER_INT);
+  const packed = key.words;
+  for (let j = 0; j < count; j++) words[first + j] = packed[j] as number;
+}
+
 /** Write raw bytes into a freshly allocated block (tag TAG_BYTES). */
 export function writeBlockBytes(v: Views, block: number, raw: Uint8Array): void {
   v.bytes.set(raw, payloadOffset(block));

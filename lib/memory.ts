@@ -139,7 +139,9 @@ export function bumpAllocate(words: Int32Array, memory: SharedMemory, ints: numb
     const top = Atomics.load(words, H_ALLOC_TOP);
     const start = Math.ceil(top / alignInts) * alignInts;
     const end = start + ints;
-    ensureBytes(memory, end * INT_BYTES);
+    // The caller's view is a lower bound of the memory's length (memories never
+    // shrink): only past it ask the memory (a builtin call) and maybe grow it.
+    if (end > words.length || end * INT_BYTES > memory.maxByteLength) ensureBytes(memory, end * INT_BYTES);
     if (Atomics.compareExchange(words, H_ALLOC_TOP, top, end) === top) return start;
   }
 }

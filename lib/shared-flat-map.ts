@@ -22,6 +22,8 @@
  */
 import {
   DEFAULT_CAPACITY,
+  TAG_LATIN1,
+  TAG_UTF16,
   DEFAULT_MAX_BYTES,
   FIXED_INTS,
   H_EPOCH,
@@ -81,6 +83,7 @@ import {
   readBlockBytes,
   readBlockString,
   writeBlockBytes,
+  writeBlockPacked,
   writeBlockString,
   type Views,
 } from './blocks.js';
@@ -89,6 +92,7 @@ import {
   prepareBytesValue,
   prepareJsonValue,
   prepareStringKey,
+  prepareStringKeyTagged,
   prepareStringValue,
   type Prepared,
 } from './values.js';
@@ -298,6 +302,8 @@ export class SharedFlatMap<K = string, V = unknown> implements Iterable<[K, V]> 
   private opText = '';
   private opKey: Prepared | undefined = undefined;
   private opHash = 0;
+  /** The string key of the write in progress is in `packedKey` (all units <= 0xFF; prepareKey). */
+  private opPacked = false;
   private readonly arenaHost: ArenaHost;
   private readonly migrationHost: MigrationHost;
   private readonly iterationHost: IterationHost;
@@ -958,6 +964,18 @@ export class SharedFlatMap<K = string, V = unknown> implements Iterable<[K, V]> 
    * a string key is also measured against MAX_KEY_BYTES, since it may need a block.
    */
   private prepareKey(key: unknown, insert: boolean): void {
+    if (this.strKeys && this.murmurInline && LITTLE_ENDIAN) {
+      const text = checkStringKey(key);
+      if (text.length <= PACKED_KEY_MAX_UNITS) {
+        // One pass over the key: its hash, its packed one-byte form, and whether it has one.
+        this.opHash = murmur3StringPacked(text, this.murmurSeed, packedKey);
+        this.opPacked = packedKey.unitsOr <= LATIN1_MAX_UNIT;
+        this.opText = text;
+        this.opKey = insert ? prepareStringKeyTagged(text, this.opPacked ? TAG_LATIN1 : TAG_UTF16) : undefined;
+        return;
+      }
+    }
+    this.opPacked = false;
     if (this.strKeys) {
       const prepared = insert ? prepareStringKey(key) : undefined;
       this.opText = prepared === undefined ? checkStringKey(key) : prepared.text;
@@ -1099,7 +1117,10 @@ export class SharedFlatMap<K = string, V = unknown> implements Iterable<[K, V]> 
             slot = (slot + 1) & mask;
             continue;
           }
-          const same = blockEqualsString(this.views, words[at + S_KEY_REF] as number, text, MAX_KEY_BYTES);
+          const ref = words[at + S_KEY_REF] as number;
+          const same = this.opPacked
+            ? blockEqualsPacked(words, ref, packedKey, text.length)
+            : blockEqualsString(this.views, ref, text, MAX_KEY_BYTES);
           if (same < 0) {
             // The key block lies beyond this thread's view: it was allocated after the buffer grew.
             this.refreshViews();
@@ -1120,7 +1141,8 @@ export class SharedFlatMap<K = string, V = unknown> implements Iterable<[K, V]> 
           try {
             const key = this.opKey as Prepared;
             const block = allocateBlock(this.arenaHost, key.byteLength, key.tag);
-            writeBlockString(this.views, block, key.text, key.tag);
+            if (this.opPacked) writeBlockPacked(this.words, block, packedKey, key.text.length);
+            else writeBlockString(this.views, block, key.text, key.tag);
             this.lockedKeyRef = block;
           } catch (error) {
             Atomics.add(words, table.base + T_REMAINING, 1);

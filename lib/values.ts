@@ -47,8 +47,25 @@ export function checkStringKey(key: unknown): string {
   return key;
 }
 
+/**
+ * `prepareStringKey` for a string whose form the caller already knows (`tag`,
+ * from the one pass that also hashed and packed it: murmur3StringPacked).
+ */
+export function prepareStringKeyTagged(key: string, tag: number): Prepared {
+  return prepareTextTagged(key, tag, MAX_KEY_BYTES, ErrorCode.KEY, 'key');
+}
+
 function prepareText(text: string, limit: number, code: typeof ErrorCode.KEY | typeof ErrorCode.VALUE, what: string): Prepared {
-  const tag = stringTag(text);
+  return prepareTextTagged(text, stringTag(text), limit, code, what);
+}
+
+function prepareTextTagged(
+  text: string,
+  tag: number,
+  limit: number,
+  code: typeof ErrorCode.KEY | typeof ErrorCode.VALUE,
+  what: string,
+): Prepared {
   const byteLength = stringBytes(text, tag);
   if (byteLength > limit) {
     throw new FlatshareRangeError(

@@ -35,7 +35,8 @@ import {
   packLatin1,
   writeString,
 } from '../../lib/strings.js';
-import { TORN, blockEqualsPacked, blockEqualsString, makeViews, readBlockBytes, readBlockString } from '../../lib/blocks.js';
+import { TORN, blockEqualsPacked, blockEqualsString, makeViews, readBlockBytes, readBlockString, writeBlockPacked } from '../../lib/blocks.js';
+import { murmur3String, murmur3StringPacked } from '../../lib/hashers/murmur3.js';
 import { blockHeader } from '../../lib/arena.js';
 import { MODES, assertMode, runWorker, testSeed } from '../stress/support.js';
 import type { BlocksFuzzData, BlocksFuzzResult } from './workers/blocks-fuzz.worker.js';
@@ -206,6 +207,31 @@ test('blockEqualsPacked: equal / different like blockEqualsString, stale padding
   Atomics.store(views.words, last, blockHeader(9, TAG_LATIN1)); // needs a third payload word, past the view
   t.is(compare(last, 'abcdefghi'), -1, 'expected header, payload past the view: retry with fresh views');
   t.is(compare(last, 'abcdefghij'), 0, 'another header: a different key, whatever lies past the view');
+});
+
+test('writeBlockPacked: the bytes writeString writes, the tail word zero-padded, over stale bytes', (t) => {
+  const buffer = new SharedArrayBuffer(128 * INT_BYTES);
+  const views = makeViews(buffer);
+  const packed = new PackedKey();
+  const block = 4;
+  const payload = (block + 1) * INT_BYTES;
+  for (const n of [0, 1, 2, 3, 4, 5, 7, 8, 9, 15, 16, 17, 255, 256]) {
+    const key = ofLength('k\xe9\0\xffQ', n);
+    t.is(murmur3StringPacked(key, 7, packed), murmur3String(key, 7), `x${n}: the packing pass hashes like murmur3String`);
+    t.true(packed.unitsOr <= 0xff);
+    views.bytes.fill(0xee, 0, 4 * INT_BYTES + Math.ceil(n / INT_BYTES) * INT_BYTES + 2 * INT_BYTES); // stale block contents
+    Atomics.store(views.words, block, blockHeader(n, TAG_LATIN1));
+    writeBlockPacked(views.words, block, packed, n);
+    const expected = Buffer.alloc(n);
+    expected.write(key, 'latin1');
+    t.deepEqual(Buffer.from(views.bytes.subarray(payload, payload + n)), expected, `x${n}: payload bytes`);
+    const padEnd = payload + Math.ceil(n / INT_BYTES) * INT_BYTES;
+    for (let b = payload + n; b < padEnd; b++) t.is(views.bytes[b], 0, `x${n}: padding byte ${b - payload} is zero`);
+    if (padEnd < views.bytes.length) t.is(views.bytes[padEnd], 0xee, `x${n}: nothing written past the payload's last word`);
+    t.is(readBlockString(views, block, MAX_VALUE_BYTES), key);
+    t.is(blockEqualsPacked(views.words, block, packed, n), 1);
+    t.is(blockEqualsString(views, block, key, MAX_VALUE_BYTES), 1);
+  }
 });
 
 test('string keys through a real map with a non-murmur3 hasher (hash, then a separate packing pass)', (t) => {
