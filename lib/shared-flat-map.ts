@@ -22,6 +22,7 @@
  */
 import {
   DEFAULT_CAPACITY,
+  BLOCK_TAG_BITS,
   TAG_LATIN1,
   TAG_UTF16,
   DEFAULT_MAX_BYTES,
@@ -104,6 +105,7 @@ import { createSharedMemory, WasmSharedMemory } from './memory.js';
 import { wasmApi, type SharedWasmMemory } from './wasm/api.js';
 import { PUT_SLOW, instantiateWritePath, type WasmWritePath, HASH_MURMUR3_INT, HASH_STORED } from './wasm/write-path.js';
 import { warmUp } from './wasm/warm-up.js';
+import { FIND_MISS, KEY_MAX_UNITS, instantiateStringReadPath, type WasmStringReadPath } from './wasm/read-string-path.js';
 import { instantiateReadPath, READ_MISS, READ_RETRY, STATUS_HIT, STATUS_RETRY, type WasmReadPath } from './wasm/read-path.js';
 import { readTableInfo, initTableHeader, writeTableInfo, viewCovers, type TableInfo } from './table.js';
 import { claimWriterRecord, recordTag, releaseWriterRecord } from './writers.js';
@@ -261,6 +263,8 @@ export class SharedFlatMap<K = string, V = unknown> implements Iterable<[K, V]> 
   private readonly memory: WasmSharedMemory;
   /** The int32-key read path over `memory` (lib/wasm/read-path.ts), one instance per map per thread. */
   private readonly wasm: WasmReadPath;
+  /** String keys hashed by the built-in murmur3 (little-endian CPUs): the string-key read path over `memory`. */
+  private readonly wstr: WasmStringReadPath | undefined;
   /** The fast write paths over `memory` (lib/wasm/write-path.ts): set for int32 keys, the migration copy. */
   private readonly wput: WasmWritePath;
   /** int32 keys with int32 or float64 values: `set` tries `wput` first. */
@@ -358,6 +362,7 @@ export class SharedFlatMap<K = string, V = unknown> implements Iterable<[K, V]> 
     this.strKeys = parsed.keys === 'string';
     this.refValues = isRefValue(parsed.values);
     this.wput = instantiateWritePath(memory.memory, slotWords, !ORDERED_PLAIN_LOADS, this.murmurSeed);
+    this.wstr = this.strKeys && this.murmurInline && LITTLE_ENDIAN ? instantiateStringReadPath(memory.memory) : undefined;
     this.fastPut = !this.strKeys && !this.refValues;
     this.mapId = readMapId(words);
     this.waitTimeoutMs = parsed.waitTimeoutMs;
@@ -434,6 +439,7 @@ export class SharedFlatMap<K = string, V = unknown> implements Iterable<[K, V]> 
     self.strKeys = keys === 'string';
     self.refValues = isRefValue(values);
     self.wput = instantiateWritePath(memory.memory, self.stride as number, !ORDERED_PLAIN_LOADS, self.murmurSeed as number);
+    self.wstr = self.strKeys && self.murmurInline && LITTLE_ENDIAN ? instantiateStringReadPath(memory.memory) : undefined;
     self.fastPut = !(self.strKeys as boolean) && !(self.refValues as boolean);
     self.mapId = readMapId(words);
     self.gen = -1;
@@ -550,6 +556,10 @@ export class SharedFlatMap<K = string, V = unknown> implements Iterable<[K, V]> 
    * same pass as the hash for the built-in murmur3 (`murmur3StringPacked`),
    * and compared with the block one word per 4 units (`blockEqualsPacked`).
    * Other keys are compared unit by unit (`blockEqualsString`).
+   *
+   * With the built-in murmur3, a packed key of at most KEY_MAX_UNITS units is
+   * looked up by one WebAssembly call first (wasm/read-string-path.ts); a
+   * RETRY from it, and every other key, runs the JS loop.
    */
   private getByString(key: K): V | undefined {
     const k = checkStringKey(key);
@@ -563,6 +573,37 @@ export class SharedFlatMap<K = string, V = unknown> implements Iterable<[K, V]> 
       if (packable) packLatin1(k, packedKey); // after the (possibly user) hasher: nothing runs between pack and compare
     }
     const packed = packable && packedKey.unitsOr <= LATIN1_MAX_UNIT;
+    const ws = this.wstr;
+    if (packed && n <= KEY_MAX_UNITS && ws !== undefined) {
+      const w = packedKey.words;
+      const header = (n << BLOCK_TAG_BITS) | TAG_LATIN1;
+      const slots = this.tableSlots;
+      const mask = this.tableMask;
+      const shift = this.tableShift;
+      const stride = this.stride;
+      const gen = this.gen;
+      if (this.refValues) {
+        const at = ws.findStr(hash, header, w[0]!, w[1]!, w[2]!, w[3]!, w[4]!, w[5]!, w[6]!, w[7]!, slots, mask, shift, stride, gen);
+        if (at === FIND_MISS) return undefined;
+        if (at > 0) {
+          // The key is in slot `at` (FULL or TOMBSTONE) as of s1: read the value block, then validate.
+          const words = this.words;
+          const s1 = ws.lastSeq();
+          const value = (s1 & STATE_MASK) === FULL ? this.readSlotValue(words, at) : undefined;
+          if (value !== TORN && genOf(loadWord(words, H_EPOCH)) === gen && Atomics.load(words, at) === s1) {
+            return this.finishValue(value) as V | undefined;
+          }
+        }
+      } else if (this.isFloat) {
+        const status = ws.getStrF64(hash, header, w[0]!, w[1]!, w[2]!, w[3]!, w[4]!, w[5]!, w[6]!, w[7]!, slots, mask, shift, stride, gen);
+        if (status === STATUS_HIT) return ws.lastF64() as V;
+        if (status !== STATUS_RETRY) return undefined;
+      } else {
+        const r = ws.getStrI32(hash, header, w[0]!, w[1]!, w[2]!, w[3]!, w[4]!, w[5]!, w[6]!, w[7]!, slots, mask, shift, stride, gen);
+        if (r < READ_MISS) return r as V;
+        if (r === READ_MISS) return undefined;
+      }
+    }
     for (let attempt = 0; ; attempt++) {
       const words = this.words;
       const gen = this.gen;
@@ -1362,6 +1403,14 @@ export class SharedFlatMap<K = string, V = unknown> implements Iterable<[K, V]> 
    * RETRY; a put before this thread has a writer record answers PUT_SLOW.
    */
   private warmUpWasm(): void {
+    const ws = this.wstr;
+    if (ws !== undefined) {
+      const NONE = -1;
+      const stride = this.stride;
+      if (this.refValues) warmUp(() => ws.findStr(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, stride, NONE));
+      else if (this.isFloat) warmUp(() => ws.getStrF64(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, stride, NONE));
+      else warmUp(() => ws.getStrI32(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, stride, NONE));
+    }
     if (!this.fastPut) return; // the other kinds call wasm only in migrations
     const r = this.wasm;
     const w = this.wput;
