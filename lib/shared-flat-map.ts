@@ -103,7 +103,7 @@ import { fmix32, isBuiltInMurmur3, murmur3StringPacked } from './hashers/murmur3
 import { LATIN1_MAX_UNIT, LITTLE_ENDIAN, PACKED_KEY_MAX_UNITS, PackedKey, packLatin1 } from './strings.js';
 import { createSharedMemory, WasmSharedMemory } from './memory.js';
 import { wasmApi, type SharedWasmMemory } from './wasm/api.js';
-import { PUT_SLOW, instantiateWritePath, type WasmWritePath, HASH_MURMUR3_INT, HASH_STORED } from './wasm/write-path.js';
+import { DEL_DELETED, DEL_SLOW, PUT_SLOW, instantiateWritePath, type WasmWritePath, HASH_MURMUR3_INT, HASH_STORED } from './wasm/write-path.js';
 import { warmUp } from './wasm/warm-up.js';
 import { FIND_MISS, KEY_MAX_UNITS, instantiateStringReadPath, type WasmStringReadPath } from './wasm/read-string-path.js';
 import { instantiateReadPath, READ_MISS, READ_RETRY, STATUS_HIT, STATUS_RETRY, type WasmReadPath } from './wasm/read-path.js';
@@ -740,7 +740,27 @@ export class SharedFlatMap<K = string, V = unknown> implements Iterable<[K, V]> 
 
   /** Remove `key`. Returns true if it was present. Linearizable. */
   delete(key: K): boolean {
-    this.prepareKey(key, false);
+    if (this.fastPut) {
+      // One wasm call unless something has to be waited for (lib/wasm/write-path.ts).
+      const k = key as unknown as number;
+      if (typeof k === 'number' && (k | 0) === k) {
+        const hash = this.murmurInline ? fmix32(k ^ this.murmurSeed) : this.hasher.hashInt(k);
+        const r = this.wput.deleteI32(k, hash, 0, this.tableSlots, this.tableMask, this.tableShift, this.gen, this.tableBase);
+        if (r !== DEL_SLOW) return r === DEL_DELETED;
+        return this.deleteSlow(key, hash);
+      }
+    }
+    return this.deleteSlow(key, undefined);
+  }
+
+  /** `delete` in JS; `hash`: the int32 key's hash when `delete` computed it already. */
+  private deleteSlow(key: K, hash: number | undefined): boolean {
+    if (hash === undefined) {
+      this.prepareKey(key, false);
+    } else {
+      this.opInt = key as unknown as number; // validated by delete
+      this.opHash = hash;
+    }
     this.beginWrite();
     let at = -1;
     try {

@@ -2,6 +2,8 @@
 ;; - putI32 / putF64: SharedFlatMap.set for int32 keys with int32 or float64
 ;;   values, when nothing needs waiting for (no migration, no locked slot, an
 ;;   insert budget left);
+;; - deleteI32: SharedFlatMap.delete for the same maps, under the same
+;;   conditions;
 ;; - copyRange: the migration copy of a run of old slots into the new table,
 ;;   for int32 keys hashed by the built-in murmur3 and for string keys (whose
 ;;   slots store their hash).
@@ -34,6 +36,14 @@
 ;;   OVERWROTE.
 ;; SLOW means "nothing changed; run the JS path": every SLOW exit has restored
 ;; what it touched (the slot word, REMAINING) and leaves ACTIVE_GEN idle.
+;;
+;; Delete (deleteI32), as SharedFlatMap.delete: the same entry and probe;
+;;   EMPTY -> ABSENT if the epoch still says generation g (else SLOW);
+;;   the key in a TOMBSTONE -> ABSENT if the slot's seq and the generation are
+;;   unchanged on a second look (the JS path locks and unlocks it instead);
+;;   the key FULL -> lock as above; INTENT_TABLE; INTENT = DELETE (commit);
+;;   SIZE - 1; INTENT |= SIZED; release: atomic store of released(seq,
+;;   TOMBSTONE); clear; idle. Returns DELETED, ABSENT or SLOW.
 ;;
 ;; Copy (copyRange), per old slot, as lib/migration.ts copySlot:
 ;;   seq of the old slot; locked -> stop here (the JS copy waits for it);
@@ -75,11 +85,16 @@
 ;; const T_SIZE_BYTES = 0
 ;; const T_REMAINING_BYTES = 64
 ;; const INTENT_PUT = 1
+;; const INTENT_DELETE = 2
 ;; const INTENT_COPY = 3
 ;; const INTENT_SIZED = 4
 ;; const PUT_SLOW = 0
 ;; const PUT_INSERTED = 1
 ;; const PUT_OVERWROTE = 2
+;; const TOMBSTONE = 4
+;; const DEL_SLOW = 0
+;; const DEL_DELETED = 1
+;; const DEL_ABSENT = 2
 (module
   (import "env" "memory" (memory 1 65536 shared))
 
@@ -203,6 +218,72 @@
         (local.set $n (i32.sub (local.get $n) (i32.const 1)))
         (br_if $probe (i32.ge_s (local.get $n) (i32.const 0)))))
     ;; SLOW: nothing changed; idle again.
+    (call $storeWord (i32.add (local.get $r) (i32.const 4)) (i32.const 0))
+    (i32.const 0))
+
+  ;; Delete int32 key k (hash: its hash) from the table of generation gen.
+  ;; $unused makes the signature putI32's: V8 11.3 then compiles one JS-to-wasm
+  ;; wrapper for both (lib/wasm/warm-up.ts).
+  (func (export "deleteI32")
+    (param $k i32) (param $hash i32) (param $unused i32) (param $slots i32) (param $mask i32)
+    (param $shift i32) (param $gen i32) (param $base i32) (result i32)
+    (local $r i32) (local $epoch i32) (local $slot i32) (local $at i32) (local $seq i32)
+    (local $state i32) (local $n i32)
+    (local.set $r (global.get $rec))
+    (if (i32.eqz (local.get $r)) (then (return (i32.const 0))))
+    (local.set $epoch (i32.shl (local.get $gen) (i32.const 2)))
+    (if (i32.ne (i32.atomic.load (i32.const 128)) (local.get $epoch)) (then (return (i32.const 0))))
+    (block $slow
+      (i32.atomic.store offset=4 (local.get $r) (i32.add (local.get $gen) (i32.const 1)))
+      (br_if $slow (i32.ne (i32.atomic.load (i32.const 128)) (local.get $epoch)))
+      (local.set $slot (i32.shr_u (local.get $hash) (local.get $shift)))
+      (local.set $n (local.get $mask))
+      (loop $probe
+        (local.set $at (i32.shl (i32.add (local.get $slots) (i32.mul (local.get $slot) (global.get $stride))) (i32.const 2)))
+        (local.set $seq (i32.atomic.load (local.get $at)))
+        (br_if $slow (i32.and (local.get $seq) (i32.const 1)))
+        (local.set $state (i32.and (local.get $seq) (i32.const 6)))
+        ;; EMPTY: absent, provided table g was still current when we saw it.
+        (if (i32.eqz (local.get $state))
+          (then
+            (br_if $slow (i32.ne (i32.shr_u (i32.atomic.load (i32.const 128)) (i32.const 2)) (local.get $gen)))
+            (call $storeWord (i32.add (local.get $r) (i32.const 4)) (i32.const 0))
+            (return (i32.const 2))))
+        (if (i32.eq (i32.atomic.load offset=4 (local.get $at)) (local.get $k))
+          (then
+            ;; A tombstone of the key: absent, if nothing moved meanwhile.
+            (if (i32.eq (local.get $state) (i32.const 4))
+              (then
+                (br_if $slow (i32.ne (i32.shr_u (i32.atomic.load (i32.const 128)) (i32.const 2)) (local.get $gen)))
+                (br_if $slow (i32.ne (i32.atomic.load (local.get $at)) (local.get $seq)))
+                (call $storeWord (i32.add (local.get $r) (i32.const 4)) (i32.const 0))
+                (return (i32.const 2))))
+            ;; FULL: lock intent, then the lock.
+            (i32.store offset=8 (local.get $r) (i32.shr_u (local.get $at) (i32.const 2)))
+            (i32.store offset=12 (local.get $r) (local.get $seq))
+            (if (i32.ne
+                  (i32.atomic.rmw.cmpxchg (local.get $at) (local.get $seq)
+                    (i32.or (i32.or (i32.shl (global.get $tag) (i32.const 3)) (local.get $state)) (i32.const 1)))
+                  (local.get $seq))
+              (then (call $clearLock (local.get $r)) (br $slow)))
+            (if (i32.ne (i32.atomic.load (i32.const 128)) (local.get $epoch))
+              (then
+                (i32.atomic.store (local.get $at) (local.get $seq))
+                (call $clearLock (local.get $r))
+                (br $slow)))
+            ;; Commit, count, say so, release as TOMBSTONE (the key stays).
+            (i32.store offset=24 (local.get $r) (local.get $base))
+            (call $storeWord (i32.add (local.get $r) (i32.const 20)) (i32.const 2))
+            (drop (i32.atomic.rmw.sub (i32.shl (local.get $base) (i32.const 2)) (i32.const 1)))
+            (call $storeWord (i32.add (local.get $r) (i32.const 20)) (i32.const 6))
+            (i32.atomic.store (local.get $at)
+              (i32.or (i32.add (i32.and (local.get $seq) (i32.const -8)) (i32.const 8)) (i32.const 4)))
+            (call $clearLock (local.get $r))
+            (call $storeWord (i32.add (local.get $r) (i32.const 4)) (i32.const 0))
+            (return (i32.const 1))))
+        (local.set $slot (i32.and (i32.add (local.get $slot) (i32.const 1)) (local.get $mask)))
+        (local.set $n (i32.sub (local.get $n) (i32.const 1)))
+        (br_if $probe (i32.ge_s (local.get $n) (i32.const 0)))))
     (call $storeWord (i32.add (local.get $r) (i32.const 4)) (i32.const 0))
     (i32.const 0))
 

@@ -2,11 +2,12 @@
  * The fast write paths in WebAssembly (write-int32.wat), per map per thread.
  *
  * Writers: `putI32` / `putF64` run the whole of SharedFlatMap.set for an
- * int32 key with an int32 / float64 value when nothing has to be waited for:
+ * int32 key with an int32 / float64 value, and `deleteI32` the whole of its
+ * delete, when nothing has to be waited for:
  * the same steps, in the same order, as the JS path (recovery.ts, "Write
  * protocol with intent"), with inline wasm atomics instead of Atomics builtin
  * calls. Anything that needs waiting (a migration, a locked slot, a lost CAS,
- * no insert budget left, no writer record yet) returns PUT_SLOW having changed
+ * no insert budget left, no writer record yet) returns PUT_SLOW / DEL_SLOW having changed
  * nothing, and the caller runs the JS path, which waits, helps, times out and
  * starts migrations.
  *
@@ -29,6 +30,12 @@ export const PUT_SLOW = 0;
 export const PUT_INSERTED = 1;
 /** The key was present; its value was replaced. */
 export const PUT_OVERWROTE = 2;
+/** deleteI32: nothing changed, run the JS path. */
+export const DEL_SLOW = 0;
+/** The key was present (FULL) and is now a TOMBSTONE. */
+export const DEL_DELETED = 1;
+/** The key was absent (an EMPTY slot ended the probe, or its slot is a TOMBSTONE). */
+export const DEL_ABSENT = 2;
 /** copyRange hash modes. */
 export const HASH_STORED = 0; // slot word 1 is the key's hash (string keys)
 export const HASH_MURMUR3_INT = 1; // fmix32(slot word 1 ^ seed) (int32 keys, built-in murmur3)
@@ -55,6 +62,20 @@ export interface WasmWritePath {
   readonly putI32: PutFn;
   /** float64 values: same results. */
   readonly putF64: PutFn;
+  /**
+   * delete for the same maps: DEL_SLOW, DEL_DELETED or DEL_ABSENT. `unused`
+   * (pass 0) gives it putI32's signature, so one wrapper compile serves both.
+   */
+  readonly deleteI32: (
+    key: number,
+    hash: number,
+    unused: number,
+    slots: number,
+    mask: number,
+    shift: number,
+    gen: number,
+    base: number,
+  ) => number;
   /**
    * Copy old slots [first, end) of the table at word `old` into the table with
    * slot 0 at word `slots` (region at `base`). Returns the entries found.

@@ -26,6 +26,7 @@ import { GEN_SHIFT, PHASE_COPYING } from '../../lib/epoch.js';
 import {
   H_EPOCH,
   INTENT_COPY,
+  INTENT_DELETE,
   INTENT_PUT,
   INTENT_SIZED,
   INT_BYTES,
@@ -46,6 +47,9 @@ import type { TableInfo } from '../../lib/table.js';
 import { recordTag } from '../../lib/writers.js';
 import { fmix32 } from '../../lib/hashers/murmur3.js';
 import {
+  DEL_ABSENT,
+  DEL_DELETED,
+  DEL_SLOW,
   HASH_MURMUR3_INT,
   HASH_STORED,
   PUT_INSERTED,
@@ -96,11 +100,16 @@ test('the layout constants the .wat was written for are the ones lib/ defines', 
     T_SIZE_BYTES: T_SIZE * INT_BYTES,
     T_REMAINING_BYTES: T_REMAINING * INT_BYTES,
     INTENT_PUT,
+    INTENT_DELETE,
     INTENT_COPY,
     INTENT_SIZED,
     PUT_SLOW,
     PUT_INSERTED,
     PUT_OVERWROTE,
+    TOMBSTONE,
+    DEL_SLOW,
+    DEL_DELETED,
+    DEL_ABSENT,
   };
   t.deepEqual(Object.fromEntries(declared), expected);
   // The code uses them where the protocol says (offsets are byte offsets from the record / slot / table).
@@ -123,7 +132,7 @@ test('the module imports only the memory and exports the write path', (t) => {
   t.deepEqual(api.imports(module), [{ module: 'env', name: 'memory', kind: 'memory' }]);
   t.deepEqual(
     (api.exports(module) as { name: string }[]).map((e) => e.name).sort(),
-    ['configure', 'copyRange', 'putF64', 'putI32', 'setWriter', 'stoppedAt'],
+    ['configure', 'copyRange', 'deleteI32', 'putF64', 'putI32', 'setWriter', 'stoppedAt'],
   );
 });
 
@@ -151,6 +160,7 @@ interface Rig {
   rec: number;
   w: WasmWritePath;
   put(key: number, value: number, gen?: number): number;
+  del(key: number, gen?: number): number;
 }
 
 /** A map with a claimed writer record and a separate write-path instance over its memory. */
@@ -165,7 +175,9 @@ function rig(values: 'int32' | 'float64', strict: boolean): Rig {
     const args = [key, hashers.default.hashInt(key), value, table.slots, table.capacity - 1, table.shift, g, table.base] as const;
     return values === 'int32' ? w.putI32(...args) : w.putF64(...args);
   };
-  return { map, words: i.words, table, gen, rec: i.writerRecord, w, put };
+  const del = (key: number, g = gen): number =>
+    w.deleteI32(key, hashers.default.hashInt(key), 0, table.slots, table.capacity - 1, table.shift, g, table.base);
+  return { map, words: i.words, table, gen, rec: i.writerRecord, w, put, del };
 }
 
 /** The record is as an idle writer leaves it: no lock, no intent, no generation announced. */
@@ -268,6 +280,81 @@ for (const strict of [false, true]) {
     });
   }
 }
+
+for (const strict of [false, true]) {
+  for (const values of ['int32', 'float64'] as const) {
+    const label = `${values}, strict ${strict ? 1 : 0}`;
+
+    test(`deleteI32 (${label}): delete, tombstone and absent key match the JS path; waits hand back unchanged`, (t) => {
+      const r = rig(values, strict);
+      const { words, table, gen } = r;
+      const size0 = words[table.base + T_SIZE] as number;
+      const remaining0 = words[table.base + T_REMAINING] as number;
+      const unchanged = (what: string, run: () => number, expected: number): void => {
+        const before = words.slice();
+        t.is(run(), expected, what);
+        let diffs = 0;
+        const after = words.slice();
+        for (let i = 0; i < before.length; i++) if (before[i] !== after[i]) diffs++;
+        t.is(diffs, 0, `${what}: no word changed`);
+      };
+      const at = slotOf(r.map, 42);
+      const seq = words[at] as number;
+      t.is(r.del(42), DEL_DELETED);
+      t.is(words[at], released(seq, TOMBSTONE), 'released as a TOMBSTONE with a new version');
+      t.is(words[at + S_KEY], 42, 'the key stays');
+      t.is(words[table.base + T_SIZE], size0 - 1, 'SIZE - 1');
+      t.is(words[table.base + T_REMAINING], remaining0, 'budget untouched');
+      assertIdle(t, r);
+      t.is(r.map.get(42), undefined);
+      t.is(r.map.size, 299);
+      unchanged('a tombstone of the key', () => r.del(42), DEL_ABSENT);
+      unchanged('an absent key (EMPTY ends the probe)', () => r.del(777_777), DEL_ABSENT);
+      // Waits hand back.
+      const at43 = slotOf(r.map, 43);
+      const seq43 = words[at43] as number;
+      words[at43] = lockWord(7, seq43);
+      unchanged('the key locked by another writer', () => r.del(43), DEL_SLOW);
+      words[at43] = seq43;
+      const emptyAt = slotOf(r.map, 777_777);
+      words[emptyAt] = lockWord(7, EMPTY);
+      unchanged('a locked slot on an absent key\'s probe path', () => r.del(777_777), DEL_SLOW);
+      words[emptyAt] = EMPTY;
+      const epoch = words[H_EPOCH] as number;
+      words[H_EPOCH] = epoch | PHASE_COPYING;
+      unchanged('a migration in progress', () => r.del(43), DEL_SLOW);
+      words[H_EPOCH] = epoch;
+      unchanged('a stale generation', () => r.del(43, gen - 1), DEL_SLOW);
+      r.w.setWriter(0, 0);
+      unchanged('no writer record', () => r.del(43), DEL_SLOW);
+      t.is(r.map.get(43), 86);
+    });
+  }
+}
+
+test('delete uses the wasm path for int32 keys, the JS path for what it hands back', (t) => {
+  const map = new SharedFlatMap<number, number>({ keys: 'int32', values: 'float64', capacity: 64 });
+  for (let k = 0; k < 40; k++) map.set(k, k / 2);
+  let slowCalls = 0;
+  const target = map as unknown as { deleteSlow: (k: number, hash: number | undefined) => boolean };
+  const original = target.deleteSlow.bind(map);
+  target.deleteSlow = (k, hash) => {
+    slowCalls++;
+    return original(k, hash);
+  };
+  for (let k = 0; k < 40; k += 2) t.true(map.delete(k));
+  for (let k = 0; k < 40; k += 2) t.false(map.delete(k), 'a tombstone');
+  t.false(map.delete(1000), 'absent');
+  t.is(slowCalls, 0, 'all through wasm');
+  t.is(map.size, 20);
+  for (let k = 0; k < 40; k++) t.is(map.get(k), k % 2 === 0 ? undefined : k / 2);
+  t.throws(() => map.delete(0.5), { code: 'ERR_FLATSHARE_KEY' });
+  t.is(slowCalls, 1, 'a bad key goes to the JS path, which throws');
+  // A fresh instance of the map in this thread has no writer record in its wasm yet: JS, then wasm.
+  const attached = SharedFlatMap.attach<number, number>(map.handle);
+  t.true(attached.delete(1));
+  t.false(map.has(1));
+});
 
 test('set uses the wasm path for int32 keys and values, the JS path for what it hands back', (t) => {
   const map = new SharedFlatMap<number, number>({ keys: 'int32', values: 'int32', capacity: 64 });
