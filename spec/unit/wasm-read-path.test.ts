@@ -11,9 +11,6 @@
  *   misses and tombstones like the map does.
  */
 import test from 'ava';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { SharedFlatMap, hashers } from '../../lib/index.js';
 import { GEN_SHIFT } from '../../lib/epoch.js';
 import { H_EPOCH, INT_BYTES, S_KEY, valueOffset } from '../../lib/layout.js';
@@ -28,25 +25,14 @@ import {
   type WasmReadPath,
 } from '../../lib/wasm/read-path.js';
 import { WASM_BASE64 } from '../../lib/wasm/read-int32.wasm.js';
-import { repoRoot } from '../package/support.js';
+import { MEMORY_IMPORT, assertAssembledFromWat, declaredConstants, int32SlotOf, moduleInterface, readWat, watCode } from '../helpers/wasm.js';
 
-const WAT_PATH = join(repoRoot, 'lib', 'wasm', 'read-int32.wat');
-const wat = readFileSync(WAT_PATH, 'utf8');
+const wat = readWat('read-int32');
 
-test('the committed wasm bytes are exactly what scripts/build-wasm.mjs assembles from read-int32.wat', async (t) => {
-  const script = pathToFileURL(join(repoRoot, 'scripts', 'build-wasm.mjs')).href;
-  const { assemble, tsModule } = (await import(script)) as {
-    assemble: (path: string) => Promise<Buffer>;
-    tsModule: (name: string, bytes: Buffer) => string;
-  };
-  const bytes = await assemble(WAT_PATH);
-  t.is(WASM_BASE64, bytes.toString('base64'), 'stale lib/wasm/read-int32.wasm.ts: run npm run build:wasm');
-  t.is(readFileSync(join(repoRoot, 'lib', 'wasm', 'read-int32.wasm.ts'), 'utf8'), tsModule('read-int32', bytes));
-});
+test('the committed wasm bytes are exactly what scripts/build-wasm.mjs assembles from read-int32.wat', (t) =>
+  assertAssembledFromWat(t, 'read-int32', WASM_BASE64));
 
 test('the layout constants the .wat was written for are the ones lib/ defines', (t) => {
-  const declared = new Map<string, number>();
-  for (const m of wat.matchAll(/^;; const ([A-Z_]+) = (\d+)/gm)) declared.set(m[1] as string, Number(m[2]));
   const expected: Record<string, number> = {
     EPOCH_BYTES: H_EPOCH * INT_BYTES,
     GEN_SHIFT,
@@ -62,7 +48,7 @@ test('the layout constants the .wat was written for are the ones lib/ defines', 
     STATUS_HIT,
     STATUS_RETRY,
   };
-  t.deepEqual(Object.fromEntries(declared), expected);
+  t.deepEqual(declaredConstants(wat), expected);
   // And the code uses them: each literal appears as an i32/f64 constant or an offset.
   t.regex(wat, new RegExp(`i32\\.atomic\\.load \\(i32\\.const ${H_EPOCH * INT_BYTES}\\)`));
   t.regex(wat, new RegExp(`i32\\.const ${GEN_SHIFT}\\)`));
@@ -73,16 +59,10 @@ test('the layout constants the .wat was written for are the ones lib/ defines', 
 });
 
 test('the module only reads the shared memory: no store, rmw, notify or grow; imports only the memory', (t) => {
-  const code = wat.replace(/;;.*$/gm, '');
-  t.notRegex(code, /store|\.rmw|notify|memory\.grow|memory\.fill|memory\.copy|memory\.init/);
-  const module = readPathModule() as unknown as object;
-  const api = (globalThis as unknown as { WebAssembly: { Module: { imports(m: object): unknown; exports(m: object): unknown } } })
-    .WebAssembly.Module;
-  t.deepEqual(api.imports(module), [{ module: 'env', name: 'memory', kind: 'memory' }]);
-  t.deepEqual(
-    (api.exports(module) as { name: string }[]).map((e) => e.name),
-    ['getI32', 'getF64', 'lastF64'],
-  );
+  t.notRegex(watCode(wat), /store|\.rmw|notify|memory\.grow|memory\.fill|memory\.copy|memory\.init/);
+  const { imports, exports } = moduleInterface(readPathModule());
+  t.deepEqual(imports, MEMORY_IMPORT);
+  t.deepEqual(exports, ['getI32', 'getF64', 'lastF64']);
 });
 
 type NumMap = SharedFlatMap<number, number>;
@@ -90,15 +70,7 @@ const internals = (map: NumMap) => SharedFlatMap.unsafeExposeInternals(map as Sh
 const wasmOf = (map: NumMap): WasmReadPath => (map as unknown as { wasm: WasmReadPath }).wasm;
 
 /** The seq word index of `key`'s slot (the map must hold it). */
-function slotOf(map: NumMap, key: number): number {
-  const { words, table, slotInts } = internals(map);
-  let slot = hashers.default.hashInt(key) >>> table.shift;
-  for (;;) {
-    const at = table.slots + slot * slotInts;
-    if (((words[at] as number) & STATE_MASK) !== EMPTY && words[at + S_KEY] === key) return at;
-    slot = (slot + 1) & (table.capacity - 1);
-  }
-}
+const slotOf = int32SlotOf;
 
 for (const values of ['int32', 'float64'] as const) {
   test(`${values}: hit, miss, tombstone; RETRY on a locked slot and on a moved generation`, (t) => {

@@ -12,9 +12,6 @@
  *   outside the memory (a stale table's garbage).
  */
 import test from 'ava';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { SharedFlatMap, hashers } from '../../lib/index.js';
 import { GEN_SHIFT } from '../../lib/epoch.js';
 import { BLOCK_HEADER_INTS, BLOCK_TAG_BITS, H_EPOCH, INT_BYTES, S_HASH, S_KEY_REF, TAG_LATIN1, valueOffset } from '../../lib/layout.js';
@@ -30,26 +27,15 @@ import {
   type WasmStringReadPath,
 } from '../../lib/wasm/read-string-path.js';
 import { WASM_BASE64 } from '../../lib/wasm/read-string.wasm.js';
-import { repoRoot } from '../package/support.js';
+import { MEMORY_IMPORT, assertAssembledFromWat, declaredConstants, moduleInterface, readWat, watCode } from '../helpers/wasm.js';
 
-const WAT_PATH = join(repoRoot, 'lib', 'wasm', 'read-string.wat');
-const wat = readFileSync(WAT_PATH, 'utf8');
+const wat = readWat('read-string');
 
-test('the committed wasm bytes are exactly what scripts/build-wasm.mjs assembles from read-string.wat', async (t) => {
-  const script = pathToFileURL(join(repoRoot, 'scripts', 'build-wasm.mjs')).href;
-  const { assemble, tsModule } = (await import(script)) as {
-    assemble: (path: string) => Promise<Buffer>;
-    tsModule: (name: string, bytes: Buffer) => string;
-  };
-  const bytes = await assemble(WAT_PATH);
-  t.is(WASM_BASE64, bytes.toString('base64'), 'stale lib/wasm/read-string.wasm.ts: run npm run build:wasm');
-  t.is(readFileSync(join(repoRoot, 'lib', 'wasm', 'read-string.wasm.ts'), 'utf8'), tsModule('read-string', bytes));
-});
+test('the committed wasm bytes are exactly what scripts/build-wasm.mjs assembles from read-string.wat', (t) =>
+  assertAssembledFromWat(t, 'read-string', WASM_BASE64));
 
 test('the layout constants the .wat was written for are the ones lib/ defines', (t) => {
-  const declared = new Map<string, number>();
-  for (const m of wat.matchAll(/^;; const ([A-Z_0-9]+) = (-?\d+)/gm)) declared.set(m[1] as string, Number(m[2]));
-  t.deepEqual(Object.fromEntries(declared), {
+  t.deepEqual(declaredConstants(wat), {
     EPOCH_BYTES: H_EPOCH * INT_BYTES,
     GEN_SHIFT,
     LOCKED,
@@ -70,7 +56,7 @@ test('the layout constants the .wat was written for are the ones lib/ defines', 
     FIND_MISS,
     FIND_RETRY,
   });
-  const code = wat.replace(/;;.*$/gm, '');
+  const code = watCode(wat);
   t.regex(code, new RegExp(`i32\\.atomic\\.load offset=${S_HASH * INT_BYTES} `));
   t.regex(code, new RegExp(`i32\\.atomic\\.load offset=${S_KEY_REF * INT_BYTES} `));
   t.regex(code, new RegExp(`i32\\.atomic\\.load offset=${valueOffset('string') * INT_BYTES} `));
@@ -81,16 +67,10 @@ test('the layout constants the .wat was written for are the ones lib/ defines', 
 });
 
 test('the module only reads the shared memory and imports only the memory', (t) => {
-  const code = wat.replace(/;;.*$/gm, '');
-  t.notRegex(code, /store|\.rmw|notify|memory\.grow|memory\.fill|memory\.copy|memory\.init/);
-  const api = (globalThis as unknown as { WebAssembly: { Module: { imports(m: object): unknown; exports(m: object): unknown } } })
-    .WebAssembly.Module;
-  const module = stringReadPathModule() as unknown as object;
-  t.deepEqual(api.imports(module), [{ module: 'env', name: 'memory', kind: 'memory' }]);
-  t.deepEqual(
-    (api.exports(module) as { name: string }[]).map((e) => e.name).sort(),
-    ['findStr', 'getStrF64', 'getStrI32', 'lastF64', 'lastSeq'],
-  );
+  t.notRegex(watCode(wat), /store|\.rmw|notify|memory\.grow|memory\.fill|memory\.copy|memory\.init/);
+  const { imports, exports } = moduleInterface(stringReadPathModule());
+  t.deepEqual(imports, MEMORY_IMPORT);
+  t.deepEqual(exports.sort(), ['findStr', 'getStrF64', 'getStrI32', 'lastF64', 'lastSeq']);
 });
 
 type AnyMap = SharedFlatMap<unknown, unknown>;

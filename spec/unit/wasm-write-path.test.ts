@@ -18,9 +18,6 @@
  * stores (strict 1, every other CPU).
  */
 import test from 'ava';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { SharedFlatMap, hashers } from '../../lib/index.js';
 import { GEN_SHIFT, PHASE_COPYING } from '../../lib/epoch.js';
 import {
@@ -60,25 +57,14 @@ import {
   type WasmWritePath,
 } from '../../lib/wasm/write-path.js';
 import { WASM_BASE64 } from '../../lib/wasm/write-int32.wasm.js';
-import { repoRoot } from '../package/support.js';
+import { MEMORY_IMPORT, assertAssembledFromWat, declaredConstants, int32SlotOf, moduleInterface, readWat, watCode } from '../helpers/wasm.js';
 
-const WAT_PATH = join(repoRoot, 'lib', 'wasm', 'write-int32.wat');
-const wat = readFileSync(WAT_PATH, 'utf8');
+const wat = readWat('write-int32');
 
-test('the committed wasm bytes are exactly what scripts/build-wasm.mjs assembles from write-int32.wat', async (t) => {
-  const script = pathToFileURL(join(repoRoot, 'scripts', 'build-wasm.mjs')).href;
-  const { assemble, tsModule } = (await import(script)) as {
-    assemble: (path: string) => Promise<Buffer>;
-    tsModule: (name: string, bytes: Buffer) => string;
-  };
-  const bytes = await assemble(WAT_PATH);
-  t.is(WASM_BASE64, bytes.toString('base64'), 'stale lib/wasm/write-int32.wasm.ts: run npm run build:wasm');
-  t.is(readFileSync(join(repoRoot, 'lib', 'wasm', 'write-int32.wasm.ts'), 'utf8'), tsModule('write-int32', bytes));
-});
+test('the committed wasm bytes are exactly what scripts/build-wasm.mjs assembles from write-int32.wat', (t) =>
+  assertAssembledFromWat(t, 'write-int32', WASM_BASE64));
 
 test('the layout constants the .wat was written for are the ones lib/ defines', (t) => {
-  const declared = new Map<string, number>();
-  for (const m of wat.matchAll(/^;; const ([A-Z_0-9]+) = (\d+)/gm)) declared.set(m[1] as string, Number(m[2]));
   const expected: Record<string, number> = {
     EPOCH_BYTES: H_EPOCH * INT_BYTES,
     GEN_SHIFT,
@@ -111,9 +97,9 @@ test('the layout constants the .wat was written for are the ones lib/ defines', 
     DEL_DELETED,
     DEL_ABSENT,
   };
-  t.deepEqual(Object.fromEntries(declared), expected);
+  t.deepEqual(declaredConstants(wat), expected);
   // The code uses them where the protocol says (offsets are byte offsets from the record / slot / table).
-  const code = wat.replace(/;;.*$/gm, '');
+  const code = watCode(wat);
   t.regex(code, new RegExp(`i32\\.atomic\\.load \\(i32\\.const ${H_EPOCH * INT_BYTES}\\)`));
   t.regex(code, new RegExp(`i32\\.atomic\\.store offset=${W_ACTIVE_GEN * INT_BYTES} `));
   t.regex(code, new RegExp(`i32\\.store offset=${W_LOCK_AT * INT_BYTES} `));
@@ -126,14 +112,9 @@ test('the layout constants the .wat was written for are the ones lib/ defines', 
 });
 
 test('the module imports only the memory and exports the write path', (t) => {
-  const api = (globalThis as unknown as { WebAssembly: { Module: { imports(m: object): unknown; exports(m: object): unknown } } })
-    .WebAssembly.Module;
-  const module = writePathModule() as unknown as object;
-  t.deepEqual(api.imports(module), [{ module: 'env', name: 'memory', kind: 'memory' }]);
-  t.deepEqual(
-    (api.exports(module) as { name: string }[]).map((e) => e.name).sort(),
-    ['configure', 'copyRange', 'deleteI32', 'putF64', 'putI32', 'setWriter', 'stoppedAt'],
-  );
+  const { imports, exports } = moduleInterface(writePathModule());
+  t.deepEqual(imports, MEMORY_IMPORT);
+  t.deepEqual(exports.sort(), ['configure', 'copyRange', 'deleteI32', 'putF64', 'putI32', 'setWriter', 'stoppedAt']);
 });
 
 type NumMap = SharedFlatMap<number, number>;
@@ -141,16 +122,7 @@ type AnyMap = SharedFlatMap<unknown, unknown>;
 const internals = (map: AnyMap) => SharedFlatMap.unsafeExposeInternals(map);
 
 /** The seq word index of int32 `key`'s slot, or of the EMPTY slot where it would go. */
-function slotOf(map: NumMap, key: number): number {
-  const { words, table, slotInts } = internals(map as AnyMap);
-  let slot = hashers.default.hashInt(key) >>> table.shift;
-  for (;;) {
-    const at = table.slots + slot * slotInts;
-    const state = (words[at] as number) & STATE_MASK;
-    if (state === EMPTY || words[at + S_KEY] === key) return at;
-    slot = (slot + 1) & (table.capacity - 1);
-  }
-}
+const slotOf = int32SlotOf;
 
 interface Rig {
   map: NumMap;

@@ -1,0 +1,69 @@
+/**
+ * Shared pieces of the tests of lib/wasm/*.wat: the committed-bytes check, the
+ * `;; const NAME = value` declarations a .wat was written for, the module's
+ * imports and exports, and the slot lookup of an int32 key.
+ */
+import type { ExecutionContext } from 'ava';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { SharedFlatMap, hashers } from '../../lib/index.js';
+import { S_KEY } from '../../lib/layout.js';
+import { EMPTY, STATE_MASK } from '../../lib/seqlock.js';
+import { repoRoot } from '../package/support.js';
+
+/** lib/wasm/<name>.wat, as committed. */
+export function readWat(name: string): string {
+  return readFileSync(join(repoRoot, 'lib', 'wasm', `${name}.wat`), 'utf8');
+}
+
+/**
+ * The committed lib/wasm/<name>.wasm.ts must be exactly what
+ * scripts/build-wasm.mjs assembles from lib/wasm/<name>.wat (`base64`: its WASM_BASE64).
+ */
+export async function assertAssembledFromWat(t: ExecutionContext, name: string, base64: string): Promise<void> {
+  const script = pathToFileURL(join(repoRoot, 'scripts', 'build-wasm.mjs')).href;
+  const { assemble, tsModule } = (await import(script)) as {
+    assemble: (path: string) => Promise<Buffer>;
+    tsModule: (name: string, bytes: Buffer) => string;
+  };
+  const bytes = await assemble(join(repoRoot, 'lib', 'wasm', `${name}.wat`));
+  t.is(base64, bytes.toString('base64'), `stale lib/wasm/${name}.wasm.ts: run npm run build:wasm`);
+  t.is(readFileSync(join(repoRoot, 'lib', 'wasm', `${name}.wasm.ts`), 'utf8'), tsModule(name, bytes));
+}
+
+/** The `;; const NAME = value` lines of a .wat, as an object (NAME: value). */
+export function declaredConstants(wat: string): Record<string, number> {
+  const declared: Record<string, number> = {};
+  for (const m of wat.matchAll(/^;; const ([A-Z_0-9]+) = (-?\d+)/gm)) declared[m[1] as string] = Number(m[2]);
+  return declared;
+}
+
+/** The .wat without its comments (what the assembler reads). */
+export function watCode(wat: string): string {
+  return wat.replace(/;;.*$/gm, '');
+}
+
+/** A compiled module's imports, and its export names in declaration order. */
+export function moduleInterface(module: unknown): { imports: unknown; exports: string[] } {
+  const api = (globalThis as unknown as { WebAssembly: { Module: { imports(m: unknown): unknown; exports(m: unknown): unknown } } })
+    .WebAssembly.Module;
+  return { imports: api.imports(module), exports: (api.exports(module) as { name: string }[]).map((e) => e.name) };
+}
+
+/** The only import every flatshare module has: the map's memory. */
+export const MEMORY_IMPORT = [{ module: 'env', name: 'memory', kind: 'memory' }];
+
+/**
+ * The seq word index of int32 `key`'s slot in a map hashed by the default
+ * murmur3, or of the EMPTY slot where the key would go.
+ */
+export function int32SlotOf(map: SharedFlatMap<number, number>, key: number): number {
+  const { words, table, slotInts } = SharedFlatMap.unsafeExposeInternals(map as SharedFlatMap<unknown, unknown>);
+  let slot = hashers.default.hashInt(key) >>> table.shift;
+  for (;;) {
+    const at = table.slots + slot * slotInts;
+    if (((words[at] as number) & STATE_MASK) === EMPTY || words[at + S_KEY] === key) return at;
+    slot = (slot + 1) & (table.capacity - 1);
+  }
+}
