@@ -1423,23 +1423,22 @@ export class SharedFlatMap<K = string, V = unknown> implements Iterable<[K, V]> 
    * RETRY; a put before this thread has a writer record answers PUT_SLOW.
    */
   private warmUpWasm(): void {
+    const NO_GEN = -1; // no table has it: every probe answers RETRY before it reads a slot's key
+    const stride = this.stride;
     const ws = this.wstr;
     if (ws !== undefined) {
-      const NONE = -1;
-      const stride = this.stride;
-      if (this.refValues) warmUp(() => ws.findStr(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, stride, NONE));
-      else if (this.isFloat) warmUp(() => ws.getStrF64(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, stride, NONE));
-      else warmUp(() => ws.getStrI32(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, stride, NONE));
+      if (this.refValues) warmUp(() => ws.findStr(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, stride, NO_GEN));
+      else if (this.isFloat) warmUp(() => ws.getStrF64(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, stride, NO_GEN));
+      else warmUp(() => ws.getStrI32(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, stride, NO_GEN));
     }
     if (!this.fastPut) return; // the other kinds call wasm only in migrations
     const r = this.wasm;
     const w = this.wput;
-    const NO_GEN = -1;
     if (this.isFloat) {
-      warmUp(() => r.getF64(0, 0, 0, 0, 0, this.stride, NO_GEN));
+      warmUp(() => r.getF64(0, 0, 0, 0, 0, stride, NO_GEN));
       warmUp(() => w.putF64(0, 0, 0, 0, 0, 0, NO_GEN, 0));
     } else {
-      warmUp(() => r.getI32(0, 0, 0, 0, 0, this.stride, NO_GEN));
+      warmUp(() => r.getI32(0, 0, 0, 0, 0, stride, NO_GEN));
       warmUp(() => w.putI32(0, 0, 0, 0, 0, 0, NO_GEN, 0));
     }
   }

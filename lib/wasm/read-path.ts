@@ -23,8 +23,7 @@
  * The module is compiled once per thread (synchronously: 519 bytes) and
  * instantiated once per map per thread, over the map's WebAssembly.Memory.
  */
-import { FlatshareUnsupportedError } from '../errors.js';
-import { wasmApi, type SharedWasmMemory, type WasmModule } from './api.js';
+import { compiledOnce, instantiateOver, type SharedWasmMemory, type WasmModule } from './api.js';
 import { WASM_BASE64 } from './read-int32.wasm.js';
 
 /** getI32: the key is absent (2^32, never an int32 value). */
@@ -57,17 +56,10 @@ export interface WasmReadPath {
   readonly lastF64: () => number;
 }
 
-let compiled: WasmModule | undefined;
-
 /** The compiled module, compiled on first use in this thread. */
-export function readPathModule(): WasmModule {
-  if (wasmApi === undefined) throw new FlatshareUnsupportedError('flatshare needs WebAssembly; it is not available in this process');
-  if (compiled === undefined) compiled = new wasmApi.Module(Buffer.from(WASM_BASE64, 'base64'));
-  return compiled;
-}
+export const readPathModule: () => WasmModule = compiledOnce(WASM_BASE64);
 
 /** Instantiate the read path over one map's memory. */
 export function instantiateReadPath(memory: SharedWasmMemory): WasmReadPath {
-  const instance = new (wasmApi as NonNullable<typeof wasmApi>).Instance(readPathModule(), { env: { memory } });
-  return instance.exports as unknown as WasmReadPath;
+  return instantiateOver(readPathModule(), memory) as WasmReadPath;
 }

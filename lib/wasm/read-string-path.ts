@@ -19,7 +19,7 @@
  * so a stale table's garbage never makes it trap; the generation check rejects
  * what it read.
  */
-import { wasmApi, type SharedWasmMemory, type WasmModule } from './api.js';
+import { compiledOnce, instantiateOver, type SharedWasmMemory, type WasmModule } from './api.js';
 import { WASM_BASE64 } from './read-string.wasm.js';
 
 /** Longest key (UTF-16 code units, all <= 0xFF) the module compares: 8 packed words. */
@@ -61,16 +61,10 @@ export interface WasmStringReadPath {
   readonly lastF64: () => number;
 }
 
-let compiled: WasmModule | undefined;
-
 /** The compiled module, compiled on first use in this thread. */
-export function stringReadPathModule(): WasmModule {
-  if (compiled === undefined) compiled = new (wasmApi as NonNullable<typeof wasmApi>).Module(Buffer.from(WASM_BASE64, 'base64'));
-  return compiled;
-}
+export const stringReadPathModule: () => WasmModule = compiledOnce(WASM_BASE64);
 
 /** Instantiate the string-key read path over one map's memory. */
 export function instantiateStringReadPath(memory: SharedWasmMemory): WasmStringReadPath {
-  const instance = new (wasmApi as NonNullable<typeof wasmApi>).Instance(stringReadPathModule(), { env: { memory } });
-  return instance.exports as unknown as WasmStringReadPath;
+  return instantiateOver(stringReadPathModule(), memory) as WasmStringReadPath;
 }

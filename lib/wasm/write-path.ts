@@ -21,7 +21,7 @@
  * store must be atomic (ORDERED_PLAIN_LOADS false), the murmur3 seed, and this
  * thread's writer record (0 until the thread claims one).
  */
-import { wasmApi, type SharedWasmMemory, type WasmModule } from './api.js';
+import { compiledOnce, instantiateOver, type SharedWasmMemory, type WasmModule } from './api.js';
 import { WASM_BASE64 } from './write-int32.wasm.js';
 
 /** putI32 / putF64: nothing changed, run the JS path. */
@@ -40,7 +40,7 @@ export const DEL_ABSENT = 2;
 export const HASH_STORED = 0; // slot word 1 is the key's hash (string keys)
 export const HASH_MURMUR3_INT = 1; // fmix32(slot word 1 ^ seed) (int32 keys, built-in murmur3)
 
-/** put arguments after the value: the cached table and its generation. */
+/** put / delete: key, hash, value (unused by delete), then the cached table and its generation. */
 type PutFn = (
   key: number,
   hash: number,
@@ -63,19 +63,10 @@ export interface WasmWritePath {
   /** float64 values: same results. */
   readonly putF64: PutFn;
   /**
-   * delete for the same maps: DEL_SLOW, DEL_DELETED or DEL_ABSENT. `unused`
-   * (pass 0) gives it putI32's signature, so one wrapper compile serves both.
+   * delete for the same maps: DEL_SLOW, DEL_DELETED or DEL_ABSENT. It has
+   * putI32's signature, `value` unused (pass 0), so one wrapper compile serves both.
    */
-  readonly deleteI32: (
-    key: number,
-    hash: number,
-    unused: number,
-    slots: number,
-    mask: number,
-    shift: number,
-    gen: number,
-    base: number,
-  ) => number;
+  readonly deleteI32: PutFn;
   /**
    * Copy old slots [first, end) of the table at word `old` into the table with
    * slot 0 at word `slots` (region at `base`). Returns the entries found.
@@ -94,13 +85,8 @@ export interface WasmWritePath {
   readonly stoppedAt: () => number;
 }
 
-let compiled: WasmModule | undefined;
-
 /** The compiled module, compiled on first use in this thread. */
-export function writePathModule(): WasmModule {
-  if (compiled === undefined) compiled = new (wasmApi as NonNullable<typeof wasmApi>).Module(Buffer.from(WASM_BASE64, 'base64'));
-  return compiled;
-}
+export const writePathModule: () => WasmModule = compiledOnce(WASM_BASE64);
 
 /** Instantiate the write path over one map's memory and configure it. */
 export function instantiateWritePath(
@@ -109,8 +95,7 @@ export function instantiateWritePath(
   strict: boolean,
   seed: number,
 ): WasmWritePath {
-  const instance = new (wasmApi as NonNullable<typeof wasmApi>).Instance(writePathModule(), { env: { memory } });
-  const path = instance.exports as unknown as WasmWritePath;
+  const path = instantiateOver(writePathModule(), memory) as WasmWritePath;
   path.configure(stride, strict ? 1 : 0, seed | 0);
   return path;
 }
