@@ -118,16 +118,13 @@
 
   (func (export "stoppedAt") (result i32) (global.get $stop))
 
-  ;; A store the JS path makes with storeWord: plain on x86, atomic elsewhere.
-  (func $storeWord (param $addr i32) (param $v i32)
-    (if (global.get $strict)
-      (then (i32.atomic.store (local.get $addr) (local.get $v)))
-      (else (i32.store (local.get $addr) (local.get $v)))))
-
-  ;; clearLock: INTENT = NONE, LOCK_AT = 0 (plain).
-  (func $clearLock (param $r i32)
-    (i32.store offset=20 (local.get $r) (i32.const 0))
-    (i32.store offset=8 (local.get $r) (i32.const 0)))
+  ;; No helper functions: V8 11.3 does not inline wasm calls, and a call per
+  ;; store cost ~25 % of an overwrite (docs/design.md, section 5). Two store
+  ;; forms are written out in place instead:
+  ;;   storeWord(a, v), a store the JS path makes with storeWord (plain on x86,
+  ;;     atomic elsewhere): (if (global.get $strict) (then (i32.atomic.store a v))
+  ;;     (else (i32.store a v)));
+  ;;   clear(r), INTENT = NONE then LOCK_AT = 0 (plain): two i32.store at r+20, r+8.
 
   (func (export "putI32")
     (param $k i32) (param $hash i32) (param $v i32) (param $slots i32) (param $mask i32)
@@ -175,12 +172,14 @@
                   (i32.atomic.rmw.cmpxchg (local.get $at) (local.get $seq)
                     (i32.or (i32.or (i32.shl (global.get $tag) (i32.const 3)) (local.get $state)) (i32.const 1)))
                   (local.get $seq))
-              (then (call $clearLock (local.get $r)) (br $slow)))
+              (then (i32.store offset=20 (local.get $r) (i32.const 0)) ;; clear: INTENT = NONE
+                    (i32.store offset=8 (local.get $r) (i32.const 0)) (br $slow)))
             ;; A migration began after our epoch check: table g is read-only, undo.
             (if (i32.ne (i32.atomic.load (i32.const 128)) (local.get $epoch))
               (then
                 (i32.atomic.store (local.get $at) (local.get $seq))
-                (call $clearLock (local.get $r))
+                (i32.store offset=20 (local.get $r) (i32.const 0)) ;; clear: INTENT = NONE
+                (i32.store offset=8 (local.get $r) (i32.const 0))
                 (br $slow)))
             ;; An EMPTY slot takes one unit of the insert budget.
             (if (i32.eqz (local.get $state))
@@ -189,7 +188,8 @@
                   (then
                     (drop (i32.atomic.rmw.add offset=64 (local.get $b) (i32.const 1)))
                     (i32.atomic.store (local.get $at) (local.get $seq))
-                    (call $clearLock (local.get $r))
+                    (i32.store offset=20 (local.get $r) (i32.const 0)) ;; clear: INTENT = NONE
+                    (i32.store offset=8 (local.get $r) (i32.const 0))
                     (br $slow)))))
             ;; Stage the payload, commit the intent.
             (i32.store offset=32 (local.get $r) (local.get $k))
@@ -197,28 +197,43 @@
             (if (i32.eq (global.get $stride) (i32.const 4))
               (then (i32.store offset=40 (local.get $r) (local.get $hi))))
             (i32.store offset=24 (local.get $r) (local.get $base))
-            (call $storeWord (i32.add (local.get $r) (i32.const 20)) (i32.const 1))
+            (if (global.get $strict)
+              (then (i32.atomic.store (i32.add (local.get $r) (i32.const 20)) (i32.const 1)))
+              (else (i32.store (i32.add (local.get $r) (i32.const 20)) (i32.const 1))))
             ;; Apply it.
-            (call $storeWord (i32.add (local.get $at) (i32.const 4)) (local.get $k))
-            (call $storeWord (i32.add (local.get $at) (i32.const 8)) (local.get $lo))
+            (if (global.get $strict)
+              (then (i32.atomic.store (i32.add (local.get $at) (i32.const 4)) (local.get $k)))
+              (else (i32.store (i32.add (local.get $at) (i32.const 4)) (local.get $k))))
+            (if (global.get $strict)
+              (then (i32.atomic.store (i32.add (local.get $at) (i32.const 8)) (local.get $lo)))
+              (else (i32.store (i32.add (local.get $at) (i32.const 8)) (local.get $lo))))
             (if (i32.eq (global.get $stride) (i32.const 4))
-              (then (call $storeWord (i32.add (local.get $at) (i32.const 12)) (local.get $hi))))
+              (then (if (global.get $strict)
+                      (then (i32.atomic.store (i32.add (local.get $at) (i32.const 12)) (local.get $hi)))
+                      (else (i32.store (i32.add (local.get $at) (i32.const 12)) (local.get $hi))))))
             ;; A new entry (EMPTY or TOMBSTONE before): count it, and say so.
             (if (i32.ne (local.get $state) (i32.const 2))
               (then
                 (drop (i32.atomic.rmw.add (local.get $b) (i32.const 1)))
-                (call $storeWord (i32.add (local.get $r) (i32.const 20)) (i32.const 5))))
+                (if (global.get $strict)
+                  (then (i32.atomic.store (i32.add (local.get $r) (i32.const 20)) (i32.const 5)))
+                  (else (i32.store (i32.add (local.get $r) (i32.const 20)) (i32.const 5))))))
             ;; Release: publishes key, value and FULL together.
             (i32.atomic.store (local.get $at)
               (i32.or (i32.add (i32.and (local.get $seq) (i32.const -8)) (i32.const 8)) (i32.const 2)))
-            (call $clearLock (local.get $r))
-            (call $storeWord (i32.add (local.get $r) (i32.const 4)) (i32.const 0))
+            (i32.store offset=20 (local.get $r) (i32.const 0)) ;; clear: INTENT = NONE
+            (i32.store offset=8 (local.get $r) (i32.const 0))
+            (if (global.get $strict)
+              (then (i32.atomic.store (i32.add (local.get $r) (i32.const 4)) (i32.const 0)))
+              (else (i32.store (i32.add (local.get $r) (i32.const 4)) (i32.const 0))))
             (return (select (i32.const 2) (i32.const 1) (i32.eq (local.get $state) (i32.const 2))))))
         (local.set $slot (i32.and (i32.add (local.get $slot) (i32.const 1)) (local.get $mask)))
         (local.set $n (i32.sub (local.get $n) (i32.const 1)))
         (br_if $probe (i32.ge_s (local.get $n) (i32.const 0)))))
     ;; SLOW: nothing changed; idle again.
-    (call $storeWord (i32.add (local.get $r) (i32.const 4)) (i32.const 0))
+    (if (global.get $strict)
+      (then (i32.atomic.store (i32.add (local.get $r) (i32.const 4)) (i32.const 0)))
+      (else (i32.store (i32.add (local.get $r) (i32.const 4)) (i32.const 0))))
     (i32.const 0))
 
   ;; Delete int32 key k (hash: its hash) from the table of generation gen.
@@ -247,7 +262,9 @@
         (if (i32.eqz (local.get $state))
           (then
             (br_if $slow (i32.ne (i32.shr_u (i32.atomic.load (i32.const 128)) (i32.const 2)) (local.get $gen)))
-            (call $storeWord (i32.add (local.get $r) (i32.const 4)) (i32.const 0))
+            (if (global.get $strict)
+              (then (i32.atomic.store (i32.add (local.get $r) (i32.const 4)) (i32.const 0)))
+              (else (i32.store (i32.add (local.get $r) (i32.const 4)) (i32.const 0))))
             (return (i32.const 2))))
         (if (i32.eq (i32.atomic.load offset=4 (local.get $at)) (local.get $k))
           (then
@@ -256,7 +273,9 @@
               (then
                 (br_if $slow (i32.ne (i32.shr_u (i32.atomic.load (i32.const 128)) (i32.const 2)) (local.get $gen)))
                 (br_if $slow (i32.ne (i32.atomic.load (local.get $at)) (local.get $seq)))
-                (call $storeWord (i32.add (local.get $r) (i32.const 4)) (i32.const 0))
+                (if (global.get $strict)
+                  (then (i32.atomic.store (i32.add (local.get $r) (i32.const 4)) (i32.const 0)))
+                  (else (i32.store (i32.add (local.get $r) (i32.const 4)) (i32.const 0))))
                 (return (i32.const 2))))
             ;; FULL: lock intent, then the lock.
             (i32.store offset=8 (local.get $r) (i32.shr_u (local.get $at) (i32.const 2)))
@@ -265,35 +284,38 @@
                   (i32.atomic.rmw.cmpxchg (local.get $at) (local.get $seq)
                     (i32.or (i32.or (i32.shl (global.get $tag) (i32.const 3)) (local.get $state)) (i32.const 1)))
                   (local.get $seq))
-              (then (call $clearLock (local.get $r)) (br $slow)))
+              (then (i32.store offset=20 (local.get $r) (i32.const 0)) ;; clear: INTENT = NONE
+                    (i32.store offset=8 (local.get $r) (i32.const 0)) (br $slow)))
             (if (i32.ne (i32.atomic.load (i32.const 128)) (local.get $epoch))
               (then
                 (i32.atomic.store (local.get $at) (local.get $seq))
-                (call $clearLock (local.get $r))
+                (i32.store offset=20 (local.get $r) (i32.const 0)) ;; clear: INTENT = NONE
+                (i32.store offset=8 (local.get $r) (i32.const 0))
                 (br $slow)))
             ;; Commit, count, say so, release as TOMBSTONE (the key stays).
             (i32.store offset=24 (local.get $r) (local.get $base))
-            (call $storeWord (i32.add (local.get $r) (i32.const 20)) (i32.const 2))
+            (if (global.get $strict)
+              (then (i32.atomic.store (i32.add (local.get $r) (i32.const 20)) (i32.const 2)))
+              (else (i32.store (i32.add (local.get $r) (i32.const 20)) (i32.const 2))))
             (drop (i32.atomic.rmw.sub (i32.shl (local.get $base) (i32.const 2)) (i32.const 1)))
-            (call $storeWord (i32.add (local.get $r) (i32.const 20)) (i32.const 6))
+            (if (global.get $strict)
+              (then (i32.atomic.store (i32.add (local.get $r) (i32.const 20)) (i32.const 6)))
+              (else (i32.store (i32.add (local.get $r) (i32.const 20)) (i32.const 6))))
             (i32.atomic.store (local.get $at)
               (i32.or (i32.add (i32.and (local.get $seq) (i32.const -8)) (i32.const 8)) (i32.const 4)))
-            (call $clearLock (local.get $r))
-            (call $storeWord (i32.add (local.get $r) (i32.const 4)) (i32.const 0))
+            (i32.store offset=20 (local.get $r) (i32.const 0)) ;; clear: INTENT = NONE
+            (i32.store offset=8 (local.get $r) (i32.const 0))
+            (if (global.get $strict)
+              (then (i32.atomic.store (i32.add (local.get $r) (i32.const 4)) (i32.const 0)))
+              (else (i32.store (i32.add (local.get $r) (i32.const 4)) (i32.const 0))))
             (return (i32.const 1))))
         (local.set $slot (i32.and (i32.add (local.get $slot) (i32.const 1)) (local.get $mask)))
         (local.set $n (i32.sub (local.get $n) (i32.const 1)))
         (br_if $probe (i32.ge_s (local.get $n) (i32.const 0)))))
-    (call $storeWord (i32.add (local.get $r) (i32.const 4)) (i32.const 0))
+    (if (global.get $strict)
+      (then (i32.atomic.store (i32.add (local.get $r) (i32.const 4)) (i32.const 0)))
+      (else (i32.store (i32.add (local.get $r) (i32.const 4)) (i32.const 0))))
     (i32.const 0))
-
-  ;; murmur3's fmix32 (lib/hashers/murmur3.ts).
-  (func $fmix32 (param $h i32) (result i32)
-    (local.set $h (i32.xor (local.get $h) (i32.shr_u (local.get $h) (i32.const 16))))
-    (local.set $h (i32.mul (local.get $h) (i32.const 0x85ebca6b)))
-    (local.set $h (i32.xor (local.get $h) (i32.shr_u (local.get $h) (i32.const 13))))
-    (local.set $h (i32.mul (local.get $h) (i32.const 0xc2b2ae35)))
-    (i32.xor (local.get $h) (i32.shr_u (local.get $h) (i32.const 16))))
 
   ;; Copy old slots first .. end-1 (of the table whose slot 0 is word `old`)
   ;; into the table whose slot 0 is word `slots` and whose region starts at
@@ -304,6 +326,7 @@
     (param $shift i32) (param $base i32) (param $hashMode i32) (result i32)
     (local $r i32) (local $i i32) (local $at i32) (local $seq i32) (local $h i32) (local $slot i32)
     (local $t i32) (local $cur i32) (local $w i32) (local $copied i32) (local $same i32)
+    (local $addr i32) (local $v i32)
     (local.set $r (global.get $rec))
     (local.set $i (local.get $first))
     (block $stop
@@ -317,7 +340,14 @@
           (br_if $next (i32.ne (i32.and (local.get $seq) (i32.const 6)) (i32.const 2)))
           (local.set $h (i32.atomic.load offset=4 (local.get $at)))
           (if (local.get $hashMode)
-            (then (local.set $h (call $fmix32 (i32.xor (local.get $h) (global.get $seed))))))
+            (then
+              ;; murmur3's fmix32 of key ^ seed (lib/hashers/murmur3.ts), inline.
+              (local.set $h (i32.xor (local.get $h) (global.get $seed)))
+              (local.set $h (i32.xor (local.get $h) (i32.shr_u (local.get $h) (i32.const 16))))
+              (local.set $h (i32.mul (local.get $h) (i32.const 0x85ebca6b)))
+              (local.set $h (i32.xor (local.get $h) (i32.shr_u (local.get $h) (i32.const 13))))
+              (local.set $h (i32.mul (local.get $h) (i32.const 0xc2b2ae35)))
+              (local.set $h (i32.xor (local.get $h) (i32.shr_u (local.get $h) (i32.const 16))))))
           (local.set $slot (i32.shr_u (local.get $h) (local.get $shift)))
           (loop $probe
             (local.set $t (i32.shl (i32.add (local.get $slots) (i32.mul (local.get $slot) (global.get $stride))) (i32.const 2)))
@@ -335,23 +365,32 @@
                   (local.set $w (i32.add (local.get $w) (i32.const 1)))
                   (br_if $stage (i32.lt_u (local.get $w) (global.get $stride))))
                 (i32.store offset=24 (local.get $r) (local.get $base))
-                (call $storeWord (i32.add (local.get $r) (i32.const 20)) (i32.const 3))
+                (if (global.get $strict)
+                  (then (i32.atomic.store (i32.add (local.get $r) (i32.const 20)) (i32.const 3)))
+                  (else (i32.store (i32.add (local.get $r) (i32.const 20)) (i32.const 3))))
                 (if (i32.eqz (i32.atomic.rmw.cmpxchg (local.get $t) (i32.const 0)
                       (i32.or (i32.shl (global.get $tag) (i32.const 3)) (i32.const 1))))
                   (then
                     ;; Plain stores on x86: nobody reads table g+1 before the flip.
                     (local.set $w (i32.const 1))
                     (loop $apply
-                      (call $storeWord
-                        (i32.add (local.get $t) (i32.shl (local.get $w) (i32.const 2)))
-                        (i32.load offset=28 (i32.add (local.get $r) (i32.shl (local.get $w) (i32.const 2)))))
+                      (local.set $addr (i32.add (local.get $t) (i32.shl (local.get $w) (i32.const 2))))
+                      (local.set $v (i32.load offset=28 (i32.add (local.get $r) (i32.shl (local.get $w) (i32.const 2)))))
+                      (if (global.get $strict)
+                        (then (i32.atomic.store (local.get $addr) (local.get $v)))
+                        (else (i32.store (local.get $addr) (local.get $v))))
                       (local.set $w (i32.add (local.get $w) (i32.const 1)))
                       (br_if $apply (i32.lt_u (local.get $w) (global.get $stride))))
-                    (call $storeWord (local.get $t) (i32.const 10)) ;; released(EMPTY, FULL)
-                    (call $clearLock (local.get $r))
+                    (local.set $v (i32.const 10)) ;; released(EMPTY, FULL)
+                    (if (global.get $strict)
+                      (then (i32.atomic.store (local.get $t) (local.get $v)))
+                      (else (i32.store (local.get $t) (local.get $v))))
+                    (i32.store offset=20 (local.get $r) (i32.const 0)) ;; clear: INTENT = NONE
+                    (i32.store offset=8 (local.get $r) (i32.const 0))
                     (local.set $copied (i32.add (local.get $copied) (i32.const 1)))
                     (br $next)))
-                (call $clearLock (local.get $r))
+                (i32.store offset=20 (local.get $r) (i32.const 0)) ;; clear: INTENT = NONE
+                (i32.store offset=8 (local.get $r) (i32.const 0))
                 (br $probe)))
             (br_if $stop (i32.and (local.get $cur) (i32.const 1)))
             ;; FULL in table g+1: this entry, copied before by a helper that did not finish?
