@@ -111,8 +111,9 @@ export const MAGIC = 0x464c5348;
  * Bump on any change to a word's meaning or to how the memory is held; attach
  * refuses other versions. 3: the map lives in a shared WebAssembly.Memory (the
  * handle carries `memory`, not a growable SharedArrayBuffer); the words are as in 2.
+ * 4: MAX_WRITERS 128 (was 256), so the arena and the first table start 8 KiB lower.
  */
-export const LAYOUT_VERSION = 3;
+export const LAYOUT_VERSION = 4;
 
 // ---- header -----------------------------------------------------------------
 
@@ -198,8 +199,14 @@ export const INTENT_COPY = 3; // migration copy into a new table: write the payl
 /** Flag on W_INTENT: the intent's SIZE adjustment is done (so recovery must not repeat it). */
 export const INTENT_SIZED = 4;
 export const INTENT_OP_MASK = 3;
-/** Writer records in a map: the most threads that can write to one map at once. */
-export const MAX_WRITERS = 256;
+/**
+ * Writer records in a map: the most threads that can write to one map at once.
+ * 128, not more: the records are part of every map's fixed part, and with 128
+ * a default-capacity int32 -> int32 map holds up to 1,638 entries (four
+ * resizes) in its first 64 KiB page; with 256 it needed a 1 MiB grow at 820
+ * entries, which cost ~40 % of filling a fresh 1k map (docs/design.md, section 1).
+ */
+export const MAX_WRITERS = 128;
 /** First writer record. */
 export const WRITERS_BASE = HEADER_INTS;
 

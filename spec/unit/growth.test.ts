@@ -6,6 +6,7 @@
 import test from 'ava';
 import { SharedFlatMap } from '../../lib/index.js';
 import { MIN_CAPACITY, insertBudget } from '../../lib/layout.js';
+import { WASM_PAGE_BYTES } from '../../lib/memory.js';
 
 function capacityOf(map: SharedFlatMap<number, number>): number {
   return SharedFlatMap.unsafeExposeInternals(map as SharedFlatMap<unknown, unknown>).table.capacity;
@@ -40,4 +41,21 @@ test('a table whose used slots are mostly tombstones is rehashed at the same siz
   }
   t.is(map.size, 0);
   t.is(capacityOf(map), capacity);
+});
+
+test('a default-capacity int32 -> int32 map keeps up to 1,638 entries (four resizes) in its first 64 KiB page', (t) => {
+  // layout.ts MAX_WRITERS: the fixed part (header, writer records, arena heads)
+  // and the tables of 128 .. 2,048 slots fit in one page; the next resize
+  // (4,096 slots) is the first that needs the memory to grow.
+  const map = new SharedFlatMap<number, number>({ keys: 'int32', values: 'int32' });
+  t.is(map.byteLength, WASM_PAGE_BYTES);
+  const lastInOnePage = insertBudget(2048);
+  t.is(lastInOnePage, 1638);
+  for (let key = 0; key < lastInOnePage; key++) map.set(key * 7919, key);
+  t.is(capacityOf(map), 2048);
+  t.is(map.byteLength, WASM_PAGE_BYTES, `after ${map.size} entries the memory is still one page`);
+  map.set(-1, -1);
+  t.is(capacityOf(map), 4096);
+  t.true(map.byteLength > WASM_PAGE_BYTES, 'the fifth resize grows the memory');
+  for (let key = 0; key < lastInOnePage; key++) t.is(map.get(key * 7919), key);
 });
