@@ -88,7 +88,6 @@ import {
   W_OWNER,
   W_STATUS,
   chunkCount,
-  chunkStateInts,
   chunkStatesAt,
   insertBudget,
 } from './layout.js';
