@@ -61,6 +61,7 @@ import {
 } from './layout.js';
 import { bumpAllocate, type SharedMemory } from './memory.js';
 import { backoff } from './backoff.js';
+import { loadWord, storeWord } from './seqlock.js';
 import { threadId } from 'node:worker_threads';
 
 /** The thread identity written into a class lock: threadId + 1, never 0. */
@@ -137,7 +138,9 @@ export function allocateBlock(host: ArenaHost, byteLength: number, tag: number):
   let words = host.words();
   const rec = classRecord(c);
   let block = NULL_BLOCK;
-  if (Atomics.load(words, rec + A_FREE_HEAD) !== NULL_BLOCK) {
+  // A hint, read plain on x86 (loadWord): the pop below re-reads it under the
+  // class lock, and a stale NULL only means a new block instead of a free one.
+  if (loadWord(words, rec + A_FREE_HEAD) !== NULL_BLOCK) {
     lockClass(host, words, rec);
     block = Atomics.load(words, rec + A_FREE_HEAD);
     if (block !== NULL_BLOCK) {
@@ -150,7 +153,9 @@ export function allocateBlock(host: ArenaHost, byteLength: number, tag: number):
     block = bumpAllocate(words, host.memory, size);
   }
   if (block + size > words.length) words = host.refreshWords();
-  Atomics.store(words, block, blockHeader(byteLength, tag));
+  // storeWord (plain on x86), like the payload words written next: no other
+  // thread can reach the block before the slot release that publishes it.
+  storeWord(words, block, blockHeader(byteLength, tag));
   return block;
 }
 

@@ -21,6 +21,7 @@
  */
 import { FlatshareFullError, FlatshareUnsupportedError } from './errors.js';
 import { wasmApi, type SharedWasmMemory } from './wasm/api.js';
+import { loadWord } from './seqlock.js';
 import {
   FREE_REGION_BASE,
   FREE_REGION_INTS,
@@ -136,7 +137,8 @@ export function ensureBytes(memory: SharedMemory, bytes: number): void {
  */
 export function bumpAllocate(words: Int32Array, memory: SharedMemory, ints: number, alignInts = 1): number {
   for (;;) {
-    const top = Atomics.load(words, H_ALLOC_TOP);
+    // Plain on x86 (loadWord): the CAS below validates it, as the lock CAS validates a slot's seq.
+    const top = loadWord(words, H_ALLOC_TOP);
     const start = Math.ceil(top / alignInts) * alignInts;
     const end = start + ints;
     // The caller's view is a lower bound of the memory's length (memories never
