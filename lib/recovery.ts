@@ -446,6 +446,8 @@ export function checkStall(host: RecoveryHost, me: number, attempt: number, sinc
 /** A map instance recovery can call into. */
 export interface Recoverable {
   recover(threadId: number): RecoveryReport;
+  /** Forget the writer record this instance cached (this thread gave it back). */
+  dropWriterRecord(): void;
 }
 
 /** Map id -> instances of that map in this thread. One live instance is enough to recover a map. */
@@ -469,6 +471,19 @@ export function registerMap(mapId: string, map: Recoverable): void {
       worker.once('exit', () => recoverEverywhere(threadId));
     });
   }
+}
+
+/** The live instances of map `mapId` in this thread (every `new` and `attach` registers one). */
+export function instancesOf(mapId: string): Recoverable[] {
+  const live: Recoverable[] = [];
+  const set = registry.get(mapId);
+  if (set === undefined) return live;
+  for (const ref of set) {
+    const map = ref.deref();
+    if (map === undefined) set.delete(ref);
+    else live.push(map);
+  }
+  return live;
 }
 
 /**

@@ -121,6 +121,7 @@ import {
   putLocked,
   recoverThread,
   registerMap,
+  instancesOf,
   stagedAt,
   type RecoveryHost,
   type RecoveryReport,
@@ -970,10 +971,21 @@ export class SharedFlatMap<K = string, V = unknown> implements Iterable<[K, V]> 
   /**
    * Give back this thread's writer record (one of MAX_WRITERS per map). Call it
    * in a thread that will not write to the map again, e.g. before a worker exits.
-   * The map stays usable; a later write claims a record again.
+   * The record is the thread's, not the instance's: every instance of the map
+   * in this thread (from `new` or `attach`) gives it up. The map stays usable;
+   * a later write through any of them claims a record again.
    */
   releaseThread(): void {
     releaseWriterRecord(this.words, this.mapId);
+    // Every instance of this map in this thread cached the same record
+    // (writers.ts caches it per thread by map id): all of them forget it, so
+    // the next write through any of them claims a record again.
+    for (const instance of instancesOf(this.mapId)) instance.dropWriterRecord();
+    this.dropWriterRecord();
+  }
+
+  /** @internal Forget the cached writer record (releaseThread on any instance of this map in this thread). */
+  dropWriterRecord(): void {
     this.writerRec = -1;
     this.wput.setWriter(0, 0);
   }

@@ -17,6 +17,10 @@
  *
  * Records are claimed lazily on the first write and cached per thread by map
  * id, so attaching the same map many times in one thread uses one record.
+ * Each instance also keeps the record number in a field; `releaseThread` on
+ * any instance makes all instances of the map in the thread drop it
+ * (recovery.ts `instancesOf`), so none keeps writing through a record the
+ * thread gave back.
  */
 import { threadId } from 'node:worker_threads';
 import { ErrorCode, FlatshareRangeError } from './errors.js';

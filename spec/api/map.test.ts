@@ -4,7 +4,9 @@
  */
 import test from 'ava';
 import type { ExecutionContext } from 'ava';
-import { Worker } from 'node:worker_threads';
+import { Worker, threadId } from 'node:worker_threads';
+import { MAX_WRITERS, W_OWNER } from '../../lib/layout.js';
+import { writerRecordAt } from '../../lib/writers.js';
 import { ErrorCode, FlatshareRangeError, SharedFlatMap, type ValueKindOption } from '../../lib/index.js';
 
 type Kind = Extract<ValueKindOption, 'int32' | 'float64'>;
@@ -357,4 +359,31 @@ test('attach in the main thread to a map created in a Worker; writes flow both w
     worker.removeAllListeners('exit');
     await worker.terminate();
   }
+});
+
+/** Writer records of `map` whose OWNER is this thread (threadId + 1). */
+function recordsOwnedHere(map: SharedFlatMap<number, number>): number[] {
+  const words = new Int32Array(map.handle.memory.buffer);
+  const owned: number[] = [];
+  for (let n = 0; n < MAX_WRITERS; n++) if (Atomics.load(words, writerRecordAt(n) + W_OWNER) === threadId + 1) owned.push(n);
+  return owned;
+}
+
+test('releaseThread on one instance of a map makes every instance in the thread give up the record', (t) => {
+  const a = new SharedFlatMap<number, number>({ keys: 'int32', values: 'int32' });
+  const b = SharedFlatMap.attach<number, number>(a.handle);
+  a.set(1, 1);
+  b.set(2, 2);
+  t.deepEqual(recordsOwnedHere(a), [0], 'both instances write through one record of this thread');
+  a.releaseThread();
+  t.deepEqual(recordsOwnedHere(a), [], 'released');
+  // Before the fix, b kept writing through record 0 although this thread no
+  // longer owned it (another thread could claim it meanwhile).
+  b.set(3, 3);
+  t.deepEqual(recordsOwnedHere(a), [0], 'b claimed a record again before writing');
+  b.releaseThread();
+  a.set(4, 4);
+  t.deepEqual(recordsOwnedHere(a), [0], 'and so does a after b released it');
+  for (const k of [1, 2, 3, 4]) t.is(b.get(k), k);
+  t.is(a.size, 4);
 });
