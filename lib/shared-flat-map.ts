@@ -103,7 +103,7 @@ import { fmix32, isBuiltInMurmur3, murmur3StringPacked } from './hashers/murmur3
 import { LATIN1_MAX_UNIT, LITTLE_ENDIAN, PACKED_KEY_MAX_UNITS, PackedKey, packLatin1 } from './strings.js';
 import { createSharedMemory, WasmSharedMemory } from './memory.js';
 import { wasmApi, type SharedWasmMemory } from './wasm/api.js';
-import { DEL_DELETED, DEL_SLOW, PUT_SLOW, instantiateWritePath, type WasmWritePath, HASH_MURMUR3_INT, HASH_STORED } from './wasm/write-path.js';
+import { ADD_SLOW_RESULT, DEL_DELETED, DEL_SLOW, PUT_SLOW, instantiateWritePath, type WasmWritePath, HASH_MURMUR3_INT, HASH_STORED } from './wasm/write-path.js';
 import { warmUp } from './wasm/warm-up.js';
 import { FIND_MISS, KEY_MAX_UNITS, instantiateStringReadPath, type WasmStringReadPath } from './wasm/read-string-path.js';
 import { instantiateReadPath, READ_MISS, READ_RETRY, STATUS_HIT, STATUS_RETRY, type WasmReadPath } from './wasm/read-path.js';
@@ -814,11 +814,33 @@ export class SharedFlatMap<K = string, V = unknown> implements Iterable<[K, V]> 
    *   `ERR_FLATSHARE_UNSUPPORTED` for string, bytes and json values.
    */
   add(key: K, delta: number): number {
+    if (this.fastPut && !this.isFloat) {
+      // int32 key and delta: one wasm call does the whole add unless it has to
+      // wait for something or would overflow (lib/wasm/write-path.ts addI32).
+      const k = key as unknown as number;
+      if (typeof k === 'number' && (k | 0) === k && typeof delta === 'number' && (delta | 0) === delta) {
+        const hash = this.murmurInline ? fmix32(k ^ this.murmurSeed) : this.hasher.hashInt(k);
+        const w = this.wput;
+        const r = w.addI32(k, hash, delta, this.tableSlots, this.tableMask, this.tableShift, this.gen, this.tableBase);
+        if (r !== ADD_SLOW_RESULT || w.handedBack() === 0) return r;
+        return this.addSlow(key, delta, hash); // the hasher is called once per add
+      }
+    }
+    return this.addSlow(key, delta, undefined);
+  }
+
+  /** `add` in JS: float64 values, and every case addI32 hands back. `hash`: the int32 key's hash when `add` computed it. */
+  private addSlow(key: K, delta: number, hash: number | undefined): number {
     if (this.refValues) {
       throw new FlatshareUnsupportedError(`add() needs int32 or float64 values; this map has ${this.valueKind} values`);
     }
     const d = this.checkValue(delta, 'delta');
-    this.prepareKey(key, true);
+    if (hash === undefined) {
+      this.prepareKey(key, true);
+    } else {
+      this.opInt = key as unknown as number; // validated by add
+      this.opHash = hash;
+    }
     this.beginWrite();
     let at = -1;
     try {

@@ -4,6 +4,8 @@
 ;;   insert budget left);
 ;; - deleteI32: SharedFlatMap.delete for the same maps, under the same
 ;;   conditions;
+;; - addI32: SharedFlatMap.add for int32 keys with int32 values, as putI32
+;;   with the new value computed under the lock;
 ;; - copyRange: the migration copy of a run of old slots into the new table,
 ;;   for int32 keys hashed by the built-in murmur3 and for string keys (whose
 ;;   slots store their hash).
@@ -34,6 +36,12 @@
 ;;   release: atomic store of released(seq, FULL); clear INTENT, LOCK_AT;
 ;;   ACTIVE_GEN = 0. Returns INSERTED (the slot was EMPTY or a TOMBSTONE) or
 ;;   OVERWROTE.
+;; add (addI32) is the same put with one step more, right after the epoch
+;;   re-read that follows the lock: a FULL slot's value becomes value + delta,
+;;   and an int32 overflow restores the seq word and hands back (SLOW); an
+;;   EMPTY slot or a TOMBSTONE of the key gets delta. Returns the new value;
+;;   SLOW is ADD_SLOW_RESULT with handedBack() = 1 (a real result of
+;;   ADD_SLOW_RESULT has handedBack() = 0).
 ;; SLOW means "nothing changed; run the JS path": every SLOW exit has restored
 ;; what it touched (the slot word, REMAINING) and leaves ACTIVE_GEN idle.
 ;;
@@ -95,6 +103,7 @@
 ;; const DEL_SLOW = 0
 ;; const DEL_DELETED = 1
 ;; const DEL_ABSENT = 2
+;; const ADD_SLOW_RESULT = -2147483648 ;; INT32_MIN (0x80000000)
 (module
   (import "env" "memory" (memory 1 65536 shared))
 
@@ -105,6 +114,7 @@
   (global $rec (mut i32) (i32.const 0))    ;; byte address of this thread's writer record; 0 = none
   (global $tag (mut i32) (i32.const 0))    ;; that record's tag
   (global $stop (mut i32) (i32.const 0))   ;; copyRange: first slot not handled
+  (global $handedBack (mut i32) (i32.const 0)) ;; addI32: 1 when the last call handed back
 
   (func (export "configure") (param $stride i32) (param $strict i32) (param $seed i32)
     (global.set $stride (local.get $stride))
@@ -130,25 +140,43 @@
     (param $k i32) (param $hash i32) (param $v i32) (param $slots i32) (param $mask i32)
     (param $shift i32) (param $gen i32) (param $base i32) (result i32)
     (call $put (local.get $k) (local.get $hash) (i64.extend_i32_u (local.get $v)) (local.get $slots)
-      (local.get $mask) (local.get $shift) (local.get $gen) (local.get $base)))
+      (local.get $mask) (local.get $shift) (local.get $gen) (local.get $base) (i32.const 0)))
+
+  ;; add for int32 values: the new value, or ADD_SLOW_RESULT with handedBack() = 1
+  ;; (nothing changed: a wait, or an int32 overflow, which the JS path reports).
+  ;; putI32's signature, so one JS-to-wasm wrapper serves both (warm-up.ts).
+  (func (export "addI32")
+    (param $k i32) (param $hash i32) (param $delta i32) (param $slots i32) (param $mask i32)
+    (param $shift i32) (param $gen i32) (param $base i32) (result i32)
+    (call $put (local.get $k) (local.get $hash) (i64.extend_i32_u (local.get $delta)) (local.get $slots)
+      (local.get $mask) (local.get $shift) (local.get $gen) (local.get $base) (i32.const 1)))
+
+  ;; 1 when the last addI32 handed back (its result was ADD_SLOW_RESULT), else 0.
+  (func (export "handedBack") (result i32) (global.get $handedBack))
 
   (func (export "putF64")
     (param $k i32) (param $hash i32) (param $v f64) (param $slots i32) (param $mask i32)
     (param $shift i32) (param $gen i32) (param $base i32) (result i32)
     (call $put (local.get $k) (local.get $hash) (i64.reinterpret_f64 (local.get $v)) (local.get $slots)
-      (local.get $mask) (local.get $shift) (local.get $gen) (local.get $base)))
+      (local.get $mask) (local.get $shift) (local.get $gen) (local.get $base) (i32.const 0)))
 
   ;; val: the value words, low word first (the high word is written only for
   ;; float64 slots, stride 4). slots: word index of slot 0; base: of the table region.
+  ;; add: 0 for put (val is the value); 1 for addI32 (val is the delta, int32
+  ;; values only: a FULL slot gets its value + delta, an absent key delta).
   (func $put
     (param $k i32) (param $hash i32) (param $val i64) (param $slots i32) (param $mask i32)
-    (param $shift i32) (param $gen i32) (param $base i32) (result i32)
+    (param $shift i32) (param $gen i32) (param $base i32) (param $add i32) (result i32)
     (local $r i32) (local $epoch i32) (local $slot i32) (local $at i32) (local $seq i32)
     (local $state i32) (local $n i32) (local $b i32) (local $lo i32) (local $hi i32)
+    (local $slowResult i32) (local $next i32)
+    ;; PUT_SLOW, or ADD_SLOW_RESULT (INT32_MIN) with handedBack = 1 for add.
+    (local.set $slowResult (select (i32.const 0x80000000) (i32.const 0) (local.get $add)))
+    (global.set $handedBack (local.get $add))
     (local.set $r (global.get $rec))
-    (if (i32.eqz (local.get $r)) (then (return (i32.const 0))))
+    (if (i32.eqz (local.get $r)) (then (return (local.get $slowResult))))
     (local.set $epoch (i32.shl (local.get $gen) (i32.const 2)))
-    (if (i32.ne (i32.atomic.load (i32.const 128)) (local.get $epoch)) (then (return (i32.const 0))))
+    (if (i32.ne (i32.atomic.load (i32.const 128)) (local.get $epoch)) (then (return (local.get $slowResult))))
     (local.set $b (i32.shl (local.get $base) (i32.const 2)))
     (local.set $lo (i32.wrap_i64 (local.get $val)))
     (local.set $hi (i32.wrap_i64 (i64.shr_u (local.get $val) (i64.const 32))))
@@ -181,6 +209,23 @@
                 (i32.store offset=20 (local.get $r) (i32.const 0)) ;; clear: INTENT = NONE
                 (i32.store offset=8 (local.get $r) (i32.const 0))
                 (br $slow)))
+            ;; add to a FULL slot: value + delta, unless that overflows int32
+            ;; (then undo and hand back: the JS path throws ERR_FLATSHARE_VALUE).
+            (if (i32.and (local.get $add) (i32.eq (local.get $state) (i32.const 2)))
+              (then
+                (local.set $next (i32.add (i32.atomic.load offset=8 (local.get $at)) (local.get $lo)))
+                ;; Overflow iff the sum's sign differs from both operands' signs.
+                (if (i32.lt_s
+                      (i32.and
+                        (i32.xor (i32.atomic.load offset=8 (local.get $at)) (local.get $next))
+                        (i32.xor (local.get $lo) (local.get $next)))
+                      (i32.const 0))
+                  (then
+                    (i32.atomic.store (local.get $at) (local.get $seq))
+                    (i32.store offset=20 (local.get $r) (i32.const 0)) ;; clear: INTENT = NONE
+                    (i32.store offset=8 (local.get $r) (i32.const 0))
+                    (br $slow)))
+                (local.set $lo (local.get $next))))
             ;; An EMPTY slot takes one unit of the insert budget.
             (if (i32.eqz (local.get $state))
               (then
@@ -226,6 +271,8 @@
             (if (global.get $strict)
               (then (i32.atomic.store (i32.add (local.get $r) (i32.const 4)) (i32.const 0)))
               (else (i32.store (i32.add (local.get $r) (i32.const 4)) (i32.const 0))))
+            (global.set $handedBack (i32.const 0))
+            (if (local.get $add) (then (return (local.get $lo))))
             (return (select (i32.const 2) (i32.const 1) (i32.eq (local.get $state) (i32.const 2))))))
         (local.set $slot (i32.and (i32.add (local.get $slot) (i32.const 1)) (local.get $mask)))
         (local.set $n (i32.sub (local.get $n) (i32.const 1)))
@@ -234,7 +281,7 @@
     (if (global.get $strict)
       (then (i32.atomic.store (i32.add (local.get $r) (i32.const 4)) (i32.const 0)))
       (else (i32.store (i32.add (local.get $r) (i32.const 4)) (i32.const 0))))
-    (i32.const 0))
+    (local.get $slowResult))
 
   ;; Delete int32 key k (hash: its hash) from the table of generation gen.
   ;; $unused makes the signature putI32's: V8 11.3 then compiles one JS-to-wasm

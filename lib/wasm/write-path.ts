@@ -2,8 +2,9 @@
  * The fast write paths in WebAssembly (write-int32.wat), per map per thread.
  *
  * Writers: `putI32` / `putF64` run the whole of SharedFlatMap.set for an
- * int32 key with an int32 / float64 value, and `deleteI32` the whole of its
- * delete, when nothing has to be waited for:
+ * int32 key with an int32 / float64 value, `deleteI32` the whole of its
+ * delete and `addI32` the whole of `add` for int32 values, when nothing has
+ * to be waited for:
  * the same steps, in the same order, as the JS path (recovery.ts, "Write
  * protocol with intent"), with inline wasm atomics instead of Atomics builtin
  * calls. Anything that needs waiting (a migration, a locked slot, a lost CAS,
@@ -30,6 +31,8 @@ export const PUT_SLOW = 0;
 export const PUT_INSERTED = 1;
 /** The key was present; its value was replaced. */
 export const PUT_OVERWROTE = 2;
+/** addI32's result when it handed back (then `handedBack()` is 1; a real sum of INT32_MIN has 0). */
+export const ADD_SLOW_RESULT = -2147483648;
 /** deleteI32: nothing changed, run the JS path. */
 export const DEL_SLOW = 0;
 /** The key was present (FULL) and is now a TOMBSTONE. */
@@ -67,6 +70,14 @@ export interface WasmWritePath {
    * putI32's signature, `value` unused (pass 0), so one wrapper compile serves both.
    */
   readonly deleteI32: PutFn;
+  /**
+   * add for int32 keys with int32 values (`value` is the delta): the new value,
+   * or ADD_SLOW_RESULT with `handedBack()` 1 when nothing changed (a wait, or an
+   * int32 overflow the JS path reports). putI32's signature: one wrapper compile.
+   */
+  readonly addI32: PutFn;
+  /** 1 when the last addI32 handed back, 0 when it stored its result. */
+  readonly handedBack: () => number;
   /**
    * Copy old slots [first, end) of the table at word `old` into the table with
    * slot 0 at word `slots` (region at `base`). Returns the entries found.

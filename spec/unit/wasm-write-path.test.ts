@@ -44,6 +44,7 @@ import type { TableInfo } from '../../lib/table.js';
 import { recordTag } from '../../lib/writers.js';
 import { fmix32 } from '../../lib/hashers/murmur3.js';
 import {
+  ADD_SLOW_RESULT,
   DEL_ABSENT,
   DEL_DELETED,
   DEL_SLOW,
@@ -96,6 +97,7 @@ test('the layout constants the .wat was written for are the ones lib/ defines', 
     DEL_SLOW,
     DEL_DELETED,
     DEL_ABSENT,
+    ADD_SLOW_RESULT,
   };
   t.deepEqual(declaredConstants(wat), expected);
   // The code uses them where the protocol says (offsets are byte offsets from the record / slot / table).
@@ -114,7 +116,7 @@ test('the layout constants the .wat was written for are the ones lib/ defines', 
 test('the module imports only the memory and exports the write path', (t) => {
   const { imports, exports } = moduleInterface(writePathModule());
   t.deepEqual(imports, MEMORY_IMPORT);
-  t.deepEqual(exports.sort(), ['configure', 'copyRange', 'deleteI32', 'putF64', 'putI32', 'setWriter', 'stoppedAt']);
+  t.deepEqual(exports.sort(), ['addI32', 'configure', 'copyRange', 'deleteI32', 'handedBack', 'putF64', 'putI32', 'setWriter', 'stoppedAt']);
 });
 
 type NumMap = SharedFlatMap<number, number>;
@@ -133,6 +135,7 @@ interface Rig {
   w: WasmWritePath;
   put(key: number, value: number, gen?: number): number;
   del(key: number, gen?: number): number;
+  add(key: number, delta: number, gen?: number): number;
 }
 
 /** A map with a claimed writer record and a separate write-path instance over its memory. */
@@ -149,7 +152,9 @@ function rig(values: 'int32' | 'float64', strict: boolean): Rig {
   };
   const del = (key: number, g = gen): number =>
     w.deleteI32(key, hashers.default.hashInt(key), 0, table.slots, table.capacity - 1, table.shift, g, table.base);
-  return { map, words: i.words, table, gen, rec: i.writerRecord, w, put, del };
+  const add = (key: number, delta: number, g = gen): number =>
+    w.addI32(key, hashers.default.hashInt(key), delta, table.slots, table.capacity - 1, table.shift, g, table.base);
+  return { map, words: i.words, table, gen, rec: i.writerRecord, w, put, del, add };
 }
 
 /** The record is as an idle writer leaves it: no lock, no intent, no generation announced. */
@@ -303,6 +308,118 @@ for (const strict of [false, true]) {
     });
   }
 }
+
+for (const strict of [false, true]) {
+  const label = `int32, strict ${strict ? 1 : 0}`;
+
+  test(`addI32 (${label}): add to a present key, an absent key and a tombstone leaves the words set would`, (t) => {
+    const r = rig('int32', strict);
+    const { words, table } = r;
+    const size0 = words[table.base + T_SIZE] as number;
+    const remaining0 = words[table.base + T_REMAINING] as number;
+    const at = slotOf(r.map, 42);
+    const seq = words[at] as number;
+    t.is(r.add(42, 5), 89, '84 + 5');
+    t.is(r.w.handedBack(), 0);
+    t.is(words[at], released(seq, FULL), 'released FULL with a new version, as an overwrite');
+    t.is(words[table.base + T_SIZE], size0, 'a present key does not count');
+    t.is(words[table.base + T_REMAINING], remaining0, 'nor take budget');
+    assertIdle(t, r);
+    t.is(r.add(42, -100), -11);
+    t.is(r.map.get(42), -11);
+    // Absent: the delta is the new value, an insert.
+    const emptyAt = slotOf(r.map, 5000);
+    t.is(words[emptyAt], EMPTY);
+    t.is(r.add(5000, -7), -7);
+    t.is(words[emptyAt], released(EMPTY, FULL));
+    t.is(words[emptyAt + S_KEY], 5000);
+    t.is(words[table.base + T_SIZE], size0 + 1, 'SIZE + 1');
+    t.is(words[table.base + T_REMAINING], remaining0 - 1, 'one unit of insert budget');
+    // A tombstone of the key counts as absent (0).
+    t.true(r.map.delete(5000));
+    t.is(r.add(5000, 3), 3, 'revived with the delta, not -7 + 3');
+    t.is(words[table.base + T_SIZE], size0 + 1);
+    t.is(r.map.get(5000), 3);
+    assertIdle(t, r);
+    // The same words as the JS path's add on an identical map.
+    const twin = new SharedFlatMap<number, number>({ keys: 'int32', values: 'int32', capacity: 1000 });
+    for (let k = 0; k < 300; k++) twin.set(k, k * 2);
+    const ti = internals(twin as AnyMap);
+    const slow = twin as unknown as { addSlow: (k: number, d: number, h: number | undefined) => number };
+    slow.addSlow(42, 5, undefined);
+    slow.addSlow(42, -100, undefined);
+    slow.addSlow(5000, -7, undefined);
+    twin.delete(5000);
+    slow.addSlow(5000, 3, undefined);
+    const slots = (w: Int32Array, tb: TableInfo) => Array.from(w.subarray(tb.slots, tb.slots + tb.capacity * 3));
+    t.deepEqual(slots(words, table), slots(ti.words, ti.table), 'every slot word as after the JS add');
+  });
+
+  test(`addI32 (${label}): overflow and every wait hand back with no word changed; INT32_MIN is a real result`, (t) => {
+    const r = rig('int32', strict);
+    const { words, gen } = r;
+    // After a lock it undoes, LOCK_SEQ keeps the seq it announced, as after the
+    // JS path's abortLocked: a scratch word, meaningless while LOCK_AT is 0.
+    const scratch = r.rec + W_LOCK_SEQ;
+    const unchanged = (what: string, run: () => number): void => {
+      const before = words.slice();
+      t.is(run(), ADD_SLOW_RESULT, what);
+      t.is(r.w.handedBack(), 1, `${what}: handed back`);
+      const after = words.slice();
+      let diffs = 0;
+      for (let i = 0; i < before.length; i++) if (i !== scratch && before[i] !== after[i]) diffs++;
+      t.is(diffs, 0, `${what}: no word changed (but LOCK_SEQ)`);
+      t.is(words[r.rec + W_LOCK_AT], 0, `${what}: no lock announced`);
+    };
+    r.put(7, 2 ** 31 - 2);
+    unchanged('int32 overflow upwards', () => r.add(7, 2));
+    r.put(8, -(2 ** 31) + 1);
+    unchanged('int32 overflow downwards', () => r.add(8, -2));
+    t.is(r.add(8, -1), -(2 ** 31), 'INT32_MIN itself');
+    t.is(r.w.handedBack(), 0, 'a stored INT32_MIN is not a hand-back');
+    t.is(r.map.get(8), -(2 ** 31));
+    t.is(r.add(7, 1), 2 ** 31 - 1, 'INT32_MAX itself');
+    const at = slotOf(r.map, 42);
+    const seq = words[at] as number;
+    words[at] = lockWord(7, seq);
+    unchanged('the key locked by another writer', () => r.add(42, 1));
+    words[at] = seq;
+    const epoch = words[H_EPOCH] as number;
+    words[H_EPOCH] = epoch | PHASE_COPYING;
+    unchanged('a migration in progress', () => r.add(42, 1));
+    words[H_EPOCH] = epoch;
+    unchanged('a stale generation', () => r.add(42, 1, gen - 1));
+    r.w.setWriter(0, 0);
+    unchanged('no writer record', () => r.add(42, 1));
+    t.is(r.map.get(42), 84);
+  });
+}
+
+test('add uses the wasm path for int32 values, the JS path for what it hands back and for float64', (t) => {
+  const map = new SharedFlatMap<number, number>({ keys: 'int32', values: 'int32', capacity: 64 });
+  let slowCalls = 0;
+  const target = map as unknown as { addSlow: (k: number, d: number, h: number | undefined) => number };
+  const original = target.addSlow.bind(map);
+  target.addSlow = (k, d, h) => {
+    slowCalls++;
+    return original(k, d, h);
+  };
+  t.is(map.add(1, 1), 1); // claims the writer record on the JS path
+  t.is(slowCalls, 1);
+  for (let i = 0; i < 100; i++) map.add(i % 10, 2);
+  t.is(slowCalls, 1, 'all through wasm');
+  t.is(map.get(1), 21);
+  t.is(map.get(9), 20);
+  map.set(2, 2 ** 31 - 1);
+  t.throws(() => map.add(2, 1), { code: 'ERR_FLATSHARE_VALUE' });
+  t.is(slowCalls, 2, 'the overflow is reported by the JS path');
+  t.is(map.get(2), 2 ** 31 - 1, 'unchanged');
+  t.throws(() => map.add(3, 0.5), { code: 'ERR_FLATSHARE_VALUE' });
+  t.is(slowCalls, 3);
+  const floats = new SharedFlatMap<number, number>({ keys: 'int32', values: 'float64' });
+  t.is(floats.add(1, 0.25), 0.25);
+  t.is(floats.add(1, 0.5), 0.75);
+});
 
 test('delete uses the wasm path for int32 keys, the JS path for what it hands back', (t) => {
   const map = new SharedFlatMap<number, number>({ keys: 'int32', values: 'float64', capacity: 64 });
