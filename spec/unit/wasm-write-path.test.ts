@@ -157,6 +157,25 @@ function rig(values: 'int32' | 'float64', strict: boolean): Rig {
   return { map, words: i.words, table, gen, rec: i.writerRecord, w, put, del, add };
 }
 
+/** Indices at which `a` and `b` differ, ignoring index `skip`. */
+function changedWords(a: Int32Array, b: Int32Array, skip = -1): number {
+  let diffs = 0;
+  for (let i = 0; i < a.length; i++) if (i !== skip && a[i] !== b[i]) diffs++;
+  return diffs;
+}
+
+/** Wrap the JS path `method` of `map` (setSlow, deleteSlow, addSlow) with a call counter. */
+function spyOnSlowPath(map: NumMap, method: 'setSlow' | 'deleteSlow' | 'addSlow'): { readonly calls: number } {
+  const target = map as unknown as Record<string, (...args: unknown[]) => unknown>;
+  const original = (target[method] as (...args: unknown[]) => unknown).bind(map);
+  const spy = { calls: 0 };
+  target[method] = (...args: unknown[]) => {
+    spy.calls++;
+    return original(...args);
+  };
+  return spy;
+}
+
 /** The record is as an idle writer leaves it: no lock, no intent, no generation announced. */
 function assertIdle(t: { is(a: unknown, b: unknown, m?: string): void }, r: Rig): void {
   t.is(r.words[r.rec + W_LOCK_AT], 0, 'LOCK_AT cleared');
@@ -218,10 +237,7 @@ for (const strict of [false, true]) {
       const slow = (what: string, key: number, g = gen): void => {
         const before = words.slice();
         t.is(r.put(key, value(key) + 1, g), PUT_SLOW, what);
-        const after = words.slice();
-        let diffs = 0;
-        for (let i = 0; i < before.length; i++) if (before[i] !== after[i]) diffs++;
-        t.is(diffs, 0, `${what}: no word changed`);
+        t.is(changedWords(before, words), 0, `${what}: no word changed`);
       };
       // A slot another writer holds: the key's own, and one on the probe path of an absent key.
       const at = slotOf(r.map, 42);
@@ -270,10 +286,7 @@ for (const strict of [false, true]) {
       const unchanged = (what: string, run: () => number, expected: number): void => {
         const before = words.slice();
         t.is(run(), expected, what);
-        let diffs = 0;
-        const after = words.slice();
-        for (let i = 0; i < before.length; i++) if (before[i] !== after[i]) diffs++;
-        t.is(diffs, 0, `${what}: no word changed`);
+        t.is(changedWords(before, words), 0, `${what}: no word changed`);
       };
       const at = slotOf(r.map, 42);
       const seq = words[at] as number;
@@ -365,10 +378,7 @@ for (const strict of [false, true]) {
       const before = words.slice();
       t.is(run(), ADD_SLOW_RESULT, what);
       t.is(r.w.handedBack(), 1, `${what}: handed back`);
-      const after = words.slice();
-      let diffs = 0;
-      for (let i = 0; i < before.length; i++) if (i !== scratch && before[i] !== after[i]) diffs++;
-      t.is(diffs, 0, `${what}: no word changed (but LOCK_SEQ)`);
+      t.is(changedWords(before, words, scratch), 0, `${what}: no word changed (but LOCK_SEQ)`);
       t.is(words[r.rec + W_LOCK_AT], 0, `${what}: no lock announced`);
     };
     r.put(7, 2 ** 31 - 2);
@@ -397,25 +407,19 @@ for (const strict of [false, true]) {
 
 test('add uses the wasm path for int32 values, the JS path for what it hands back and for float64', (t) => {
   const map = new SharedFlatMap<number, number>({ keys: 'int32', values: 'int32', capacity: 64 });
-  let slowCalls = 0;
-  const target = map as unknown as { addSlow: (k: number, d: number, h: number | undefined) => number };
-  const original = target.addSlow.bind(map);
-  target.addSlow = (k, d, h) => {
-    slowCalls++;
-    return original(k, d, h);
-  };
+  const slow = spyOnSlowPath(map, 'addSlow');
   t.is(map.add(1, 1), 1); // claims the writer record on the JS path
-  t.is(slowCalls, 1);
+  t.is(slow.calls, 1);
   for (let i = 0; i < 100; i++) map.add(i % 10, 2);
-  t.is(slowCalls, 1, 'all through wasm');
+  t.is(slow.calls, 1, 'all through wasm');
   t.is(map.get(1), 21);
   t.is(map.get(9), 20);
   map.set(2, 2 ** 31 - 1);
   t.throws(() => map.add(2, 1), { code: 'ERR_FLATSHARE_VALUE' });
-  t.is(slowCalls, 2, 'the overflow is reported by the JS path');
+  t.is(slow.calls, 2, 'the overflow is reported by the JS path');
   t.is(map.get(2), 2 ** 31 - 1, 'unchanged');
   t.throws(() => map.add(3, 0.5), { code: 'ERR_FLATSHARE_VALUE' });
-  t.is(slowCalls, 3);
+  t.is(slow.calls, 3);
   const floats = new SharedFlatMap<number, number>({ keys: 'int32', values: 'float64' });
   t.is(floats.add(1, 0.25), 0.25);
   t.is(floats.add(1, 0.5), 0.75);
@@ -424,21 +428,15 @@ test('add uses the wasm path for int32 values, the JS path for what it hands bac
 test('delete uses the wasm path for int32 keys, the JS path for what it hands back', (t) => {
   const map = new SharedFlatMap<number, number>({ keys: 'int32', values: 'float64', capacity: 64 });
   for (let k = 0; k < 40; k++) map.set(k, k / 2);
-  let slowCalls = 0;
-  const target = map as unknown as { deleteSlow: (k: number, hash: number | undefined) => boolean };
-  const original = target.deleteSlow.bind(map);
-  target.deleteSlow = (k, hash) => {
-    slowCalls++;
-    return original(k, hash);
-  };
+  const slow = spyOnSlowPath(map, 'deleteSlow');
   for (let k = 0; k < 40; k += 2) t.true(map.delete(k));
   for (let k = 0; k < 40; k += 2) t.false(map.delete(k), 'a tombstone');
   t.false(map.delete(1000), 'absent');
-  t.is(slowCalls, 0, 'all through wasm');
+  t.is(slow.calls, 0, 'all through wasm');
   t.is(map.size, 20);
   for (let k = 0; k < 40; k++) t.is(map.get(k), k % 2 === 0 ? undefined : k / 2);
   t.throws(() => map.delete(0.5), { code: 'ERR_FLATSHARE_KEY' });
-  t.is(slowCalls, 1, 'a bad key goes to the JS path, which throws');
+  t.is(slow.calls, 1, 'a bad key goes to the JS path, which throws');
   // A fresh instance of the map in this thread has no writer record in its wasm yet: JS, then wasm.
   const attached = SharedFlatMap.attach<number, number>(map.handle);
   t.true(attached.delete(1));
@@ -447,22 +445,16 @@ test('delete uses the wasm path for int32 keys, the JS path for what it hands ba
 
 test('set uses the wasm path for int32 keys and values, the JS path for what it hands back', (t) => {
   const map = new SharedFlatMap<number, number>({ keys: 'int32', values: 'int32', capacity: 64 });
-  let slowCalls = 0;
-  const target = map as unknown as { setSlow: (k: number, v: number, hash: number | undefined) => unknown };
-  const original = target.setSlow.bind(map);
-  target.setSlow = (k, v, hash) => {
-    slowCalls++;
-    return original(k, v, hash);
-  };
+  const slow = spyOnSlowPath(map, 'setSlow');
   map.set(1, 1);
-  t.is(slowCalls, 1, 'the first write claims the writer record in JS');
+  t.is(slow.calls, 1, 'the first write claims the writer record in JS');
   for (let k = 2; k <= 40; k++) map.set(k, k);
-  t.is(slowCalls, 1, 'inserts with budget left: wasm only');
+  t.is(slow.calls, 1, 'inserts with budget left: wasm only');
   for (let k = 1; k <= 40; k++) map.set(k, -k);
-  t.is(slowCalls, 1, 'overwrites: wasm only');
+  t.is(slow.calls, 1, 'overwrites: wasm only');
   for (let k = 41; k <= 200; k++) map.set(k, k);
-  t.true(slowCalls >= 2, 'an insert with no budget left goes to JS, which migrates');
-  t.true(slowCalls < 20, `and only that insert does (JS calls: ${slowCalls})`);
+  t.true(slow.calls >= 2, 'an insert with no budget left goes to JS, which migrates');
+  t.true(slow.calls < 20, `and only that insert does (JS calls: ${slow.calls})`);
   for (let k = 1; k <= 200; k++) t.is(map.get(k), k <= 40 ? -k : k);
   t.is(map.size, 200);
   t.throws(() => map.set(1.5, 1), { code: 'ERR_FLATSHARE_KEY' });
@@ -561,11 +553,7 @@ for (const strict of [false, true]) {
       t.is(c.w.stoppedAt(), c.old.capacity, 'handled the whole range');
       t.is(copied, c.size, 'entries found = live entries (tombstones dropped)');
       t.is(jsCopied, c.size);
-      const a = c.region(js);
-      const b = c.region(wasm);
-      let diffs = 0;
-      for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) diffs++;
-      t.is(diffs, 0, 'identical regions');
+      t.is(changedWords(c.region(js), c.region(wasm)), 0, 'identical regions');
       let full = 0;
       for (let s = 0; s < wasm.capacity; s++) {
         const seq = c.words[wasm.slots + s * c.stride] as number;
