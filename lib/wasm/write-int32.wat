@@ -169,7 +169,7 @@
     (param $shift i32) (param $gen i32) (param $base i32) (param $add i32) (result i32)
     (local $r i32) (local $epoch i32) (local $slot i32) (local $at i32) (local $seq i32)
     (local $state i32) (local $n i32) (local $b i32) (local $lo i32) (local $hi i32)
-    (local $slowResult i32) (local $next i32)
+    (local $slowResult i32) (local $cur i32) (local $next i32)
     ;; PUT_SLOW, or ADD_SLOW_RESULT (INT32_MIN) with handedBack = 1 for add.
     (local.set $slowResult (select (i32.const 0x80000000) (i32.const 0) (local.get $add)))
     (global.set $handedBack (local.get $add))
@@ -213,11 +213,12 @@
             ;; (then undo and hand back: the JS path throws ERR_FLATSHARE_VALUE).
             (if (i32.and (local.get $add) (i32.eq (local.get $state) (i32.const 2)))
               (then
-                (local.set $next (i32.add (i32.atomic.load offset=8 (local.get $at)) (local.get $lo)))
+                (local.set $cur (i32.atomic.load offset=8 (local.get $at)))
+                (local.set $next (i32.add (local.get $cur) (local.get $lo)))
                 ;; Overflow iff the sum's sign differs from both operands' signs.
                 (if (i32.lt_s
                       (i32.and
-                        (i32.xor (i32.atomic.load offset=8 (local.get $at)) (local.get $next))
+                        (i32.xor (local.get $cur) (local.get $next))
                         (i32.xor (local.get $lo) (local.get $next)))
                       (i32.const 0))
                   (then
