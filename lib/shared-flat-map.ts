@@ -703,12 +703,7 @@ export class SharedFlatMap<K = string, V = unknown> implements Iterable<[K, V]> 
   private setSlow(key: K, value: V, hash: number | undefined): this {
     const pv = this.refValues ? this.prepareRefValue(value, 'value') : undefined;
     const v = pv === undefined ? this.checkValue(value, 'value') : 0;
-    if (hash === undefined) {
-      this.prepareKey(key, true);
-    } else {
-      this.opInt = key as unknown as number; // validated by set
-      this.opHash = hash;
-    }
+    this.prepareKeyOrHash(key, true, hash);
     this.beginWrite();
     let at = -1;
     let ref = NULL_BLOCK;
@@ -756,12 +751,7 @@ export class SharedFlatMap<K = string, V = unknown> implements Iterable<[K, V]> 
 
   /** `delete` in JS; `hash`: the int32 key's hash when `delete` computed it already. */
   private deleteSlow(key: K, hash: number | undefined): boolean {
-    if (hash === undefined) {
-      this.prepareKey(key, false);
-    } else {
-      this.opInt = key as unknown as number; // validated by delete
-      this.opHash = hash;
-    }
+    this.prepareKeyOrHash(key, false, hash);
     this.beginWrite();
     let at = -1;
     try {
@@ -835,12 +825,7 @@ export class SharedFlatMap<K = string, V = unknown> implements Iterable<[K, V]> 
       throw new FlatshareUnsupportedError(`add() needs int32 or float64 values; this map has ${this.valueKind} values`);
     }
     const d = this.checkValue(delta, 'delta');
-    if (hash === undefined) {
-      this.prepareKey(key, true);
-    } else {
-      this.opInt = key as unknown as number; // validated by add
-      this.opHash = hash;
-    }
+    this.prepareKeyOrHash(key, true, hash);
     this.beginWrite();
     let at = -1;
     try {
@@ -1052,6 +1037,20 @@ export class SharedFlatMap<K = string, V = unknown> implements Iterable<[K, V]> 
     if (p.raw !== undefined) writeBlockBytes(this.views, block, p.raw);
     else writeBlockString(this.views, block, p.text, p.tag);
     return block;
+  }
+
+  /**
+   * The JS paths behind the wasm set / delete / add: `hash` is the int32 key's
+   * hash when the wasm attempt computed it (and validated the key), so the
+   * hasher runs once per operation; undefined means prepareKey does both.
+   */
+  private prepareKeyOrHash(key: unknown, insert: boolean, hash: number | undefined): void {
+    if (hash === undefined) {
+      this.prepareKey(key, insert);
+    } else {
+      this.opInt = key as number;
+      this.opHash = hash;
+    }
   }
 
   /**
