@@ -492,13 +492,8 @@ export function instancesOf(mapId: string): Recoverable[] {
  */
 export function recoverEverywhere(threadId: number): RecoveryReport[] {
   const reports: RecoveryReport[] = [];
-  for (const [mapId, set] of registry) {
-    let live: Recoverable | undefined;
-    for (const ref of set) {
-      const map = ref.deref();
-      if (map === undefined) set.delete(ref);
-      else live ??= map;
-    }
+  for (const mapId of registry.keys()) {
+    const live = instancesOf(mapId)[0];
     if (live === undefined) {
       registry.delete(mapId);
       continue;
