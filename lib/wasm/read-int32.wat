@@ -20,7 +20,13 @@
 ;;   is still the current one) AND load seq == s1 (no writer in between).
 ;; Every index is bounded by the caller's table geometry (slot <= mask), and
 ;; the memory never shrinks, so a stale geometry reads stale words, never out
-;; of range; the generation check rejects what it read.
+;; of range; the generation check rejects what it read. A probe that wraps
+;; from the last slot to slot 0 a second time has seen every slot without an
+;; EMPTY one (a live table always keeps one; a stale geometry need not) and
+;; answers RETRY, so no probe runs forever.
+;; The loop steps a byte address and a slot number together (no multiply per
+;; probe, no per-probe counter): 1.10-1.15x -> 1.00-1.03x Map.get for 100k
+;; int32 get hits together with the JS side of SharedFlatMap.get (docs/design.md §4).
 ;;
 ;; Layout constants (spec/unit/wasm-read-path.test.ts checks each against lib/):
 ;; const EPOCH_BYTES = 128      ;; H_EPOCH * 4
@@ -48,12 +54,17 @@
   (func (export "getI32")
     (param $k i32) (param $hash i32) (param $slots i32) (param $mask i32)
     (param $shift i32) (param $stride i32) (param $gen i32) (result f64)
-    (local $slot i32) (local $at i32) (local $s1 i32) (local $state i32) (local $v i32) (local $n i32)
+    (local $slot i32) (local $first i32) (local $step i32) (local $wrapped i32)
+    (local $at i32) (local $s1 i32) (local $state i32) (local $v i32)
+    ;; $at is the byte address of slot $slot; the probe steps both and wraps them
+    ;; together to slot 0, so the loop has no multiply and no per-probe counter: a
+    ;; second wrap (every slot seen) answers RETRY, which bounds a probe of a stale table.
     (local.set $slot (i32.shr_u (local.get $hash) (local.get $shift)))
-    (local.set $n (local.get $mask))
+    (local.set $first (i32.shl (local.get $slots) (i32.const 2)))
+    (local.set $step (i32.shl (local.get $stride) (i32.const 2)))
+    (local.set $at (i32.add (local.get $first) (i32.mul (local.get $slot) (local.get $step))))
     (block $retry
       (loop $probe
-        (local.set $at (i32.shl (i32.add (local.get $slots) (i32.mul (local.get $slot) (local.get $stride))) (i32.const 2)))
         (local.set $s1 (i32.atomic.load (local.get $at)))
         (br_if $retry (i32.and (local.get $s1) (i32.const 1)))
         (local.set $state (i32.and (local.get $s1) (i32.const 6)))
@@ -69,21 +80,30 @@
             (br_if $retry (i32.ne (i32.atomic.load (local.get $at)) (local.get $s1)))
             (if (i32.eq (local.get $state) (i32.const 4)) (then (return (f64.const 4294967296))))
             (return (f64.convert_i32_s (local.get $v)))))
-        (local.set $slot (i32.and (i32.add (local.get $slot) (i32.const 1)) (local.get $mask)))
-        (local.set $n (i32.sub (local.get $n) (i32.const 1)))
-        (br_if $probe (i32.ge_s (local.get $n) (i32.const 0)))))
+        (local.set $slot (i32.add (local.get $slot) (i32.const 1)))
+        (local.set $at (i32.add (local.get $at) (local.get $step)))
+        (if (i32.gt_u (local.get $slot) (local.get $mask))
+          (then
+            (br_if $retry (local.get $wrapped))
+            (local.set $wrapped (i32.const 1))
+            (local.set $slot (i32.const 0))
+            (local.set $at (local.get $first))))
+        (br $probe)))
     (f64.const 8589934592))
 
   ;; float64 values: STATUS_MISS, STATUS_HIT (value in lastF64()) or STATUS_RETRY.
   (func (export "getF64")
     (param $k i32) (param $hash i32) (param $slots i32) (param $mask i32)
     (param $shift i32) (param $stride i32) (param $gen i32) (result i32)
-    (local $slot i32) (local $at i32) (local $s1 i32) (local $state i32) (local $lo i32) (local $hi i32) (local $n i32)
+    (local $slot i32) (local $first i32) (local $step i32) (local $wrapped i32)
+    (local $at i32) (local $s1 i32) (local $state i32) (local $lo i32) (local $hi i32)
+    ;; The same probe as getI32.
     (local.set $slot (i32.shr_u (local.get $hash) (local.get $shift)))
-    (local.set $n (local.get $mask))
+    (local.set $first (i32.shl (local.get $slots) (i32.const 2)))
+    (local.set $step (i32.shl (local.get $stride) (i32.const 2)))
+    (local.set $at (i32.add (local.get $first) (i32.mul (local.get $slot) (local.get $step))))
     (block $retry
       (loop $probe
-        (local.set $at (i32.shl (i32.add (local.get $slots) (i32.mul (local.get $slot) (local.get $stride))) (i32.const 2)))
         (local.set $s1 (i32.atomic.load (local.get $at)))
         (br_if $retry (i32.and (local.get $s1) (i32.const 1)))
         (local.set $state (i32.and (local.get $s1) (i32.const 6)))
@@ -103,9 +123,15 @@
               (i64.extend_i32_u (local.get $lo))
               (i64.shl (i64.extend_i32_u (local.get $hi)) (i64.const 32)))))
             (return (i32.const 1))))
-        (local.set $slot (i32.and (i32.add (local.get $slot) (i32.const 1)) (local.get $mask)))
-        (local.set $n (i32.sub (local.get $n) (i32.const 1)))
-        (br_if $probe (i32.ge_s (local.get $n) (i32.const 0)))))
+        (local.set $slot (i32.add (local.get $slot) (i32.const 1)))
+        (local.set $at (i32.add (local.get $at) (local.get $step)))
+        (if (i32.gt_u (local.get $slot) (local.get $mask))
+          (then
+            (br_if $retry (local.get $wrapped))
+            (local.set $wrapped (i32.const 1))
+            (local.set $slot (i32.const 0))
+            (local.set $at (local.get $first))))
+        (br $probe)))
     (i32.const 2))
 
   (func (export "lastF64") (result f64) (global.get $f64))

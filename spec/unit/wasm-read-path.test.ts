@@ -14,17 +14,19 @@ import test from 'ava';
 import { SharedFlatMap, hashers } from '../../lib/index.js';
 import { GEN_SHIFT } from '../../lib/epoch.js';
 import { H_EPOCH, INT_BYTES, S_KEY, valueOffset } from '../../lib/layout.js';
-import { EMPTY, LOCKED, STATE_MASK, TOMBSTONE, lockWord } from '../../lib/seqlock.js';
+import { EMPTY, FULL, LOCKED, STATE_MASK, TOMBSTONE, lockWord } from '../../lib/seqlock.js';
 import {
   READ_MISS,
   READ_RETRY,
   STATUS_HIT,
   STATUS_MISS,
   STATUS_RETRY,
+  instantiateReadPath,
   readPathModule,
   type WasmReadPath,
 } from '../../lib/wasm/read-path.js';
 import { WASM_BASE64 } from '../../lib/wasm/read-int32.wasm.js';
+import { WASM_PAGE_BYTES, createSharedMemory } from '../../lib/memory.js';
 import { MEMORY_IMPORT, assertAssembledFromWat, declaredConstants, int32SlotOf, moduleInterface, readWat, watCode } from '../helpers/wasm.js';
 
 const wat = readWat('read-int32');
@@ -110,5 +112,56 @@ for (const values of ['int32', 'float64'] as const) {
     t.is(probe(100_000), 'retry', 'also for a miss');
     Atomics.store(words, H_EPOCH, epoch);
     t.is(probe(42), value(42));
+  });
+}
+
+/**
+ * A hand-built 4-slot table in a memory of its own: the probe walks from the
+ * last slot to slot 0, and a table without an EMPTY slot (possible only for a
+ * stale geometry: a live table always keeps one) answers RETRY once it has seen
+ * every slot, instead of probing forever.
+ */
+for (const values of ['int32', 'float64'] as const) {
+  test(`${values}: the probe wraps from the last slot to slot 0, and stops with RETRY in a table with no EMPTY slot`, (t) => {
+    const memory = createSharedMemory(WASM_PAGE_BYTES, WASM_PAGE_BYTES);
+    const wasm = instantiateReadPath(memory.memory);
+    const words = new Int32Array(memory.buffer);
+    const gen = 5;
+    const stride = values === 'int32' ? 3 : 4;
+    const base = 64; // word index of slot 0, past the epoch word
+    const capacity = 4;
+    const shift = 32 - Math.log2(capacity);
+    const lastSlotHash = (capacity - 1) << shift; // hash >>> shift = 3
+    Atomics.store(words, H_EPOCH, gen << GEN_SHIFT);
+    const fill = (slot: number, state: number, key: number, value: number): void => {
+      const at = base + slot * stride;
+      words[at] = state;
+      words[at + S_KEY] = key;
+      if (values === 'int32') words[at + valueOffset('int32')] = value;
+      else new Float64Array(memory.buffer, (at + valueOffset('int32')) * INT_BYTES, 1)[0] = value + 0.5;
+    };
+    const probe = (key: number): number | 'miss' | 'retry' => {
+      const args = [key, lastSlotHash, base, capacity - 1, shift, stride, gen] as const;
+      if (values === 'int32') {
+        const r = wasm.getI32(...args);
+        return r === READ_MISS ? 'miss' : r === READ_RETRY ? 'retry' : r;
+      }
+      const status = wasm.getF64(...args);
+      return status === STATUS_MISS ? 'miss' : status === STATUS_RETRY ? 'retry' : wasm.lastF64();
+    };
+    const expect = (v: number): number => (values === 'int32' ? v : v + 0.5);
+    fill(3, FULL, 100, 1);
+    fill(0, FULL, 200, 77);
+    // slots 1 and 2 EMPTY
+    t.is(probe(100), expect(1), 'the home slot (the last one)');
+    t.is(probe(200), expect(77), 'found after wrapping to slot 0');
+    t.is(probe(300), 'miss', 'absent: the EMPTY slot 1 after the wrap ends the probe');
+    fill(1, FULL, 201, 78);
+    fill(2, FULL, 202, 79);
+    t.is(probe(202), expect(79), 'every slot FULL: a present key is still found');
+    t.is(probe(300), 'retry', 'every slot FULL and the key absent: RETRY after one lap, not an endless probe');
+    fill(2, TOMBSTONE, 202, 79);
+    t.is(probe(202), 'miss', 'a tombstone of the key');
+    t.is(probe(300), 'retry', 'no EMPTY slot (a tombstone does not end a probe)');
   });
 }
