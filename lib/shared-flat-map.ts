@@ -103,7 +103,7 @@ import { fmix32, isBuiltInMurmur3, murmur3StringPacked } from './hashers/murmur3
 import { LATIN1_MAX_UNIT, LITTLE_ENDIAN, PACKED_KEY_MAX_UNITS, PackedKey, packLatin1 } from './strings.js';
 import { createSharedMemory, WasmSharedMemory } from './memory.js';
 import { wasmApi, type SharedWasmMemory } from './wasm/api.js';
-import { ADD_SLOW_RESULT, DEL_DELETED, DEL_SLOW, PUT_SLOW, instantiateWritePath, type WasmWritePath, HASH_MURMUR3_INT, HASH_STORED } from './wasm/write-path.js';
+import { ADD_SLOW_RESULT, DEL_DELETED, DEL_SLOW, PUT_NEED_BLOCK, PUT_SLOW, PUT_STORED_BLOCK, instantiateWritePath, type WasmWritePath, HASH_MURMUR3_INT, HASH_STORED } from './wasm/write-path.js';
 import { warmUp } from './wasm/warm-up.js';
 import { FIND_MISS, KEY_MAX_UNITS, instantiateStringReadPath, type WasmStringReadPath } from './wasm/read-string-path.js';
 import { instantiateReadPath, READ_MISS, READ_RETRY, STATUS_HIT, STATUS_RETRY, type WasmReadPath } from './wasm/read-path.js';
@@ -271,6 +271,11 @@ export class SharedFlatMap<K = string, V = unknown> implements Iterable<[K, V]> 
   /** int32 keys with int32 or float64 values: `set` tries `wput` first. */
   private readonly fastPut: boolean;
   /**
+   * String keys with int32 or float64 values, built-in murmur3, little-endian:
+   * `set` of a key of at most KEY_MAX_UNITS one-byte units tries `wput.putStr*` first.
+   */
+  private readonly fastPutStr: boolean;
+  /**
    * int32 keys and int32 values with the built-in murmur3 hasher: `get` hashes
    * inline and makes one wasm call (measured: one flag test instead of four,
    * and the probe function held here instead of behind `wasm`, took the 100k
@@ -374,6 +379,7 @@ export class SharedFlatMap<K = string, V = unknown> implements Iterable<[K, V]> 
     this.wput = instantiateWritePath(memory.memory, slotWords, !ORDERED_PLAIN_LOADS, this.murmurSeed);
     this.wstr = this.strKeys && this.murmurInline && LITTLE_ENDIAN ? instantiateStringReadPath(memory.memory) : undefined;
     this.fastPut = !this.strKeys && !this.refValues;
+    this.fastPutStr = this.strKeys && !this.refValues && this.murmurInline && LITTLE_ENDIAN;
     this.fastGet = this.fastPut && !this.isFloat && this.murmurInline;
     this.probeI32 = this.wasm.getI32;
     this.mapId = readMapId(words);
@@ -453,6 +459,7 @@ export class SharedFlatMap<K = string, V = unknown> implements Iterable<[K, V]> 
     self.wput = instantiateWritePath(memory.memory, self.stride as number, !ORDERED_PLAIN_LOADS, self.murmurSeed as number);
     self.wstr = self.strKeys && self.murmurInline && LITTLE_ENDIAN ? instantiateStringReadPath(memory.memory) : undefined;
     self.fastPut = !(self.strKeys as boolean) && !(self.refValues as boolean);
+    self.fastPutStr = (self.strKeys as boolean) && !(self.refValues as boolean) && (self.murmurInline as boolean) && LITTLE_ENDIAN;
     self.fastGet = (self.fastPut as boolean) && !(self.isFloat as boolean) && (self.murmurInline as boolean);
     self.probeI32 = (self.wasm as WasmReadPath).getI32;
     self.mapId = readMapId(words);
@@ -721,8 +728,53 @@ export class SharedFlatMap<K = string, V = unknown> implements Iterable<[K, V]> 
         if (r !== PUT_SLOW) return this;
         return this.setSlow(key, value, hash); // the hasher is called once per set
       }
+    } else if (this.fastPutStr && this.trySetStr(key, value)) {
+      return this;
     }
     return this.setSlow(key, value, undefined);
+  }
+
+  /**
+   * `set` of a string key through the wasm put (lib/wasm/write-path.ts): true
+   * when it is done. False, with nothing changed, for what it does not take (a
+   * key longer than KEY_MAX_UNITS or with a unit above 0xFF, a value of the
+   * wrong kind, no room for a key block) and for what it hands back (a wait of
+   * any kind): `set` then runs the JS path, which checks, waits or throws.
+   * A new key costs two calls: the first finds it absent (PUT_NEED_BLOCK), JS
+   * allocates and writes its key block, the second inserts it.
+   */
+  private trySetStr(key: K, value: V): boolean {
+    const text = key as unknown as string;
+    const v = value as unknown as number;
+    if (typeof text !== 'string' || text.length > KEY_MAX_UNITS || typeof v !== 'number') return false;
+    if (!this.isFloat && (v | 0) !== v) return false;
+    const n = text.length;
+    const hash = murmur3StringPacked(text, this.murmurSeed, packedKey);
+    if (packedKey.unitsOr > LATIN1_MAX_UNIT) return false;
+    const header = (n << BLOCK_TAG_BITS) | TAG_LATIN1;
+    let r = this.putStr(hash, header, v, NULL_BLOCK);
+    if (r === PUT_NEED_BLOCK) {
+      let block: number;
+      try {
+        block = allocateBlock(this.arenaHost, n, TAG_LATIN1);
+      } catch (error) {
+        if ((error as { code?: string }).code === ErrorCode.FULL) return false; // the JS path may rehash first
+        throw error;
+      }
+      writeBlockPacked(this.words, block, packedKey, n);
+      r = this.putStr(hash, header, v, block);
+      if (r !== PUT_STORED_BLOCK) freeBlock(this.arenaHost, block);
+    }
+    return r !== PUT_SLOW;
+  }
+
+  /** One call of the wasm string put with the key packed in `packedKey` and the cached table. */
+  private putStr(hash: number, header: number, v: number, keyRef: number): number {
+    const w = packedKey.words;
+    const put = this.wput;
+    return this.isFloat
+      ? put.putStrF64(hash, header, w[0]!, w[1]!, w[2]!, w[3]!, w[4]!, w[5]!, w[6]!, w[7]!, v, this.tableSlots, this.tableMask, this.tableShift, this.gen, this.tableBase, keyRef)
+      : put.putStrI32(hash, header, w[0]!, w[1]!, w[2]!, w[3]!, w[4]!, w[5]!, w[6]!, w[7]!, v, this.tableSlots, this.tableMask, this.tableShift, this.gen, this.tableBase, keyRef);
   }
 
   /**
@@ -1492,6 +1544,11 @@ export class SharedFlatMap<K = string, V = unknown> implements Iterable<[K, V]> 
       if (this.refValues) warmUp(() => ws.findStr(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, stride, NO_GEN));
       else if (this.isFloat) warmUp(() => ws.getStrF64(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, stride, NO_GEN));
       else warmUp(() => ws.getStrI32(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, stride, NO_GEN));
+    }
+    if (this.fastPutStr) {
+      const w = this.wput;
+      if (this.isFloat) warmUp(() => w.putStrF64(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, NO_GEN, 0, NULL_BLOCK));
+      else warmUp(() => w.putStrI32(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, NO_GEN, 0, NULL_BLOCK));
     }
     if (!this.fastPut) return; // the other kinds call wasm only in migrations
     const r = this.wasm;

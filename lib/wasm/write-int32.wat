@@ -6,6 +6,9 @@
 ;;   conditions;
 ;; - addI32: SharedFlatMap.add for int32 keys with int32 values, as putI32
 ;;   with the new value computed under the lock;
+;; - putStrI32 / putStrF64: SharedFlatMap.set for string keys of at most
+;;   KEY_MAX_UNITS one-byte code units (built-in murmur3), as putI32 with the
+;;   slot matched by its HASH word and its key block;
 ;; - copyRange: the migration copy of a run of old slots into the new table,
 ;;   for int32 keys hashed by the built-in murmur3 and for string keys (whose
 ;;   slots store their hash).
@@ -42,6 +45,16 @@
 ;;   EMPTY slot or a TOMBSTONE of the key gets delta. Returns the new value;
 ;;   SLOW is ADD_SLOW_RESULT with handedBack() = 1 (a real result of
 ;;   ADD_SLOW_RESULT has handedBack() = 0).
+;; String keys (putStrI32 / putStrF64) run the same steps; the probe matches a
+;;   slot by HASH, then compares the key block KEY_REF points to (bounds-checked
+;;   against memory.size: anything outside is not this table's, SLOW) with the
+;;   packed key. An EMPTY slot with no key block passed answers NEED_BLOCK
+;;   when the table has insert budget left (SLOW when not), having changed
+;;   nothing (JS allocates and writes the block, which no slot reaches yet, and
+;;   calls again with it); with one it is locked, budgeted and filled
+;;   with HASH, KEY_REF = the block and the value, and answers STORED_BLOCK. A
+;;   FULL or TOMBSTONE slot of the key keeps its own block (OVERWROTE /
+;;   INSERTED); the caller frees a block that was not stored.
 ;; SLOW means "nothing changed; run the JS path": every SLOW exit has restored
 ;; what it touched (the slot word, REMAINING) and leaves ACTIVE_GEN idle.
 ;;
@@ -104,6 +117,14 @@
 ;; const DEL_DELETED = 1
 ;; const DEL_ABSENT = 2
 ;; const ADD_SLOW_RESULT = -2147483648 ;; INT32_MIN (0x80000000)
+;; const HASH_BYTES = 4            ;; S_HASH * 4 (string keys)
+;; const KEY_REF_BYTES = 8         ;; S_KEY_REF * 4
+;; const STR_VALUE_BYTES = 12      ;; valueOffset('string') * 4
+;; const STR_F64_SLOT_INTS = 5     ;; slotInts('string', 'float64'): a slot with a high value word
+;; const BLOCK_TAG_BITS = 2        ;; layout.ts; TAG_LATIN1 is 0
+;; const PAYLOAD_BYTES = 4         ;; BLOCK_HEADER_INTS * 4
+;; const PUT_NEED_BLOCK = 3
+;; const PUT_STORED_BLOCK = 4
 (module
   (import "env" "memory" (memory 1 65536 shared))
 
@@ -283,6 +304,216 @@
       (then (i32.atomic.store (i32.add (local.get $r) (i32.const 4)) (i32.const 0)))
       (else (i32.store (i32.add (local.get $r) (i32.const 4)) (i32.const 0))))
     (local.get $slowResult))
+
+  ;; String keys (putStrI32 / putStrF64): SharedFlatMap.set of a key of at most
+  ;; KEY_MAX_UNITS code units, all <= 0xFF, hashed by the built-in murmur3, packed
+  ;; four units per little-endian word by the JS side (w0..w7; header = its key
+  ;; block header, n << BLOCK_TAG_BITS | TAG_LATIN1). The probe matches a slot by
+  ;; its HASH word, then by the key block KEY_REF points to (header, then every
+  ;; payload word, the last one masked: a reused block keeps stale padding); the
+  ;; rest is putI32's protocol, step for step. keyRef is the key block for an
+  ;; EMPTY slot: 0 the first time, and an EMPTY slot then answers NEED_BLOCK with
+  ;; nothing changed (JS allocates and writes the block, and calls again);
+  ;; STORED_BLOCK says the slot now references keyRef, any other answer leaves
+  ;; keyRef unused (JS frees it).
+  (func (export "putStrI32")
+    (param $hash i32) (param $header i32) (param $w0 i32) (param $w1 i32) (param $w2 i32) (param $w3 i32)
+    (param $w4 i32) (param $w5 i32) (param $w6 i32) (param $w7 i32) (param $v i32)
+    (param $slots i32) (param $mask i32) (param $shift i32) (param $gen i32) (param $base i32) (param $keyRef i32)
+    (result i32)
+    (call $putStr (local.get $hash) (local.get $header) (local.get $w0) (local.get $w1) (local.get $w2)
+      (local.get $w3) (local.get $w4) (local.get $w5) (local.get $w6) (local.get $w7)
+      (i64.extend_i32_u (local.get $v)) (local.get $slots) (local.get $mask) (local.get $shift)
+      (local.get $gen) (local.get $base) (local.get $keyRef)))
+
+  (func (export "putStrF64")
+    (param $hash i32) (param $header i32) (param $w0 i32) (param $w1 i32) (param $w2 i32) (param $w3 i32)
+    (param $w4 i32) (param $w5 i32) (param $w6 i32) (param $w7 i32) (param $v f64)
+    (param $slots i32) (param $mask i32) (param $shift i32) (param $gen i32) (param $base i32) (param $keyRef i32)
+    (result i32)
+    (call $putStr (local.get $hash) (local.get $header) (local.get $w0) (local.get $w1) (local.get $w2)
+      (local.get $w3) (local.get $w4) (local.get $w5) (local.get $w6) (local.get $w7)
+      (i64.reinterpret_f64 (local.get $v)) (local.get $slots) (local.get $mask) (local.get $shift)
+      (local.get $gen) (local.get $base) (local.get $keyRef)))
+
+  (func $putStr
+    (param $hash i32) (param $header i32) (param $w0 i32) (param $w1 i32) (param $w2 i32) (param $w3 i32)
+    (param $w4 i32) (param $w5 i32) (param $w6 i32) (param $w7 i32) (param $val i64)
+    (param $slots i32) (param $mask i32) (param $shift i32) (param $gen i32) (param $base i32) (param $keyRef i32)
+    (result i32)
+    (local $r i32) (local $epoch i32) (local $slot i32) (local $at i32) (local $seq i32)
+    (local $state i32) (local $n i32) (local $b i32) (local $lo i32) (local $hi i32)
+    (local $units i32) (local $nwords i32) (local $tailmask i32) (local $memEnd i32) (local $ref i32) (local $kb i32)
+    (local.set $r (global.get $rec))
+    (if (i32.eqz (local.get $r)) (then (return (i32.const 0))))
+    (local.set $epoch (i32.shl (local.get $gen) (i32.const 2)))
+    (if (i32.ne (i32.atomic.load (i32.const 128)) (local.get $epoch)) (then (return (i32.const 0))))
+    (local.set $b (i32.shl (local.get $base) (i32.const 2)))
+    (local.set $lo (i32.wrap_i64 (local.get $val)))
+    (local.set $hi (i32.wrap_i64 (i64.shr_u (local.get $val) (i64.const 32))))
+    (local.set $units (i32.shr_u (local.get $header) (i32.const 2)))
+    (local.set $nwords (i32.shr_u (i32.add (local.get $units) (i32.const 3)) (i32.const 2)))
+    ;; Bytes of the last word that belong to the key; a full word keeps every bit.
+    (local.set $tailmask
+      (select
+        (i32.sub (i32.shl (i32.const 1) (i32.shl (i32.and (local.get $units) (i32.const 3)) (i32.const 3))) (i32.const 1))
+        (i32.const -1)
+        (i32.and (local.get $units) (i32.const 3))))
+    (local.set $memEnd (i32.shl (memory.size) (i32.const 16)))
+    (block $slow
+      ;; Announce generation g (a full fence), then re-read the epoch.
+      (i32.atomic.store offset=4 (local.get $r) (i32.add (local.get $gen) (i32.const 1)))
+      (br_if $slow (i32.ne (i32.atomic.load (i32.const 128)) (local.get $epoch)))
+      (local.set $slot (i32.shr_u (local.get $hash) (local.get $shift)))
+      (local.set $n (local.get $mask))
+      (loop $probe
+        (block $next
+          (local.set $at (i32.shl (i32.add (local.get $slots) (i32.mul (local.get $slot) (global.get $stride))) (i32.const 2)))
+          (local.set $seq (i32.atomic.load (local.get $at)))
+          (br_if $slow (i32.and (local.get $seq) (i32.const 1)))
+          (local.set $state (i32.and (local.get $seq) (i32.const 6)))
+          (local.set $ref (local.get $keyRef))
+          (if (i32.eqz (local.get $state))
+            (then
+              ;; Absent. Without a key block: ask for one, having changed nothing, if an
+              ;; insert could go on (no budget left: SLOW, the JS path migrates first,
+              ;; so no block is allocated for a table that cannot take it).
+              (if (i32.eqz (local.get $keyRef))
+                (then
+                  (br_if $slow (i32.le_s (i32.atomic.load offset=64 (local.get $b)) (i32.const 0)))
+                  (if (global.get $strict)
+                    (then (i32.atomic.store (i32.add (local.get $r) (i32.const 4)) (i32.const 0)))
+                    (else (i32.store (i32.add (local.get $r) (i32.const 4)) (i32.const 0))))
+                  (return (i32.const 3)))))
+            (else
+              (br_if $next (i32.ne (i32.atomic.load offset=4 (local.get $at)) (local.get $hash)))
+              (local.set $ref (i32.atomic.load offset=8 (local.get $at)))
+              ;; The block and its payload lie inside the memory (block 0 is NULL_BLOCK);
+              ;; anything else is not this table's word: hand back.
+              (br_if $slow (i32.eqz (local.get $ref)))
+              (br_if $slow (i32.ge_u (local.get $ref) (i32.shr_u (local.get $memEnd) (i32.const 2))))
+              (local.set $kb (i32.shl (local.get $ref) (i32.const 2)))
+              (br_if $slow (i32.gt_u
+                (i32.add (local.get $kb) (i32.shl (i32.add (local.get $nwords) (i32.const 1)) (i32.const 2)))
+                (local.get $memEnd)))
+              (br_if $next (i32.ne (i32.atomic.load (local.get $kb)) (local.get $header)))
+              (if (i32.gt_u (local.get $nwords) (i32.const 0))
+                (then (br_if $next (i32.ne
+                  (i32.and (i32.atomic.load offset=4 (local.get $kb))
+                    (select (local.get $tailmask) (i32.const -1) (i32.eq (local.get $nwords) (i32.const 1))))
+                  (local.get $w0)))))
+              (if (i32.gt_u (local.get $nwords) (i32.const 1))
+                (then (br_if $next (i32.ne
+                  (i32.and (i32.atomic.load offset=8 (local.get $kb))
+                    (select (local.get $tailmask) (i32.const -1) (i32.eq (local.get $nwords) (i32.const 2))))
+                  (local.get $w1)))))
+              (if (i32.gt_u (local.get $nwords) (i32.const 2))
+                (then (br_if $next (i32.ne
+                  (i32.and (i32.atomic.load offset=12 (local.get $kb))
+                    (select (local.get $tailmask) (i32.const -1) (i32.eq (local.get $nwords) (i32.const 3))))
+                  (local.get $w2)))))
+              (if (i32.gt_u (local.get $nwords) (i32.const 3))
+                (then (br_if $next (i32.ne
+                  (i32.and (i32.atomic.load offset=16 (local.get $kb))
+                    (select (local.get $tailmask) (i32.const -1) (i32.eq (local.get $nwords) (i32.const 4))))
+                  (local.get $w3)))))
+              (if (i32.gt_u (local.get $nwords) (i32.const 4))
+                (then (br_if $next (i32.ne
+                  (i32.and (i32.atomic.load offset=20 (local.get $kb))
+                    (select (local.get $tailmask) (i32.const -1) (i32.eq (local.get $nwords) (i32.const 5))))
+                  (local.get $w4)))))
+              (if (i32.gt_u (local.get $nwords) (i32.const 5))
+                (then (br_if $next (i32.ne
+                  (i32.and (i32.atomic.load offset=24 (local.get $kb))
+                    (select (local.get $tailmask) (i32.const -1) (i32.eq (local.get $nwords) (i32.const 6))))
+                  (local.get $w5)))))
+              (if (i32.gt_u (local.get $nwords) (i32.const 6))
+                (then (br_if $next (i32.ne
+                  (i32.and (i32.atomic.load offset=28 (local.get $kb))
+                    (select (local.get $tailmask) (i32.const -1) (i32.eq (local.get $nwords) (i32.const 7))))
+                  (local.get $w6)))))
+              (if (i32.gt_u (local.get $nwords) (i32.const 7))
+                (then (br_if $next (i32.ne
+                  (i32.and (i32.atomic.load offset=32 (local.get $kb))
+                    (select (local.get $tailmask) (i32.const -1) (i32.eq (local.get $nwords) (i32.const 8))))
+                  (local.get $w7)))))))
+          ;; This slot: EMPTY (with keyRef) or the key's (FULL or TOMBSTONE, its own block in $ref).
+          ;; Lock intent, then the lock.
+          (i32.store offset=8 (local.get $r) (i32.shr_u (local.get $at) (i32.const 2)))
+          (i32.store offset=12 (local.get $r) (local.get $seq))
+          (if (i32.ne
+                (i32.atomic.rmw.cmpxchg (local.get $at) (local.get $seq)
+                  (i32.or (i32.or (i32.shl (global.get $tag) (i32.const 3)) (local.get $state)) (i32.const 1)))
+                (local.get $seq))
+            (then (i32.store offset=20 (local.get $r) (i32.const 0)) ;; clear: INTENT = NONE
+                  (i32.store offset=8 (local.get $r) (i32.const 0)) (br $slow)))
+          ;; A migration began after our epoch check: table g is read-only, undo.
+          (if (i32.ne (i32.atomic.load (i32.const 128)) (local.get $epoch))
+            (then
+              (i32.atomic.store (local.get $at) (local.get $seq))
+              (i32.store offset=20 (local.get $r) (i32.const 0)) ;; clear: INTENT = NONE
+              (i32.store offset=8 (local.get $r) (i32.const 0))
+              (br $slow)))
+          ;; An EMPTY slot takes one unit of the insert budget.
+          (if (i32.eqz (local.get $state))
+            (then
+              (if (i32.le_s (i32.atomic.rmw.sub offset=64 (local.get $b) (i32.const 1)) (i32.const 0))
+                (then
+                  (drop (i32.atomic.rmw.add offset=64 (local.get $b) (i32.const 1)))
+                  (i32.atomic.store (local.get $at) (local.get $seq))
+                  (i32.store offset=20 (local.get $r) (i32.const 0)) ;; clear: INTENT = NONE
+                  (i32.store offset=8 (local.get $r) (i32.const 0))
+                  (br $slow)))))
+          ;; Stage the payload (HASH, KEY_REF, value words), commit the intent.
+          (i32.store offset=32 (local.get $r) (local.get $hash))
+          (i32.store offset=36 (local.get $r) (local.get $ref))
+          (i32.store offset=40 (local.get $r) (local.get $lo))
+          (if (i32.eq (global.get $stride) (i32.const 5))
+            (then (i32.store offset=44 (local.get $r) (local.get $hi))))
+          (i32.store offset=24 (local.get $r) (local.get $base))
+          (if (global.get $strict)
+            (then (i32.atomic.store (i32.add (local.get $r) (i32.const 20)) (i32.const 1)))
+            (else (i32.store (i32.add (local.get $r) (i32.const 20)) (i32.const 1))))
+          ;; Apply it.
+          (if (global.get $strict)
+            (then (i32.atomic.store (i32.add (local.get $at) (i32.const 4)) (local.get $hash)))
+            (else (i32.store (i32.add (local.get $at) (i32.const 4)) (local.get $hash))))
+          (if (global.get $strict)
+            (then (i32.atomic.store (i32.add (local.get $at) (i32.const 8)) (local.get $ref)))
+            (else (i32.store (i32.add (local.get $at) (i32.const 8)) (local.get $ref))))
+          (if (global.get $strict)
+            (then (i32.atomic.store (i32.add (local.get $at) (i32.const 12)) (local.get $lo)))
+            (else (i32.store (i32.add (local.get $at) (i32.const 12)) (local.get $lo))))
+          (if (i32.eq (global.get $stride) (i32.const 5))
+            (then (if (global.get $strict)
+                    (then (i32.atomic.store (i32.add (local.get $at) (i32.const 16)) (local.get $hi)))
+                    (else (i32.store (i32.add (local.get $at) (i32.const 16)) (local.get $hi))))))
+          ;; A new entry (EMPTY or TOMBSTONE before): count it, and say so.
+          (if (i32.ne (local.get $state) (i32.const 2))
+            (then
+              (drop (i32.atomic.rmw.add (local.get $b) (i32.const 1)))
+              (if (global.get $strict)
+                (then (i32.atomic.store (i32.add (local.get $r) (i32.const 20)) (i32.const 5)))
+                (else (i32.store (i32.add (local.get $r) (i32.const 20)) (i32.const 5))))))
+          ;; Release: publishes hash, key block, value and FULL together.
+          (i32.atomic.store (local.get $at)
+            (i32.or (i32.add (i32.and (local.get $seq) (i32.const -8)) (i32.const 8)) (i32.const 2)))
+          (i32.store offset=20 (local.get $r) (i32.const 0)) ;; clear: INTENT = NONE
+          (i32.store offset=8 (local.get $r) (i32.const 0))
+          (if (global.get $strict)
+            (then (i32.atomic.store (i32.add (local.get $r) (i32.const 4)) (i32.const 0)))
+            (else (i32.store (i32.add (local.get $r) (i32.const 4)) (i32.const 0))))
+          ;; STORED_BLOCK (EMPTY: the slot took keyRef), INSERTED (a tombstone of the key) or OVERWROTE.
+          (if (i32.eqz (local.get $state)) (then (return (i32.const 4))))
+          (return (select (i32.const 2) (i32.const 1) (i32.eq (local.get $state) (i32.const 2)))))
+        (local.set $slot (i32.and (i32.add (local.get $slot) (i32.const 1)) (local.get $mask)))
+        (local.set $n (i32.sub (local.get $n) (i32.const 1)))
+        (br_if $probe (i32.ge_s (local.get $n) (i32.const 0)))))
+    ;; SLOW: nothing changed; idle again.
+    (if (global.get $strict)
+      (then (i32.atomic.store (i32.add (local.get $r) (i32.const 4)) (i32.const 0)))
+      (else (i32.store (i32.add (local.get $r) (i32.const 4)) (i32.const 0))))
+    (i32.const 0))
 
   ;; Delete int32 key k (hash: its hash) from the table of generation gen.
   ;; $unused makes the signature putI32's: V8 11.3 then compiles one JS-to-wasm

@@ -3,8 +3,10 @@
  *
  * Writers: `putI32` / `putF64` run the whole of SharedFlatMap.set for an
  * int32 key with an int32 / float64 value, `deleteI32` the whole of its
- * delete and `addI32` the whole of `add` for int32 values, when nothing has
- * to be waited for:
+ * delete and `addI32` the whole of `add` for int32 values, and `putStrI32` /
+ * `putStrF64` the whole of `set` for a short one-byte string key (the key block
+ * of a new key is allocated by the caller between two calls: PUT_NEED_BLOCK),
+ * when nothing has to be waited for:
  * the same steps, in the same order, as the JS path (recovery.ts, "Write
  * protocol with intent"), with inline wasm atomics instead of Atomics builtin
  * calls. Anything that needs waiting (a migration, a locked slot, a lost CAS,
@@ -31,6 +33,10 @@ export const PUT_SLOW = 0;
 export const PUT_INSERTED = 1;
 /** The key was present; its value was replaced. */
 export const PUT_OVERWROTE = 2;
+/** putStr*: the key is absent and no key block was passed; nothing changed (allocate one, call again). */
+export const PUT_NEED_BLOCK = 3;
+/** putStr*: inserted into an EMPTY slot, which now references the key block passed. */
+export const PUT_STORED_BLOCK = 4;
 /** addI32's result when it handed back (then `handedBack()` is 1; a real sum of INT32_MIN has 0). */
 export const ADD_SLOW_RESULT = -2147483648;
 /** deleteI32: nothing changed, run the JS path. */
@@ -56,6 +62,31 @@ type PutFn = (
 ) => number;
 
 /** One map's write path in one thread. */
+/**
+ * The string-key put: the key's hash, its key block header (n << BLOCK_TAG_BITS |
+ * TAG_LATIN1), its packed words (strings.ts PackedKey; unused ones 0), the
+ * value, the cached table and the key block for an EMPTY slot (NULL_BLOCK: none).
+ */
+type PutStrFn = (
+  hash: number,
+  header: number,
+  w0: number,
+  w1: number,
+  w2: number,
+  w3: number,
+  w4: number,
+  w5: number,
+  w6: number,
+  w7: number,
+  value: number,
+  slots: number,
+  mask: number,
+  shift: number,
+  gen: number,
+  base: number,
+  keyRef: number,
+) => number;
+
 export interface WasmWritePath {
   /** Words per slot; 1 when every store must be atomic (not x86); murmur3 seed for HASH_MURMUR3_INT. */
   readonly configure: (stride: number, strict: number, seed: number) => void;
@@ -76,6 +107,15 @@ export interface WasmWritePath {
    * int32 overflow the JS path reports). putI32's signature: one wrapper compile.
    */
   readonly addI32: PutFn;
+  /**
+   * set for string keys of at most KEY_MAX_UNITS one-byte units (built-in
+   * murmur3, little-endian) with int32 values: PUT_SLOW, PUT_NEED_BLOCK,
+   * PUT_STORED_BLOCK, PUT_INSERTED (a tombstone of the key revived with its own
+   * block) or PUT_OVERWROTE. Only PUT_STORED_BLOCK keeps `keyRef`.
+   */
+  readonly putStrI32: PutStrFn;
+  /** The same for float64 values. */
+  readonly putStrF64: PutStrFn;
   /** 1 when the last addI32 handed back, 0 when it stored its result. */
   readonly handedBack: () => number;
   /**

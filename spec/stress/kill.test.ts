@@ -27,7 +27,7 @@ import { ABSENT, KillLog } from './kill-log.js';
 import { MODES, StopFlag, generationOf, modeEnv, runWorker, testSeed } from './support.js';
 import type { KillWriterData } from './workers/kill-writer.worker.js';
 import type { BystanderData, BystanderResult } from './workers/bystander.worker.js';
-import { decodeKey, decodeValue, keyOf, valueOf, type KillKind } from './kill-codec.js';
+import { decodeKey, decodeValue, keyOf, mapKindsOf, valueOf, type KillKind } from './kill-codec.js';
 import type { ExecutionContext } from 'ava';
 
 const WRITER_URL = new URL('./workers/kill-writer.worker.js', import.meta.url);
@@ -64,13 +64,16 @@ test.serial('killed writers, string keys and string values (kills inside arena a
   await killTest(t, 'string');
 });
 
+test.serial('killed writers, string keys and int32 values (writes through the wasm string put and the JS path)', async (t) => {
+  await killTest(t, 'string-int32');
+});
+
 async function killTest(t: ExecutionContext, kind: KillKind): Promise<void> {
   t.timeout(TEST_BUDGET_MS + 15_000);
   const seed = testSeed(t);
   const prng = new SeededPrng(seed);
   const map = new SharedFlatMap<number | string, number | string>({
-    keys: kind,
-    values: kind,
+    ...mapKindsOf(kind),
     capacity: 8,
     waitTimeoutMs: DEADLINE_MS,
   });

@@ -1,6 +1,8 @@
 /**
  * Per-key linearizability across real workers for string keys, with string
- * values (both read paths) and json values, while the table migrates.
+ * values (both read paths), json values, and int32 / float64 values (whose
+ * sets of short one-byte keys run the wasm put, the others the JS path, on the
+ * same map), while the table migrates.
  *
  * WORKERS threads run random operations on KEYS shared string keys per round
  * (keys of varied forms and lengths) and record them with an Atomics clock;
@@ -14,7 +16,7 @@
 import test from 'ava';
 import type { ExecutionContext } from 'ava';
 import { SharedFlatMap } from '../../lib/index.js';
-import { checkHistory, formatHistory, type HistoryOp } from '../helpers/linearizability.js';
+import { checkHistory, formatHistory, type HistoryOp, type HistoryValue } from '../helpers/linearizability.js';
 import { Barrier, Clock, DEFAULT_MODE, STRICT_MODE, assertMode, deadlineIn, runWorker, testSeed, workerSeeds, type Mode } from './support.js';
 import type { StringLinearizabilityData, StringLinearizabilityResult } from './workers/string-linearizability.worker.js';
 
@@ -37,21 +39,29 @@ const JSON_VALUES = [null, 0, 'é', [1, 2, 3], { a: 'ж'.repeat(200) }, { nested
   (v) => JSON.stringify(v),
 );
 
+/** int32 values: the extremes, zero, and INT32_MIN (the add hand-back sentinel, a real value here). */
+const INT32_VALUES = [0, 1, -1, 2 ** 31 - 1, -(2 ** 31), 12345, -777];
+/** float64 values (no NaN or -0: the checker compares with ===). */
+const FLOAT64_VALUES = [1.5, -2.25, 1e300, 3, 2 ** 53 + 2, -7.125, Number.MIN_VALUE];
+type ValueKind = 'string' | 'json' | 'int32' | 'float64';
+const VALUES: Record<ValueKind, HistoryValue[]> = { string: STRING_VALUES, json: JSON_VALUES, int32: INT32_VALUES, float64: FLOAT64_VALUES };
+
 function keyOf(round: number, i: number): string {
   const forms = ['', 'é', 'ж', '😀', '\udc00'];
   return `r${round}/k${i}/` + (forms[i % forms.length] as string).repeat(i * 13);
 }
 
-async function runScenario(t: ExecutionContext, json: boolean, mode: Mode): Promise<void> {
+async function runScenario(t: ExecutionContext, kind: ValueKind, mode: Mode): Promise<void> {
   const seed = testSeed(t);
-  const map = new SharedFlatMap<string, unknown>({ keys: 'string', values: json ? 'json' : 'string', capacity: 0 });
+  const json = kind === 'json';
+  const map = new SharedFlatMap<string, unknown>({ keys: 'string', values: kind, capacity: 0 });
   const rounds = Array.from({ length: ROUNDS }, (_, r) => Array.from({ length: KEYS }, (_, i) => keyOf(r, i)));
   const clockBuffer = Clock.create();
   const barrier = Barrier.create();
   const seeds = workerSeeds(seed, WORKERS);
   const deadline = deadlineIn(RUN_BUDGET_MS);
   const started = Date.now();
-  const values = json ? JSON_VALUES : STRING_VALUES;
+  const values = VALUES[kind];
 
   const reports = await Promise.all(
     seeds.map((workerSeed, thread) =>
@@ -59,7 +69,7 @@ async function runScenario(t: ExecutionContext, json: boolean, mode: Mode): Prom
         WORKER_URL,
         {
           handle: map.handle,
-          json,
+          kind,
           clock: clockBuffer,
           barrier,
           parties: WORKERS,
@@ -83,14 +93,14 @@ async function runScenario(t: ExecutionContext, json: boolean, mode: Mode): Prom
   for (const key of rounds.flat()) {
     const invoke = clock.tick();
     const value = map.get(key);
-    const result = value === undefined ? null : json ? JSON.stringify(value) : (value as string);
+    const result = value === undefined ? null : json ? JSON.stringify(value) : (value as HistoryValue);
     history.push({ thread: WORKERS, key, kind: 'get', result, invoke, response: clock.tick() });
   }
   const generations = SharedFlatMap.unsafeExposeInternals(map as SharedFlatMap<unknown, unknown>).gen;
   const fillerInserts = reports.reduce((sum, r) => sum + r.result.fillerInserts, 0);
   const cutShort = reports.filter((r) => r.result.stoppedByDeadline).length;
   t.log(
-    `${json ? 'json' : 'string'}/${mode.name}: ${history.length} recorded ops on ${ROUNDS} x ${KEYS} keys, ` +
+    `${kind}/${mode.name}: ${history.length} recorded ops on ${ROUNDS} x ${KEYS} keys, ` +
       `${fillerInserts} filler inserts, ${generations} generations, ${Date.now() - started} ms` +
       (cutShort > 0 ? `, ${cutShort} workers stopped at the deadline` : ''),
   );
@@ -114,8 +124,17 @@ async function runScenario(t: ExecutionContext, json: boolean, mode: Mode): Prom
   t.false(checkHistory(fabricated.filter((op) => op.key === victim.key)).ok, 'the checker accepted a never-written value');
 }
 
-test.serial('linearizable per key under resizes: string keys, string values, default reads', (t) => runScenario(t, false, DEFAULT_MODE));
+test.serial('linearizable per key under resizes: string keys, string values, default reads', (t) => runScenario(t, 'string', DEFAULT_MODE));
 test.serial('linearizable per key under resizes: string keys, string values, strict-atomics reads', (t) =>
-  runScenario(t, false, STRICT_MODE),
+  runScenario(t, 'string', STRICT_MODE),
 );
-test.serial('linearizable per key under resizes: string keys, json values, default reads', (t) => runScenario(t, true, DEFAULT_MODE));
+test.serial('linearizable per key under resizes: string keys, json values, default reads', (t) => runScenario(t, 'json', DEFAULT_MODE));
+test.serial('linearizable per key under resizes: string keys, int32 values (wasm put and JS path), default', (t) =>
+  runScenario(t, 'int32', DEFAULT_MODE),
+);
+test.serial('linearizable per key under resizes: string keys, int32 values (wasm put and JS path), strict atomics', (t) =>
+  runScenario(t, 'int32', STRICT_MODE),
+);
+test.serial('linearizable per key under resizes: string keys, float64 values (wasm put and JS path), default', (t) =>
+  runScenario(t, 'float64', DEFAULT_MODE),
+);

@@ -22,12 +22,20 @@ import { SharedFlatMap, hashers } from '../../lib/index.js';
 import { GEN_SHIFT, PHASE_COPYING } from '../../lib/epoch.js';
 import {
   H_EPOCH,
+  H_MAP_ID,
   INTENT_COPY,
   INTENT_DELETE,
   INTENT_PUT,
   INTENT_SIZED,
   INT_BYTES,
+  MAP_ID_INTS,
+  BLOCK_HEADER_INTS,
+  BLOCK_TAG_BITS,
+  NULL_BLOCK,
+  S_HASH,
   S_KEY,
+  S_KEY_REF,
+  TAG_LATIN1,
   T_REMAINING,
   T_SIZE,
   W_ACTIVE_GEN,
@@ -36,13 +44,17 @@ import {
   W_INTENT_TABLE,
   W_LOCK_AT,
   W_LOCK_SEQ,
+  slotInts,
   valueOffset,
 } from '../../lib/layout.js';
 import { EMPTY, FULL, LOCKED, OWNER_TAG_SHIFT, STATE_MASK, TOMBSTONE, VERSION_MASK, VERSION_ONE, lockWord, released } from '../../lib/seqlock.js';
 import { copySlot, type MigrationHost } from '../../lib/migration.js';
 import type { TableInfo } from '../../lib/table.js';
 import { recordTag } from '../../lib/writers.js';
-import { fmix32 } from '../../lib/hashers/murmur3.js';
+import { fmix32, murmur3StringPacked } from '../../lib/hashers/murmur3.js';
+import { PackedKey } from '../../lib/strings.js';
+import { allocateBlock, type ArenaHost } from '../../lib/arena.js';
+import { writeBlockPacked } from '../../lib/blocks.js';
 import {
   ADD_SLOW_RESULT,
   DEL_ABSENT,
@@ -51,8 +63,10 @@ import {
   HASH_MURMUR3_INT,
   HASH_STORED,
   PUT_INSERTED,
+  PUT_NEED_BLOCK,
   PUT_OVERWROTE,
   PUT_SLOW,
+  PUT_STORED_BLOCK,
   instantiateWritePath,
   writePathModule,
   type WasmWritePath,
@@ -98,8 +112,17 @@ test('the layout constants the .wat was written for are the ones lib/ defines', 
     DEL_DELETED,
     DEL_ABSENT,
     ADD_SLOW_RESULT,
+    HASH_BYTES: S_HASH * INT_BYTES,
+    KEY_REF_BYTES: S_KEY_REF * INT_BYTES,
+    STR_VALUE_BYTES: valueOffset('string') * INT_BYTES,
+    STR_F64_SLOT_INTS: slotInts('string', 'float64'),
+    BLOCK_TAG_BITS,
+    PAYLOAD_BYTES: BLOCK_HEADER_INTS * INT_BYTES,
+    PUT_NEED_BLOCK,
+    PUT_STORED_BLOCK,
   };
   t.deepEqual(declaredConstants(wat), expected);
+  t.is(TAG_LATIN1, 0, 'the packed key header has no tag bits');
   // The code uses them where the protocol says (offsets are byte offsets from the record / slot / table).
   const code = watCode(wat);
   t.regex(code, new RegExp(`i32\\.atomic\\.load \\(i32\\.const ${H_EPOCH * INT_BYTES}\\)`));
@@ -116,7 +139,7 @@ test('the layout constants the .wat was written for are the ones lib/ defines', 
 test('the module imports only the memory and exports the write path', (t) => {
   const { imports, exports } = moduleInterface(writePathModule());
   t.deepEqual(imports, MEMORY_IMPORT);
-  t.deepEqual(exports.sort(), ['addI32', 'configure', 'copyRange', 'deleteI32', 'handedBack', 'putF64', 'putI32', 'setWriter', 'stoppedAt']);
+  t.deepEqual(exports.sort(), ['addI32', 'configure', 'copyRange', 'deleteI32', 'handedBack', 'putF64', 'putI32', 'putStrF64', 'putStrI32', 'setWriter', 'stoppedAt']);
 });
 
 type NumMap = SharedFlatMap<number, number>;
@@ -628,3 +651,209 @@ test('a map with string keys and one with int32 keys migrate through copyRange a
   t.is((fnv as unknown as { migrationHost: MigrationHost }).migrationHost.copyRange, undefined);
 });
 
+
+// ---------------------------------------------------------------- string keys (putStrI32 / putStrF64)
+
+type StrMap = SharedFlatMap<string, number>;
+
+interface StrRig {
+  map: StrMap;
+  words: Int32Array;
+  table: TableInfo;
+  gen: number;
+  rec: number;
+  w: WasmWritePath;
+  /** The key packed as SharedFlatMap packs it, with its murmur3 hash and key block header. */
+  pack(key: string): { packed: PackedKey; hash: number; header: number };
+  put(key: string, value: number, keyRef?: number, gen?: number): number;
+  /** A key block holding `key`, allocated and written as `set` does before its second call. */
+  block(key: string): number;
+  /** Seq word index of the FULL or TOMBSTONE slot whose HASH is `key`'s (the test keys' hashes are distinct). */
+  slotOfStr(key: string): number;
+}
+
+function strRig(values: 'int32' | 'float64', strict: boolean): StrRig {
+  const map = new SharedFlatMap<string, number>({ keys: 'string', values, capacity: 1000 });
+  for (let k = 0; k < 300; k++) map.set(`key-${k}`, k * 2); // the first set claims the writer record
+  const i = internals(map as AnyMap);
+  const w = instantiateWritePath(i.memory.memory, i.slotInts, strict, 0);
+  w.setWriter(i.writerRecord, recordTag(i.writerRecord));
+  const { table, gen, words } = i;
+  const pack = (key: string) => {
+    const packed = new PackedKey();
+    const hash = murmur3StringPacked(key, 0, packed);
+    return { packed, hash, header: (key.length << BLOCK_TAG_BITS) | TAG_LATIN1 };
+  };
+  const put = (key: string, value: number, keyRef = NULL_BLOCK, g = gen): number => {
+    const { packed, hash, header } = pack(key);
+    const p = packed.words;
+    const args = [hash, header, p[0]!, p[1]!, p[2]!, p[3]!, p[4]!, p[5]!, p[6]!, p[7]!, value, table.slots, table.capacity - 1, table.shift, g, table.base, keyRef] as const;
+    return values === 'int32' ? w.putStrI32(...args) : w.putStrF64(...args);
+  };
+  const host = (map as unknown as { arenaHost: ArenaHost }).arenaHost;
+  const block = (key: string): number => {
+    const b = allocateBlock(host, key.length, TAG_LATIN1);
+    writeBlockPacked(words, b, pack(key).packed, key.length);
+    return b;
+  };
+  const slotOfStr = (key: string): number => {
+    const { hash } = pack(key);
+    for (let s = 0; s < table.capacity; s++) {
+      const at = table.slots + s * i.slotInts;
+      if (((words[at] as number) & STATE_MASK) !== EMPTY && words[at + S_HASH] === hash) return at;
+    }
+    return -1;
+  };
+  return { map, words, table, gen, rec: i.writerRecord, w, pack, put, block, slotOfStr };
+}
+
+for (const strict of [false, true]) {
+  for (const values of ['int32', 'float64'] as const) {
+    const label = `string keys, ${values}, strict ${strict ? 1 : 0}`;
+    const value = (k: number): number => (values === 'float64' ? k / 8 - 1000.25 : k * 7 - 5);
+
+    test(`putStr (${label}): a new key is NEED_BLOCK with no word changed, then STORED_BLOCK; overwrite and revive keep the slot's block`, (t) => {
+      const r = strRig(values, strict);
+      const { words, table } = r;
+      const size0 = words[table.base + T_SIZE] as number;
+      const remaining0 = words[table.base + T_REMAINING] as number;
+      const key = 'fresh:0123456789';
+
+      const before = words.slice();
+      t.is(r.put(key, value(1)), PUT_NEED_BLOCK);
+      t.is(changedWords(before, words), 0, 'NEED_BLOCK: no word changed');
+      const block = r.block(key);
+      t.is(r.put(key, value(1), block), PUT_STORED_BLOCK);
+      const at = r.slotOfStr(key);
+      t.true(at > 0);
+      t.is(words[at], released(EMPTY, FULL), 'released FULL with a new version');
+      t.is(words[at + S_HASH], r.pack(key).hash);
+      t.is(words[at + S_KEY_REF], block, 'the slot references the block passed');
+      t.is(r.map.get(key), value(1));
+      t.is(words[table.base + T_SIZE], size0 + 1, 'SIZE + 1');
+      t.is(words[table.base + T_REMAINING], remaining0 - 1, 'one unit of insert budget');
+      assertIdle(t, r as unknown as Rig);
+
+      t.is(r.put(key, value(2)), PUT_OVERWROTE, 'present: one call, no block');
+      const spare = r.block(key);
+      t.is(r.put(key, value(3), spare), PUT_OVERWROTE, 'present: a block passed is not used');
+      t.is(words[at + S_KEY_REF], block, 'an overwrite keeps the key block');
+      t.is(r.map.get(key), value(3));
+      t.is(words[table.base + T_SIZE], size0 + 1, 'an overwrite does not count');
+      t.is(words[table.base + T_REMAINING], remaining0 - 1, 'nor take budget');
+      assertIdle(t, r as unknown as Rig);
+
+      t.true(r.map.delete(key));
+      t.is((words[at] as number) & STATE_MASK, TOMBSTONE);
+      t.is(r.put(key, value(4), spare), PUT_INSERTED, 'reviving a tombstone is an insert, with its own block');
+      t.is(words[at + S_KEY_REF], block);
+      t.is(r.map.get(key), value(4));
+      t.is(words[table.base + T_SIZE], size0 + 1);
+      t.is(words[table.base + T_REMAINING], remaining0 - 1, 'a tombstone takes no budget');
+      t.is(r.map.size, 301);
+    });
+
+    test(`putStr (${label}): keys of 0 to 32 units are found again, also in a reused block with stale padding`, (t) => {
+      const r = strRig(values, strict);
+      const { words } = r;
+      const keys = Array.from({ length: 33 }, (_, n) => 'abcdefghijklmnopqrstuvwxyz0123456789'.slice(0, n).replace(/./g, (c, j) => String.fromCharCode(c.charCodeAt(0) + (j % 3))));
+      for (const [n, key] of keys.entries()) {
+        const block = r.block(key);
+        // Garbage in the bytes of the last payload word past the key (a reused block keeps them).
+        const units = key.length;
+        if (units % 4 !== 0) words[block + BLOCK_HEADER_INTS + (units >>> 2)] = (words[block + BLOCK_HEADER_INTS + (units >>> 2)] as number) | (-1 << ((units % 4) * 8));
+        t.is(r.put(key, value(n), NULL_BLOCK), PUT_NEED_BLOCK, `${units} units: absent`);
+        t.is(r.put(key, value(n), block), PUT_STORED_BLOCK, `${units} units: stored`);
+      }
+      const size = r.map.size;
+      for (const [n, key] of keys.entries()) {
+        t.is(r.put(key, value(n + 100)), PUT_OVERWROTE, `${key.length} units: found by its block`);
+        t.is(r.map.get(key), value(n + 100));
+      }
+      t.is(r.map.size, size, 'no key was inserted twice');
+    });
+
+    test(`putStr (${label}): every case that must wait answers PUT_SLOW and changes no word`, (t) => {
+      const r = strRig(values, strict);
+      const { words, table, gen } = r;
+      const block = r.block('absent-key-00001');
+      const slow = (what: string, key: string, keyRef = NULL_BLOCK, g = gen): void => {
+        const before = words.slice();
+        t.is(r.put(key, value(9), keyRef, g), PUT_SLOW, what);
+        t.is(changedWords(before, words), 0, `${what}: no word changed`);
+      };
+      const at = r.slotOfStr('key-42');
+      const seq = words[at] as number;
+      words[at] = lockWord(7, seq);
+      slow('locked slot of the key', 'key-42');
+      words[at] = seq;
+      const epoch = words[H_EPOCH] as number;
+      words[H_EPOCH] = epoch | PHASE_COPYING;
+      slow('migration in progress (overwrite)', 'key-42');
+      slow('migration in progress (insert)', 'absent-key-00001', block);
+      words[H_EPOCH] = epoch;
+      slow('a newer generation than the cached table', 'key-42', NULL_BLOCK, gen - 1);
+      slow('a generation that is not current', 'key-42', NULL_BLOCK, gen + 1);
+      const remaining = words[table.base + T_REMAINING] as number;
+      words[table.base + T_REMAINING] = 0;
+      slow('no insert budget', 'absent-key-00001', block);
+      slow('no insert budget: no NEED_BLOCK either (no block for a full table)', 'absent-key-00001');
+      t.is(r.put('key-42', value(1)), PUT_OVERWROTE, 'an overwrite with no budget left');
+      words[table.base + T_REMAINING] = remaining;
+      // A KEY_REF outside the memory (not a word of this table): hand back, never trap.
+      const ref = words[at + S_KEY_REF] as number;
+      words[at + S_KEY_REF] = words.length + 16;
+      slow('a key block past the end of the memory', 'key-42');
+      words[at + S_KEY_REF] = NULL_BLOCK;
+      slow('a NULL key block', 'key-42');
+      words[at + S_KEY_REF] = ref;
+      r.w.setWriter(0, 0);
+      slow('no writer record', 'key-42');
+      t.is(r.map.get('key-42'), value(1));
+      t.is(r.map.get('absent-key-00001'), undefined);
+    });
+  }
+}
+
+test('set uses the wasm put for short one-byte string keys and the JS path for the rest; both leave the same words', (t) => {
+  const fast = new SharedFlatMap<string, number>({ keys: 'string', values: 'int32', capacity: 100 });
+  const slowMap = new SharedFlatMap<string, number>({ keys: 'string', values: 'int32', capacity: 100 });
+  (slowMap as unknown as { fastPutStr: boolean }).fastPutStr = false;
+  const spy = spyOnSlowPath(fast as unknown as NumMap, 'setSlow');
+  const ops: Array<[string, number]> = [];
+  for (let i = 0; i < 400; i++) ops.push([`k${i}:${'x'.repeat(i % 27)}`, i]); // 3 to 31 units, resizes included
+  for (let i = 0; i < 400; i += 3) ops.push([`k${i}:${'x'.repeat(i % 27)}`, -i]); // overwrites
+  for (const [k, v] of ops) {
+    fast.set(k, v);
+    slowMap.set(k, v);
+  }
+  for (let i = 0; i < 400; i += 7) {
+    fast.delete(`k${i}:${'x'.repeat(i % 27)}`);
+    slowMap.delete(`k${i}:${'x'.repeat(i % 27)}`);
+  }
+  for (let i = 0; i < 400; i += 14) {
+    fast.set(`k${i}:${'x'.repeat(i % 27)}`, 7); // revive tombstones
+    slowMap.set(`k${i}:${'x'.repeat(i % 27)}`, 7);
+  }
+  // The JS path ran for the first set (it claims the writer record) and once per resize
+  // (an insert with no budget left hands back; the JS path starts the migration).
+  const resizes = internals(fast as AnyMap).gen;
+  t.true(resizes >= 2);
+  t.is(spy.calls, 1 + resizes, `setSlow ran ${spy.calls} times in ${ops.length + 29} sets over ${resizes} resizes`);
+  const a = internals(fast as AnyMap).words;
+  const b = internals(slowMap as AnyMap).words;
+  t.is(a.length, b.length);
+  let diffs = 0;
+  for (let i = 0; i < a.length; i++) if ((i < H_MAP_ID || i >= H_MAP_ID + MAP_ID_INTS) && a[i] !== b[i]) diffs++;
+  t.is(diffs, 0, 'the wasm put and the JS path leave every word but the map id alike');
+  for (const [k] of ops) t.is(fast.get(k), slowMap.get(k));
+
+  const before = spy.calls;
+  fast.set('a'.repeat(33), 1); // longer than KEY_MAX_UNITS
+  fast.set('\u0100bc', 2); // a unit above 0xFF
+  t.throws(() => fast.set('key', 1.5), { code: 'ERR_FLATSHARE_VALUE' });
+  t.is(spy.calls - before, 3, 'what the wasm put does not take runs the JS path');
+  t.is(fast.get('a'.repeat(33)), 1);
+  t.is(fast.get('\u0100bc'), 2);
+  t.is(fast.get('key'), undefined, 'a rejected value changes nothing');
+});

@@ -1,6 +1,6 @@
 /**
- * Linearizability worker for string keys with string or json values: random
- * get / has / set / delete / getOrSet / compareAndSet (string values only) on
+ * Linearizability worker for string keys with string, json, int32 or float64
+ * values: random get / has / set / delete / getOrSet / compareAndSet (not json) on
  * a few shared keys per round, each recorded with invoke and response ticks of
  * a shared clock; between recorded ops it inserts and deletes filler keys of
  * its own so the table keeps migrating. json values are recorded as their
@@ -14,7 +14,8 @@ import { Barrier, Clock, DEADLINE_CHECK_EVERY, finishWorker } from '../support.j
 
 export interface StringLinearizabilityData {
   handle: SharedFlatMapHandle;
-  json: boolean;
+  /** The map's value kind; json values are recorded as their JSON text. */
+  kind: 'string' | 'json' | 'int32' | 'float64';
   clock: SharedArrayBuffer;
   barrier: SharedArrayBuffer;
   parties: number;
@@ -22,8 +23,8 @@ export interface StringLinearizabilityData {
   seed: number;
   rounds: string[][];
   opsPerKey: number;
-  /** Values for set / getOrSet / compareAndSet: strings, or JSON texts for json maps. */
-  values: string[];
+  /** Values for set / getOrSet / compareAndSet: strings, JSON texts for json maps, numbers. */
+  values: HistoryValue[];
   opsPerFillerStep: number;
   fillerMaxLive: number;
   deadline: number;
@@ -51,15 +52,16 @@ function run(data: StringLinearizabilityData): StringLinearizabilityResult {
   const clock = new Clock(data.clock);
   const prng = new SeededPrng(data.seed);
   const barrier = new Barrier(data.barrier, data.parties);
-  const ops = data.json ? JSON_OPS : STRING_OPS;
-  const toStored = (text: string): unknown => (data.json ? JSON.parse(text) : text);
+  const json = data.kind === 'json';
+  const ops = json ? JSON_OPS : STRING_OPS;
+  const toStored = (value: HistoryValue): unknown => (json ? JSON.parse(value as string) : value);
   const toRecorded = (value: unknown): HistoryValue | null =>
-    value === undefined ? null : data.json ? JSON.stringify(value) : (value as string);
+    value === undefined ? null : json ? JSON.stringify(value) : (value as HistoryValue);
   const live: string[] = [];
   let fillerInserts = 0;
   const fillerStep = (): void => {
     const key = `filler/${data.thread}/${fillerInserts++}/${'é'.repeat(fillerInserts % 5)}`;
-    map.set(key, toStored(data.values[fillerInserts % data.values.length] as string));
+    map.set(key, toStored(data.values[fillerInserts % data.values.length] as HistoryValue));
     live.push(key);
     if (live.length > data.fillerMaxLive) map.delete(live.shift() as string);
   };
@@ -131,7 +133,7 @@ function run(data: StringLinearizabilityData): StringLinearizabilityResult {
           const roll = prng.float();
           const expected = roll < 0.5 ? (lastSeen.get(key) ?? null) : roll < 0.75 ? null : prng.pick(data.values);
           const invoke = clock.tick();
-          const result = map.compareAndSet(key, expected === null ? undefined : (expected as string), arg);
+          const result = map.compareAndSet(key, expected === null ? undefined : expected, arg);
           op = { thread, key, kind, arg, expected, result, invoke, response: clock.tick() };
           if (result) lastSeen.set(key, arg);
           break;
