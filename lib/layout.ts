@@ -395,7 +395,13 @@ export function chunkStatesAt(base: number, capacity: number, slotWords: number)
 export const MAX_BYTES_LIMIT = 2 ** 32;
 /** Default maxBytes when the option is omitted: 1 GiB of address space, committed lazily. */
 export const DEFAULT_MAX_BYTES = 2 ** 30;
-/** Buffer growth granularity: grow in steps of at least this many bytes to amortize grow(). */
+/**
+ * Buffer growth: a memory smaller than this doubles (64 KiB -> 128 KiB -> ...
+ * -> 1 MiB), a larger one grows by this many bytes, and never by less than the
+ * allocation needs. Doubling keeps small maps small (a 1k-entry string map
+ * commits 128 KiB, not 1.06 MiB) and costs them fewer grown pages; the 1 MiB
+ * steps amortize grow() for large maps (docs/design.md §1).
+ */
 export const GROW_STEP_BYTES = 1 << 20;
 /** Default expected entries when `capacity` is omitted. */
 export const DEFAULT_CAPACITY = 64;

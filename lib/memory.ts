@@ -119,7 +119,9 @@ export function ensureBytes(memory: SharedMemory, bytes: number): void {
   // longer than maxBytes, and maxBytes is still the limit.
   if (bytes > max) throw new FlatshareFullError(bytes, max);
   if (memory.byteLength >= bytes) return;
-  const target = Math.min(max, Math.max(bytes, memory.byteLength + GROW_STEP_BYTES));
+  // Double a small memory, then grow by GROW_STEP_BYTES at a time (see GROW_STEP_BYTES).
+  const step = Math.min(GROW_STEP_BYTES, memory.byteLength);
+  const target = Math.min(max, Math.max(bytes, memory.byteLength + step));
   try {
     memory.grow(target);
   } catch (error) {

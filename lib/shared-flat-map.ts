@@ -698,8 +698,8 @@ export class SharedFlatMap<K = string, V = unknown> implements Iterable<[K, V]> 
 
   /**
    * Bytes of shared memory this map has committed: one copy for every thread.
-   * It grows in whole 64 KiB pages (at least 1 MiB at a time once the map
-   * grows) and never shrinks; it includes retired table regions kept for
+   * It grows in whole 64 KiB pages (doubling up to 1 MiB, then at least 1 MiB
+   * at a time) and never shrinks; it includes retired table regions kept for
    * reuse. Racy: another thread may grow the memory at any moment.
    */
   get byteLength(): number {

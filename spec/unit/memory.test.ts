@@ -14,6 +14,7 @@ import {
   H_ALLOC_TOP,
   H_FREE_COUNT,
   H_FREE_REGIONS,
+  GROW_STEP_BYTES,
   INT_BYTES,
   W_ACTIVE_GEN,
 } from '../../lib/layout.js';
@@ -84,6 +85,22 @@ test('viewWords makes an explicit-length view of the whole memory', (t) => {
   buffer.grow(buffer.byteLength + 64);
   t.is(words.length, length, 'the old view keeps its length (not length-tracking)');
   t.is(viewWords(buffer).length, length + WASM_PAGE_BYTES / INT_BYTES, 'one more page');
+});
+
+test('ensureBytes doubles a memory below GROW_STEP_BYTES, then grows it by GROW_STEP_BYTES, never by less than asked', (t) => {
+  const memory = createSharedMemory(WASM_PAGE_BYTES, 64 * MiB);
+  t.is(memory.byteLength, WASM_PAGE_BYTES);
+  ensureBytes(memory, WASM_PAGE_BYTES + 1);
+  t.is(memory.byteLength, 2 * WASM_PAGE_BYTES, '64 KiB -> 128 KiB');
+  ensureBytes(memory, 2 * WASM_PAGE_BYTES + 1);
+  t.is(memory.byteLength, 4 * WASM_PAGE_BYTES, '128 KiB -> 256 KiB');
+  ensureBytes(memory, 4 * WASM_PAGE_BYTES);
+  t.is(memory.byteLength, 4 * WASM_PAGE_BYTES, 'long enough: no grow');
+  ensureBytes(memory, 3 * MiB);
+  t.is(memory.byteLength, 3 * MiB, 'more than one step asked: exactly that (whole pages)');
+  ensureBytes(memory, 3 * MiB + 1);
+  t.is(memory.byteLength, 3 * MiB + GROW_STEP_BYTES, 'past GROW_STEP_BYTES: one step at a time');
+  t.is(GROW_STEP_BYTES, MiB);
 });
 
 test('bumpAllocate grows the memory and moves ALLOC_TOP', (t) => {
