@@ -275,6 +275,8 @@ export class SharedFlatMap<K = string, V = unknown> implements Iterable<[K, V]> 
    * `set` of a key of at most KEY_MAX_UNITS one-byte units tries `wput.putStr*` first.
    */
   private readonly fastPutStr: boolean;
+  /** String keys (any value kind), built-in murmur3, little-endian: `delete` tries `wput.deleteStr` first. */
+  private readonly fastDelStr: boolean;
   /**
    * int32 keys and int32 values with the built-in murmur3 hasher: `get` hashes
    * inline and makes one wasm call (measured: one flag test instead of four,
@@ -380,6 +382,7 @@ export class SharedFlatMap<K = string, V = unknown> implements Iterable<[K, V]> 
     this.wstr = this.strKeys && this.murmurInline && LITTLE_ENDIAN ? instantiateStringReadPath(memory.memory) : undefined;
     this.fastPut = !this.strKeys && !this.refValues;
     this.fastPutStr = this.strKeys && !this.refValues && this.murmurInline && LITTLE_ENDIAN;
+    this.fastDelStr = this.strKeys && this.murmurInline && LITTLE_ENDIAN;
     this.fastGet = this.fastPut && !this.isFloat && this.murmurInline;
     this.probeI32 = this.wasm.getI32;
     this.mapId = readMapId(words);
@@ -460,6 +463,7 @@ export class SharedFlatMap<K = string, V = unknown> implements Iterable<[K, V]> 
     self.wstr = self.strKeys && self.murmurInline && LITTLE_ENDIAN ? instantiateStringReadPath(memory.memory) : undefined;
     self.fastPut = !(self.strKeys as boolean) && !(self.refValues as boolean);
     self.fastPutStr = (self.strKeys as boolean) && !(self.refValues as boolean) && (self.murmurInline as boolean) && LITTLE_ENDIAN;
+    self.fastDelStr = (self.strKeys as boolean) && (self.murmurInline as boolean) && LITTLE_ENDIAN;
     self.fastGet = (self.fastPut as boolean) && !(self.isFloat as boolean) && (self.murmurInline as boolean);
     self.probeI32 = (self.wasm as WasmReadPath).getI32;
     self.mapId = readMapId(words);
@@ -826,8 +830,30 @@ export class SharedFlatMap<K = string, V = unknown> implements Iterable<[K, V]> 
         if (r !== DEL_SLOW) return r === DEL_DELETED;
         return this.deleteSlow(key, hash);
       }
+    } else if (this.fastDelStr) {
+      const r = this.tryDeleteStr(key);
+      if (r !== DEL_SLOW) return r === DEL_DELETED;
     }
     return this.deleteSlow(key, undefined);
+  }
+
+  /**
+   * `delete` of a string key through the wasm delete: DEL_DELETED, DEL_ABSENT,
+   * or DEL_SLOW with nothing changed for what it does not take (a key longer
+   * than KEY_MAX_UNITS or with a unit above 0xFF, not a string) and for what it
+   * hands back (a wait of any kind). An arena value's block is freed here.
+   */
+  private tryDeleteStr(key: K): number {
+    const text = key as unknown as string;
+    if (typeof text !== 'string' || text.length > KEY_MAX_UNITS) return DEL_SLOW;
+    const hash = murmur3StringPacked(text, this.murmurSeed, packedKey);
+    if (packedKey.unitsOr > LATIN1_MAX_UNIT) return DEL_SLOW;
+    const w = packedKey.words;
+    const header = (text.length << BLOCK_TAG_BITS) | TAG_LATIN1;
+    const put = this.wput;
+    const r = put.deleteStr(hash, header, w[0]!, w[1]!, w[2]!, w[3]!, w[4]!, w[5]!, w[6]!, w[7]!, 0, this.tableSlots, this.tableMask, this.tableShift, this.gen, this.tableBase, NULL_BLOCK);
+    if (r === DEL_DELETED && this.refValues) freeBlock(this.arenaHost, put.lastOld());
+    return r;
   }
 
   /** `delete` in JS; `hash`: the int32 key's hash when `delete` computed it already. */
@@ -1545,10 +1571,11 @@ export class SharedFlatMap<K = string, V = unknown> implements Iterable<[K, V]> 
       else if (this.isFloat) warmUp(() => ws.getStrF64(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, stride, NO_GEN));
       else warmUp(() => ws.getStrI32(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, stride, NO_GEN));
     }
-    if (this.fastPutStr) {
+    if (this.fastDelStr) {
+      // putStrI32 and deleteStr share a signature (one wrapper); putStrF64 has its own.
       const w = this.wput;
-      if (this.isFloat) warmUp(() => w.putStrF64(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, NO_GEN, 0, NULL_BLOCK));
-      else warmUp(() => w.putStrI32(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, NO_GEN, 0, NULL_BLOCK));
+      warmUp(() => w.deleteStr(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, NO_GEN, 0, NULL_BLOCK));
+      if (this.fastPutStr && this.isFloat) warmUp(() => w.putStrF64(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, NO_GEN, 0, NULL_BLOCK));
     }
     if (!this.fastPut) return; // the other kinds call wasm only in migrations
     const r = this.wasm;

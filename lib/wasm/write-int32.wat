@@ -8,7 +8,8 @@
 ;;   with the new value computed under the lock;
 ;; - putStrI32 / putStrF64: SharedFlatMap.set for string keys of at most
 ;;   KEY_MAX_UNITS one-byte code units (built-in murmur3), as putI32 with the
-;;   slot matched by its HASH word and its key block;
+;;   slot matched by its HASH word and its key block; deleteStr: delete of such
+;;   keys, any value kind (lastOld() hands an arena value's block to JS to free);
 ;; - copyRange: the migration copy of a run of old slots into the new table,
 ;;   for int32 keys hashed by the built-in murmur3 and for string keys (whose
 ;;   slots store their hash).
@@ -136,6 +137,7 @@
   (global $tag (mut i32) (i32.const 0))    ;; that record's tag
   (global $stop (mut i32) (i32.const 0))   ;; copyRange: first slot not handled
   (global $handedBack (mut i32) (i32.const 0)) ;; addI32: 1 when the last call handed back
+  (global $old (mut i32) (i32.const 0))        ;; deleteStr: the value word of the last slot it deleted
 
   (func (export "configure") (param $stride i32) (param $strict i32) (param $seed i32)
     (global.set $stride (local.get $stride))
@@ -595,6 +597,152 @@
       (then (i32.atomic.store (i32.add (local.get $r) (i32.const 4)) (i32.const 0)))
       (else (i32.store (i32.add (local.get $r) (i32.const 4)) (i32.const 0))))
     (i32.const 0))
+
+  ;; Delete string key (hash, header, w0..w7 as for putStr*) from the table of
+  ;; generation gen, as deleteI32: DEL_DELETED, DEL_ABSENT or DEL_SLOW. After
+  ;; DEL_DELETED, lastOld() is the deleted slot's value word (for arena values
+  ;; the value block, which the caller frees). $unused and $unusedRef make the
+  ;; signature putStrI32's: one JS-to-wasm wrapper for both (lib/wasm/warm-up.ts).
+  (func (export "deleteStr")
+    (param $hash i32) (param $header i32) (param $w0 i32) (param $w1 i32) (param $w2 i32) (param $w3 i32)
+    (param $w4 i32) (param $w5 i32) (param $w6 i32) (param $w7 i32) (param $unused i32)
+    (param $slots i32) (param $mask i32) (param $shift i32) (param $gen i32) (param $base i32) (param $unusedRef i32)
+    (result i32)
+    (local $r i32) (local $epoch i32) (local $slot i32) (local $at i32) (local $seq i32)
+    (local $state i32) (local $n i32) (local $units i32) (local $nwords i32) (local $tailmask i32)
+    (local $memEnd i32) (local $ref i32) (local $kb i32)
+    (local.set $r (global.get $rec))
+    (if (i32.eqz (local.get $r)) (then (return (i32.const 0))))
+    (local.set $epoch (i32.shl (local.get $gen) (i32.const 2)))
+    (if (i32.ne (i32.atomic.load (i32.const 128)) (local.get $epoch)) (then (return (i32.const 0))))
+    (local.set $units (i32.shr_u (local.get $header) (i32.const 2)))
+    (local.set $nwords (i32.shr_u (i32.add (local.get $units) (i32.const 3)) (i32.const 2)))
+    (local.set $tailmask
+      (select
+        (i32.sub (i32.shl (i32.const 1) (i32.shl (i32.and (local.get $units) (i32.const 3)) (i32.const 3))) (i32.const 1))
+        (i32.const -1)
+        (i32.and (local.get $units) (i32.const 3))))
+    (local.set $memEnd (i32.shl (memory.size) (i32.const 16)))
+    (block $slow
+      (i32.atomic.store offset=4 (local.get $r) (i32.add (local.get $gen) (i32.const 1)))
+      (br_if $slow (i32.ne (i32.atomic.load (i32.const 128)) (local.get $epoch)))
+      (local.set $slot (i32.shr_u (local.get $hash) (local.get $shift)))
+      (local.set $n (local.get $mask))
+      (loop $probe
+        (block $next
+          (local.set $at (i32.shl (i32.add (local.get $slots) (i32.mul (local.get $slot) (global.get $stride))) (i32.const 2)))
+          (local.set $seq (i32.atomic.load (local.get $at)))
+          (br_if $slow (i32.and (local.get $seq) (i32.const 1)))
+          (local.set $state (i32.and (local.get $seq) (i32.const 6)))
+          ;; EMPTY: absent, provided table g was still current when we saw it.
+          (if (i32.eqz (local.get $state))
+            (then
+              (br_if $slow (i32.ne (i32.shr_u (i32.atomic.load (i32.const 128)) (i32.const 2)) (local.get $gen)))
+              (if (global.get $strict)
+                (then (i32.atomic.store (i32.add (local.get $r) (i32.const 4)) (i32.const 0)))
+                (else (i32.store (i32.add (local.get $r) (i32.const 4)) (i32.const 0))))
+              (return (i32.const 2))))
+          (br_if $next (i32.ne (i32.atomic.load offset=4 (local.get $at)) (local.get $hash)))
+          (local.set $ref (i32.atomic.load offset=8 (local.get $at)))
+          (br_if $slow (i32.eqz (local.get $ref)))
+          (br_if $slow (i32.ge_u (local.get $ref) (i32.shr_u (local.get $memEnd) (i32.const 2))))
+          (local.set $kb (i32.shl (local.get $ref) (i32.const 2)))
+          (br_if $slow (i32.gt_u
+            (i32.add (local.get $kb) (i32.shl (i32.add (local.get $nwords) (i32.const 1)) (i32.const 2)))
+            (local.get $memEnd)))
+          (br_if $next (i32.ne (i32.atomic.load (local.get $kb)) (local.get $header)))
+          (if (i32.gt_u (local.get $nwords) (i32.const 0))
+            (then (br_if $next (i32.ne
+              (i32.and (i32.atomic.load offset=4 (local.get $kb))
+                (select (local.get $tailmask) (i32.const -1) (i32.eq (local.get $nwords) (i32.const 1))))
+              (local.get $w0)))))
+          (if (i32.gt_u (local.get $nwords) (i32.const 1))
+            (then (br_if $next (i32.ne
+              (i32.and (i32.atomic.load offset=8 (local.get $kb))
+                (select (local.get $tailmask) (i32.const -1) (i32.eq (local.get $nwords) (i32.const 2))))
+              (local.get $w1)))))
+          (if (i32.gt_u (local.get $nwords) (i32.const 2))
+            (then (br_if $next (i32.ne
+              (i32.and (i32.atomic.load offset=12 (local.get $kb))
+                (select (local.get $tailmask) (i32.const -1) (i32.eq (local.get $nwords) (i32.const 3))))
+              (local.get $w2)))))
+          (if (i32.gt_u (local.get $nwords) (i32.const 3))
+            (then (br_if $next (i32.ne
+              (i32.and (i32.atomic.load offset=16 (local.get $kb))
+                (select (local.get $tailmask) (i32.const -1) (i32.eq (local.get $nwords) (i32.const 4))))
+              (local.get $w3)))))
+          (if (i32.gt_u (local.get $nwords) (i32.const 4))
+            (then (br_if $next (i32.ne
+              (i32.and (i32.atomic.load offset=20 (local.get $kb))
+                (select (local.get $tailmask) (i32.const -1) (i32.eq (local.get $nwords) (i32.const 5))))
+              (local.get $w4)))))
+          (if (i32.gt_u (local.get $nwords) (i32.const 5))
+            (then (br_if $next (i32.ne
+              (i32.and (i32.atomic.load offset=24 (local.get $kb))
+                (select (local.get $tailmask) (i32.const -1) (i32.eq (local.get $nwords) (i32.const 6))))
+              (local.get $w5)))))
+          (if (i32.gt_u (local.get $nwords) (i32.const 6))
+            (then (br_if $next (i32.ne
+              (i32.and (i32.atomic.load offset=28 (local.get $kb))
+                (select (local.get $tailmask) (i32.const -1) (i32.eq (local.get $nwords) (i32.const 7))))
+              (local.get $w6)))))
+          (if (i32.gt_u (local.get $nwords) (i32.const 7))
+            (then (br_if $next (i32.ne
+              (i32.and (i32.atomic.load offset=32 (local.get $kb))
+                (select (local.get $tailmask) (i32.const -1) (i32.eq (local.get $nwords) (i32.const 8))))
+              (local.get $w7)))))
+          ;; The key's slot. A tombstone: absent, if nothing moved meanwhile.
+          (if (i32.eq (local.get $state) (i32.const 4))
+            (then
+              (br_if $slow (i32.ne (i32.shr_u (i32.atomic.load (i32.const 128)) (i32.const 2)) (local.get $gen)))
+              (br_if $slow (i32.ne (i32.atomic.load (local.get $at)) (local.get $seq)))
+              (if (global.get $strict)
+                (then (i32.atomic.store (i32.add (local.get $r) (i32.const 4)) (i32.const 0)))
+                (else (i32.store (i32.add (local.get $r) (i32.const 4)) (i32.const 0))))
+              (return (i32.const 2))))
+          ;; FULL: lock intent, then the lock.
+          (i32.store offset=8 (local.get $r) (i32.shr_u (local.get $at) (i32.const 2)))
+          (i32.store offset=12 (local.get $r) (local.get $seq))
+          (if (i32.ne
+                (i32.atomic.rmw.cmpxchg (local.get $at) (local.get $seq)
+                  (i32.or (i32.or (i32.shl (global.get $tag) (i32.const 3)) (local.get $state)) (i32.const 1)))
+                (local.get $seq))
+            (then (i32.store offset=20 (local.get $r) (i32.const 0)) ;; clear: INTENT = NONE
+                  (i32.store offset=8 (local.get $r) (i32.const 0)) (br $slow)))
+          (if (i32.ne (i32.atomic.load (i32.const 128)) (local.get $epoch))
+            (then
+              (i32.atomic.store (local.get $at) (local.get $seq))
+              (i32.store offset=20 (local.get $r) (i32.const 0)) ;; clear: INTENT = NONE
+              (i32.store offset=8 (local.get $r) (i32.const 0))
+              (br $slow)))
+          ;; The value word, read under the lock (an arena value's block is freed by the caller).
+          (global.set $old (i32.atomic.load offset=12 (local.get $at)))
+          ;; Commit, count, say so, release as TOMBSTONE (the key and its block stay).
+          (i32.store offset=24 (local.get $r) (local.get $base))
+          (if (global.get $strict)
+            (then (i32.atomic.store (i32.add (local.get $r) (i32.const 20)) (i32.const 2)))
+            (else (i32.store (i32.add (local.get $r) (i32.const 20)) (i32.const 2))))
+          (drop (i32.atomic.rmw.sub (i32.shl (local.get $base) (i32.const 2)) (i32.const 1)))
+          (if (global.get $strict)
+            (then (i32.atomic.store (i32.add (local.get $r) (i32.const 20)) (i32.const 6)))
+            (else (i32.store (i32.add (local.get $r) (i32.const 20)) (i32.const 6))))
+          (i32.atomic.store (local.get $at)
+            (i32.or (i32.add (i32.and (local.get $seq) (i32.const -8)) (i32.const 8)) (i32.const 4)))
+          (i32.store offset=20 (local.get $r) (i32.const 0)) ;; clear: INTENT = NONE
+          (i32.store offset=8 (local.get $r) (i32.const 0))
+          (if (global.get $strict)
+            (then (i32.atomic.store (i32.add (local.get $r) (i32.const 4)) (i32.const 0)))
+            (else (i32.store (i32.add (local.get $r) (i32.const 4)) (i32.const 0))))
+          (return (i32.const 1)))
+        (local.set $slot (i32.and (i32.add (local.get $slot) (i32.const 1)) (local.get $mask)))
+        (local.set $n (i32.sub (local.get $n) (i32.const 1)))
+        (br_if $probe (i32.ge_s (local.get $n) (i32.const 0)))))
+    (if (global.get $strict)
+      (then (i32.atomic.store (i32.add (local.get $r) (i32.const 4)) (i32.const 0)))
+      (else (i32.store (i32.add (local.get $r) (i32.const 4)) (i32.const 0))))
+    (i32.const 0))
+
+  (func (export "lastOld") (result i32) (global.get $old))
 
   ;; Copy old slots first .. end-1 (of the table whose slot 0 is word `old`)
   ;; into the table whose slot 0 is word `slots` and whose region starts at

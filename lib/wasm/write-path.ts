@@ -116,6 +116,14 @@ export interface WasmWritePath {
   readonly putStrI32: PutStrFn;
   /** The same for float64 values. */
   readonly putStrF64: PutStrFn;
+  /**
+   * delete of such a string key, any value kind: DEL_SLOW, DEL_DELETED or
+   * DEL_ABSENT. putStrI32's signature, `value` and `keyRef` unused (pass 0): one
+   * wrapper compile serves both.
+   */
+  readonly deleteStr: PutStrFn;
+  /** The value word of the slot the last deleteStr deleted (an arena value: its block, for the caller to free). */
+  readonly lastOld: () => number;
   /** 1 when the last addI32 handed back, 0 when it stored its result. */
   readonly handedBack: () => number;
   /**

@@ -139,7 +139,7 @@ test('the layout constants the .wat was written for are the ones lib/ defines', 
 test('the module imports only the memory and exports the write path', (t) => {
   const { imports, exports } = moduleInterface(writePathModule());
   t.deepEqual(imports, MEMORY_IMPORT);
-  t.deepEqual(exports.sort(), ['addI32', 'configure', 'copyRange', 'deleteI32', 'handedBack', 'putF64', 'putI32', 'putStrF64', 'putStrI32', 'setWriter', 'stoppedAt']);
+  t.deepEqual(exports.sort(), ['addI32', 'configure', 'copyRange', 'deleteI32', 'deleteStr', 'handedBack', 'lastOld', 'putF64', 'putI32', 'putStrF64', 'putStrI32', 'setWriter', 'stoppedAt']);
 });
 
 type NumMap = SharedFlatMap<number, number>;
@@ -666,6 +666,7 @@ interface StrRig {
   /** The key packed as SharedFlatMap packs it, with its murmur3 hash and key block header. */
   pack(key: string): { packed: PackedKey; hash: number; header: number };
   put(key: string, value: number, keyRef?: number, gen?: number): number;
+  del(key: string, gen?: number): number;
   /** A key block holding `key`, allocated and written as `set` does before its second call. */
   block(key: string): number;
   /** Seq word index of the FULL or TOMBSTONE slot whose HASH is `key`'s (the test keys' hashes are distinct). */
@@ -690,6 +691,11 @@ function strRig(values: 'int32' | 'float64', strict: boolean): StrRig {
     const args = [hash, header, p[0]!, p[1]!, p[2]!, p[3]!, p[4]!, p[5]!, p[6]!, p[7]!, value, table.slots, table.capacity - 1, table.shift, g, table.base, keyRef] as const;
     return values === 'int32' ? w.putStrI32(...args) : w.putStrF64(...args);
   };
+  const del = (key: string, g = gen): number => {
+    const { packed, hash, header } = pack(key);
+    const p = packed.words;
+    return w.deleteStr(hash, header, p[0]!, p[1]!, p[2]!, p[3]!, p[4]!, p[5]!, p[6]!, p[7]!, 0, table.slots, table.capacity - 1, table.shift, g, table.base, NULL_BLOCK);
+  };
   const host = (map as unknown as { arenaHost: ArenaHost }).arenaHost;
   const block = (key: string): number => {
     const b = allocateBlock(host, key.length, TAG_LATIN1);
@@ -704,7 +710,7 @@ function strRig(values: 'int32' | 'float64', strict: boolean): StrRig {
     }
     return -1;
   };
-  return { map, words, table, gen, rec: i.writerRecord, w, pack, put, block, slotOfStr };
+  return { map, words, table, gen, rec: i.writerRecord, w, pack, put, del, block, slotOfStr };
 }
 
 for (const strict of [false, true]) {
@@ -773,6 +779,48 @@ for (const strict of [false, true]) {
       t.is(r.map.size, size, 'no key was inserted twice');
     });
 
+    test(`deleteStr (${label}): delete, absent (EMPTY), absent (tombstone) as the JS path; every wait hands back with no word changed`, (t) => {
+      const r = strRig(values, strict);
+      const { words, table, gen } = r;
+      const size0 = words[table.base + T_SIZE] as number;
+      const at = r.slotOfStr('key-42');
+      const seq = words[at] as number;
+      const valueWord = words[at + valueOffset('string')] as number;
+      t.is(r.del('key-42'), DEL_DELETED);
+      t.is(words[at], released(seq, TOMBSTONE), 'released TOMBSTONE with a new version');
+      t.is(r.w.lastOld(), valueWord, 'lastOld: the value word read under the lock');
+      t.is(words[table.base + T_SIZE], size0 - 1, 'SIZE - 1');
+      t.is(r.map.get('key-42'), undefined);
+      assertIdle(t, r as unknown as Rig);
+      t.is(r.del('key-42'), DEL_ABSENT, 'a tombstone of the key');
+      t.is(r.del('never-there-0001'), DEL_ABSENT, 'an EMPTY slot');
+      t.is(words[table.base + T_SIZE], size0 - 1);
+      assertIdle(t, r as unknown as Rig);
+      const slow = (what: string, key: string, g = gen): void => {
+        const before = words.slice();
+        t.is(r.del(key, g), DEL_SLOW, what);
+        t.is(changedWords(before, words), 0, `${what}: no word changed`);
+      };
+      const at7 = r.slotOfStr('key-7');
+      const seq7 = words[at7] as number;
+      words[at7] = lockWord(7, seq7);
+      slow('locked slot of the key', 'key-7');
+      words[at7] = seq7;
+      const epoch = words[H_EPOCH] as number;
+      words[H_EPOCH] = epoch | PHASE_COPYING;
+      slow('migration in progress', 'key-7');
+      slow('migration in progress (absent key)', 'never-there-0001');
+      words[H_EPOCH] = epoch;
+      slow('a generation that is not current', 'key-7', gen + 1);
+      const ref = words[at7 + S_KEY_REF] as number;
+      words[at7 + S_KEY_REF] = words.length + 16;
+      slow('a key block past the end of the memory', 'key-7');
+      words[at7 + S_KEY_REF] = ref;
+      r.w.setWriter(0, 0);
+      slow('no writer record', 'key-7');
+      t.is(r.map.get('key-7'), 14, 'every hand-back left the entry as it was');
+    });
+
     test(`putStr (${label}): every case that must wait answers PUT_SLOW and changes no word`, (t) => {
       const r = strRig(values, strict);
       const { words, table, gen } = r;
@@ -818,8 +866,10 @@ for (const strict of [false, true]) {
 test('set uses the wasm put for short one-byte string keys and the JS path for the rest; both leave the same words', (t) => {
   const fast = new SharedFlatMap<string, number>({ keys: 'string', values: 'int32', capacity: 100 });
   const slowMap = new SharedFlatMap<string, number>({ keys: 'string', values: 'int32', capacity: 100 });
-  (slowMap as unknown as { fastPutStr: boolean }).fastPutStr = false;
+  (slowMap as unknown as { fastPutStr: boolean; fastDelStr: boolean }).fastPutStr = false;
+  (slowMap as unknown as { fastPutStr: boolean; fastDelStr: boolean }).fastDelStr = false;
   const spy = spyOnSlowPath(fast as unknown as NumMap, 'setSlow');
+  const delSpy = spyOnSlowPath(fast as unknown as NumMap, 'deleteSlow');
   const ops: Array<[string, number]> = [];
   for (let i = 0; i < 400; i++) ops.push([`k${i}:${'x'.repeat(i % 27)}`, i]); // 3 to 31 units, resizes included
   for (let i = 0; i < 400; i += 3) ops.push([`k${i}:${'x'.repeat(i % 27)}`, -i]); // overwrites
@@ -848,6 +898,7 @@ test('set uses the wasm put for short one-byte string keys and the JS path for t
   t.is(diffs, 0, 'the wasm put and the JS path leave every word but the map id alike');
   for (const [k] of ops) t.is(fast.get(k), slowMap.get(k));
 
+  t.is(delSpy.calls, 0, 'every delete ran in wasm');
   const before = spy.calls;
   fast.set('a'.repeat(33), 1); // longer than KEY_MAX_UNITS
   fast.set('\u0100bc', 2); // a unit above 0xFF
@@ -856,4 +907,39 @@ test('set uses the wasm put for short one-byte string keys and the JS path for t
   t.is(fast.get('a'.repeat(33)), 1);
   t.is(fast.get('\u0100bc'), 2);
   t.is(fast.get('key'), undefined, 'a rejected value changes nothing');
+  t.true(fast.delete('a'.repeat(33)));
+  t.true(fast.delete('\u0100bc'));
+  t.is(delSpy.calls, 2, 'deletes of keys the wasm delete does not take run the JS path');
+});
+
+test('string keys with string values: the wasm delete frees the value block as the JS path does, word for word', (t) => {
+  const fast = new SharedFlatMap<string, string>({ keys: 'string', values: 'string', capacity: 100 });
+  const slowMap = new SharedFlatMap<string, string>({ keys: 'string', values: 'string', capacity: 100 });
+  (slowMap as unknown as { fastDelStr: boolean }).fastDelStr = false;
+  const delSpy = spyOnSlowPath(fast as unknown as NumMap, 'deleteSlow');
+  const key = (i: number): string => `s${i}:${'y'.repeat(i % 25)}`;
+  for (let round = 0; round < 3; round++) {
+    for (let i = 0; i < 300; i++) {
+      const v = `v${round}:${'z'.repeat((i * 7 + round) % 90)}`; // blocks of several size classes
+      fast.set(key(i), v);
+      slowMap.set(key(i), v);
+    }
+    for (let i = round; i < 300; i += 3) {
+      t.is(fast.delete(key(i)), slowMap.delete(key(i)));
+      t.is(fast.delete(key(i)), false, 'a second delete finds the tombstone');
+      slowMap.delete(key(i));
+    }
+  }
+  t.is(delSpy.calls, 0, 'every delete ran in wasm');
+  t.is(fast.size, slowMap.size);
+  const a = internals(fast as AnyMap).words;
+  const b = internals(slowMap as AnyMap).words;
+  t.is(a.length, b.length);
+  // The JS path locks and unlocks a tombstone it finds (deleteSlow), which leaves that
+  // slot's seq in the record's LOCK_SEQ; the wasm delete only reads it (as deleteI32 does).
+  const lockSeq = internals(fast as AnyMap).writerRecord + W_LOCK_SEQ;
+  let diffs = 0;
+  for (let i = 0; i < a.length; i++) if ((i < H_MAP_ID || i >= H_MAP_ID + MAP_ID_INTS) && i !== lockSeq && a[i] !== b[i]) diffs++;
+  t.is(diffs, 0, 'same slots, same free lists, same blocks reused');
+  for (let i = 0; i < 300; i++) t.is(fast.get(key(i)), slowMap.get(key(i)));
 });
