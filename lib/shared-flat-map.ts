@@ -1323,9 +1323,11 @@ export class SharedFlatMap<K = string, V = unknown> implements Iterable<[K, V]> 
             ? blockEqualsPacked(words, ref, packedKey, text.length)
             : blockEqualsString(this.views, ref, text, MAX_KEY_BYTES);
           if (same < 0) {
-            // The key block lies beyond this thread's view: it was allocated after the buffer grew.
+            // The key block lies beyond this thread's view: it was allocated after the
+            // buffer grew. Refresh the views and start over: `words` above is the old
+            // view, and probing on with it would find the block beyond it forever.
             this.refreshViews();
-            continue;
+            break probe;
           }
           if (same === 0) {
             slot = (slot + 1) & mask;

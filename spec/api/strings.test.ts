@@ -705,3 +705,23 @@ test.failing('known limitation: at the arena limit with no room for a table, new
   const victims = deleteQuarter(t, map, model);
   t.is(insertNew(map, model, victims.length), victims.length);
 });
+
+test('a write through an instance whose views predate a grow finds a key whose block lies past them', (t) => {
+  // A table far from full: the key blocks of the inserts, not a resize, grow the memory,
+  // so b sees no new generation (which would refresh its views) before its write.
+  const a = new SharedFlatMap<string, number>({ keys: 'string', values: 'int32', capacity: 20_000 });
+  const b = SharedFlatMap.attach<string, number>(a.handle); // its views cover the memory as it is now
+  const startBytes = a.byteLength;
+  let i = 0;
+  while (a.byteLength === startBytes) a.set(`filler-${i++}-`.padEnd(30, 'x'), i);
+  t.is(SharedFlatMap.unsafeExposeInternals(a as SharedFlatMap<unknown, unknown>).gen, 0, 'no resize');
+  const key = 'after-the-grow';
+  a.set(key, 1); // its key block lies past b's views
+  // compareAndSet runs the JS write path (lockSlotStr), which must refresh its views to compare the key.
+  t.true(b.compareAndSet(key, 1, 2));
+  t.is(a.get(key), 2);
+  t.is(b.getOrSet(key, 3), 2);
+  t.true(b.delete(key));
+  t.is(a.get(key), undefined);
+  t.is(b.size, i);
+});

@@ -16,6 +16,7 @@ import test from 'ava';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { assertBuilt, describeRun, repoRoot, runNode } from './support.js';
+import { LAYOUT_VERSION } from '../../lib/layout.js';
 
 /** Per-block limit: the examples start at most one worker and finish in well under a second. */
 const BLOCK_TIMEOUT_MS = 30_000;
@@ -88,3 +89,14 @@ for (const [n, block] of blocks.entries()) {
     t.is(result.code, 0, describeRun(`README.md line ${block.line}`, result));
   });
 }
+
+test('README.md and docs/design.md name the layout version this build reads', (t) => {
+  const readme = readFileSync(join(repoRoot, 'README.md'), 'utf8');
+  const design = readFileSync(join(repoRoot, 'docs', 'design.md'), 'utf8');
+  const inReadme = /`LAYOUT_VERSION`, (\d+) in this release/.exec(readme);
+  const inDesign = /\| 1 \| LAYOUT_VERSION \| `(\d+)`/.exec(design);
+  t.truthy(inReadme, 'README.md states the layout version');
+  t.truthy(inDesign, 'the header table of docs/design.md states the layout version');
+  t.is(Number(inReadme?.[1]), LAYOUT_VERSION);
+  t.is(Number(inDesign?.[1]), LAYOUT_VERSION);
+});
