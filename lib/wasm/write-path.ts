@@ -61,7 +61,6 @@ type PutFn = (
   base: number,
 ) => number;
 
-/** One map's write path in one thread. */
 /**
  * The string-key put: the key's hash, its key block header (n << BLOCK_TAG_BITS |
  * TAG_LATIN1), its packed words (strings.ts PackedKey; unused ones 0), the
@@ -87,6 +86,7 @@ type PutStrFn = (
   keyRef: number,
 ) => number;
 
+/** One map's write path in one thread. */
 export interface WasmWritePath {
   /** Words per slot; 1 when every store must be atomic (not x86); murmur3 seed for HASH_MURMUR3_INT. */
   readonly configure: (stride: number, strict: number, seed: number) => void;
