@@ -18,6 +18,17 @@
  * - Two threads calling grow() at once both add pages (see WasmSharedMemory.grow);
  *   a grow that fails because the memory reached its maximum is treated as
  *   success by `ensureBytes` when the memory is now long enough.
+ * - `memory.buffer` can lag behind another thread's grow. V8 (Node 20) gives
+ *   the other threads their longer buffer only when each handles the interrupt
+ *   that the grow posts to it, at its next stack check (a function entry or a
+ *   loop back edge); until then `memory.buffer` in that thread is the old, shorter
+ *   SharedArrayBuffer, although the thread may already have seen words that the
+ *   grower wrote into the new pages (spec/unit/memory.test.ts shows it). So the
+ *   length of a thread's own `memory.buffer` is not a bound on what is
+ *   allocated: H_ALLOC_TOP is (the allocator grows the memory before it moves
+ *   ALLOC_TOP past the old end), and `bufferCovering` returns a buffer that
+ *   reaches it, calling `grow(0)` when this thread's buffer is still the old one
+ *   (a grow, even of 0 pages, refreshes the calling thread's buffer at once).
  */
 import { FlatshareFullError, FlatshareUnsupportedError } from './errors.js';
 import { wasmApi, type SharedWasmMemory } from './wasm/api.js';
@@ -49,8 +60,14 @@ export interface SharedMemory {
   readonly byteLength: number;
   /** The map's maxBytes: nothing is allocated past it. */
   readonly maxByteLength: number;
-  /** A SharedArrayBuffer over the memory as long as it is now (a new object after it grew). */
+  /**
+   * This thread's SharedArrayBuffer over the memory: a new object after this
+   * thread grew it or noticed another thread's grow; can be shorter than the
+   * memory is (see the module comment and `bufferCovering`).
+   */
   readonly buffer: SharedArrayBuffer;
+  /** A SharedArrayBuffer of at least `minBytes` bytes (<= the memory's length), refreshed if this thread's is stale. */
+  bufferCovering(minBytes: number): SharedArrayBuffer;
   /** Grow so that byteLength >= newByteLength (rounded up to whole pages). */
   grow(newByteLength: number): void;
 }
@@ -77,6 +94,20 @@ export class WasmSharedMemory implements SharedMemory {
 
   get buffer(): SharedArrayBuffer {
     return this.memory.buffer as SharedArrayBuffer; // shared: true
+  }
+
+  /**
+   * This thread's buffer if it has at least `minBytes` bytes; otherwise it is
+   * the stale buffer of a thread that has not yet handled another thread's
+   * grow, and `grow(0)` (which adds nothing, and refreshes the calling
+   * thread's buffer at once) brings it up to the memory's length. The caller
+   * must know that the memory is at least `minBytes` long (H_ALLOC_TOP).
+   */
+  bufferCovering(minBytes: number): SharedArrayBuffer {
+    const buffer = this.memory.buffer as SharedArrayBuffer;
+    if (buffer.byteLength >= minBytes) return buffer;
+    this.memory.grow(0);
+    return this.memory.buffer as SharedArrayBuffer;
   }
 
   /**

@@ -27,6 +27,7 @@ import {
   TAG_UTF16,
   DEFAULT_MAX_BYTES,
   FIXED_INTS,
+  H_ALLOC_TOP,
   H_EPOCH,
   H_HASHER_ID,
   H_HASHER_ID_BYTES,
@@ -351,7 +352,7 @@ export class SharedFlatMap<K = string, V = unknown> implements Iterable<[K, V]> 
     const words = views.words;
     writeHeader(words, parsed, slotWords, capacity);
     const base = FIXED_INTS;
-    Atomics.store(words, H_ALLOC_TOP_WORD, base + tableInts);
+    Atomics.store(words, H_ALLOC_TOP, base + tableInts);
     writeTableInfo(words, 0, base, capacity);
     initTableHeader(words, base, 0, insertBudget(capacity));
     // Publishes the header and table 0 to any thread that attaches later.
@@ -704,10 +705,12 @@ export class SharedFlatMap<K = string, V = unknown> implements Iterable<[K, V]> 
    * Bytes of shared memory this map has committed: one copy for every thread.
    * It grows in whole 64 KiB pages (doubling up to 1 MiB, then at least 1 MiB
    * at a time) and never shrinks; it includes retired table regions kept for
-   * reuse. Racy: another thread may grow the memory at any moment.
+   * reuse. Racy: another thread may grow the memory at any moment. (Read
+   * through `bufferCovering`: this thread's own buffer can lag behind another
+   * thread's grow, lib/memory.ts.)
    */
   get byteLength(): number {
-    return this.memory.byteLength;
+    return this.memory.bufferCovering(this.allocatedBytes()).byteLength;
   }
 
   // ---------------------------------------------------------------- writes
@@ -1210,10 +1213,11 @@ export class SharedFlatMap<K = string, V = unknown> implements Iterable<[K, V]> 
    * A validated slot whose value block read TORN. That is expected when another
    * thread grew the memory and allocated the block past the end of this
    * thread's views (the caller then retries: afterFailedRead refreshes them);
-   * with views that cover the whole memory it is a bug, and throws.
+   * with views that reach the allocator's top it is a bug, and throws. (Not
+   * compared with `memory.buffer.byteLength`, which can be stale: memory.ts.)
    */
   private checkViewsBehind(): void {
-    if (this.views.bytes.length >= this.memory.byteLength) {
+    if (this.views.bytes.length >= this.allocatedBytes()) {
       throw new Error('flatshare internal error: a validated slot references an invalid arena block');
     }
   }
@@ -1525,7 +1529,7 @@ export class SharedFlatMap<K = string, V = unknown> implements Iterable<[K, V]> 
   /** A read failed validation: refresh the table if the generation moved, else back off. */
   private afterFailedRead(attempt: number): void {
     if (genOf(Atomics.load(this.words, H_EPOCH)) !== this.gen) this.refreshTable();
-    else if (this.views.bytes.length < this.memory.byteLength) this.refreshViews(); // a block beyond the view
+    else if (this.views.bytes.length < this.allocatedBytes()) this.refreshViews(); // a block beyond the view
     else this.pause(attempt, 'a slot lock (read)');
   }
 
@@ -1649,13 +1653,25 @@ export class SharedFlatMap<K = string, V = unknown> implements Iterable<[K, V]> 
     };
   }
 
-  /** Make new views when the buffer has grown past them; returns the word view. */
+  /**
+   * Make new views when they end before the allocator's top (H_ALLOC_TOP:
+   * every table region and arena block lies below it); returns the word view.
+   * Not `memory.buffer.byteLength`: this thread's buffer can still be the
+   * shorter one from before another thread's grow (memory.ts), and
+   * `bufferCovering` refreshes it then.
+   */
   private refreshViews(): Int32Array {
-    if (this.views.bytes.length < this.memory.byteLength) {
-      this.views = makeViews(this.memory.buffer);
+    const allocated = this.allocatedBytes();
+    if (this.views.bytes.length < allocated) {
+      this.views = makeViews(this.memory.bufferCovering(allocated));
       this.words = this.views.words;
     }
     return this.words;
+  }
+
+  /** Bytes below the allocator's top: a lower bound of the memory's length that holds in every thread. */
+  private allocatedBytes(): number {
+    return Atomics.load(this.words, H_ALLOC_TOP) * INT_BYTES;
   }
 
   private makeIterationHost(): IterationHost {
@@ -1690,9 +1706,6 @@ import { threadId as currentThreadId } from 'node:worker_threads';
 const LOCK_TAKEN = 0; // the slot is locked by this thread
 const LOCK_LOST = 1; // another thread changed the seq word first: look at the slot again
 const LOCK_RESTART = 2; // the epoch moved or a migration was started: start over
-
-/** Header word H_ALLOC_TOP, imported under a local name to keep the constructor readable. */
-import { H_ALLOC_TOP as H_ALLOC_TOP_WORD } from './layout.js';
 
 const f64 = new Float64Array(1);
 const f64Words = new Int32Array(f64.buffer);

@@ -161,6 +161,7 @@ function withGrow(real: WasmSharedMemory, grow: (newByteLength: number) => void)
     get buffer() {
       return real.buffer;
     },
+    bufferCovering: (minBytes) => real.bufferCovering(minBytes),
     maxByteLength: real.maxByteLength,
     grow,
   };
