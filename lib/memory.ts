@@ -23,7 +23,7 @@
  *   that the grow posts to it, at its next stack check (a function entry or a
  *   loop back edge); until then `memory.buffer` in that thread is the old, shorter
  *   SharedArrayBuffer, although the thread may already have seen words that the
- *   grower wrote into the new pages (spec/unit/memory.test.ts shows it). So the
+ *   grower wrote into the new pages (spec/unit/stale-views.test.ts shows it). So the
  *   length of a thread's own `memory.buffer` is not a bound on what is
  *   allocated: H_ALLOC_TOP is (the allocator grows the memory before it moves
  *   ALLOC_TOP past the old end), and `bufferCovering` returns a buffer that
@@ -56,7 +56,7 @@ import {
  * behind the few members the allocator needs.
  */
 export interface SharedMemory {
-  /** Current length in bytes (whole WebAssembly pages). */
+  /** Length in bytes (whole WebAssembly pages) of this thread's buffer: a lower bound of the memory's, see `buffer`. */
   readonly byteLength: number;
   /** The map's maxBytes: nothing is allocated past it. */
   readonly maxByteLength: number;
@@ -66,7 +66,10 @@ export interface SharedMemory {
    * memory is (see the module comment and `bufferCovering`).
    */
   readonly buffer: SharedArrayBuffer;
-  /** A SharedArrayBuffer of at least `minBytes` bytes (<= the memory's length), refreshed if this thread's is stale. */
+  /**
+   * A SharedArrayBuffer of at least `minBytes` bytes, refreshed if this thread's is stale; with
+   * `minBytes` above the memory's length (Infinity), this thread's buffer brought up to the real length.
+   */
   bufferCovering(minBytes: number): SharedArrayBuffer;
   /** Grow so that byteLength >= newByteLength (rounded up to whole pages). */
   grow(newByteLength: number): void;
@@ -100,8 +103,9 @@ export class WasmSharedMemory implements SharedMemory {
    * This thread's buffer if it has at least `minBytes` bytes; otherwise it is
    * the stale buffer of a thread that has not yet handled another thread's
    * grow, and `grow(0)` (which adds nothing, and refreshes the calling
-   * thread's buffer at once) brings it up to the memory's length. The caller
-   * must know that the memory is at least `minBytes` long (H_ALLOC_TOP).
+   * thread's buffer at once) brings it up to the memory's length. The map
+   * passes a length it knows the memory has (H_ALLOC_TOP); `ensureBytes`
+   * passes Infinity to learn the real length after a failed grow.
    */
   bufferCovering(minBytes: number): SharedArrayBuffer {
     const buffer = this.memory.buffer as SharedArrayBuffer;
@@ -150,15 +154,26 @@ export function ensureBytes(memory: SharedMemory, bytes: number): void {
   // longer than maxBytes, and maxBytes is still the limit.
   if (bytes > max) throw new FlatshareFullError(bytes, max);
   if (memory.byteLength >= bytes) return;
-  // Double a small memory, then grow by GROW_STEP_BYTES at a time (see GROW_STEP_BYTES).
-  const step = Math.min(GROW_STEP_BYTES, memory.byteLength);
-  const target = Math.min(max, Math.max(bytes, memory.byteLength + step));
   try {
-    memory.grow(target);
+    growFrom(memory, bytes, max);
   } catch (error) {
-    // Another thread grew it at the same time; fine if it is long enough now.
-    if (memory.byteLength < bytes) throw error;
+    // Another thread grew it at the same time, or this thread's length was stale
+    // (see the module comment), so the grow went past the maximum: look at the
+    // real length, and grow once more from it if that is still short.
+    if (memory.bufferCovering(Number.POSITIVE_INFINITY).byteLength >= bytes) return;
+    try {
+      growFrom(memory, bytes, max);
+    } catch (again) {
+      if (memory.bufferCovering(Number.POSITIVE_INFINITY).byteLength < bytes) throw again;
+    }
   }
+}
+
+/** One grow toward `bytes`: double a small memory, then GROW_STEP_BYTES at a time (see GROW_STEP_BYTES). */
+function growFrom(memory: SharedMemory, bytes: number, max: number): void {
+  const length = memory.byteLength;
+  const step = Math.min(GROW_STEP_BYTES, length);
+  memory.grow(Math.min(max, Math.max(bytes, length + step)));
 }
 
 /**

@@ -283,7 +283,7 @@ export function repairDead(host: RecoveryHost, me: number, report?: RecoveryRepo
     for (let n = 0; n < MAX_WRITERS; n++) {
       const rec = writerRecordAt(n);
       if (Atomics.load(words, rec + W_STATUS) !== RECORD_DEAD) continue;
-      repairRecord(words, host.slotInts, rec, report ?? emptyReport(Atomics.load(words, rec + W_OWNER) - 1));
+      repairRecord(words, host.slotInts, rec, report ?? emptyReport(Atomics.load(words, rec + W_OWNER) - 1), () => host.refreshWords());
     }
   } finally {
     Atomics.store(words, H_RECOVERY_LOCK, 0);
@@ -298,20 +298,33 @@ export function anyDead(words: Int32Array): boolean {
   return false;
 }
 
-/** Repair one dead record (see the table in the file comment) and free it. Caller holds the recovery lock. */
-export function repairRecord(words: Int32Array, slotInts: number, rec: number, report: RecoveryReport): void {
+/**
+ * Repair one dead record (see the table in the file comment) and free it. Caller holds the recovery lock.
+ * `refresh` returns views that reach the allocator's top: a table that other threads allocated
+ * after `words` was made (migrations go on during a repair) lies past it.
+ */
+export function repairRecord(
+  words: Int32Array,
+  slotInts: number,
+  rec: number,
+  report: RecoveryReport,
+  refresh: () => Int32Array = () => words,
+): void {
   const tag = recordTag(rec);
   const at = Atomics.load(words, rec + W_LOCK_AT);
   // LOCK_AT may be stale (a lock attempt whose CAS failed, a kill before the clear): trust it only
   // when it names a seq word of a live table AND that word is locked with this record's tag.
   // Without the first check a stale index into a reused region could hit a key or value word
   // that merely looks like a lock word (an int32 key 17 is lockWord(tag 2, EMPTY)).
-  if (isLiveSeqIndex(words, slotInts, at) && lockOwnerTag(Atomics.load(words, at)) === tag) {
-    if (finishSlot(words, slotInts, rec, at)) report.rolledForward++;
-    else report.rolledBack++;
+  if (isLiveSeqIndex(words, slotInts, at, refresh)) {
+    words = refresh(); // reaches `at`: it lies in a table that isLiveSeqIndex's views reached
+    if (lockOwnerTag(Atomics.load(words, at)) === tag) {
+      if (finishSlot(words, slotInts, rec, at)) report.rolledForward++;
+      else report.rolledBack++;
+    }
   }
-  if (Atomics.load(words, H_MIG_OWNER) === tag) repairMigrationOwner(words, slotInts, report);
-  report.chunksReleased += releaseChunks(words, slotInts, tag);
+  if (Atomics.load(words, H_MIG_OWNER) === tag) repairMigrationOwner(refresh(), slotInts, report);
+  report.chunksReleased += releaseChunks(words, slotInts, tag, refresh);
   // Arena class locks name their owner as threadId + 1, the record's OWNER.
   report.arenaLocksReleased += releaseClassLocksOf(words, Atomics.load(words, rec + W_OWNER));
   // Free the record; OWNER last, so nobody claims it half-reset.
@@ -327,9 +340,11 @@ export function repairRecord(words: Int32Array, slotInts: number, rec: number, r
  * True when `at` is the seq word of a slot of the current table, or of the
  * new table of a running copy (copiers lock slots there).
  */
-export function isLiveSeqIndex(words: Int32Array, slotInts: number, at: number): boolean {
-  if (!(at > 0 && at < words.length)) return false;
+export function isLiveSeqIndex(words: Int32Array, slotInts: number, at: number, refresh: () => Int32Array = () => words): boolean {
   const epoch = Atomics.load(words, H_EPOCH);
+  // Views made after the epoch load reach every table it names (a table is allocated before it is named).
+  words = refresh();
+  if (!(at > 0 && at < words.length)) return false;
   const gen = genOf(epoch);
   const tables = phaseOf(epoch) === PHASE_COPYING ? [readTableInfo(words, gen), readTableInfo(words, gen + 1)] : [readTableInfo(words, gen)];
   for (const t of tables) {
@@ -389,9 +404,10 @@ function repairMigrationOwner(words: Int32Array, slotInts: number, report: Recov
 }
 
 /** Unclaim the chunks of the running migration that `tag` claimed. Returns how many. */
-function releaseChunks(words: Int32Array, slotInts: number, tag: number): number {
+function releaseChunks(words: Int32Array, slotInts: number, tag: number, refresh: () => Int32Array): number {
   const epoch = Atomics.load(words, H_EPOCH);
   if (phaseOf(epoch) !== PHASE_COPYING) return 0;
+  words = refresh(); // after the epoch load: reaches the table it names and its chunk states
   const old = readTableInfo(words, genOf(epoch));
   const states = chunkStatesAt(old.base, old.capacity, slotInts);
   let released = 0;

@@ -207,7 +207,10 @@ export interface SharedFlatMapHandle {
   /**
    * The map's shared memory. A shared WebAssembly.Memory: structured clone
    * (postMessage, workerData) passes the same memory, never a copy. Its
-   * `buffer` is a SharedArrayBuffer as long as the memory is now.
+   * `buffer` is a SharedArrayBuffer over the memory; in a thread other than
+   * the one that last grew it, it can be shorter than the memory for a while
+   * (V8 refreshes it at that thread's next stack check), so do not read the
+   * map's words through it.
    */
   readonly memory: SharedWasmMemory;
   readonly keys: KeyKindOption;

@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { SharedFlatMap } from '../../lib/index.js';
-import { WASM_PAGE_BYTES, WasmSharedMemory } from '../../lib/memory.js';
+import { WASM_PAGE_BYTES, WasmSharedMemory, ensureBytes } from '../../lib/memory.js';
 import { wasmApi, type SharedWasmMemory, type WasmApi } from '../../lib/wasm/api.js';
 
 const { Memory } = wasmApi as WasmApi;
@@ -96,8 +96,9 @@ function simulateStaleBuffer(memory: SharedWasmMemory, stale: ArrayBuffer | Shar
     configurable: true,
     writable: true,
     value(this: SharedWasmMemory, pages: number) {
+      const before = proto.grow.call(this, pages); // a grow that throws leaves the buffer stale
       isStale = false;
-      return proto.grow.call(this, pages);
+      return before;
     },
   });
   return () => {
@@ -117,6 +118,21 @@ test('bufferCovering: a stale buffer shorter than asked for is refreshed (grow(0
     t.is(real.buffer, old, 'still stale: bufferCovering did not grow');
     t.is(memory.bufferCovering(2 * WASM_PAGE_BYTES).byteLength, 3 * WASM_PAGE_BYTES);
     t.is(real.buffer.byteLength, 3 * WASM_PAGE_BYTES, 'grow(0) added no page');
+  } finally {
+    restore();
+  }
+});
+
+test('ensureBytes with a stale length at the maximum: no RangeError when the memory is long enough already', (t) => {
+  const real = new Memory({ initial: 1, maximum: 4, shared: true });
+  const memory = new WasmSharedMemory(real, 4 * WASM_PAGE_BYTES);
+  const old = real.buffer;
+  real.grow(3); // another thread took the memory to its maximum
+  const restore = simulateStaleBuffer(real, old);
+  try {
+    // From the stale one-page length, growing by a page would pass the maximum.
+    t.notThrows(() => ensureBytes(memory, 2 * WASM_PAGE_BYTES));
+    t.is(real.buffer.byteLength, 4 * WASM_PAGE_BYTES, 'refreshed, nothing added');
   } finally {
     restore();
   }
