@@ -29,8 +29,12 @@ export const FIND_MISS = 0;
 /** findStr: retry (a writer held a slot, the generation moved, or a stale table). */
 export const FIND_RETRY = -1;
 
-/** The probe's arguments: hash, expected key block header, the 8 packed key words, the cached table. */
-type StringProbeFn<R> = (
+/**
+ * A string key as every wasm string-key function takes it (read-string.wat,
+ * write-int32.wat): its hash, its key block header (n << BLOCK_TAG_BITS |
+ * TAG_LATIN1) and its packed words (strings.ts PackedKey; unused ones 0).
+ */
+export type PackedKeyArgs = [
   hash: number,
   header: number,
   w0: number,
@@ -41,12 +45,10 @@ type StringProbeFn<R> = (
   w5: number,
   w6: number,
   w7: number,
-  slots: number,
-  mask: number,
-  shift: number,
-  stride: number,
-  gen: number,
-) => R;
+];
+
+/** The probe's arguments: the packed key, then the cached table. */
+type StringProbeFn<R> = (...args: [...PackedKeyArgs, slots: number, mask: number, shift: number, stride: number, gen: number]) => R;
 
 /** One map's string-key read path in one thread. */
 export interface WasmStringReadPath {

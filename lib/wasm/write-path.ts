@@ -26,6 +26,7 @@
  */
 import { compiledOnce, instantiateOver, type SharedWasmMemory, type WasmModule } from './api.js';
 import { WASM_BASE64 } from './write-int32.wasm.js';
+import type { PackedKeyArgs } from './read-string-path.js';
 
 /** putI32 / putF64: nothing changed, run the JS path. */
 export const PUT_SLOW = 0;
@@ -49,42 +50,18 @@ export const DEL_ABSENT = 2;
 export const HASH_STORED = 0; // slot word 1 is the key's hash (string keys)
 export const HASH_MURMUR3_INT = 1; // fmix32(slot word 1 ^ seed) (int32 keys, built-in murmur3)
 
-/** put / delete: key, hash, value (unused by delete), then the cached table and its generation. */
-type PutFn = (
-  key: number,
-  hash: number,
-  value: number,
-  slots: number,
-  mask: number,
-  shift: number,
-  gen: number,
-  base: number,
-) => number;
+/** The cached table and its generation, as the wasm writes take them. */
+type CachedTableArgs = [slots: number, mask: number, shift: number, gen: number, base: number];
+
+/** put / delete: key, hash, value (unused by delete), then the cached table. */
+type PutFn = (...args: [key: number, hash: number, value: number, ...CachedTableArgs]) => number;
 
 /**
- * The string-key put: the key's hash, its key block header (n << BLOCK_TAG_BITS |
- * TAG_LATIN1), its packed words (strings.ts PackedKey; unused ones 0), the
- * value, the cached table and the key block for an EMPTY slot (NULL_BLOCK: none).
+ * The string-key put (and delete, which shares its signature): the packed
+ * key, the value (unused by delete), the cached table and the key block for
+ * an EMPTY slot (NULL_BLOCK: none).
  */
-type PutStrFn = (
-  hash: number,
-  header: number,
-  w0: number,
-  w1: number,
-  w2: number,
-  w3: number,
-  w4: number,
-  w5: number,
-  w6: number,
-  w7: number,
-  value: number,
-  slots: number,
-  mask: number,
-  shift: number,
-  gen: number,
-  base: number,
-  keyRef: number,
-) => number;
+type PutStrFn = (...args: [...PackedKeyArgs, value: number, ...CachedTableArgs, keyRef: number]) => number;
 
 /** One map's write path in one thread. */
 export interface WasmWritePath {
