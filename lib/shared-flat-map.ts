@@ -412,6 +412,16 @@ export class SharedFlatMap<K = string, V = unknown> implements Iterable<[K, V]> 
     const words = views.words;
     const keys = keyKindName(Atomics.load(words, H_KEY_KIND));
     const values = valueKindName(Atomics.load(words, H_VALUE_KIND));
+    // The slot size follows from the kinds; the wasm probes assume it (lib/wasm/read-path.ts).
+    const recordedSlotInts = Atomics.load(words, H_SLOT_INTS);
+    const expectedSlotInts = slotInts(keys, values);
+    if (recordedSlotInts !== expectedSlotInts) {
+      throw new FlatshareTypeError(
+        ErrorCode.HANDLE,
+        `attach: the handle memory is not a flatshare map (its header says ${recordedSlotInts} words per slot; ` +
+          `${keys} keys with ${values} values take ${expectedSlotInts})`,
+      );
+    }
     const recordedId = readHasherId(words);
     let hasher: Hasher | undefined;
     if (options.hasher !== undefined) {
@@ -458,7 +468,7 @@ export class SharedFlatMap<K = string, V = unknown> implements Iterable<[K, V]> 
     self.hasher = hasher;
     self.murmurInline = isBuiltInMurmur3(hasher);
     self.murmurSeed = hasher.seed | 0;
-    self.stride = Atomics.load(words, H_SLOT_INTS);
+    self.stride = slotInts(keys, values); // attach checked H_SLOT_INTS against this
     self.valueAt = valueOffset(keys);
     self.isFloat = values === 'float64';
     self.strKeys = keys === 'string';
@@ -511,7 +521,7 @@ export class SharedFlatMap<K = string, V = unknown> implements Iterable<[K, V]> 
       const k = key as unknown as number;
       if (typeof k !== 'number' || (k | 0) !== k) checkInt32Key(key); // throws
       const hash = fmix32(k ^ this.murmurSeed);
-      const r = this.probeI32(k, hash, this.tableSlots, this.tableMask, this.tableShift, this.stride, this.gen);
+      const r = this.probeI32(k, hash, this.tableSlots, this.tableShift, this.gen);
       if (r < READ_MISS) return r as V;
       if (r === READ_MISS) return undefined;
       return this.getInt32Retry(k, hash) as V | undefined;
@@ -527,7 +537,7 @@ export class SharedFlatMap<K = string, V = unknown> implements Iterable<[K, V]> 
     const hash = this.murmurInline ? fmix32(k ^ this.murmurSeed) : this.hasher.hashInt(k);
     if (this.refValues) return this.getInt32Ref(k, hash) as V | undefined;
     if (this.isFloat) return this.getFloat64(k, hash) as V | undefined;
-    const r = this.probeI32(k, hash, this.tableSlots, this.tableMask, this.tableShift, this.stride, this.gen);
+    const r = this.probeI32(k, hash, this.tableSlots, this.tableShift, this.gen);
     if (r < READ_MISS) return r as V;
     if (r === READ_MISS) return undefined;
     return this.getInt32Retry(k, hash) as V | undefined;
@@ -541,7 +551,7 @@ export class SharedFlatMap<K = string, V = unknown> implements Iterable<[K, V]> 
   private getInt32Retry(k: number, hash: number): number | undefined {
     for (let attempt = 0; ; attempt++) {
       this.afterFailedRead(attempt);
-      const r = this.wasm.getI32(k, hash, this.tableSlots, this.tableMask, this.tableShift, this.stride, this.gen);
+      const r = this.wasm.getI32(k, hash, this.tableSlots, this.tableShift, this.gen);
       if (r < READ_MISS) return r;
       if (r !== READ_RETRY) return undefined;
     }
@@ -550,7 +560,7 @@ export class SharedFlatMap<K = string, V = unknown> implements Iterable<[K, V]> 
   /** The int32-key read for float64 values: the wasm probe returns a status, the value is `lastF64()`. */
   private getFloat64(k: number, hash: number): number | undefined {
     for (let attempt = 0; ; attempt++) {
-      const status = this.wasm.getF64(k, hash, this.tableSlots, this.tableMask, this.tableShift, this.stride, this.gen);
+      const status = this.wasm.getF64(k, hash, this.tableSlots, this.tableShift, this.gen);
       if (status === STATUS_HIT) return this.wasm.lastF64();
       if (status !== STATUS_RETRY) return undefined;
       this.afterFailedRead(attempt);
@@ -1573,6 +1583,7 @@ export class SharedFlatMap<K = string, V = unknown> implements Iterable<[K, V]> 
    */
   private warmUpWasm(): void {
     const NO_GEN = -1; // no table has it: every probe answers RETRY before it reads a slot's key
+    const WARM_UP_SHIFT = 31; // the int32 probes' table: 2 slots from word 0 (mask 1)
     const stride = this.stride;
     const ws = this.wstr;
     if (ws !== undefined) {
@@ -1590,10 +1601,10 @@ export class SharedFlatMap<K = string, V = unknown> implements Iterable<[K, V]> 
     const r = this.wasm;
     const w = this.wput;
     if (this.isFloat) {
-      warmUp(() => r.getF64(0, 0, 0, 0, 0, stride, NO_GEN));
+      warmUp(() => r.getF64(0, 0, 0, WARM_UP_SHIFT, NO_GEN));
       warmUp(() => w.putF64(0, 0, 0, 0, 0, 0, NO_GEN, 0));
     } else {
-      warmUp(() => r.getI32(0, 0, 0, 0, 0, stride, NO_GEN));
+      warmUp(() => r.getI32(0, 0, 0, WARM_UP_SHIFT, NO_GEN));
       warmUp(() => w.putI32(0, 0, 0, 0, 0, 0, NO_GEN, 0));
     }
   }

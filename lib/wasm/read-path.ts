@@ -15,8 +15,13 @@
  * STATUS_RETRY. RETRY means "a writer held the slot, or the table generation
  * moved": the caller refreshes its table or backs off and calls again.
  *
+ * Each function serves one slot size, a constant in its code: getI32 only
+ * int32 -> int32 maps (I32_SLOT_INTS words per slot), getF64 only
+ * int32 -> float64 maps (F64_SLOT_INTS). The table mask is 0xffffffff >>> shift.
+ * Passing neither keeps the call at five arguments (docs/design.md §4).
+ *
  * Invariants: the caller passes the geometry of the table of generation `gen`
- * (first slot, mask, shift, stride), which it saw inside the memory; memories
+ * (first slot, shift), which it saw inside the memory; memories
  * never shrink, so every address the loop forms is inside the memory even when
  * that table is long retired, and the generation check rejects such a read.
  *
@@ -35,16 +40,16 @@ export const STATUS_MISS = 0;
 export const STATUS_HIT = 1;
 export const STATUS_RETRY = 2;
 
-/** The probe functions' common arguments: key, its hash, the cached table and its generation. */
-type ProbeFn<R> = (
-  key: number,
-  hash: number,
-  slots: number,
-  mask: number,
-  shift: number,
-  stride: number,
-  gen: number,
-) => R;
+/** Words per slot of the maps getI32 serves (int32 keys, int32 values); its code assumes it. */
+export const I32_SLOT_INTS = 3;
+/** Words per slot of the maps getF64 serves (int32 keys, float64 values). */
+export const F64_SLOT_INTS = 4;
+
+/**
+ * The probe functions' common arguments: key, its hash, the cached table (word
+ * index of slot 0, and shift = 32 - log2(slots)) and its generation.
+ */
+type ProbeFn<R> = (key: number, hash: number, slots: number, shift: number, gen: number) => R;
 
 /** One map's read path in one thread. */
 export interface WasmReadPath {

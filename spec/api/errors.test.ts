@@ -16,7 +16,17 @@ import {
   type SharedFlatMapHandle,
   type SharedFlatMapOptions,
 } from '../../lib/index.js';
-import { H_EPOCH, H_KEY_KIND, H_LAYOUT_VERSION, H_MAGIC, INT_BYTES, LAYOUT_VERSION } from '../../lib/layout.js';
+import {
+  H_EPOCH,
+  H_KEY_KIND,
+  H_LAYOUT_VERSION,
+  H_MAGIC,
+  H_SLOT_INTS,
+  H_VALUE_KIND,
+  INT_BYTES,
+  LAYOUT_VERSION,
+  ValueKindCode,
+} from '../../lib/layout.js';
 import { PHASE_STABLE, phaseOf } from '../../lib/epoch.js';
 import { createSharedMemory } from '../../lib/memory.js';
 import { assertWithinMaxBytes } from '../helpers/memory.js';
@@ -252,7 +262,7 @@ test('attach rejects things that are not handles with ERR_FLATSHARE_HANDLE', (t)
   }
 });
 
-test('attach checks magic, layout version and kinds of a copied buffer (and accepts an intact copy)', (t) => {
+test('attach checks magic, layout version, kinds and slot size of a copied buffer (and accepts an intact copy)', (t) => {
   const map = populated('int32');
   const intact = SharedFlatMap.attach<number, number>(copyHandle(map.handle));
   t.deepEqual(snapshot(intact), snapshot(map), 'the copy approach works: an intact copy attaches');
@@ -269,6 +279,14 @@ test('attach checks magic, layout version and kinds of a copied buffer (and acce
 
   const badKind = copyHandle(map.handle, (w) => (w[H_KEY_KIND] = 99));
   t.throws(() => SharedFlatMap.attach(badKind), { code: ErrorCode.HANDLE });
+
+  // A known kind whose slots have another size than the header's (the wasm probes
+  // assume the size of their kind), and a slot size that no kind has.
+  const otherValueKind = copyHandle(map.handle, (w) => (w[H_VALUE_KIND] = ValueKindCode.float64));
+  const slotError = t.throws(() => SharedFlatMap.attach(otherValueKind), { instanceOf: FlatshareTypeError, code: ErrorCode.HANDLE });
+  t.regex(slotError?.message ?? '', /3 words per slot; int32 keys with float64 values take 4/);
+  const badSlotInts = copyHandle(map.handle, (w) => (w[H_SLOT_INTS] = 7));
+  t.throws(() => SharedFlatMap.attach(badSlotInts), { instanceOf: FlatshareTypeError, code: ErrorCode.HANDLE });
   t.deepEqual(snapshot(map), snapshot(intact), 'the original is untouched');
 });
 

@@ -13,9 +13,11 @@
 import test from 'ava';
 import { SharedFlatMap, hashers } from '../../lib/index.js';
 import { GEN_SHIFT } from '../../lib/epoch.js';
-import { H_EPOCH, INT_BYTES, S_KEY, valueOffset } from '../../lib/layout.js';
+import { H_EPOCH, INT_BYTES, S_KEY, slotInts as slotIntsOf, valueOffset } from '../../lib/layout.js';
 import { EMPTY, FULL, LOCKED, STATE_MASK, TOMBSTONE, lockWord } from '../../lib/seqlock.js';
 import {
+  F64_SLOT_INTS,
+  I32_SLOT_INTS,
   READ_MISS,
   READ_RETRY,
   STATUS_HIT,
@@ -44,6 +46,8 @@ test('the layout constants the .wat was written for are the ones lib/ defines', 
     TOMBSTONE,
     KEY_BYTES: S_KEY * INT_BYTES,
     VALUE_BYTES: valueOffset('int32') * INT_BYTES,
+    I32_SLOT_BYTES: slotIntsOf('int32', 'int32') * INT_BYTES,
+    F64_SLOT_BYTES: slotIntsOf('int32', 'float64') * INT_BYTES,
     MISS: READ_MISS,
     RETRY: READ_RETRY,
     STATUS_MISS,
@@ -57,6 +61,14 @@ test('the layout constants the .wat was written for are the ones lib/ defines', 
   t.regex(wat, new RegExp(`offset=${S_KEY * INT_BYTES} `));
   t.regex(wat, new RegExp(`offset=${valueOffset('int32') * INT_BYTES} `));
   t.regex(wat, new RegExp(`f64\\.const ${READ_MISS}\\)`));
+  // getI32 steps I32_SLOT_BYTES, getF64 F64_SLOT_BYTES (twice each: the home slot and the next one).
+  const [getI32Code, getF64Code] = watCode(wat).split('(func (export "getF64")');
+  const steps = (code: string | undefined, bytes: number): number =>
+    (code ?? '').split(`(i32.const ${bytes})`).length - 1;
+  t.is(steps(getI32Code, slotIntsOf('int32', 'int32') * INT_BYTES), 2);
+  t.is(steps(getF64Code, slotIntsOf('int32', 'float64') * INT_BYTES), 2);
+  t.is(I32_SLOT_INTS, slotIntsOf('int32', 'int32'));
+  t.is(F64_SLOT_INTS, slotIntsOf('int32', 'float64'));
   t.regex(wat, new RegExp(`f64\\.const ${READ_RETRY}\\)`));
 });
 
@@ -84,8 +96,9 @@ for (const values of ['int32', 'float64'] as const) {
     // Taken once: unsafeExposeInternals refreshes the cached table, which must
     // not happen while the test fakes the epoch word below.
     const { table, slotInts, gen: currentGen } = internals(map);
+    t.is(slotInts, values === 'int32' ? I32_SLOT_INTS : F64_SLOT_INTS, 'the slot size the probe assumes');
     const probe = (key: number, gen = currentGen): number | 'miss' | 'retry' => {
-      const args = [key, hashers.default.hashInt(key), table.slots, table.capacity - 1, table.shift, slotInts, gen] as const;
+      const args = [key, hashers.default.hashInt(key), table.slots, table.shift, gen] as const;
       if (values === 'int32') {
         const r = wasm.getI32(...args);
         return r === READ_MISS ? 'miss' : r === READ_RETRY ? 'retry' : r;
@@ -127,7 +140,7 @@ for (const values of ['int32', 'float64'] as const) {
     const wasm = instantiateReadPath(memory.memory);
     const words = new Int32Array(memory.buffer);
     const gen = 5;
-    const stride = values === 'int32' ? 3 : 4;
+    const stride = values === 'int32' ? I32_SLOT_INTS : F64_SLOT_INTS;
     const base = 64; // word index of slot 0, past the epoch word
     const capacity = 4;
     const shift = 32 - Math.log2(capacity);
@@ -141,7 +154,7 @@ for (const values of ['int32', 'float64'] as const) {
       else new Float64Array(memory.buffer, (at + valueOffset('int32')) * INT_BYTES, 1)[0] = value + 0.5;
     };
     const probe = (key: number): number | 'miss' | 'retry' => {
-      const args = [key, lastSlotHash, base, capacity - 1, shift, stride, gen] as const;
+      const args = [key, lastSlotHash, base, shift, gen] as const;
       if (values === 'int32') {
         const r = wasm.getI32(...args);
         return r === READ_MISS ? 'miss' : r === READ_RETRY ? 'retry' : r;
