@@ -22,10 +22,14 @@
 ;; read-int32.wat; findStr returns the slot's seq word index (its s1 in
 ;; lastSeq()) and leaves the value (an arena block) and the validation to JS.
 ;; Every address is checked against memory.size before it is loaded, so a
-;; stale table's garbage words are never loaded out of bounds (a trap).
+;; stale table's garbage words are never loaded out of bounds (a trap). The
+;; check counts words (memory.size << PAGE_WORDS_SHIFT, at most 2^30): in bytes
+;; a memory of the full 4 GiB (65,536 pages) would wrap to 0 and every probe
+;; would answer RETRY.
 ;;
 ;; Layout constants (spec/unit/wasm-read-string.test.ts checks each against lib/):
 ;; const EPOCH_BYTES = 128      ;; H_EPOCH * 4
+;; const PAGE_WORDS_SHIFT = 14  ;; log2(WASM_PAGE_BYTES / 4)
 ;; const GEN_SHIFT = 2
 ;; const LOCKED = 1
 ;; const STATE_MASK = 6
@@ -58,7 +62,7 @@
     (param $hash i32) (param $header i32) (param $w0 i32) (param $w1 i32) (param $w2 i32) (param $w3 i32) (param $w4 i32) (param $w5 i32) (param $w6 i32) (param $w7 i32)
     (param $slots i32) (param $mask i32) (param $shift i32) (param $stride i32) (param $gen i32) (result i32)
     (local $slot i32) (local $at i32) (local $s1 i32) (local $n i32) (local $units i32) (local $nwords i32)
-    (local $tailmask i32) (local $memEnd i32) (local $block i32) (local $b i32)
+    (local $tailmask i32) (local $memWords i32) (local $block i32) (local $b i32)
     (local.set $units (i32.shr_u (local.get $header) (i32.const 2)))
     (local.set $nwords (i32.shr_u (i32.add (local.get $units) (i32.const 3)) (i32.const 2)))
     ;; Bytes of the last word that belong to the key; a full word keeps every bit.
@@ -67,7 +71,7 @@
         (i32.sub (i32.shl (i32.const 1) (i32.shl (i32.and (local.get $units) (i32.const 3)) (i32.const 3))) (i32.const 1))
         (i32.const -1)
         (i32.and (local.get $units) (i32.const 3))))
-    (local.set $memEnd (i32.shl (memory.size) (i32.const 16)))
+    (local.set $memWords (i32.shl (memory.size) (i32.const 14)))
     (local.set $slot (i32.shr_u (local.get $hash) (local.get $shift)))
     (local.set $n (local.get $mask))
     (block $retry
@@ -85,11 +89,11 @@
           (local.set $block (i32.atomic.load offset=8 (local.get $at)))
           ;; The block and its payload must lie inside the memory (block 0 is NULL_BLOCK).
           (br_if $retry (i32.eqz (local.get $block)))
-          (br_if $retry (i32.ge_u (local.get $block) (i32.shr_u (local.get $memEnd) (i32.const 2))))
+          (br_if $retry (i32.ge_u (local.get $block) (local.get $memWords)))
           (local.set $b (i32.shl (local.get $block) (i32.const 2)))
           (br_if $retry (i32.gt_u
-            (i32.add (local.get $b) (i32.shl (i32.add (local.get $nwords) (i32.const 1)) (i32.const 2)))
-            (local.get $memEnd)))
+            (i32.add (local.get $block) (i32.add (local.get $nwords) (i32.const 1)))
+            (local.get $memWords)))
           (block $differ
             (br_if $differ (i32.ne (i32.atomic.load (local.get $b)) (local.get $header)))
                   (if (i32.gt_u (local.get $nwords) (i32.const 0))

@@ -48,7 +48,8 @@
 ;;   ADD_SLOW_RESULT has handedBack() = 0).
 ;; String keys (putStrI32 / putStrF64) run the same steps; the probe matches a
 ;;   slot by HASH, then compares the key block KEY_REF points to (bounds-checked
-;;   against memory.size: anything outside is not this table's, SLOW) with the
+;;   against memory.size in words, memory.size << PAGE_WORDS_SHIFT, which does
+;;   not wrap at 4 GiB: anything outside is not this table's, SLOW) with the
 ;;   packed key. An EMPTY slot with no key block passed answers NEED_BLOCK
 ;;   when the table has insert budget left (SLOW when not), having changed
 ;;   nothing (JS allocates and writes the block, which no slot reaches yet, and
@@ -88,6 +89,7 @@
 ;;
 ;; Layout constants (spec/unit/wasm-write-path.test.ts checks each against lib/):
 ;; const EPOCH_BYTES = 128         ;; H_EPOCH * 4
+;; const PAGE_WORDS_SHIFT = 14     ;; log2(WASM_PAGE_BYTES / 4)
 ;; const GEN_SHIFT = 2             ;; epoch.ts; PHASE_STABLE is 0
 ;; const LOCKED = 1                ;; seqlock.ts
 ;; const STATE_MASK = 6
@@ -346,7 +348,7 @@
     (result i32)
     (local $r i32) (local $epoch i32) (local $slot i32) (local $at i32) (local $seq i32)
     (local $state i32) (local $n i32) (local $b i32) (local $lo i32) (local $hi i32)
-    (local $units i32) (local $nwords i32) (local $tailmask i32) (local $memEnd i32) (local $ref i32) (local $kb i32)
+    (local $units i32) (local $nwords i32) (local $tailmask i32) (local $memWords i32) (local $ref i32) (local $kb i32)
     (local.set $r (global.get $rec))
     (if (i32.eqz (local.get $r)) (then (return (i32.const 0))))
     (local.set $epoch (i32.shl (local.get $gen) (i32.const 2)))
@@ -362,7 +364,7 @@
         (i32.sub (i32.shl (i32.const 1) (i32.shl (i32.and (local.get $units) (i32.const 3)) (i32.const 3))) (i32.const 1))
         (i32.const -1)
         (i32.and (local.get $units) (i32.const 3))))
-    (local.set $memEnd (i32.shl (memory.size) (i32.const 16)))
+    (local.set $memWords (i32.shl (memory.size) (i32.const 14)))
     (block $slow
       ;; Announce generation g (a full fence), then re-read the epoch.
       (i32.atomic.store offset=4 (local.get $r) (i32.add (local.get $gen) (i32.const 1)))
@@ -394,11 +396,11 @@
               ;; The block and its payload lie inside the memory (block 0 is NULL_BLOCK);
               ;; anything else is not this table's word: hand back.
               (br_if $slow (i32.eqz (local.get $ref)))
-              (br_if $slow (i32.ge_u (local.get $ref) (i32.shr_u (local.get $memEnd) (i32.const 2))))
+              (br_if $slow (i32.ge_u (local.get $ref) (local.get $memWords)))
               (local.set $kb (i32.shl (local.get $ref) (i32.const 2)))
               (br_if $slow (i32.gt_u
-                (i32.add (local.get $kb) (i32.shl (i32.add (local.get $nwords) (i32.const 1)) (i32.const 2)))
-                (local.get $memEnd)))
+                (i32.add (local.get $ref) (i32.add (local.get $nwords) (i32.const 1)))
+                (local.get $memWords)))
               (br_if $next (i32.ne (i32.atomic.load (local.get $kb)) (local.get $header)))
               (if (i32.gt_u (local.get $nwords) (i32.const 0))
                 (then (br_if $next (i32.ne
@@ -611,7 +613,7 @@
     (result i32)
     (local $r i32) (local $epoch i32) (local $slot i32) (local $at i32) (local $seq i32)
     (local $state i32) (local $n i32) (local $units i32) (local $nwords i32) (local $tailmask i32)
-    (local $memEnd i32) (local $ref i32) (local $kb i32)
+    (local $memWords i32) (local $ref i32) (local $kb i32)
     (local.set $r (global.get $rec))
     (if (i32.eqz (local.get $r)) (then (return (i32.const 0))))
     (local.set $epoch (i32.shl (local.get $gen) (i32.const 2)))
@@ -623,7 +625,7 @@
         (i32.sub (i32.shl (i32.const 1) (i32.shl (i32.and (local.get $units) (i32.const 3)) (i32.const 3))) (i32.const 1))
         (i32.const -1)
         (i32.and (local.get $units) (i32.const 3))))
-    (local.set $memEnd (i32.shl (memory.size) (i32.const 16)))
+    (local.set $memWords (i32.shl (memory.size) (i32.const 14)))
     (block $slow
       (i32.atomic.store offset=4 (local.get $r) (i32.add (local.get $gen) (i32.const 1)))
       (br_if $slow (i32.ne (i32.atomic.load (i32.const 128)) (local.get $epoch)))
@@ -646,11 +648,11 @@
           (br_if $next (i32.ne (i32.atomic.load offset=4 (local.get $at)) (local.get $hash)))
           (local.set $ref (i32.atomic.load offset=8 (local.get $at)))
           (br_if $slow (i32.eqz (local.get $ref)))
-          (br_if $slow (i32.ge_u (local.get $ref) (i32.shr_u (local.get $memEnd) (i32.const 2))))
+          (br_if $slow (i32.ge_u (local.get $ref) (local.get $memWords)))
           (local.set $kb (i32.shl (local.get $ref) (i32.const 2)))
           (br_if $slow (i32.gt_u
-            (i32.add (local.get $kb) (i32.shl (i32.add (local.get $nwords) (i32.const 1)) (i32.const 2)))
-            (local.get $memEnd)))
+            (i32.add (local.get $ref) (i32.add (local.get $nwords) (i32.const 1)))
+            (local.get $memWords)))
           (br_if $next (i32.ne (i32.atomic.load (local.get $kb)) (local.get $header)))
           (if (i32.gt_u (local.get $nwords) (i32.const 0))
             (then (br_if $next (i32.ne

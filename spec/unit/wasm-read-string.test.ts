@@ -12,6 +12,7 @@
  *   outside the memory (a stale table's garbage).
  */
 import test from 'ava';
+import { WASM_PAGE_BYTES } from '../../lib/memory.js';
 import { SharedFlatMap, hashers } from '../../lib/index.js';
 import { GEN_SHIFT } from '../../lib/epoch.js';
 import { BLOCK_HEADER_INTS, BLOCK_TAG_BITS, H_EPOCH, INT_BYTES, S_HASH, S_KEY_REF, TAG_LATIN1, valueOffset } from '../../lib/layout.js';
@@ -37,6 +38,7 @@ test('the committed wasm bytes are exactly what scripts/build-wasm.mjs assembles
 test('the layout constants the .wat was written for are the ones lib/ defines', (t) => {
   t.deepEqual(declaredConstants(wat), {
     EPOCH_BYTES: H_EPOCH * INT_BYTES,
+    PAGE_WORDS_SHIFT: Math.log2(WASM_PAGE_BYTES / INT_BYTES),
     GEN_SHIFT,
     LOCKED,
     STATE_MASK,

@@ -18,6 +18,7 @@
  * stores (strict 1, every other CPU).
  */
 import test from 'ava';
+import { WASM_PAGE_BYTES } from '../../lib/memory.js';
 import { SharedFlatMap, hashers } from '../../lib/index.js';
 import { GEN_SHIFT, PHASE_COPYING } from '../../lib/epoch.js';
 import {
@@ -82,6 +83,7 @@ test('the committed wasm bytes are exactly what scripts/build-wasm.mjs assembles
 test('the layout constants the .wat was written for are the ones lib/ defines', (t) => {
   const expected: Record<string, number> = {
     EPOCH_BYTES: H_EPOCH * INT_BYTES,
+    PAGE_WORDS_SHIFT: Math.log2(WASM_PAGE_BYTES / INT_BYTES),
     GEN_SHIFT,
     LOCKED,
     STATE_MASK,
