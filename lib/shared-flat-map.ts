@@ -100,11 +100,11 @@ import {
 } from './values.js';
 import { checkFloat64Value, checkInt32Key, checkInt32Value, readFloat64, sameValueZero, writeFloat64 } from './codecs.js';
 import { hashers, rebuildHasher, validateHasher, type Hasher } from './hashers/index.js';
-import { fibonacci32, isBuiltInMurmur3, murmur3StringPacked } from './hashers/murmur3.js';
+import { fmix32, isBuiltInMurmur3, murmur3StringPacked } from './hashers/murmur3.js';
 import { LATIN1_MAX_UNIT, LITTLE_ENDIAN, PACKED_KEY_MAX_UNITS, PackedKey, packLatin1 } from './strings.js';
 import { createSharedMemory, WasmSharedMemory } from './memory.js';
 import { wasmApi, type SharedWasmMemory } from './wasm/api.js';
-import { ADD_SLOW_RESULT, DEL_DELETED, DEL_SLOW, PUT_NEED_BLOCK, PUT_SLOW, PUT_STORED_BLOCK, instantiateWritePath, type WasmWritePath, HASH_BUILT_IN_INT, HASH_STORED } from './wasm/write-path.js';
+import { ADD_SLOW_RESULT, DEL_DELETED, DEL_SLOW, PUT_NEED_BLOCK, PUT_SLOW, PUT_STORED_BLOCK, instantiateWritePath, type WasmWritePath, HASH_MURMUR3_INT, HASH_STORED } from './wasm/write-path.js';
 import { warmUp } from './wasm/warm-up.js';
 import { FIND_MISS, KEY_MAX_UNITS, instantiateStringReadPath, type WasmStringReadPath } from './wasm/read-string-path.js';
 import { instantiateReadPath, READ_MISS, READ_RETRY, STATUS_HIT, STATUS_RETRY, type WasmReadPath } from './wasm/read-path.js';
@@ -298,7 +298,7 @@ export class SharedFlatMap<K = string, V = unknown> implements Iterable<[K, V]> 
   private tableShift = 0;
   /** Copy of `table.base` for the write path. */
   private tableBase = 0;
-  /** True when the hasher is the built-in murmur3 (any seed): the int32 paths inline its fibonacci32, the string paths its murmur3. */
+  /** True when the hasher is the built-in murmur3 (any seed): the read path inlines its fmix32. */
   private readonly murmurInline: boolean;
   private readonly murmurSeed: number;
   private readonly stride: number;
@@ -520,7 +520,7 @@ export class SharedFlatMap<K = string, V = unknown> implements Iterable<[K, V]> 
       // `this`, so the call costs no more loads than it must (docs/design.md §4).
       const k = key as unknown as number;
       if (typeof k !== 'number' || (k | 0) !== k) checkInt32Key(key); // throws
-      const hash = fibonacci32(k ^ this.murmurSeed);
+      const hash = fmix32(k ^ this.murmurSeed);
       const r = this.probeI32(k, hash, this.tableSlots, this.tableShift, this.gen);
       // READ_MISS as a literal: an imported const is a load on every call in V8
       // 11.3 optimized code (design.md §4; spec/unit/inlined-constants.test.ts).
@@ -536,7 +536,7 @@ export class SharedFlatMap<K = string, V = unknown> implements Iterable<[K, V]> 
     if (this.strKeys) return this.getByString(key);
     const k = key as unknown as number;
     if (typeof k !== 'number' || (k | 0) !== k) checkInt32Key(key); // throws
-    const hash = this.murmurInline ? fibonacci32(k ^ this.murmurSeed) : this.hasher.hashInt(k);
+    const hash = this.murmurInline ? fmix32(k ^ this.murmurSeed) : this.hasher.hashInt(k);
     if (this.refValues) return this.getInt32Ref(k, hash) as V | undefined;
     if (this.isFloat) return this.getFloat64(k, hash) as V | undefined;
     const r = this.probeI32(k, hash, this.tableSlots, this.tableShift, this.gen);
@@ -742,7 +742,7 @@ export class SharedFlatMap<K = string, V = unknown> implements Iterable<[K, V]> 
       const k = key as unknown as number;
       const v = value as unknown as number;
       if (typeof k === 'number' && (k | 0) === k && typeof v === 'number' && (this.isFloat || (v | 0) === v)) {
-        const hash = this.murmurInline ? fibonacci32(k ^ this.murmurSeed) : this.hasher.hashInt(k);
+        const hash = this.murmurInline ? fmix32(k ^ this.murmurSeed) : this.hasher.hashInt(k);
         const w = this.wput;
         const r = this.isFloat
           ? w.putF64(k, hash, v, this.tableSlots, this.tableMask, this.tableShift, this.gen, this.tableBase)
@@ -843,7 +843,7 @@ export class SharedFlatMap<K = string, V = unknown> implements Iterable<[K, V]> 
       // One wasm call unless something has to be waited for (lib/wasm/write-path.ts).
       const k = key as unknown as number;
       if (typeof k === 'number' && (k | 0) === k) {
-        const hash = this.murmurInline ? fibonacci32(k ^ this.murmurSeed) : this.hasher.hashInt(k);
+        const hash = this.murmurInline ? fmix32(k ^ this.murmurSeed) : this.hasher.hashInt(k);
         const r = this.wput.deleteI32(k, hash, 0, this.tableSlots, this.tableMask, this.tableShift, this.gen, this.tableBase);
         if (r !== DEL_SLOW) return r === DEL_DELETED;
         return this.deleteSlow(key, hash);
@@ -934,7 +934,7 @@ export class SharedFlatMap<K = string, V = unknown> implements Iterable<[K, V]> 
       // wait for something or would overflow (lib/wasm/write-path.ts addI32).
       const k = key as unknown as number;
       if (typeof k === 'number' && (k | 0) === k && typeof delta === 'number' && (delta | 0) === delta) {
-        const hash = this.murmurInline ? fibonacci32(k ^ this.murmurSeed) : this.hasher.hashInt(k);
+        const hash = this.murmurInline ? fmix32(k ^ this.murmurSeed) : this.hasher.hashInt(k);
         const w = this.wput;
         const r = w.addI32(k, hash, delta, this.tableSlots, this.tableMask, this.tableShift, this.gen, this.tableBase);
         if (r !== ADD_SLOW_RESULT || w.handedBack() === 0) return r;
@@ -1614,7 +1614,7 @@ export class SharedFlatMap<K = string, V = unknown> implements Iterable<[K, V]> 
   private makeMigrationHost(): MigrationHost {
     // eslint-disable-next-line @typescript-eslint/no-this-alias
     const map = this;
-    const hashMode = this.strKeys ? HASH_STORED : HASH_BUILT_IN_INT;
+    const hashMode = this.strKeys ? HASH_STORED : HASH_MURMUR3_INT;
     return {
       memory: this.memory,
       slotInts: this.stride,
@@ -1631,7 +1631,7 @@ export class SharedFlatMap<K = string, V = unknown> implements Iterable<[K, V]> 
       hashAt: this.strKeys
         ? (words, at) => words[at + S_HASH] as number
         : this.murmurInline
-          ? (words, at) => fibonacci32((words[at + S_KEY] as number) ^ map.murmurSeed)
+          ? (words, at) => fmix32((words[at + S_KEY] as number) ^ map.murmurSeed)
           : (words, at) => map.hasher.hashInt(words[at + S_KEY] as number),
       copyRange:
         this.strKeys || this.murmurInline

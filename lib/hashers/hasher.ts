@@ -6,7 +6,7 @@
  */
 export interface Hasher {
   /**
-   * Stable identity: algorithm name, version and seed, e.g. `murmur3@2:seed=0`.
+   * Stable identity: algorithm name, version and seed, e.g. `murmur3@1:seed=0`.
    * Two hashers with equal ids must return equal hashes for equal keys, in
    * every thread and every process. At most 64 UTF-8 bytes.
    */

@@ -15,9 +15,9 @@ const SYNC_FACTORIES: ReadonlyMap<string, SyncHasherFactory> = new Map([
 
 /** Built-in hashers. `hashers.default` is murmur3 with seed 0. */
 export const hashers = {
-  /** The default hasher: murmur3 for string keys, Fibonacci hashing (one multiply) for int32 keys; seed 0. */
+  /** The default hasher: murmur3 (fmix32 for int32 keys), seed 0. */
   default: new Murmur3Hasher(0) as Hasher,
-  /** The default hasher's algorithms with a chosen seed. Synchronous, so `attach` rebuilds it by itself. */
+  /** murmur3 with a chosen seed. Synchronous, so `attach` rebuilds it by itself. */
   murmur3(options: { seed?: number } = {}): Hasher {
     return new Murmur3Hasher(options.seed ?? 0);
   },

@@ -6,42 +6,22 @@ import { PACKED_UNITS_PER_INT, type PackedKey } from '../strings.js';
  * full avalanche, so the top bits used as the table's home index depend on
  * every key bit. Constants from Austin Appleby's MurmurHash3 (public domain).
  */
-const FMIX_C1 = 0x85ebca6b;
-const FMIX_C2 = 0xc2b2ae35;
-const FMIX_SHIFT_1 = 16;
-const FMIX_SHIFT_2 = 13;
-const FMIX_SHIFT_3 = 16;
+export const FMIX_C1 = 0x85ebca6b;
+export const FMIX_C2 = 0xc2b2ae35;
+export const FMIX_SHIFT_1 = 16;
+export const FMIX_SHIFT_2 = 13;
+export const FMIX_SHIFT_3 = 16;
 
 export function fmix32(h: number): number {
-  h ^= h >>> FMIX_SHIFT_1;
-  h = Math.imul(h, FMIX_C1);
-  h ^= h >>> FMIX_SHIFT_2;
-  h = Math.imul(h, FMIX_C2);
-  h ^= h >>> FMIX_SHIFT_3;
+  // The constants as literals: V8 11.3's optimized code loads a module-level
+  // const from its context on every call, and fmix32 runs on every int32 get
+  // (docs/design.md §4). spec/unit/inlined-constants.test.ts checks each mark.
+  h ^= h >>> /* FMIX_SHIFT_1 */ 16;
+  h = Math.imul(h, /* FMIX_C1 */ 0x85ebca6b);
+  h ^= h >>> /* FMIX_SHIFT_2 */ 13;
+  h = Math.imul(h, /* FMIX_C2 */ 0xc2b2ae35);
+  h ^= h >>> /* FMIX_SHIFT_3 */ 16;
   return h | 0;
-}
-
-/**
- * The int32-key hash of the built-in murmur3 hasher: Fibonacci (multiplicative)
- * hashing, `h * FIBONACCI_32 mod 2^32` (Knuth, TAOCP vol. 3, 6.4). The table
- * takes the TOP bits of a hash as the home slot (lib/table.ts), and the top
- * bits of this product depend on every bit of `h`, low bits most. One multiply
- * instead of fmix32's two multiplies and three shift-xors: it sits on the
- * critical path of every int32 `get` (docs/design.md §4 has the timings). A
- * bijection on 32-bit integers, like fmix32, but not an avalanche function: a
- * key bit moves only the hash bits at or above it. What the table needs holds
- * instead: keys that differ in one bit never share a home slot in a table of
- * 32 slots or more, and sequential, strided and grid-shaped keys spread more
- * evenly than under fmix32 (random keys: alike). spec/unit/hashers.test.ts
- * checks both. Like fmix32 it is no defence against keys chosen to collide.
- */
-export const FIBONACCI_32 = 0x9e3779b9; // round(2^32 / golden ratio), odd
-
-export function fibonacci32(h: number): number {
-  // The constant as a literal: in V8 11.3 optimized code loads a module-level
-  // const from its context on every call, which measured 3-4 % of a 100k get
-  // hit (design.md §4). spec/unit/inlined-constants.test.ts checks the literal.
-  return Math.imul(h, /* FIBONACCI_32 */ 0x9e3779b9);
 }
 
 /** Per-block constants of MurmurHash3_x86_32. */
@@ -141,11 +121,7 @@ export function murmur3StringPacked(key: string, seed: number, out: PackedKey): 
   return fmix32(h);
 }
 
-/**
- * The murmur3 hasher with a given seed: MurmurHash3_x86_32 over the code units
- * of string keys, and `fibonacci32(key ^ seed)` for int32 keys (version 2 of
- * the hasher; version 1 hashed int32 keys with fmix32).
- */
+/** The murmur3 hasher with a given seed. */
 export class Murmur3Hasher implements Hasher {
   readonly id: string;
   readonly seed: number;
@@ -154,21 +130,20 @@ export class Murmur3Hasher implements Hasher {
     this.id = `${MURMUR3_NAME}:seed=${this.seed}`;
   }
   hashInt(key: number): number {
-    return fibonacci32(key ^ this.seed);
+    return fmix32(key ^ this.seed);
   }
   hashString(key: string): number {
     return murmur3String(key, this.seed);
   }
 }
 
-/** The family name in the hasher id. `@2`: int32 keys hashed by fibonacci32 (`@1`: fmix32). */
-export const MURMUR3_NAME = 'murmur3@2';
+export const MURMUR3_NAME = 'murmur3@1';
 
 /**
- * True when `hasher` hashes int32 keys exactly as `fibonacci32(key ^ hasher.seed)`
- * and strings as `murmur3String`: a Murmur3Hasher itself (not a subclass, whose
- * methods could differ) with the prototype's hashInt. The map's read and write
- * paths then compute the hash inline instead of going through the hasher object.
+ * True when `hasher` hashes int32 keys exactly as `fmix32(key ^ hasher.seed)`:
+ * a Murmur3Hasher itself (not a subclass, whose hashInt could differ) with
+ * the prototype's hashInt. The map's int32 read path then calls fmix32
+ * directly instead of going through the hasher object.
  */
 export function isBuiltInMurmur3(hasher: unknown): boolean {
   return (

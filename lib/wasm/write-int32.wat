@@ -70,7 +70,7 @@
 ;;
 ;; Copy (copyRange), per old slot, as lib/migration.ts copySlot:
 ;;   seq of the old slot; locked -> stop here (the JS copy waits for it);
-;;   not FULL -> skip; hash (the stored hash, or fibonacci32(key ^ seed));
+;;   not FULL -> skip; hash (the stored hash, or fmix32(key ^ seed));
 ;;   probe table g+1: EMPTY -> LOCK_AT, LOCK_SEQ = EMPTY, stage the payload,
 ;;   INTENT_TABLE, INTENT = COPY, CAS EMPTY -> lockWord(tag, EMPTY), write the
 ;;   payload, release FULL, clear (CAS lost: clear, look again); locked -> stop
@@ -128,7 +128,8 @@
 ;; const PAYLOAD_BYTES = 4         ;; BLOCK_HEADER_INTS * 4
 ;; const PUT_NEED_BLOCK = 3
 ;; const PUT_STORED_BLOCK = 4
-;; const FIBONACCI_32 = 2654435769 ;; hashers/murmur3.ts (0x9e3779b9): the int32 hash of copyRange
+;; const FMIX_C1 = 2246822507      ;; hashers/murmur3.ts (0x85ebca6b): copyRange's inline fmix32
+;; const FMIX_C2 = 3266489909      ;; hashers/murmur3.ts (0xc2b2ae35)
 (module
   (import "env" "memory" (memory 1 65536 shared))
 
@@ -750,7 +751,7 @@
   ;; Copy old slots first .. end-1 (of the table whose slot 0 is word `old`)
   ;; into the table whose slot 0 is word `slots` and whose region starts at
   ;; word `base`. hashMode 0: the hash is slot word 1 (string keys); 1: it is
-  ;; fibonacci32(slot word 1 ^ seed) (int32 keys, built-in murmur3).
+  ;; fmix32(slot word 1 ^ seed) (int32 keys, built-in murmur3).
   (func (export "copyRange")
     (param $old i32) (param $first i32) (param $end i32) (param $slots i32) (param $mask i32)
     (param $shift i32) (param $base i32) (param $hashMode i32) (result i32)
@@ -771,9 +772,13 @@
           (local.set $h (i32.atomic.load offset=4 (local.get $at)))
           (if (local.get $hashMode)
             (then
-              ;; the built-in murmur3's int32 hash, fibonacci32(key ^ seed)
-              ;; (lib/hashers/murmur3.ts), inline.
-              (local.set $h (i32.mul (i32.xor (local.get $h) (global.get $seed)) (i32.const 2654435769)))))
+              ;; murmur3's fmix32 of key ^ seed (lib/hashers/murmur3.ts), inline.
+              (local.set $h (i32.xor (local.get $h) (global.get $seed)))
+              (local.set $h (i32.xor (local.get $h) (i32.shr_u (local.get $h) (i32.const 16))))
+              (local.set $h (i32.mul (local.get $h) (i32.const 0x85ebca6b)))
+              (local.set $h (i32.xor (local.get $h) (i32.shr_u (local.get $h) (i32.const 13))))
+              (local.set $h (i32.mul (local.get $h) (i32.const 0xc2b2ae35)))
+              (local.set $h (i32.xor (local.get $h) (i32.shr_u (local.get $h) (i32.const 16))))))
           (local.set $slot (i32.shr_u (local.get $h) (local.get $shift)))
           (loop $probe
             (local.set $t (i32.shl (i32.add (local.get $slots) (i32.mul (local.get $slot) (global.get $stride))) (i32.const 2)))

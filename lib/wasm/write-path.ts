@@ -48,7 +48,7 @@ export const DEL_DELETED = 1;
 export const DEL_ABSENT = 2;
 /** copyRange hash modes. */
 export const HASH_STORED = 0; // slot word 1 is the key's hash (string keys)
-export const HASH_BUILT_IN_INT = 1; // fibonacci32(slot word 1 ^ seed) (int32 keys, built-in murmur3, hashers/murmur3.ts)
+export const HASH_MURMUR3_INT = 1; // fmix32(slot word 1 ^ seed) (int32 keys, built-in murmur3)
 
 /** The cached table and its generation, as the wasm writes take them. */
 type CachedTableArgs = [slots: number, mask: number, shift: number, gen: number, base: number];
@@ -65,7 +65,7 @@ type PutStrFn = (...args: [...PackedKeyArgs, value: number, ...CachedTableArgs, 
 
 /** One map's write path in one thread. */
 export interface WasmWritePath {
-  /** Words per slot; 1 when every store must be atomic (not x86); murmur3 seed for HASH_BUILT_IN_INT. */
+  /** Words per slot; 1 when every store must be atomic (not x86); murmur3 seed for HASH_MURMUR3_INT. */
   readonly configure: (stride: number, strict: number, seed: number) => void;
   /** This thread's writer record (word index) and its tag; (0, 0) for none. */
   readonly setWriter: (rec: number, tag: number) => void;

@@ -11,7 +11,7 @@
  *   the part the new table did not overwrite, or misses keys the new table
  *   holds. (This is why a read cannot skip the epoch check, see docs/design.md
  *   "Why a read still loads the epoch".)
- * - The default murmur3 hasher is inlined (fibonacci32 called directly); any other
+ * - The default murmur3 hasher is inlined (fmix32 called directly); any other
  *   hasher, including a subclass of Murmur3Hasher, is still called.
  * - The cheap int32 key check rejects exactly what checkInt32Key rejects and
  *   never converts a key (no valueOf call).
@@ -21,7 +21,7 @@
  */
 import test from 'ava';
 import { SharedFlatMap, hashers, type Hasher } from '../../lib/index.js';
-import { Murmur3Hasher, fibonacci32, isBuiltInMurmur3 } from '../../lib/hashers/murmur3.js';
+import { Murmur3Hasher, fmix32, isBuiltInMurmur3 } from '../../lib/hashers/murmur3.js';
 import { ErrorCode } from '../../lib/errors.js';
 import { READ_RETRY, type WasmReadPath } from '../../lib/wasm/read-path.js';
 
@@ -121,7 +121,7 @@ test('the built-in murmur3 is recognised for inlining; subclasses and other hash
   t.false(isBuiltInMurmur3({ ...hashers.default, hashInt: hashers.default.hashInt }));
   // What the inlined path computes is what the hasher computes.
   const seeded = hashers.murmur3({ seed: -12345 });
-  for (const k of [0, 1, -1, 2 ** 31 - 1, -(2 ** 31), 123456789]) t.is(fibonacci32(k ^ seeded.seed), seeded.hashInt(k));
+  for (const k of [0, 1, -1, 2 ** 31 - 1, -(2 ** 31), 123456789]) t.is(fmix32(k ^ seeded.seed), seeded.hashInt(k));
 });
 
 test('get calls a custom hasher (and a Murmur3Hasher subclass) instead of the inlined murmur3', (t) => {

@@ -52,7 +52,7 @@ import { EMPTY, FULL, LOCKED, OWNER_TAG_SHIFT, STATE_MASK, TOMBSTONE, VERSION_MA
 import { copySlot, type MigrationHost } from '../../lib/migration.js';
 import type { TableInfo } from '../../lib/table.js';
 import { recordTag } from '../../lib/writers.js';
-import { FIBONACCI_32, fibonacci32, murmur3StringPacked } from '../../lib/hashers/murmur3.js';
+import { FMIX_C1, FMIX_C2, fmix32, murmur3StringPacked } from '../../lib/hashers/murmur3.js';
 import { PackedKey } from '../../lib/strings.js';
 import { allocateBlock, type ArenaHost } from '../../lib/arena.js';
 import { writeBlockPacked } from '../../lib/blocks.js';
@@ -61,7 +61,7 @@ import {
   DEL_ABSENT,
   DEL_DELETED,
   DEL_SLOW,
-  HASH_BUILT_IN_INT,
+  HASH_MURMUR3_INT,
   HASH_STORED,
   PUT_INSERTED,
   PUT_NEED_BLOCK,
@@ -122,10 +122,12 @@ test('the layout constants the .wat was written for are the ones lib/ defines', 
     PAYLOAD_BYTES: BLOCK_HEADER_INTS * INT_BYTES,
     PUT_NEED_BLOCK,
     PUT_STORED_BLOCK,
-    FIBONACCI_32,
+    FMIX_C1,
+    FMIX_C2,
   };
   t.deepEqual(declaredConstants(wat), expected);
-  t.regex(watCode(wat), new RegExp(`\\(i32\\.mul \\(i32\\.xor \\(local\\.get \\$h\\) \\(global\\.get \\$seed\\)\\) \\(i32\\.const ${FIBONACCI_32}\\)\\)`), 'copyRange hashes int32 keys as fibonacci32(key ^ seed)');
+  // copyRange rehashes int32 keys with fmix32 written out: the same multipliers as lib/hashers/murmur3.ts.
+  for (const c of [FMIX_C1, FMIX_C2]) t.regex(watCode(wat), new RegExp(`\\(i32\\.mul \\(local\\.get \\$h\\) \\(i32\\.const 0x${c.toString(16)}\\)\\)`));
   t.is(TAG_LATIN1, 0, 'the packed key header has no tag bits');
   // The code uses them where the protocol says (offsets are byte offsets from the record / slot / table).
   const code = watCode(wat);
@@ -561,9 +563,9 @@ function copyRig(keys: CopyKind, strict: boolean) {
     pause: () => {
       throw new Error('the JS copy waited');
     },
-    hashAt: keys === 'string' ? (ws: Int32Array, at: number) => ws[at + 1] as number : (ws: Int32Array, at: number) => fibonacci32(ws[at + 1] as number),
+    hashAt: keys === 'string' ? (ws: Int32Array, at: number) => ws[at + 1] as number : (ws: Int32Array, at: number) => fmix32(ws[at + 1] as number),
   } as unknown as MigrationHost;
-  const mode = keys === 'string' ? HASH_STORED : HASH_BUILT_IN_INT;
+  const mode = keys === 'string' ? HASH_STORED : HASH_MURMUR3_INT;
   const copy = (next: TableInfo, first: number, end: number): number =>
     w.copyRange(old.slots, first, end, next.slots, next.capacity - 1, next.shift, next.base, mode);
   const region = (t: TableInfo): Int32Array => words.slice(t.base, t.base + regionInts);
