@@ -147,6 +147,9 @@ export function viewWords(memory: SharedMemory): Int32Array {
   return new Int32Array(buffer, 0, Math.floor(buffer.byteLength / INT_BYTES));
 }
 
+/** ensureBytes grows from this thread's length, then once more from the memory's real length. */
+const GROW_ATTEMPTS = 2;
+
 /** Grow the memory so that it is at least `bytes` long. Throws FlatshareFullError past maxByteLength. */
 export function ensureBytes(memory: SharedMemory, bytes: number): void {
   const max = memory.maxByteLength;
@@ -154,17 +157,16 @@ export function ensureBytes(memory: SharedMemory, bytes: number): void {
   // longer than maxBytes, and maxBytes is still the limit.
   if (bytes > max) throw new FlatshareFullError(bytes, max);
   if (memory.byteLength >= bytes) return;
-  try {
-    growFrom(memory, bytes, max);
-  } catch (error) {
-    // Another thread grew it at the same time, or this thread's length was stale
-    // (see the module comment), so the grow went past the maximum: look at the
-    // real length, and grow once more from it if that is still short.
-    if (memory.bufferCovering(Number.POSITIVE_INFINITY).byteLength >= bytes) return;
+  for (let attempt = 1; ; attempt++) {
     try {
       growFrom(memory, bytes, max);
-    } catch (again) {
-      if (memory.bufferCovering(Number.POSITIVE_INFINITY).byteLength < bytes) throw again;
+      return;
+    } catch (error) {
+      // Another thread grew it at the same time, or this thread's length was stale
+      // (see the module comment), so the grow went past the maximum: look at the
+      // real length, and grow once more from it if that is still short.
+      if (memory.bufferCovering(Number.POSITIVE_INFINITY).byteLength >= bytes) return;
+      if (attempt === GROW_ATTEMPTS) throw error;
     }
   }
 }
