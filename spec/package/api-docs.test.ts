@@ -4,22 +4,12 @@
  * committed copy differs, so the API reference never drifts from the code.
  */
 import test from 'ava';
-import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
-import { describeRun, repoRoot, runNode } from './support.js';
+import { describeRun, listFiles, repoRoot, runNode } from './support.js';
 
 const TYPEDOC_TIMEOUT_MS = 180_000;
-
-function listFiles(dir: string): string[] {
-  const out: string[] = [];
-  for (const name of readdirSync(dir)) {
-    const path = join(dir, name);
-    if (statSync(path).isDirectory()) out.push(...listFiles(path));
-    else out.push(path);
-  }
-  return out;
-}
 
 test('docs/api is what `npm run docs` generates from the current sources', async (t) => {
   const out = mkdtempSync(join(tmpdir(), 'flatshare-api-'));

@@ -7,7 +7,7 @@
  * `lib/`.
  */
 import { spawn } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -15,6 +15,17 @@ import { fileURLToPath } from 'node:url';
 export const repoRoot: string = findRepoRoot(dirname(fileURLToPath(import.meta.url)));
 
 /** spec/package/fixtures in the source tree (tsc does not copy them to build/). */
+/** Every file below `dir`, recursively (paths include `dir`). */
+export function listFiles(dir: string): string[] {
+  const out: string[] = [];
+  for (const name of readdirSync(dir)) {
+    const path = join(dir, name);
+    if (statSync(path).isDirectory()) out.push(...listFiles(path));
+    else out.push(path);
+  }
+  return out;
+}
+
 export const fixturesDir: string = join(repoRoot, 'spec', 'package', 'fixtures');
 
 /** The TypeScript compiler of the repo's devDependencies. */

@@ -8,11 +8,11 @@
  * from the constant it stands for.
  */
 import test from 'ava';
-import { readFileSync, readdirSync, statSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { FMIX_C1, FMIX_C2, FMIX_SHIFT_1, FMIX_SHIFT_2, FMIX_SHIFT_3 } from '../../lib/hashers/murmur3.js';
 import { READ_MISS } from '../../lib/wasm/read-path.js';
-import { repoRoot } from '../package/support.js';
+import { listFiles, repoRoot } from '../package/support.js';
 
 /** Every constant a hot path may inline, by the name its mark uses. */
 const NAMED: Readonly<Record<string, number>> = { FMIX_C1, FMIX_C2, FMIX_SHIFT_1, FMIX_SHIFT_2, FMIX_SHIFT_3, READ_MISS };
@@ -23,21 +23,11 @@ const EXPECTED_MARKS: Readonly<Record<string, number>> = {
   'lib/shared-flat-map.ts': 2, // get: the two compares with READ_MISS
 };
 
-function tsFiles(dir: string): string[] {
-  const out: string[] = [];
-  for (const name of readdirSync(dir)) {
-    const path = join(dir, name);
-    if (statSync(path).isDirectory()) out.push(...tsFiles(path));
-    else if (name.endsWith('.ts')) out.push(path);
-  }
-  return out;
-}
-
 const MARK = /\/\* ([A-Z][A-Z0-9_]*) \*\/ (0x[0-9a-fA-F]+|\d+)/g;
 
 test('every /* NAME */ literal in lib/ is the value of the constant NAME, and the expected marks are there', (t) => {
   const found: Record<string, number> = {};
-  for (const file of tsFiles(join(repoRoot, 'lib'))) {
+  for (const file of listFiles(join(repoRoot, 'lib')).filter((f) => f.endsWith('.ts'))) {
     const source = readFileSync(file, 'utf8');
     const where = relative(repoRoot, file).split('\\').join('/');
     for (const match of source.matchAll(MARK)) {
