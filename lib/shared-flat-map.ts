@@ -106,6 +106,7 @@ import { createSharedMemory, WasmSharedMemory } from './memory.js';
 import { wasmApi, type SharedWasmMemory } from './wasm/api.js';
 import { ADD_SLOW_RESULT, DEL_DELETED, DEL_SLOW, PUT_NEED_BLOCK, PUT_SLOW, PUT_STORED_BLOCK, instantiateWritePath, type WasmWritePath, HASH_MURMUR3_INT, HASH_STORED } from './wasm/write-path.js';
 import { warmUp } from './wasm/warm-up.js';
+import { takeGetCallSite } from './wasm/call-sites.js';
 import { FIND_MISS, KEY_MAX_UNITS, instantiateStringReadPath, type WasmStringReadPath } from './wasm/read-string-path.js';
 import { instantiateReadPath, READ_MISS, READ_RETRY, STATUS_HIT, STATUS_RETRY, type WasmReadPath } from './wasm/read-path.js';
 import { readTableInfo, initTableHeader, writeTableInfo, viewCovers, type TableInfo } from './table.js';
@@ -290,6 +291,8 @@ export class SharedFlatMap<K = string, V = unknown> implements Iterable<[K, V]> 
   private readonly fastGet: boolean;
   /** `wasm.getI32`, held directly: one load less per `get`. */
   private readonly probeI32: WasmReadPath['getI32'];
+  /** Which of `get`'s copies of the probe call this map uses (wasm/call-sites.ts); 0 unless `fastGet`. */
+  private readonly getSite: number;
   private gen = -1;
   private table: TableInfo = { base: 0, slots: 0, capacity: 0, shift: 0 };
   /** Copies of `table.slots`, `table.capacity - 1` and `table.shift` for the read path (refreshTable). */
@@ -389,6 +392,7 @@ export class SharedFlatMap<K = string, V = unknown> implements Iterable<[K, V]> 
     this.fastDelStr = this.strKeys && this.murmurInline && LITTLE_ENDIAN;
     this.fastGet = this.fastPut && !this.isFloat && this.murmurInline;
     this.probeI32 = this.wasm.getI32;
+    this.getSite = this.fastGet ? takeGetCallSite() : 0;
     this.mapId = readMapId(words);
     this.waitTimeoutMs = parsed.waitTimeoutMs;
     this.arenaHost = this.makeArenaHost();
@@ -480,6 +484,7 @@ export class SharedFlatMap<K = string, V = unknown> implements Iterable<[K, V]> 
     self.fastDelStr = (self.strKeys as boolean) && (self.murmurInline as boolean) && LITTLE_ENDIAN;
     self.fastGet = (self.fastPut as boolean) && !(self.isFloat as boolean) && (self.murmurInline as boolean);
     self.probeI32 = (self.wasm as WasmReadPath).getI32;
+    self.getSite = self.fastGet ? takeGetCallSite() : 0;
     self.mapId = readMapId(words);
     self.gen = -1;
     self.table = { base: 0, slots: 0, capacity: 0, shift: 0 };
@@ -521,7 +526,18 @@ export class SharedFlatMap<K = string, V = unknown> implements Iterable<[K, V]> 
       const k = key as unknown as number;
       if (typeof k !== 'number' || (k | 0) !== k) checkInt32Key(key); // throws
       const hash = fmix32(k ^ this.murmurSeed);
-      const r = this.probeI32(k, hash, this.tableSlots, this.tableShift, this.gen);
+      // One copy of the call per site (GET_CALL_SITES): each keeps its own call
+      // feedback, so up to that many maps per thread each keep V8's inlined
+      // JS-to-wasm wrapper (wasm/call-sites.ts).
+      const site = this.getSite;
+      const r =
+        site === 0
+          ? this.probeI32(k, hash, this.tableSlots, this.tableShift, this.gen)
+          : site === 1
+            ? this.probeI32(k, hash, this.tableSlots, this.tableShift, this.gen)
+            : site === 2
+              ? this.probeI32(k, hash, this.tableSlots, this.tableShift, this.gen)
+              : this.probeI32(k, hash, this.tableSlots, this.tableShift, this.gen);
       // READ_MISS as a literal: an imported const is a load on every call in V8
       // 11.3 optimized code (design.md §4; spec/unit/inlined-constants.test.ts).
       if (r < /* READ_MISS */ 4294967296) return r as V;
