@@ -21,12 +21,12 @@
  * Run: `npm run bench:hashers` (builds first). Writes
  * benchmarks/results/hashers.{json,md}. BENCH_MAX_TIME (seconds per row, default 1).
  */
-import Benchmark from 'benchmark';
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { SharedFlatMap, type Hasher } from '../lib/index.js';
+import { formatLoad, mean, measureBatch } from './measure.js';
 import { Prng } from './prng.js';
 import { makeHasher } from './string-case.js';
 import { HASHER_NAMES, type HasherName } from './types.js';
@@ -61,11 +61,7 @@ interface ChildRow {
 
 let sink = 0;
 
-function measure(name: string, fn: () => void): { ns: number; rme: number } {
-  const bench = new Benchmark(name, fn, { maxTime: MAX_TIME_S, minSamples: 5 });
-  bench.run();
-  return { ns: (bench.stats.mean * 1e9) / BATCH, rme: bench.stats.rme };
-}
+const measure = (name: string, fn: () => void): { ns: number; rme: number } => measureBatch(name, fn, BATCH, MAX_TIME_S);
 
 /** One hasher, every row; prints the rows as JSON. Keys depend only on SEED, so every child hashes the same keys. */
 async function child(name: HasherName): Promise<void> {
@@ -140,7 +136,6 @@ function main(): void {
       }
     }
   }
-  const mean = (xs: number[]): number => xs.reduce((a, b) => a + b, 0) / xs.length;
   const rows = [...merged.values()].map((r) => ({
     ...r,
     nsPerOp: mean(r.roundNs),
@@ -149,10 +144,9 @@ function main(): void {
   const base = (task: string, length: number): Row | undefined => rows.find((r) => r.task === task && r.length === length && r.hasher === 'murmur3');
   const cpu = cpus()[0]?.model ?? 'unknown CPU';
   const loadEnd = loadavg();
-  const fmtLoad = (l: number[]): string => l.map((x) => x.toFixed(2)).join(' / ');
   let md = `# Hasher benchmark\n\n- Node ${process.version}, ${cpu}, ${cpus().length} cores\n- Date: ${new Date().toISOString()}\n`;
   md += `- Command: \`npm run bench:hashers\` (= node build/benchmarks/hashers.js; maxTime ${MAX_TIME_S} s per row; one child process per hasher, ${ROUNDS} rounds in alternating order, mean of the rounds)\n`;
-  md += `- Load average (1/5/15 min, 2 cores): ${fmtLoad(loadStart)} at the start, ${fmtLoad(loadEnd)} at the end\n\n`;
+  md += `- Load average (1/5/15 min, ${cpus().length} cores): ${formatLoad(loadStart)} at the start, ${formatLoad(loadEnd)} at the end\n\n`;
   md += 'Hash rows: ns per `hashString` call. Get rows: ns per `map.get` (16 or 64-char keys, 100k entries, int32 values) and flatshare / Map.get on the same keys in the same child. "vs murmur3": ns ratio for hash rows, ratio of the flatshare / Map ratios for get rows.\n\n';
   md += '| task | key length | hasher | ns/op (rounds) | flatshare / Map | vs murmur3 |\n|---|---:|---|---:|---:|---:|\n';
   for (const r of rows) {

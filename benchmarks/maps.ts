@@ -17,16 +17,17 @@
  * Map is timed before and after flatshare; its figure is the mean of both.
  * The ratio is flatshare / Map from the same child, the mean over the rounds.
  *
- * Run: `npm run bench:maps` (builds first). Writes benchmarks/results/maps.{json,md}.
+ * Run: `npm run bench:maps` (builds first). Writes benchmarks/results/maps.{json,md}, with
+ * the commit measured.
  * BENCH_MAX_TIME (seconds per measurement, default 1).
  */
-import Benchmark from 'benchmark';
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { SharedFlatMap } from '../lib/index.js';
 import { GET_CALL_SITES } from '../lib/wasm/call-sites.js';
+import { formatLoad, mean, measureBatch } from './measure.js';
 import { Prng, distinctKeys, sampleKeys } from './prng.js';
 
 /** Map counts measured: one, two, the number of call sites, and one more than that (two maps share a site). */
@@ -50,11 +51,7 @@ interface ChildRow {
 
 let sink = 0;
 
-function measure(name: string, fn: () => void): { ns: number; rme: number } {
-  const bench = new Benchmark(name, fn, { maxTime: MAX_TIME_S, minSamples: 5 });
-  bench.run();
-  return { ns: (bench.stats.mean * 1e9) / BATCH, rme: bench.stats.rme };
-}
+const measure = (name: string, fn: () => void): { ns: number; rme: number } => measureBatch(name, fn, BATCH, MAX_TIME_S);
 
 function child(maps: number): void {
   const prng = new Prng(SEED);
@@ -141,8 +138,17 @@ function child(maps: number): void {
 
 interface Row extends ChildRow {
   roundNs: number[];
+  roundMapNs: number[];
   roundRatios: number[];
   ratioVsMap: number;
+}
+
+/** The checked-out commit, with " + uncommitted changes in lib/" when lib/ differs from it; "unknown" outside a git checkout. */
+function gitCommit(): string {
+  const head = spawnSync('git', ['rev-parse', '--short', 'HEAD'], { encoding: 'utf8' });
+  if (head.status !== 0) return 'unknown';
+  const dirty = spawnSync('git', ['status', '--porcelain', '--', 'lib'], { encoding: 'utf8' });
+  return `${head.stdout.trim()}${dirty.stdout.trim() === '' ? '' : ' + uncommitted changes in lib/'}`;
 }
 
 function main(): void {
@@ -158,30 +164,32 @@ function main(): void {
       const { rows } = JSON.parse(result.stdout.trim().split('\n').pop() ?? '{}') as { rows: ChildRow[] };
       for (const r of rows) {
         const key = `${r.task}|${r.maps}`;
-        const prev = merged.get(key) ?? { ...r, roundNs: [], roundRatios: [] };
+        const prev = merged.get(key) ?? { ...r, roundNs: [], roundMapNs: [], roundRatios: [] };
         prev.roundNs.push(r.nsPerOp);
+        prev.roundMapNs.push(r.mapNsPerOp);
         prev.roundRatios.push(r.nsPerOp / r.mapNsPerOp);
         merged.set(key, prev);
       }
     }
   }
-  const mean = (xs: number[]): number => xs.reduce((a, b) => a + b, 0) / xs.length;
   const rows: Row[] = [...merged.values()]
-    .map((r) => ({ ...r, nsPerOp: mean(r.roundNs), ratioVsMap: mean(r.roundRatios) }))
+    // rme is the first round's (benchmark.js's margin of one run); the ns figures are means over the rounds.
+    .map((r) => ({ ...r, nsPerOp: mean(r.roundNs), mapNsPerOp: mean(r.roundMapNs), ratioVsMap: mean(r.roundRatios) }))
     .sort((a, b) => a.task.localeCompare(b.task) || a.maps - b.maps);
   const cpu = cpus()[0]?.model ?? 'unknown CPU';
   const loadEnd = loadavg();
-  const fmtLoad = (l: number[]): string => l.map((x) => x.toFixed(2)).join(' / ');
-  let md = `# Several maps in one thread\n\n- Node ${process.version}, ${cpu}, ${cpus().length} cores\n- Date: ${new Date().toISOString()}\n`;
+  const date = new Date().toISOString();
+  const commit = gitCommit();
+  let md = `# Several maps in one thread\n\n- Node ${process.version}, ${cpu}, ${cpus().length} cores\n- Date: ${date}\n- Commit: ${commit}\n`;
   md += `- Command: \`npm run bench:maps\` (= node build/benchmarks/maps.js; maxTime ${MAX_TIME_S} s per measurement; one child process per map count, ${ROUNDS} rounds in alternating order, mean of the rounds)\n`;
-  md += `- Load average (1/5/15 min, 2 cores): ${fmtLoad(loadStart)} at the start, ${fmtLoad(loadEnd)} at the end\n\n`;
+  md += `- Load average (1/5/15 min, ${cpus().length} cores): ${formatLoad(loadStart)} at the start, ${formatLoad(loadEnd)} at the end\n\n`;
   md += `int32 -> int32 get hit, ${MAP_ENTRIES.toLocaleString('en-US')} entries per map, every map read in the thread before timing. "one map": a loop over the first map; "spread": each lookup on a map picked at random. flatshare / Map: against the same loop over \`Map\`s in the same child. \`get\` has ${GET_CALL_SITES} call sites of the probe (lib/wasm/call-sites.ts).\n\n`;
-  md += '| task | maps in the thread | flatshare ns/op (rounds) | flatshare / Map (rounds) |\n|---|---:|---:|---:|\n';
+  md += '| task | maps in the thread | Map ns/op | flatshare ns/op (rounds) | flatshare / Map (rounds) |\n|---|---:|---:|---:|---:|\n';
   for (const r of rows) {
-    md += `| ${r.task} | ${r.maps} | ${r.nsPerOp.toFixed(1)} (${r.roundNs.map((x) => x.toFixed(1)).join(' / ')}) | ${r.ratioVsMap.toFixed(2)}× (${r.roundRatios.map((x) => x.toFixed(2)).join(' / ')}) |\n`;
+    md += `| ${r.task} | ${r.maps} | ${r.mapNsPerOp.toFixed(1)} | ${r.nsPerOp.toFixed(1)} (${r.roundNs.map((x) => x.toFixed(1)).join(' / ')}) | ${r.ratioVsMap.toFixed(2)}× (${r.roundRatios.map((x) => x.toFixed(2)).join(' / ')}) |\n`;
   }
   mkdirSync('benchmarks/results', { recursive: true });
-  writeFileSync('benchmarks/results/maps.json', `${JSON.stringify({ node: process.version, cpu, date: new Date().toISOString(), loadStart, loadEnd, rows }, null, 2)}\n`);
+  writeFileSync('benchmarks/results/maps.json', `${JSON.stringify({ node: process.version, cpu, date, commit, loadStart, loadEnd, rows }, null, 2)}\n`);
   writeFileSync('benchmarks/results/maps.md', md);
   process.stdout.write(md);
 }

@@ -80,6 +80,25 @@ function benchRound(name: string, w: Timed, spec: MeasureSpec, maxTime: number, 
   return bench.stats.sample.slice();
 }
 
+/** Minimum samples per benchmark.js run in the separate scripts (hashers.ts, maps.ts). */
+const SCRIPT_MIN_SAMPLES = 5;
+
+/**
+ * One benchmark.js run of `fn`, which does `batch` operations per call: ns per
+ * operation and benchmark.js's relative margin of error (percent). Used by the
+ * separate scripts (hashers.ts, maps.ts), which time plain loops.
+ */
+export function measureBatch(name: string, fn: () => void, batch: number, maxTimeS: number): { ns: number; rme: number } {
+  const bench = new Benchmark(name, fn, { maxTime: maxTimeS, minSamples: SCRIPT_MIN_SAMPLES });
+  bench.run();
+  return { ns: (bench.stats.mean * 1e9) / batch, rme: bench.stats.rme };
+}
+
+/** `os.loadavg()` as "1.00 / 0.50 / 0.25" (1, 5 and 15 minutes). */
+export function formatLoad(load: number[]): string {
+  return load.map((x) => x.toFixed(2)).join(' / ');
+}
+
 export function mean(values: number[]): number {
   return values.reduce((a, b) => a + b, 0) / values.length;
 }
