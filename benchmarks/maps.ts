@@ -154,6 +154,8 @@ function gitCommit(): string {
 function main(): void {
   const script = fileURLToPath(import.meta.url);
   const loadStart = loadavg();
+  // Read before the children run: what they measured.
+  const commit = gitCommit();
   const merged = new Map<string, Omit<Row, 'ratioVsMap'>>();
   for (let round = 0; round < ROUNDS; round++) {
     const order = round % 2 === 0 ? [...MAP_COUNTS] : [...MAP_COUNTS].reverse();
@@ -179,7 +181,6 @@ function main(): void {
   const cpu = cpus()[0]?.model ?? 'unknown CPU';
   const loadEnd = loadavg();
   const date = new Date().toISOString();
-  const commit = gitCommit();
   let md = `# Several maps in one thread\n\n- Node ${process.version}, ${cpu}, ${cpus().length} cores\n- Date: ${date}\n- Commit: ${commit}\n`;
   md += `- Command: \`npm run bench:maps\` (= node build/benchmarks/maps.js; maxTime ${MAX_TIME_S} s per measurement; one child process per map count, ${ROUNDS} rounds in alternating order, mean of the rounds)\n`;
   md += `- Load average (1/5/15 min, ${cpus().length} cores): ${formatLoad(loadStart)} at the start, ${formatLoad(loadEnd)} at the end\n\n`;

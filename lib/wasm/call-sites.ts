@@ -7,7 +7,7 @@
  * site has seen one target; once a second map's probe goes through the same
  * site, every call there takes the generic call path, ~5 ns more per `get`
  * (at 100k entries, one map's loop 1.09x -> 1.29x `Map.get` as soon as a
- * second map has been read in the thread; docs/design.md §5, "Several maps in
+ * second map has been read in the thread; docs/design.md §4, "Several maps in
  * one thread"). So `get` holds GET_CALL_SITES textual copies of the call, and
  * each int32 -> int32 map takes one of them, in creation order, round robin:
  * up to GET_CALL_SITES such maps in a thread each keep a monomorphic site.
