@@ -27,6 +27,7 @@ import { cpus, loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { SharedFlatMap } from '../lib/index.js';
 import { GET_CALL_SITES } from '../lib/wasm/call-sites.js';
+import { gitCommit } from './git.js';
 import { formatLoad, mean, measureBatch } from './measure.js';
 import { Prng, distinctKeys, sampleKeys } from './prng.js';
 
@@ -143,14 +144,6 @@ interface Row extends ChildRow {
   roundMapNs: number[];
   roundRatios: number[];
   ratioVsMap: number;
-}
-
-/** The checked-out commit, with " + uncommitted changes in lib/" when lib/ differs from it; "unknown" outside a git checkout. */
-function gitCommit(): string {
-  const head = spawnSync('git', ['rev-parse', '--short', 'HEAD'], { encoding: 'utf8' });
-  if (head.status !== 0) return 'unknown';
-  const dirty = spawnSync('git', ['status', '--porcelain', '--', 'lib'], { encoding: 'utf8' });
-  return `${head.stdout.trim()}${dirty.stdout.trim() === '' ? '' : ' + uncommitted changes in lib/'}`;
 }
 
 function main(): void {

@@ -1,0 +1,334 @@
+/**
+ * What fresh shared memory costs on this machine, and how much of "set of new
+ * keys at 1k" it explains (docs/benchmarks.md, "Fresh memory").
+ *
+ * The suite's set-new job at 1k fills a pool of 200 brand-new maps, 1,000 keys
+ * each. Every flatshare map has its own shared WebAssembly.Memory, so every
+ * fill writes into pages the process has never touched, and each first touch
+ * of a 4 KiB page is a page fault. A `Map` allocates in V8's heap, whose pages
+ * are already mapped. This benchmark measures, each in a fresh child process:
+ *
+ * - `touch`: TOUCH_MEMORIES fresh shared memories, one write per 4 KiB page to
+ *   TOUCH_PAGES of each; ns per page for the first write and for a second
+ *   write to the same pages, and minor page faults per page
+ *   (`process.resourceUsage()`).
+ * - `grow M`: M shared memories alive in the process, then GROWS of them grown
+ *   by one 64 KiB page each; the median time of one `grow`. V8 11.3 visits
+ *   every shared memory of the isolate on a grow, so this rises with M.
+ * - `fill`: the suite's set-new workload at 1k, hand-timed: POOL_MAPS fresh
+ *   maps (made untimed) each filled with FILL_ENTRIES keys and dropped, for
+ *   int32 and 16-char string keys (int32 values), with the default capacity,
+ *   the default capacity with every page of the fresh memory written once
+ *   before the timed fill (preTouch), and presized to FILL_ENTRIES; `Map`
+ *   (`new Map()` and the same fill) in the same child. ns per insert, minor
+ *   faults per fill and the memory's final size. The pre-touched row minus
+ *   the plain one is what the first touches cost in a fill.
+ *   Before each round the child lets its job end and collects: a map is kept
+ *   alive until the end of the job that made it (lib/recovery.ts registers it
+ *   through a WeakRef), and every live shared memory makes a grow slower.
+ *
+ * Not benchmark.js: every timed operation here consumes fresh memory (a page
+ * touched once is no longer fresh), so it cannot be repeated in a cycle.
+ * Each fill figure is the median over FILL_ROUNDS rounds (after WARM_ROUNDS
+ * discarded ones, configurations in alternating order); every filled map is
+ * checked against the Map before its round counts.
+ *
+ * Run: `npm run bench:pages` (builds first, ~1 min). Writes
+ * benchmarks/results/pages.{json,md}, with the commit measured.
+ */
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { SharedFlatMap } from '../lib/index.js';
+import { wasmApi, type SharedWasmMemory, type WasmApi } from '../lib/wasm/api.js';
+import { gitCommit } from './git.js';
+import { stringKey } from './keys.js';
+import { formatLoad } from './measure.js';
+import { Prng, distinctKeys } from './prng.js';
+
+/** The OS page: the unit a first touch faults in. */
+const OS_PAGE_BYTES = 4096;
+/** WebAssembly's page: the unit a memory is created and grown in. */
+const WASM_PAGE_BYTES = 65536;
+const INT_BYTES = 4;
+const TOUCH_MEMORIES = 100;
+/** Pages touched per memory in `touch` (64 KiB: about what a 1k fill writes). */
+const TOUCH_PAGES = 16;
+const MEMORY_COUNTS = [1, 10, 100, 1000];
+const GROWS = 41;
+/** The suite's pool at 1k (case.ts POOL_ENTRIES / 1,000) and its size. */
+const POOL_MAPS = 200;
+const FILL_ENTRIES = 1000;
+const WARM_ROUNDS = 2;
+const FILL_ROUNDS = 8;
+/** maxBytes of the filled maps: the suite's set-new maps (case.ts setNewMaxBytes at 1k). */
+const FILL_MAX_BYTES = 16 << 20;
+const SEED = 0x9a6e;
+
+const gc = (globalThis as { gc?: () => void }).gc;
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 === 1 ? (sorted[mid] as number) : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
+}
+
+function minorFaults(): number {
+  return process.resourceUsage().minorPageFault;
+}
+
+function api(): WasmApi {
+  if (wasmApi === undefined) throw new Error('this benchmark needs WebAssembly');
+  return wasmApi;
+}
+
+function newMemory(pages: number, maximum: number): SharedWasmMemory {
+  return new (api().Memory)({ initial: pages, maximum, shared: true });
+}
+
+interface TouchResult {
+  firstNsPerPage: number;
+  secondNsPerPage: number;
+  faultsPerPage: number;
+}
+
+/** One write per OS page to the first TOUCH_PAGES pages of TOUCH_MEMORIES fresh memories, twice. */
+function touch(): TouchResult {
+  const stride = OS_PAGE_BYTES / INT_BYTES;
+  const views: Int32Array[] = [];
+  for (let m = 0; m < TOUCH_MEMORIES; m++) views.push(new Int32Array(newMemory(1, 1).buffer));
+  const pages = TOUCH_MEMORIES * TOUCH_PAGES;
+  const timed = (word: number): { ns: number; faults: number } => {
+    const f0 = minorFaults();
+    const t0 = process.hrtime.bigint();
+    for (const v of views) for (let p = 0; p < TOUCH_PAGES; p++) v[p * stride + word] = p + 1;
+    const ns = Number(process.hrtime.bigint() - t0);
+    return { ns, faults: minorFaults() - f0 };
+  };
+  const first = timed(0);
+  const second = timed(1);
+  for (const v of views) for (let p = 0; p < TOUCH_PAGES; p++) if (v[p * stride] !== p + 1) throw new Error('touch: a write was lost');
+  return { firstNsPerPage: first.ns / pages, secondNsPerPage: second.ns / pages, faultsPerPage: first.faults / pages };
+}
+
+/** Median µs of one grow by one page, with `count` shared memories alive (each may grow GROWS times). */
+function grow(count: number): number {
+  const memories: SharedWasmMemory[] = [];
+  for (let m = 0; m < count; m++) memories.push(newMemory(1, 1 + GROWS));
+  const times: number[] = [];
+  for (let g = 0; g < GROWS; g++) {
+    const memory = memories[g % count] as SharedWasmMemory;
+    const before = memory.buffer.byteLength;
+    const t0 = process.hrtime.bigint();
+    memory.grow(1);
+    times.push(Number(process.hrtime.bigint() - t0) / 1000);
+    if (memory.buffer.byteLength !== before + WASM_PAGE_BYTES) throw new Error('grow: the memory did not grow by one page');
+  }
+  return median(times);
+}
+
+type FillConfig =
+  | 'int32 keys, default capacity'
+  | 'int32 keys, default capacity, pages pre-touched'
+  | 'int32 keys, presized'
+  | 'string keys, default capacity'
+  | 'string keys, default capacity, pages pre-touched'
+  | 'string keys, presized';
+const FILL_CONFIGS: FillConfig[] = [
+  'int32 keys, default capacity',
+  'int32 keys, default capacity, pages pre-touched',
+  'int32 keys, presized',
+  'string keys, default capacity',
+  'string keys, default capacity, pages pre-touched',
+  'string keys, presized',
+];
+
+/**
+ * Write every OS page of a fresh map's memory once, untimed, each word
+ * rewritten with the value it holds: the map is unchanged (nothing else uses
+ * it yet), and the fill that follows takes no page fault in the memory as it
+ * is now (pages a later grow adds are still fresh).
+ */
+function preTouch(memory: SharedWasmMemory): void {
+  const words = new Int32Array(memory.buffer);
+  const stride = OS_PAGE_BYTES / INT_BYTES;
+  for (let at = 0; at < words.length; at += stride) words[at] = words[at] as number;
+}
+
+interface FillRound {
+  nsPerInsert: number;
+  faultsPerFill: number;
+  memoryKiB: number;
+}
+
+interface FillRow {
+  config: FillConfig;
+  nsPerInsert: number;
+  mapNsPerInsert: number;
+  faultsPerFill: number;
+  memoryKiB: number;
+  roundNs: number[];
+  roundMapNs: number[];
+}
+
+/** Let the current job end, so the maps it made are no longer kept alive (WeakRef keeps its target until then), then collect. */
+async function collect(): Promise<void> {
+  await new Promise((resolve) => setImmediate(resolve));
+  (gc as () => void)();
+}
+
+async function fillChild(): Promise<{ touch: TouchResult; rows: FillRow[] }> {
+  if (gc === undefined) throw new Error('fill: run with --expose-gc');
+  const ints = distinctKeys(new Prng(SEED), FILL_ENTRIES);
+  const strings = Array.from(ints, (k) => stringKey(k));
+  const isString = (c: FillConfig): boolean => c.startsWith('string');
+  const fillOne = async (config: FillConfig): Promise<FillRound> => {
+    await collect();
+    const keys: Array<number | string> = isString(config) ? strings : Array.from(ints);
+    const pool: Array<SharedFlatMap<number | string, number>> = [];
+    for (let m = 0; m < POOL_MAPS; m++) {
+      pool.push(
+        new SharedFlatMap<number | string, number>({
+          keys: isString(config) ? 'string' : 'int32',
+          values: 'int32',
+          maxBytes: FILL_MAX_BYTES,
+          ...(config.endsWith('presized') ? { capacity: FILL_ENTRIES } : {}),
+        }),
+      );
+      if (config.endsWith('pre-touched')) preTouch((pool[m] as SharedFlatMap<number | string, number>).handle.memory);
+    }
+    const f0 = minorFaults();
+    const t0 = process.hrtime.bigint();
+    let last = pool[0] as SharedFlatMap<number | string, number>;
+    let sizes = 0;
+    // As the suite: each map is taken from the pool, filled and dropped (only `last` stays reachable).
+    for (let map = pool.pop(); map !== undefined; map = pool.pop()) {
+      for (let i = 0; i < FILL_ENTRIES; i++) map.set(keys[i] as number | string, i);
+      sizes += map.size;
+      last = map;
+    }
+    const ns = Number(process.hrtime.bigint() - t0);
+    const faults = minorFaults() - f0;
+    if (sizes !== POOL_MAPS * FILL_ENTRIES) throw new Error(`fill ${config}: sizes ${sizes}`);
+    for (let i = 0; i < FILL_ENTRIES; i++) if (last.get(keys[i] as number | string) !== i) throw new Error(`fill ${config}: key ${String(keys[i])}`);
+    return { nsPerInsert: ns / (POOL_MAPS * FILL_ENTRIES), faultsPerFill: faults / POOL_MAPS, memoryKiB: last.handle.memory.buffer.byteLength / 1024 };
+  };
+  // Two loops written out (int32 and string keys): one loop would see both key types at Map.set.
+  const mapFillInt = (): number => {
+    const t0 = process.hrtime.bigint();
+    let sizes = 0;
+    for (let m = 0; m < POOL_MAPS; m++) {
+      const map = new Map<number, number>();
+      for (let i = 0; i < FILL_ENTRIES; i++) map.set(ints[i] as number, i);
+      sizes += map.size;
+    }
+    const ns = Number(process.hrtime.bigint() - t0);
+    if (sizes !== POOL_MAPS * FILL_ENTRIES) throw new Error('Map fill: sizes');
+    return ns / (POOL_MAPS * FILL_ENTRIES);
+  };
+  const mapFillString = (): number => {
+    const t0 = process.hrtime.bigint();
+    let sizes = 0;
+    for (let m = 0; m < POOL_MAPS; m++) {
+      const map = new Map<string, number>();
+      for (let i = 0; i < FILL_ENTRIES; i++) map.set(strings[i] as string, i);
+      sizes += map.size;
+    }
+    const ns = Number(process.hrtime.bigint() - t0);
+    if (sizes !== POOL_MAPS * FILL_ENTRIES) throw new Error('Map fill: sizes');
+    return ns / (POOL_MAPS * FILL_ENTRIES);
+  };
+  const rounds = new Map<FillConfig, FillRound[]>(FILL_CONFIGS.map((c) => [c, []]));
+  const mapRounds = { int32: [] as number[], string: [] as number[] };
+  for (let r = 0; r < WARM_ROUNDS + FILL_ROUNDS; r++) {
+    const order = r % 2 === 0 ? FILL_CONFIGS : [...FILL_CONFIGS].reverse();
+    const mi = mapFillInt();
+    const ms = mapFillString();
+    for (const config of order) {
+      const result = await fillOne(config);
+      if (r >= WARM_ROUNDS) (rounds.get(config) as FillRound[]).push(result);
+    }
+    if (r >= WARM_ROUNDS) {
+      mapRounds.int32.push(mi);
+      mapRounds.string.push(ms);
+    }
+  }
+  const rows = FILL_CONFIGS.map((config): FillRow => {
+    const rs = rounds.get(config) as FillRound[];
+    const mapNs = isString(config) ? mapRounds.string : mapRounds.int32;
+    return {
+      config,
+      nsPerInsert: median(rs.map((x) => x.nsPerInsert)),
+      mapNsPerInsert: median(mapNs),
+      faultsPerFill: median(rs.map((x) => x.faultsPerFill)),
+      memoryKiB: median(rs.map((x) => x.memoryKiB)),
+      roundNs: rs.map((x) => x.nsPerInsert),
+      roundMapNs: mapNs,
+    };
+  });
+  await collect();
+  return { touch: touch(), rows };
+}
+
+function runChild(args: string[]): unknown {
+  const script = fileURLToPath(import.meta.url);
+  const result = spawnSync(process.execPath, ['--expose-gc', script, '--child', ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+  if (result.status !== 0) throw new Error(`pages child ${args.join(' ')} exited with ${result.status}`);
+  return JSON.parse(result.stdout.trim().split('\n').pop() ?? 'null');
+}
+
+function main(): void {
+  const loadStart = loadavg();
+  const commit = gitCommit();
+  process.stderr.write('touch\n');
+  const touched = runChild(['touch']) as TouchResult;
+  const grows: Array<{ memories: number; medianGrowUs: number }> = [];
+  for (const count of MEMORY_COUNTS) {
+    process.stderr.write(`grow with ${count} shared memories alive\n`);
+    grows.push({ memories: count, medianGrowUs: runChild(['grow', String(count)]) as number });
+  }
+  process.stderr.write('fill\n');
+  const fill = runChild(['fill']) as { touch: TouchResult; rows: FillRow[] };
+  const loadEnd = loadavg();
+  const cpu = cpus()[0]?.model ?? 'unknown CPU';
+  const date = new Date().toISOString();
+  let md = `# Fresh memory\n\n- Node ${process.version}, ${cpu}, ${cpus().length} cores\n- Date: ${date}\n- Commit: ${commit}\n`;
+  md += '- Command: `npm run bench:pages` (= node build/benchmarks/pages.js; one child process per part)\n';
+  md += `- Load average (1/5/15 min): ${formatLoad(loadStart)} at the start, ${formatLoad(loadEnd)} at the end\n\n`;
+  md += `## First touch of a fresh shared WebAssembly.Memory\n\n${TOUCH_MEMORIES} memories, one write per 4 KiB page to ${TOUCH_PAGES} pages of each.\n\n`;
+  md += '| child | first write, ns/page | second write, ns/page | first / second | minor faults per page |\n|---|---:|---:|---:|---:|\n';
+  for (const [label, t] of [['touch', touched], ['fill (after its rounds)', fill.touch]] as Array<[string, TouchResult]>) {
+    md += `| ${label} | ${t.firstNsPerPage.toFixed(0)} | ${t.secondNsPerPage.toFixed(1)} | ${(t.firstNsPerPage / t.secondNsPerPage).toFixed(0)}× | ${t.faultsPerPage.toFixed(2)} |\n`;
+  }
+  md += '\n## Growing a shared memory by one page\n\nMedian of ' + `${GROWS} grows, each of a different memory, with that many shared memories alive in the process.\n\n`;
+  md += '| shared memories alive | median µs per grow | / with 1 alive |\n|---:|---:|---:|\n';
+  const base = grows[0]?.medianGrowUs ?? Number.NaN;
+  for (const g of grows) md += `| ${g.memories.toLocaleString('en-US')} | ${g.medianGrowUs.toFixed(1)} | ${(g.medianGrowUs / base).toFixed(1)}× |\n`;
+  md += `\n## Filling fresh maps (the suite's set new at 1k)\n\n${POOL_MAPS} fresh flatshare maps per round, made untimed, each filled with ${FILL_ENTRIES.toLocaleString('en-US')} keys (int32 values) and dropped; before each round the previous round's maps are collected. \`Map\`: \`new Map()\` and the same fill, ${POOL_MAPS} times, in the same child. Median of ${FILL_ROUNDS} rounds. "Pages pre-touched": every 4 KiB page of the fresh memory written once before the timed fill (it is unchanged), so the difference to the row above is what the first touches cost.\n\n`;
+  md += '| keys, capacity | Map ns/insert | flatshare ns/insert (rounds) | flatshare / Map | minor faults per fill | memory at the end, KiB |\n|---|---:|---:|---:|---:|---:|\n';
+  const rows = fill.rows.map((r) => ({ ...r, ratioVsMap: r.nsPerInsert / r.mapNsPerInsert }));
+  for (const r of rows) {
+    md += `| ${r.config} | ${r.mapNsPerInsert.toFixed(1)} | ${r.nsPerInsert.toFixed(0)} (${r.roundNs.map((x) => x.toFixed(0)).join(' / ')}) | ${r.ratioVsMap.toFixed(2)}× | ${r.faultsPerFill.toFixed(1)} | ${r.memoryKiB.toFixed(0)} |\n`;
+  }
+  mkdirSync('benchmarks/results', { recursive: true });
+  writeFileSync(
+    'benchmarks/results/pages.json',
+    `${JSON.stringify({ node: process.version, cpu, date, commit, loadStart, loadEnd, touch: touched, grows, fillTouch: fill.touch, fill: rows }, null, 2)}\n`,
+  );
+  writeFileSync('benchmarks/results/pages.md', md);
+  process.stdout.write(md);
+}
+
+const childAt = process.argv.indexOf('--child');
+if (childAt >= 0) {
+  const part = process.argv[childAt + 1];
+  let out: unknown;
+  if (part === 'touch') out = touch();
+  else if (part === 'grow') out = grow(Number(process.argv[childAt + 2]));
+  else if (part === 'fill') out = await fillChild();
+  else throw new Error('--child needs touch, grow <memories> or fill');
+  process.stdout.write(`${JSON.stringify(out)}\n`);
+} else {
+  main();
+}
