@@ -469,6 +469,28 @@ export interface Recoverable {
 /** Map id -> instances of that map in this thread. One live instance is enough to recover a map. */
 const registry = new Map<string, Set<WeakRef<Recoverable>>>();
 let watching = false;
+
+/** What `forgetCollected` needs to find a collected instance's entry (never the instance itself). */
+interface RegistryEntry {
+  readonly mapId: string;
+  readonly ref: WeakRef<Recoverable>;
+}
+
+/** Drop the entry of an instance that was garbage-collected, and its map id once no instance is left. */
+function forgetCollected(entry: RegistryEntry): void {
+  const set = registry.get(entry.mapId);
+  if (set === undefined) return;
+  set.delete(entry.ref);
+  if (set.size === 0) registry.delete(entry.mapId);
+}
+
+/**
+ * Removes the registry entries of collected instances. Without it every map
+ * ever made in a thread would leave its id, a Set and a WeakRef behind until a
+ * worker exits (`recoverEverywhere` prunes too): a leak in a server that makes
+ * and drops maps without ever ending a worker.
+ */
+const collected = new FinalizationRegistry<RegistryEntry>(forgetCollected);
 const listeners = new Set<(report: RecoveryReport) => void>();
 
 /**
@@ -478,7 +500,11 @@ const listeners = new Set<(report: RecoveryReport) => void>();
 export function registerMap(mapId: string, map: Recoverable): void {
   let set = registry.get(mapId);
   if (set === undefined) registry.set(mapId, (set = new Set()));
-  set.add(new WeakRef(map));
+  // The WeakRef keeps `map` alive until the end of the current job (ECMAScript's
+  // KeepDuringJob), so maps made and dropped in one synchronous run are collected after it.
+  const ref = new WeakRef(map);
+  set.add(ref);
+  collected.register(map, { mapId, ref });
   if (!watching && typeof process !== 'undefined' && typeof process.on === 'function') {
     watching = true;
     process.on('worker', (worker) => {
@@ -526,6 +552,13 @@ export function recoverEverywhere(threadId: number): RecoveryReport[] {
     }
   }
   return reports;
+}
+
+/** @internal Instances registered in this thread, live or not yet pruned (spec/unit/registry.test.ts). */
+export function registeredInstances(): number {
+  let count = 0;
+  for (const set of registry.values()) count += set.size;
+  return count;
 }
 
 /**

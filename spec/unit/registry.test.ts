@@ -1,0 +1,69 @@
+/**
+ * The per-thread registry of map instances (lib/recovery.ts registerMap) must
+ * not outlive the instances: a map that was dropped and collected loses its
+ * entry without any worker exiting. Also: while a map is alive its entry
+ * stays, so automatic recovery still finds it.
+ *
+ * The tests run serially: each counts every entry of the process.
+ * Garbage collection is forced through V8's --expose-gc flag set at run time
+ * (a fresh context then has `gc`); the test waits for a few turns after each
+ * gc() because FinalizationRegistry callbacks run as tasks of their own.
+ */
+import test from 'ava';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+import { SharedFlatMap } from '../../lib/index.js';
+import { instancesOf, registeredInstances } from '../../lib/recovery.js';
+
+setFlagsFromString('--expose-gc');
+const gc = runInNewContext('gc') as () => void;
+
+/** Maps made and dropped by the test. */
+const DROPPED = 40;
+/** gc() and turns tried before giving up (collection is not promised on the first). */
+const COLLECT_ATTEMPTS = 20;
+/** Small budget for entries other code of this process might register meanwhile (none expected). */
+const SLACK = 2;
+
+const turn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+function makeAndDrop(count: number): void {
+  for (let i = 0; i < count; i++) {
+    const map = new SharedFlatMap<number, number>({ keys: 'int32', values: 'int32', maxBytes: 1 << 20 });
+    map.set(i, i);
+  }
+}
+
+async function collectUntil(done: () => boolean): Promise<boolean> {
+  for (let attempt = 0; attempt < COLLECT_ATTEMPTS; attempt++) {
+    // The WeakRef in the registry keeps a map alive until the job that made it ends.
+    await turn();
+    gc();
+    await turn();
+    if (done()) return true;
+  }
+  return done();
+}
+
+test.serial('a dropped map leaves the registry once it is collected, without any worker exiting', async (t) => {
+  const before = registeredInstances();
+  makeAndDrop(DROPPED);
+  t.is(registeredInstances(), before + DROPPED, 'every new map registers one instance');
+  const pruned = await collectUntil(() => registeredInstances() <= before + SLACK);
+  t.true(pruned, `registry still holds ${registeredInstances() - before} of the ${DROPPED} dropped maps`);
+});
+
+test.serial('a map that is still referenced keeps its registry entry through gc', async (t) => {
+  const kept = new SharedFlatMap<number, number>({ keys: 'int32', values: 'int32', maxBytes: 1 << 20 });
+  const attached = SharedFlatMap.attach<number, number>(kept.handle);
+  // The id the registry keys on (private to the class).
+  const mapId = (kept as unknown as { mapId: string }).mapId;
+  t.is(typeof mapId, 'string');
+  t.deepEqual(new Set(instancesOf(mapId)), new Set([kept, attached]));
+  const before = registeredInstances();
+  makeAndDrop(DROPPED);
+  t.true(await collectUntil(() => registeredInstances() <= before + SLACK), 'the dropped maps were collected');
+  t.deepEqual(new Set(instancesOf(mapId)), new Set([kept, attached]), 'both live instances are still registered');
+  kept.set(1, 11);
+  t.is(attached.get(1), 11);
+});
