@@ -38,7 +38,8 @@
  * - automatically: the thread that creates a Worker sees `process.on('worker')`
  *   and then the worker's `'exit'` event, which fires after the thread has
  *   stopped. It recovers that threadId in every map attached or created in
- *   this thread (a registry of WeakRefs keyed by map id).
+ *   this thread (a registry of WeakRefs keyed by map id; a FinalizationRegistry
+ *   drops the entry of an instance that was collected).
  * - explicitly: `map.recover(threadId)`, for setups where the creator of the
  *   worker has no map (or is another process's business).
  * Recovery marks the record DEAD first; a thread that waits on a lock (after
