@@ -95,7 +95,7 @@ import {
 import { FULL, STATE_MASK, TOMBSTONE, lockOwnerTag, released, storeWord } from './seqlock.js';
 import { PHASE_ALLOCATING, PHASE_COPYING, PHASE_STABLE, genOf, makeEpoch, phaseOf } from './epoch.js';
 import { readTableInfo, initTableHeader, type TableInfo } from './table.js';
-import { recordTag, writerRecordAt } from './writers.js';
+import { forgetClaimedRecord, recordTag, writerRecordAt } from './writers.js';
 import { FlatshareTimeoutError } from './errors.js';
 import { SPIN_ROUNDS, backoff } from './backoff.js';
 
@@ -477,19 +477,25 @@ interface RegistryEntry {
   readonly ref: WeakRef<Recoverable>;
 }
 
-/** Drop the entry of an instance that was garbage-collected, and its map id once no instance is left. */
+/**
+ * Drop the entry of an instance that was garbage-collected, and once no
+ * instance of its map is left in this thread, the map id and the thread's
+ * cached writer record number for it (writers.ts).
+ */
 function forgetCollected(entry: RegistryEntry): void {
   const set = registry.get(entry.mapId);
   if (set === undefined) return;
   set.delete(entry.ref);
-  if (set.size === 0) registry.delete(entry.mapId);
+  if (set.size > 0) return;
+  registry.delete(entry.mapId);
+  forgetClaimedRecord(entry.mapId);
 }
 
 /**
  * Removes the registry entries of collected instances. Without it every map
  * ever made in a thread would leave its id, a Set and a WeakRef behind until a
- * worker exits (`recoverEverywhere` prunes too): a leak in a server that makes
- * and drops maps without ever ending a worker.
+ * worker exits (`recoverEverywhere` prunes too), and its cached writer record
+ * number for good: a leak in a server that makes and drops maps.
  */
 const collected = new FinalizationRegistry<RegistryEntry>(forgetCollected);
 const listeners = new Set<(report: RecoveryReport) => void>();
@@ -502,7 +508,8 @@ export function registerMap(mapId: string, map: Recoverable): void {
   let set = registry.get(mapId);
   if (set === undefined) registry.set(mapId, (set = new Set()));
   // The WeakRef keeps `map` alive until the end of the current job (ECMAScript's
-  // KeepDuringJob), so maps made and dropped in one synchronous run are collected after it.
+  // KeepDuringJob: until control returns to the event loop), so a map made and
+  // dropped in one synchronous run can be collected only after it.
   const ref = new WeakRef(map);
   set.add(ref);
   collected.register(map, { mapId, ref });
@@ -539,6 +546,7 @@ export function recoverEverywhere(threadId: number): RecoveryReport[] {
     const live = instancesOf(mapId)[0];
     if (live === undefined) {
       registry.delete(mapId);
+      forgetClaimedRecord(mapId);
       continue;
     }
     try {

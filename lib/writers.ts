@@ -77,6 +77,21 @@ export function claimWriterRecord(words: Int32Array, mapId: string): number {
   );
 }
 
+/**
+ * Forget this thread's cached record number for `mapId` (no instance of the map
+ * is left in this thread: recovery.ts calls it when the last one was collected).
+ * The record stays claimed in the map's memory: a later attach in this thread
+ * finds it again by its OWNER word.
+ */
+export function forgetClaimedRecord(mapId: string): void {
+  claimedByMap.delete(mapId);
+}
+
+/** @internal Map ids this thread holds a cached record number for (spec/unit/registry.test.ts). */
+export function cachedRecordCount(): number {
+  return claimedByMap.size;
+}
+
 /** Give this thread's record back (e.g. when the thread is about to exit). */
 export function releaseWriterRecord(words: Int32Array, mapId: string): void {
   const rec = claimedByMap.get(mapId);

@@ -1,8 +1,10 @@
 /**
  * The per-thread registry of map instances (lib/recovery.ts registerMap) must
  * not outlive the instances: a map that was dropped and collected loses its
- * entry without any worker exiting. Also: while a map is alive its entry
- * stays, so automatic recovery still finds it.
+ * entry, and the thread's cached writer record number for it (lib/writers.ts),
+ * without any worker exiting. An instance that was collected leaves while
+ * another instance of the same map stays registered, so automatic recovery
+ * still finds the map.
  *
  * The tests run serially: each counts every entry of the process.
  * Garbage collection is forced through V8's --expose-gc flag set at run time
@@ -14,6 +16,7 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { SharedFlatMap } from '../../lib/index.js';
 import { instancesOf, registeredInstances } from '../../lib/recovery.js';
+import { cachedRecordCount } from '../../lib/writers.js';
 
 setFlagsFromString('--expose-gc');
 const gc = runInNewContext('gc') as () => void;
@@ -47,10 +50,34 @@ async function collectUntil(done: () => boolean): Promise<boolean> {
 
 test.serial('a dropped map leaves the registry once it is collected, without any worker exiting', async (t) => {
   const before = registeredInstances();
+  const recordsBefore = cachedRecordCount();
   makeAndDrop(DROPPED);
   t.is(registeredInstances(), before + DROPPED, 'every new map registers one instance');
-  const pruned = await collectUntil(() => registeredInstances() <= before + SLACK);
-  t.true(pruned, `registry still holds ${registeredInstances() - before} of the ${DROPPED} dropped maps`);
+  t.is(cachedRecordCount(), recordsBefore + DROPPED, 'every written map caches its writer record number');
+  const pruned = await collectUntil(() => registeredInstances() <= before + SLACK && cachedRecordCount() <= recordsBefore + SLACK);
+  t.true(pruned, `registry still holds ${registeredInstances() - before} of the ${DROPPED} dropped maps, records ${cachedRecordCount() - recordsBefore}`);
+});
+
+/** Attach `map` in this thread, write through the new instance, and drop it. */
+function attachWriteAndDrop(map: SharedFlatMap<number, number>): void {
+  SharedFlatMap.attach<number, number>(map.handle).set(2, 22);
+}
+
+test.serial('a collected instance leaves, the live instance of the same map stays registered', async (t) => {
+  const kept = new SharedFlatMap<number, number>({ keys: 'int32', values: 'int32', maxBytes: 1 << 20 });
+  kept.set(1, 11);
+  const mapId = (kept as unknown as { mapId: string }).mapId;
+  attachWriteAndDrop(kept);
+  t.is(instancesOf(mapId).length, 2);
+  const recordsBefore = cachedRecordCount();
+  t.true(await collectUntil(() => instancesOf(mapId).length === 1), 'the dropped instance was collected');
+  t.deepEqual(instancesOf(mapId), [kept]);
+  t.is(cachedRecordCount(), recordsBefore, 'the map keeps its cached record while an instance lives');
+  // kept still writes through its record, and a new attach finds the same one.
+  kept.set(3, 33);
+  const again = SharedFlatMap.attach<number, number>(kept.handle);
+  again.set(4, 44);
+  t.deepEqual([kept.get(2), kept.get(3), kept.get(4)], [22, 33, 44]);
 });
 
 test.serial('a map that is still referenced keeps its registry entry through gc', async (t) => {
