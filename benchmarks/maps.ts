@@ -1,6 +1,6 @@
 /**
- * Several maps in one thread: int32 get hit at 100k entries when a thread
- * reads 1, 2, 4 or 5 int32 -> int32 maps (lib/wasm/call-sites.ts is why this
+ * Several maps in one thread: int32 get hit and overwrite at 100k entries when
+ * a thread uses 1, 2, 4 or 5 int32 -> int32 maps (lib/wasm/call-sites.ts is why this
  * can differ from one map: V8 11.3 inlines the JS-to-wasm call only at a call
  * site that has seen one target, and every map has its own wasm instance).
  *
@@ -13,7 +13,11 @@
  * before any timing), then times with benchmark.js:
  * - "one map": a loop over the first map only, against a loop over the first Map;
  * - "spread": each lookup goes to a map picked at random (the same sequence
- *   for flatshare and Map), against the Maps picked the same way.
+ *   for flatshare and Map), against the Maps picked the same way;
+ * - "overwrite, one map": `set` of the first map's keys (each to itself) in a
+ *   loop, against the same loop over the first Map; every map was written
+ *   through `set` when it was filled. The first map is checked against the
+ *   first Map after timing.
  * Map is timed before and after flatshare; its figure is the mean of both.
  * The ratio is flatshare / Map from the same child, the mean over the rounds.
  *
@@ -26,13 +30,13 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { SharedFlatMap } from '../lib/index.js';
-import { GET_CALL_SITES } from '../lib/wasm/call-sites.js';
+import { CALL_SITES } from '../lib/wasm/call-sites.js';
 import { gitCommit } from './git.js';
 import { formatLoad, mean, measureBatch } from './measure.js';
 import { Prng, distinctKeys, sampleKeys } from './prng.js';
 
 /** Map counts measured: one, two, the number of call sites, and one more than that (two maps share a site). */
-const MAP_COUNTS = [1, 2, GET_CALL_SITES, GET_CALL_SITES + 1];
+const MAP_COUNTS = [1, 2, CALL_SITES, CALL_SITES + 1];
 const MAP_ENTRIES = 100_000;
 /** Lookup sequence length (a power of two, so the cursor wraps with a mask). */
 const LOOKUPS = 1 << 20;
@@ -41,7 +45,7 @@ const MAX_TIME_S = Number(process.env.BENCH_MAX_TIME ?? 1);
 const SEED = 0x3a95;
 const ROUNDS = 2;
 
-type Task = 'one map' | 'spread';
+type Task = 'one map' | 'spread' | 'overwrite, one map';
 interface ChildRow {
   task: Task;
   maps: number;
@@ -124,9 +128,31 @@ function child(maps: number): void {
       sink ^= acc;
     };
   };
+  // Overwrites of the first map's keys (every map was written through `set` when it was filled).
+  // The value written is the key itself, so flatshare and Map agree whatever number of
+  // invocations each ran (checked after timing).
+  const overwriteFs = (): (() => void) => {
+    let i = 0;
+    return () => {
+      for (let n = 0; n < BATCH; n++) {
+        const k = lookups[i++ & (LOOKUPS - 1)] as number;
+        first.set(k, k);
+      }
+    };
+  };
+  const overwriteMap = (): (() => void) => {
+    let i = 0;
+    return () => {
+      for (let n = 0; n < BATCH; n++) {
+        const k = lookups[i++ & (LOOKUPS - 1)] as number;
+        firstMap.set(k, k);
+      }
+    };
+  };
   const tasks: Array<[Task, () => () => void, () => () => void]> = [
     ['one map', oneFs, oneMap],
     ['spread', spreadFs, spreadMap],
+    ['overwrite, one map', overwriteFs, overwriteMap],
   ];
   for (const [task, fs, base] of tasks) {
     const m1 = measure(`Map ${task}`, base());
@@ -135,6 +161,9 @@ function child(maps: number): void {
     const mapNs = (m1.ns + m2.ns) / 2;
     rows.push({ task, maps, nsPerOp: f.ns, rme: f.rme, mapNsPerOp: mapNs });
     process.stderr.write(`  ${maps} maps, ${task}: flatshare ${f.ns.toFixed(1)} ns, Map ${mapNs.toFixed(1)} ns\n`);
+  }
+  for (const k of keys) {
+    if (first.get(k) !== firstMap.get(k)) throw new Error(`check after timing: get(${k}) = ${first.get(k)}, Map: ${firstMap.get(k)}`);
   }
   process.stdout.write(`${JSON.stringify({ rows, sink: sink & 1 })}\n`);
 }
@@ -179,7 +208,7 @@ function main(): void {
   let md = `# Several maps in one thread\n\n- Node ${process.version}, ${cpu}, ${cpus().length} cores\n- Date: ${date}\n- Commit: ${commit}\n`;
   md += `- Command: \`npm run bench:maps\` (= node build/benchmarks/maps.js; maxTime ${MAX_TIME_S} s per measurement; one child process per map count, ${ROUNDS} rounds in alternating order, mean of the rounds)\n`;
   md += `- Load average (1/5/15 min, ${cpus().length} cores): ${formatLoad(loadStart)} at the start, ${formatLoad(loadEnd)} at the end\n\n`;
-  md += `int32 -> int32 get hit, ${MAP_ENTRIES.toLocaleString('en-US')} entries per map, every map read in the thread before timing. "one map": a loop over the first map; "spread": each lookup on a map picked at random. flatshare / Map: against the same loop over \`Map\`s in the same child. \`get\` has ${GET_CALL_SITES} call sites of the probe (lib/wasm/call-sites.ts).\n\n`;
+  md += `int32 -> int32, ${MAP_ENTRIES.toLocaleString('en-US')} entries per map, every map written and read in the thread before timing. "one map": get hits in a loop over the first map; "spread": each get on a map picked at random; "overwrite, one map": set of existing keys of the first map. flatshare / Map: against the same loop over \`Map\`s in the same child. \`get\`, \`set\`, \`delete\` and \`add\` have ${CALL_SITES} call sites of their wasm call (lib/wasm/call-sites.ts).\n\n`;
   md += '| task | maps in the thread | Map ns/op | flatshare ns/op (rounds) | flatshare / Map (rounds) |\n|---|---:|---:|---:|---:|\n';
   for (const r of rows) {
     md += `| ${r.task} | ${r.maps} | ${r.mapNsPerOp.toFixed(1)} | ${r.nsPerOp.toFixed(1)} (${r.roundNs.map((x) => x.toFixed(1)).join(' / ')}) | ${r.ratioVsMap.toFixed(2)}× (${r.roundRatios.map((x) => x.toFixed(2)).join(' / ')}) |\n`;

@@ -106,7 +106,7 @@ import { createSharedMemory, WasmSharedMemory } from './memory.js';
 import { wasmApi, type SharedWasmMemory } from './wasm/api.js';
 import { ADD_SLOW_RESULT, DEL_DELETED, DEL_SLOW, PUT_NEED_BLOCK, PUT_SLOW, PUT_STORED_BLOCK, instantiateWritePath, type WasmWritePath, HASH_MURMUR3_INT, HASH_STORED } from './wasm/write-path.js';
 import { warmUp } from './wasm/warm-up.js';
-import { takeGetCallSite } from './wasm/call-sites.js';
+import { takeCallSite } from './wasm/call-sites.js';
 import { FIND_MISS, KEY_MAX_UNITS, instantiateStringReadPath, type WasmStringReadPath } from './wasm/read-string-path.js';
 import { instantiateReadPath, READ_MISS, READ_RETRY, STATUS_HIT, STATUS_RETRY, type WasmReadPath } from './wasm/read-path.js';
 import { readTableInfo, initTableHeader, writeTableInfo, viewCovers, type TableInfo } from './table.js';
@@ -291,8 +291,8 @@ export class SharedFlatMap<K = string, V = unknown> implements Iterable<[K, V]> 
   private readonly fastGet: boolean;
   /** `wasm.getI32`, held directly: one load less per `get`. */
   private readonly probeI32: WasmReadPath['getI32'];
-  /** Which of `get`'s copies of the probe call this map uses (wasm/call-sites.ts); 0 unless `fastGet`. */
-  private readonly getSite: number;
+  /** Which copy of the wasm call this map uses in `get`, `set`, `delete` and `add` (wasm/call-sites.ts); 0 unless `fastGet`. */
+  private readonly callSite: number;
   private gen = -1;
   private table: TableInfo = { base: 0, slots: 0, capacity: 0, shift: 0 };
   /** Copies of `table.slots`, `table.capacity - 1` and `table.shift` for the read path (refreshTable). */
@@ -392,7 +392,7 @@ export class SharedFlatMap<K = string, V = unknown> implements Iterable<[K, V]> 
     this.fastDelStr = this.strKeys && this.murmurInline && LITTLE_ENDIAN;
     this.fastGet = this.fastPut && !this.isFloat && this.murmurInline;
     this.probeI32 = this.wasm.getI32;
-    this.getSite = this.fastGet ? takeGetCallSite() : 0;
+    this.callSite = this.fastGet ? takeCallSite() : 0;
     this.mapId = readMapId(words);
     this.waitTimeoutMs = parsed.waitTimeoutMs;
     this.arenaHost = this.makeArenaHost();
@@ -484,7 +484,7 @@ export class SharedFlatMap<K = string, V = unknown> implements Iterable<[K, V]> 
     self.fastDelStr = (self.strKeys as boolean) && (self.murmurInline as boolean) && LITTLE_ENDIAN;
     self.fastGet = (self.fastPut as boolean) && !(self.isFloat as boolean) && (self.murmurInline as boolean);
     self.probeI32 = (self.wasm as WasmReadPath).getI32;
-    self.getSite = self.fastGet ? takeGetCallSite() : 0;
+    self.callSite = self.fastGet ? takeCallSite() : 0;
     self.mapId = readMapId(words);
     self.gen = -1;
     self.table = { base: 0, slots: 0, capacity: 0, shift: 0 };
@@ -526,10 +526,10 @@ export class SharedFlatMap<K = string, V = unknown> implements Iterable<[K, V]> 
       const k = key as unknown as number;
       if (typeof k !== 'number' || (k | 0) !== k) checkInt32Key(key); // throws
       const hash = fmix32(k ^ this.murmurSeed);
-      // One copy of the call per site (GET_CALL_SITES): each keeps its own call
+      // One copy of the call per site (CALL_SITES): each keeps its own call
       // feedback, so up to that many maps per thread each keep V8's inlined
       // JS-to-wasm wrapper (wasm/call-sites.ts).
-      const site = this.getSite;
+      const site = this.callSite;
       const r =
         site === 0
           ? this.probeI32(k, hash, this.tableSlots, this.tableShift, this.gen)
@@ -760,9 +760,16 @@ export class SharedFlatMap<K = string, V = unknown> implements Iterable<[K, V]> 
       if (typeof k === 'number' && (k | 0) === k && typeof v === 'number' && (this.isFloat || (v | 0) === v)) {
         const hash = this.murmurInline ? fmix32(k ^ this.murmurSeed) : this.hasher.hashInt(k);
         const w = this.wput;
+        const site = this.callSite; // one copy of the int32 put per call site, as in `get` (wasm/call-sites.ts)
         const r = this.isFloat
           ? w.putF64(k, hash, v, this.tableSlots, this.tableMask, this.tableShift, this.gen, this.tableBase)
-          : w.putI32(k, hash, v, this.tableSlots, this.tableMask, this.tableShift, this.gen, this.tableBase);
+          : site === 0
+            ? w.putI32(k, hash, v, this.tableSlots, this.tableMask, this.tableShift, this.gen, this.tableBase)
+            : site === 1
+              ? w.putI32(k, hash, v, this.tableSlots, this.tableMask, this.tableShift, this.gen, this.tableBase)
+              : site === 2
+                ? w.putI32(k, hash, v, this.tableSlots, this.tableMask, this.tableShift, this.gen, this.tableBase)
+                : w.putI32(k, hash, v, this.tableSlots, this.tableMask, this.tableShift, this.gen, this.tableBase);
         if (r !== PUT_SLOW) return this;
         return this.setSlow(key, value, hash); // the hasher is called once per set
       }
@@ -860,7 +867,16 @@ export class SharedFlatMap<K = string, V = unknown> implements Iterable<[K, V]> 
       const k = key as unknown as number;
       if (typeof k === 'number' && (k | 0) === k) {
         const hash = this.murmurInline ? fmix32(k ^ this.murmurSeed) : this.hasher.hashInt(k);
-        const r = this.wput.deleteI32(k, hash, 0, this.tableSlots, this.tableMask, this.tableShift, this.gen, this.tableBase);
+        const w = this.wput;
+        const site = this.callSite; // one copy per call site, as in `get` (wasm/call-sites.ts)
+        const r =
+          site === 0
+            ? w.deleteI32(k, hash, 0, this.tableSlots, this.tableMask, this.tableShift, this.gen, this.tableBase)
+            : site === 1
+              ? w.deleteI32(k, hash, 0, this.tableSlots, this.tableMask, this.tableShift, this.gen, this.tableBase)
+              : site === 2
+                ? w.deleteI32(k, hash, 0, this.tableSlots, this.tableMask, this.tableShift, this.gen, this.tableBase)
+                : w.deleteI32(k, hash, 0, this.tableSlots, this.tableMask, this.tableShift, this.gen, this.tableBase);
         if (r !== DEL_SLOW) return r === DEL_DELETED;
         return this.deleteSlow(key, hash);
       }
@@ -952,7 +968,15 @@ export class SharedFlatMap<K = string, V = unknown> implements Iterable<[K, V]> 
       if (typeof k === 'number' && (k | 0) === k && typeof delta === 'number' && (delta | 0) === delta) {
         const hash = this.murmurInline ? fmix32(k ^ this.murmurSeed) : this.hasher.hashInt(k);
         const w = this.wput;
-        const r = w.addI32(k, hash, delta, this.tableSlots, this.tableMask, this.tableShift, this.gen, this.tableBase);
+        const site = this.callSite; // one copy per call site, as in `get` (wasm/call-sites.ts)
+        const r =
+          site === 0
+            ? w.addI32(k, hash, delta, this.tableSlots, this.tableMask, this.tableShift, this.gen, this.tableBase)
+            : site === 1
+              ? w.addI32(k, hash, delta, this.tableSlots, this.tableMask, this.tableShift, this.gen, this.tableBase)
+              : site === 2
+                ? w.addI32(k, hash, delta, this.tableSlots, this.tableMask, this.tableShift, this.gen, this.tableBase)
+                : w.addI32(k, hash, delta, this.tableSlots, this.tableMask, this.tableShift, this.gen, this.tableBase);
         if (r !== ADD_SLOW_RESULT || w.handedBack() === 0) return r;
         return this.addSlow(key, delta, hash); // the hasher is called once per add
       }

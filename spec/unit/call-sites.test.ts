@@ -1,45 +1,56 @@
 /**
- * `get`'s copies of the int32 probe call (lib/wasm/call-sites.ts): each
- * int32 -> int32 map of a thread takes one of GET_CALL_SITES copies, round
- * robin, so that V8 keeps one inlined JS-to-wasm wrapper per copy. These tests
- * check that the copies exist, that every copy answers for its own map (a copy
- * that passed another map's fields would answer wrong values here), and that
- * only the maps that use the copies take one. The speed is measured by
+ * The copies of the hot wasm calls (lib/wasm/call-sites.ts): `get`'s int32
+ * probe and `set`'s, `delete`'s and `add`'s int32 writes. Each int32 -> int32
+ * map of a thread takes one of CALL_SITES copies, round robin, so that V8
+ * keeps one inlined JS-to-wasm wrapper per copy. These tests check that the
+ * copies exist, that every copy answers for and writes to its own map (a copy
+ * that passed another map's fields would answer wrong values, or hand back to
+ * the JS path, here), and that only the maps that use the copies take one. The speed is measured by
  * `npm run bench:maps`, not here.
  */
 import test from 'ava';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { SharedFlatMap, hashers } from '../../lib/index.js';
-import { GET_CALL_SITES, takeGetCallSite } from '../../lib/wasm/call-sites.js';
+import { CALL_SITES, takeCallSite } from '../../lib/wasm/call-sites.js';
 import { repoRoot } from '../package/support.js';
 
 const siteOf = (map: SharedFlatMap<number, unknown> | SharedFlatMap<string, unknown>): number =>
-  (map as unknown as { getSite: number }).getSite;
+  (map as unknown as { callSite: number }).callSite;
 
-test('get holds GET_CALL_SITES copies of the probe call', (t) => {
+/** Each method with copies of a wasm call, and the call it copies. */
+const COPIED_CALLS: Array<[method: string, call: RegExp]> = [
+  ['\n  get(key: K): V | undefined {', /this\.probeI32\(/g],
+  ['\n  set(key: K, value: V): this {', /w\.putI32\(/g],
+  ['\n  delete(key: K): boolean {', /w\.deleteI32\(/g],
+  ['\n  add(key: K, delta: number): number {', /w\.addI32\(/g],
+];
+
+test('get, set, delete and add hold CALL_SITES copies of their wasm call', (t) => {
   const source = readFileSync(join(repoRoot, 'lib', 'shared-flat-map.ts'), 'utf8');
-  const start = source.indexOf('\n  get(key: K): V | undefined {');
-  t.true(start > 0, 'get not found');
-  const body = source.slice(start, source.indexOf('\n  }\n', start));
-  t.is(body.match(/this\.probeI32\(/g)?.length, GET_CALL_SITES);
-  // The copies are chosen by `site === 0`, `site === 1`, ... `site === GET_CALL_SITES - 2`, the last
-  // copy taking the rest: each number once, so no site is unreachable.
-  const tested = (body.match(/site === \d+/g) ?? []).map((m) => Number(m.slice('site === '.length)));
-  t.deepEqual(tested, Array.from({ length: GET_CALL_SITES - 1 }, (_, i) => i));
+  for (const [method, call] of COPIED_CALLS) {
+    const start = source.indexOf(method);
+    t.true(start > 0, `${method.trim()} not found`);
+    const body = source.slice(start, source.indexOf('\n  }\n', start));
+    t.is(body.match(call)?.length, CALL_SITES, `${method.trim()}: copies of ${call.source}`);
+    // The copies are chosen by `site === 0`, `site === 1`, ... `site === CALL_SITES - 2`, the last
+    // copy taking the rest: each number once, so no site is unreachable.
+    const tested = (body.match(/site === \d+/g) ?? []).map((m) => Number(m.slice('site === '.length)));
+    t.deepEqual(tested, Array.from({ length: CALL_SITES - 1 }, (_, i) => i), method.trim());
+  }
 });
 
 test('int32 -> int32 maps take the call sites round robin, and each answers for itself through its own site', (t) => {
-  const count = GET_CALL_SITES + 1;
+  const count = CALL_SITES + 1;
   const made: Array<SharedFlatMap<number, number>> = [];
   for (let m = 0; m < count; m++) made.push(new SharedFlatMap<number, number>({ keys: 'int32', values: 'int32' }));
   // attach takes a site too: maps[count + m] is made[m] attached in this thread.
   const maps = [...made, ...made.map((map) => SharedFlatMap.attach<number, number>(map.handle))];
   const sites = maps.map(siteOf);
   for (let m = 1; m < maps.length; m++) {
-    t.is(sites[m], ((sites[m - 1] as number) + 1) % GET_CALL_SITES, `map ${m} takes the next site`);
+    t.is(sites[m], ((sites[m - 1] as number) + 1) % CALL_SITES, `map ${m} takes the next site`);
   }
-  t.is(new Set(sites).size, GET_CALL_SITES);
+  t.is(new Set(sites).size, CALL_SITES);
   const KEYS = 2000;
   made.forEach((map, m) => {
     for (let k = 0; k < KEYS; k++) map.set(k * 7 - 5000, k * 1000 + m);
@@ -80,8 +91,61 @@ test('int32 -> int32 maps take the call sites round robin, and each answers for 
   t.is(retries, 0, 'reads through the call sites went to the retry path');
 });
 
+test('set, add and delete through every call site write the right map, in wasm', (t) => {
+  const count = CALL_SITES + 1;
+  const KEYS = 500;
+  const made: Array<SharedFlatMap<number, number>> = [];
+  for (let m = 0; m < count; m++) made.push(new SharedFlatMap<number, number>({ keys: 'int32', values: 'int32', capacity: 4 * KEYS }));
+  const maps = [...made, ...made.map((map) => SharedFlatMap.attach<number, number>(map.handle))];
+  t.is(new Set(maps.map(siteOf)).size, CALL_SITES);
+  // Each instance's first write claims its writer record and learns the table in JS; do that first.
+  maps.forEach((map, i) => map.set(-1 - i, i));
+  // A copy that passed another map's table or a wrong generation would hand back to the JS path,
+  // which would still write correctly: count hand-backs, so such a copy fails here too.
+  let slow = 0;
+  for (const map of maps) {
+    const self = map as unknown as Record<'setSlow' | 'deleteSlow' | 'addSlow', (...args: unknown[]) => unknown>;
+    for (const name of ['setSlow', 'deleteSlow', 'addSlow'] as const) {
+      const original = self[name].bind(map);
+      self[name] = (...args: unknown[]) => {
+        slow++;
+        return original(...args);
+      };
+    }
+  }
+  // Instance i (new or attached) writes keys i * KEYS .. (i + 1) * KEYS - 1 of its map, interleaved
+  // with every other instance, so every site sees its own target in turn.
+  for (let k = 0; k < KEYS; k++) {
+    maps.forEach((map, i) => map.set(i * KEYS + k, k));
+  }
+  for (let k = 0; k < KEYS; k++) {
+    maps.forEach((map, i) => {
+      t.is(map.add(i * KEYS + k, 1000), k + 1000);
+    });
+  }
+  for (let k = 0; k < KEYS; k += 2) {
+    maps.forEach((map, i) => {
+      if (!map.delete(i * KEYS + k)) t.fail(`instance ${i} (site ${siteOf(map)}): delete of ${i * KEYS + k} found nothing`);
+    });
+  }
+  t.is(slow, 0, 'writes through the call sites handed back to the JS path');
+  // Each map holds what its own two instances (new m and attached count + m) wrote, and nothing else.
+  made.forEach((map, m) => {
+    t.is(map.size, 2 + KEYS, `map ${m}: two first writes and half of each instance's ${KEYS} keys`);
+    for (const i of [m, count + m]) {
+      for (let k = 0; k < KEYS; k++) {
+        const got = map.get(i * KEYS + k);
+        if (got !== (k % 2 === 0 ? undefined : k + 1000)) {
+          t.fail(`map ${m}, instance ${i}: key ${i * KEYS + k} holds ${got}`);
+          return;
+        }
+      }
+    }
+  });
+});
+
 test('maps whose get does not call the int32 probe take no call site', (t) => {
-  const before = takeGetCallSite();
+  const before = takeCallSite();
   const others = [
     new SharedFlatMap<string, number>({ keys: 'string', values: 'int32' }),
     new SharedFlatMap<number, number>({ keys: 'int32', values: 'float64' }),
@@ -97,5 +161,5 @@ test('maps whose get does not call the int32 probe take no call site', (t) => {
   ];
   for (const map of attached) t.is(siteOf(map as SharedFlatMap<number, unknown>), 0);
   for (const map of others) t.is(siteOf(map as SharedFlatMap<number, unknown>), 0);
-  t.is(takeGetCallSite(), (before + 1) % GET_CALL_SITES, 'the counter moved');
+  t.is(takeCallSite(), (before + 1) % CALL_SITES, 'the counter moved');
 });
