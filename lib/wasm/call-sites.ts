@@ -13,11 +13,11 @@
  * one thread"). So `get` holds CALL_SITES textual copies of the call, and
  * each int32 -> int32 map takes one of them, in creation order, round robin:
  * up to CALL_SITES such maps in a thread each keep a monomorphic site.
- * The write path has the same shape (every map its own write instance), and
- * an overwrite with a second map written in the thread measured 57.3-59.6 ->
- * 66.9-72.1 ns; so `set` (`putI32`), `delete` (`deleteI32`) and `add`
- * (`addI32`) hold CALL_SITES copies too, picked by the same site: 59.1-61.3 ns
- * with one map, 59.1-60.2 ns with two (docs/design.md §4). Maps without a
+ * The write path has the same shape (every map its own write instance): an
+ * overwrite cost 41.5-44.0 ns with one map written in the thread and
+ * 45.8-48.0 ns with two. So `set` (`putI32`), `delete` (`deleteI32`) and `add`
+ * (`addI32`) hold CALL_SITES copies too, picked by the same site: 42.3-43.7 ns
+ * with two (docs/design.md §4). Maps without a
  * site (every map but int32 -> int32 with the built-in murmur3) use copy 0 of
  * the write calls: int32 -> float64 maps' delete, and int32 -> int32 maps
  * with another hasher.
