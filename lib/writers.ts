@@ -54,22 +54,36 @@ export function recordOfTag(tag: number): number {
   return tag >= 1 && tag <= MAX_WRITERS ? writerRecordAt(tag - 1) : -1;
 }
 
+/** Word index of the first record whose OWNER is `owner`, or -1. */
+function ownedRecord(words: Int32Array, owner: number): number {
+  for (let n = 0; n < MAX_WRITERS; n++) {
+    const rec = writerRecordAt(n);
+    if (Atomics.load(words, rec + W_OWNER) === owner) return rec;
+  }
+  return -1;
+}
+
 /** Claim (or find) this thread's writer record in the map. Returns its word index. */
 export function claimWriterRecord(words: Int32Array, mapId: string): number {
   const cached = claimedByMap.get(mapId);
   if (cached !== undefined && Atomics.load(words, cached + W_OWNER) === threadId + 1) return cached;
   const owner = threadId + 1;
-  for (let n = 0; n < MAX_WRITERS; n++) {
-    const rec = writerRecordAt(n);
-    const current = Atomics.load(words, rec + W_OWNER);
-    if (current === owner || (current === 0 && Atomics.compareExchange(words, rec + W_OWNER, 0, owner) === 0)) {
-      Atomics.store(words, rec + W_ACTIVE_GEN, 0);
-      Atomics.store(words, rec + W_LOCK_AT, 0);
-      Atomics.store(words, rec + W_INTENT, 0);
-      Atomics.store(words, rec + W_STATUS, RECORD_LIVE);
-      claimedByMap.set(mapId, rec);
-      return rec;
+  // A record this thread already owns first (its cached number may have been
+  // forgotten: forgetClaimedRecord), so that it never holds two; then a free one.
+  let rec = ownedRecord(words, owner);
+  for (let n = 0; rec < 0 && n < MAX_WRITERS; n++) {
+    const candidate = writerRecordAt(n);
+    if (Atomics.load(words, candidate + W_OWNER) === 0 && Atomics.compareExchange(words, candidate + W_OWNER, 0, owner) === 0) {
+      rec = candidate;
     }
+  }
+  if (rec >= 0) {
+    Atomics.store(words, rec + W_ACTIVE_GEN, 0);
+    Atomics.store(words, rec + W_LOCK_AT, 0);
+    Atomics.store(words, rec + W_INTENT, 0);
+    Atomics.store(words, rec + W_STATUS, RECORD_LIVE);
+    claimedByMap.set(mapId, rec);
+    return rec;
   }
   throw new FlatshareRangeError(
     ErrorCode.THREADS,
@@ -80,8 +94,9 @@ export function claimWriterRecord(words: Int32Array, mapId: string): number {
 /**
  * Forget this thread's cached record number for `mapId` (no instance of the map
  * is left in this thread: recovery.ts calls it when the last one was collected).
- * The record stays claimed in the map's memory: a later attach in this thread
- * finds it again by its OWNER word.
+ * The record stays claimed in the map's memory: the next claimWriterRecord in
+ * this thread looks for a record it owns before it takes a free one, and
+ * releaseWriterRecord finds it by its OWNER word too.
  */
 export function forgetClaimedRecord(mapId: string): void {
   claimedByMap.delete(mapId);
@@ -92,11 +107,16 @@ export function cachedRecordCount(): number {
   return claimedByMap.size;
 }
 
-/** Give this thread's record back (e.g. when the thread is about to exit). */
+/**
+ * Give this thread's record back (e.g. when the thread is about to exit). It is
+ * found by its OWNER word, not only through the cache, which forgetClaimedRecord
+ * may have emptied while the thread still owned the record.
+ */
 export function releaseWriterRecord(words: Int32Array, mapId: string): void {
-  const rec = claimedByMap.get(mapId);
-  if (rec === undefined) return;
   claimedByMap.delete(mapId);
-  Atomics.store(words, rec + W_ACTIVE_GEN, 0);
-  Atomics.compareExchange(words, rec + W_OWNER, threadId + 1, 0);
+  const owner = threadId + 1;
+  for (let rec = ownedRecord(words, owner); rec >= 0; rec = ownedRecord(words, owner)) {
+    Atomics.store(words, rec + W_ACTIVE_GEN, 0);
+    Atomics.compareExchange(words, rec + W_OWNER, owner, 0);
+  }
 }

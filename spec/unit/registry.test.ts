@@ -16,7 +16,10 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { SharedFlatMap } from '../../lib/index.js';
 import { instancesOf, registeredInstances } from '../../lib/recovery.js';
-import { cachedRecordCount } from '../../lib/writers.js';
+import { cachedRecordCount, writerRecordAt } from '../../lib/writers.js';
+import { MAX_WRITERS, W_OWNER } from '../../lib/layout.js';
+import { threadId } from 'node:worker_threads';
+import type { SharedFlatMapHandle } from '../../lib/index.js';
 
 setFlagsFromString('--expose-gc');
 const gc = runInNewContext('gc') as () => void;
@@ -93,4 +96,46 @@ test.serial('a map that is still referenced keeps its registry entry through gc'
   t.deepEqual(new Set(instancesOf(mapId)), new Set([kept, attached]), 'both live instances are still registered');
   kept.set(1, 11);
   t.is(attached.get(1), 11);
+});
+
+/** Word indices of the records this thread owns in the map. */
+function ownedRecords(handle: SharedFlatMapHandle): number[] {
+  const words = new Int32Array(handle.memory.buffer);
+  const owned: number[] = [];
+  for (let n = 0; n < MAX_WRITERS; n++) if (Atomics.load(words, writerRecordAt(n) + W_OWNER) === threadId + 1) owned.push(writerRecordAt(n));
+  return owned;
+}
+
+/** Make a map whose writer record in this thread is record 1 while record 0 is free, and drop every instance. */
+function mapOwningRecordOne(): SharedFlatMapHandle {
+  const map = new SharedFlatMap<number, number>({ keys: 'int32', values: 'int32', maxBytes: 1 << 20 });
+  const words = new Int32Array(map.handle.memory.buffer);
+  const FAKE_OWNER = threadId + 1000;
+  // Another thread holds record 0 while this one writes, then gives it back.
+  Atomics.store(words, writerRecordAt(0) + W_OWNER, FAKE_OWNER);
+  map.set(1, 11);
+  Atomics.store(words, writerRecordAt(0) + W_OWNER, 0);
+  return map.handle;
+}
+
+test.serial('after its instances were collected, a thread writing again reuses the record it owns, not a free one', async (t) => {
+  const handle = mapOwningRecordOne();
+  t.deepEqual(ownedRecords(handle), [writerRecordAt(1)]);
+  const records = cachedRecordCount();
+  t.true(await collectUntil(() => cachedRecordCount() < records), 'the cached record number was forgotten');
+  const again = SharedFlatMap.attach<number, number>(handle);
+  again.set(2, 22);
+  t.deepEqual(ownedRecords(handle), [writerRecordAt(1)], 'one record, the one it owned');
+  t.deepEqual([again.get(1), again.get(2)], [11, 22]);
+});
+
+test.serial('releaseThread gives the record back after the cached number was forgotten', async (t) => {
+  const handle = mapOwningRecordOne();
+  const records = cachedRecordCount();
+  t.true(await collectUntil(() => cachedRecordCount() < records), 'the cached record number was forgotten');
+  const again = SharedFlatMap.attach<number, number>(handle);
+  again.releaseThread();
+  t.deepEqual(ownedRecords(handle), [], 'no record of this thread is left');
+  again.set(3, 33);
+  t.is(ownedRecords(handle).length, 1, 'a later write claims one again');
 });
