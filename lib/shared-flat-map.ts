@@ -291,7 +291,7 @@ export class SharedFlatMap<K = string, V = unknown> implements Iterable<[K, V]> 
   private readonly fastGet: boolean;
   /** `wasm.getI32`, held directly: one load less per `get`. */
   private readonly probeI32: WasmReadPath['getI32'];
-  /** Which copy of the wasm call this map uses in `get`, `set`, `delete` and `add` (wasm/call-sites.ts); 0 unless `fastGet`. */
+  /** Which copy of the wasm call this map uses in `get`, `set`, `delete` and `add` (wasm/call-sites.ts); 0 unless `fastPut`. */
   private readonly callSite: number;
   private gen = -1;
   private table: TableInfo = { base: 0, slots: 0, capacity: 0, shift: 0 };
@@ -392,7 +392,7 @@ export class SharedFlatMap<K = string, V = unknown> implements Iterable<[K, V]> 
     this.fastDelStr = this.strKeys && this.murmurInline && LITTLE_ENDIAN;
     this.fastGet = this.fastPut && !this.isFloat && this.murmurInline;
     this.probeI32 = this.wasm.getI32;
-    this.callSite = this.fastGet ? takeCallSite() : 0;
+    this.callSite = this.fastPut ? takeCallSite() : 0;
     this.mapId = readMapId(words);
     this.waitTimeoutMs = parsed.waitTimeoutMs;
     this.arenaHost = this.makeArenaHost();
@@ -484,7 +484,7 @@ export class SharedFlatMap<K = string, V = unknown> implements Iterable<[K, V]> 
     self.fastDelStr = (self.strKeys as boolean) && (self.murmurInline as boolean) && LITTLE_ENDIAN;
     self.fastGet = (self.fastPut as boolean) && !(self.isFloat as boolean) && (self.murmurInline as boolean);
     self.probeI32 = (self.wasm as WasmReadPath).getI32;
-    self.callSite = self.fastGet ? takeCallSite() : 0;
+    self.callSite = self.fastPut ? takeCallSite() : 0;
     self.mapId = readMapId(words);
     self.gen = -1;
     self.table = { base: 0, slots: 0, capacity: 0, shift: 0 };

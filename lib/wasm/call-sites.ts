@@ -17,10 +17,10 @@
  * overwrite cost 41.5-44.0 ns with one map written in the thread and
  * 45.8-48.0 ns with two. So `set` (`putI32`), `delete` (`deleteI32`) and `add`
  * (`addI32`) hold CALL_SITES copies too, picked by the same site: 42.3-43.7 ns
- * with two (docs/design.md §4). Maps without a
- * site (every map but int32 -> int32 with the built-in murmur3) use copy 0 of
- * the write calls: int32 -> float64 maps' delete, and int32 -> int32 maps
- * with another hasher.
+ * with two (docs/design.md §4). Every map with int32 keys and int32 or
+ * float64 values takes a site, because its `delete` (and, for int32 values,
+ * `set` and `add`) goes through the copies even when its `get` does not
+ * (float64 values, another hasher); the other maps take none.
  *
  * State: one counter per thread (a module instance per isolate); nothing is
  * shared between threads or stored in shared memory.
@@ -31,7 +31,7 @@ export const CALL_SITES = 4;
 
 let nextSite = 0;
 
-/** The call site for the next int32 -> int32 map created or attached in this thread: 0 .. CALL_SITES - 1. */
+/** The call site for the next map with int32 keys and int32 or float64 values created or attached in this thread: 0 .. CALL_SITES - 1. */
 export function takeCallSite(): number {
   const site = nextSite;
   nextSite = (nextSite + 1) % CALL_SITES;

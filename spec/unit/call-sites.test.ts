@@ -33,6 +33,9 @@ test('get, set, delete and add hold CALL_SITES copies of their wasm call', (t) =
     t.true(start > 0, `${method.trim()} not found`);
     const body = source.slice(start, source.indexOf('\n  }\n', start));
     t.is(body.match(call)?.length, CALL_SITES, `${method.trim()}: copies of ${call.source}`);
+    // The copies are the same call, argument for argument: the text from the call to its ')'.
+    const copies = [...body.matchAll(new RegExp(`${call.source}[^)]*\\)`, 'g'))].map((m) => m[0]);
+    t.is(new Set(copies).size, 1, `${method.trim()}: the copies differ: ${copies.join(' | ')}`);
     // The copies are chosen by `site === 0`, `site === 1`, ... `site === CALL_SITES - 2`, the last
     // copy taking the rest: each number once, so no site is unreachable.
     const tested = (body.match(/site === \d+/g) ?? []).map((m) => Number(m.slice('site === '.length)));
@@ -144,22 +147,48 @@ test('set, add and delete through every call site write the right map, in wasm',
   });
 });
 
-test('maps whose get does not call the int32 probe take no call site', (t) => {
+test('maps whose calls go through no copy take no call site', (t) => {
   const before = takeCallSite();
   const others = [
     new SharedFlatMap<string, number>({ keys: 'string', values: 'int32' }),
-    new SharedFlatMap<number, number>({ keys: 'int32', values: 'float64' }),
     new SharedFlatMap<number, string>({ keys: 'int32', values: 'string' }),
-    // int32 -> int32 with a hasher other than the inlined murmur3 mix: get calls the hasher and the
-    // probe through getOther, not through the sites.
-    new SharedFlatMap<number, number>({ keys: 'int32', values: 'int32', hasher: hashers.fnv1a() }),
+    new SharedFlatMap<number, unknown>({ keys: 'int32', values: 'json' }),
   ];
   // attach of such maps takes none either.
   const attached = [
     SharedFlatMap.attach<string, number>((others[0] as SharedFlatMap<string, number>).handle),
-    SharedFlatMap.attach<number, number>((others[3] as SharedFlatMap<number, number>).handle),
+    SharedFlatMap.attach<number, string>((others[1] as SharedFlatMap<number, string>).handle),
   ];
-  for (const map of attached) t.is(siteOf(map as SharedFlatMap<number, unknown>), 0);
-  for (const map of others) t.is(siteOf(map as SharedFlatMap<number, unknown>), 0);
-  t.is(takeCallSite(), (before + 1) % CALL_SITES, 'the counter moved');
+  for (const map of [...others, ...attached]) t.is(siteOf(map as SharedFlatMap<number, unknown>), 0);
+  t.is(takeCallSite(), (before + 1) % CALL_SITES, 'the counter moved only for the call above');
+});
+
+test('int32 -> float64 maps and int32 maps with another hasher take a site: their writes go through the copies', (t) => {
+  const before = takeCallSite();
+  const maps = [
+    // delete calls deleteI32 through the copies (set calls putF64, get the float64 probe).
+    new SharedFlatMap<number, number>({ keys: 'int32', values: 'float64' }),
+    // set, delete and add call the int32 writes through the copies; get goes through getOther.
+    new SharedFlatMap<number, number>({ keys: 'int32', values: 'int32', hasher: hashers.fnv1a() }),
+  ];
+  maps.push(SharedFlatMap.attach<number, number>((maps[1] as SharedFlatMap<number, number>).handle));
+  t.deepEqual(
+    maps.map(siteOf),
+    [1, 2, 3].map((i) => (before + i) % CALL_SITES),
+  );
+  // Through their sites they write and delete their own entries.
+  const [float, fnv, fnvAttached] = maps as [SharedFlatMap<number, number>, SharedFlatMap<number, number>, SharedFlatMap<number, number>];
+  for (let k = 0; k < 100; k++) {
+    float.set(k, k + 0.5);
+    fnv.set(k, k);
+    fnvAttached.add(k, 1);
+  }
+  for (let k = 0; k < 100; k += 2) {
+    t.true(float.delete(k));
+    t.true(fnvAttached.delete(k));
+  }
+  for (let k = 0; k < 100; k++) {
+    t.is(float.get(k), k % 2 === 0 ? undefined : k + 0.5);
+    t.is(fnv.get(k), k % 2 === 0 ? undefined : k + 1);
+  }
 });
