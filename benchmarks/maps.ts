@@ -87,7 +87,7 @@ function child(maps: number): void {
   const rows: ChildRow[] = [];
   const first = shared[0] as SharedFlatMap<number, number>;
   const firstMap = local[0] as Map<number, number>;
-  // Four loop functions, one per (task, implementation), written out rather than made by one
+  // Six loop functions, one per (task, implementation), written out rather than made by one
   // factory: closures of one function literal share its feedback, so a shared loop would see both
   // flatshare and Map receivers at its get call and measure a polymorphic call, not either one.
   const spreadFs = (): (() => void) => {
