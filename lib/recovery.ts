@@ -486,9 +486,13 @@ function forgetCollected(entry: RegistryEntry): void {
   const set = registry.get(entry.mapId);
   if (set === undefined) return;
   set.delete(entry.ref);
-  if (set.size > 0) return;
-  registry.delete(entry.mapId);
-  forgetClaimedRecord(entry.mapId);
+  if (set.size === 0) forgetMap(entry.mapId);
+}
+
+/** No instance of `mapId` is left in this thread: drop its registry entry and the thread's cached record number. */
+function forgetMap(mapId: string): void {
+  registry.delete(mapId);
+  forgetClaimedRecord(mapId);
 }
 
 /**
@@ -545,8 +549,7 @@ export function recoverEverywhere(threadId: number): RecoveryReport[] {
   for (const mapId of registry.keys()) {
     const live = instancesOf(mapId)[0];
     if (live === undefined) {
-      registry.delete(mapId);
-      forgetClaimedRecord(mapId);
+      forgetMap(mapId);
       continue;
     }
     try {

@@ -115,7 +115,9 @@ export function cachedRecordCount(): number {
 export function releaseWriterRecord(words: Int32Array, mapId: string): void {
   claimedByMap.delete(mapId);
   const owner = threadId + 1;
-  for (let rec = ownedRecord(words, owner); rec >= 0; rec = ownedRecord(words, owner)) {
+  for (let n = 0; n < MAX_WRITERS; n++) {
+    const rec = writerRecordAt(n);
+    if (Atomics.load(words, rec + W_OWNER) !== owner) continue;
     Atomics.store(words, rec + W_ACTIVE_GEN, 0);
     Atomics.compareExchange(words, rec + W_OWNER, owner, 0);
   }
