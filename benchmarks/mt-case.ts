@@ -62,6 +62,7 @@ import {
   type VisibilityOutput,
   type VisibilityRow,
 } from './mt-types.js';
+import { median } from './measure.js';
 import { Prng, distinctKeys } from './prng.js';
 
 class SmokeCheckError extends Error {}
@@ -275,12 +276,6 @@ async function runCell(pool: PoolWorker[], control: Int32Array, cell: Cell, gen:
   const readerResults = await Promise.all(readers.map((w) => w.expect('done')));
   const writerResult = writer === undefined ? undefined : await writer.expect('done');
   return { ops: readerResults.map((r) => r.ops), ms: readerResults.map((r) => r.ms), writerOps: writerResult?.ops ?? 0 };
-}
-
-function median(values: number[]): number {
-  const s = values.slice().sort((a, b) => a - b);
-  const mid = s.length >> 1;
-  return s.length % 2 === 1 ? (s[mid] as number) : ((s[mid - 1] as number) + (s[mid] as number)) / 2;
 }
 
 /** Median over rounds (robust to a burst of load from other jobs landing on one round). */

@@ -46,7 +46,7 @@ import { SharedFlatMap } from '../lib/index.js';
 import { wasmApi, type SharedWasmMemory, type WasmApi } from '../lib/wasm/api.js';
 import { gitCommit } from './git.js';
 import { stringKey } from './keys.js';
-import { formatLoad } from './measure.js';
+import { formatLoad, median } from './measure.js';
 import { Prng, distinctKeys } from './prng.js';
 
 /** The OS page: the unit a first touch faults in. */
@@ -79,12 +79,6 @@ const FILL_MAX_BYTES = 16 << 20;
 const SEED = 0x9a6e;
 
 const gc = (globalThis as { gc?: () => void }).gc;
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 === 1 ? (sorted[mid] as number) : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
-}
 
 function minorFaults(): number {
   return process.resourceUsage().minorPageFault;
