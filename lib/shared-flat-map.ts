@@ -291,7 +291,11 @@ export class SharedFlatMap<K = string, V = unknown> implements Iterable<[K, V]> 
   private readonly fastGet: boolean;
   /** `wasm.getI32`, held directly: one load less per `get`. */
   private readonly probeI32: WasmReadPath['getI32'];
-  /** Which copy of the wasm call this map uses in `get`, `set`, `delete` and `add` (wasm/call-sites.ts); 0 unless `fastPut`. */
+  /**
+   * Which copy of each hot wasm call this map uses (wasm/call-sites.ts): in `get`, `set`,
+   * `delete` and `add` for int32 keys (`fastPut`), in `getByString`, `putStr` and
+   * `tryDeleteStr` for string keys (`fastDelStr`); 0 for the other maps.
+   */
   private readonly callSite: number;
   private gen = -1;
   private table: TableInfo = { base: 0, slots: 0, capacity: 0, shift: 0 };
@@ -392,7 +396,7 @@ export class SharedFlatMap<K = string, V = unknown> implements Iterable<[K, V]> 
     this.fastDelStr = this.strKeys && this.murmurInline && LITTLE_ENDIAN;
     this.fastGet = this.fastPut && !this.isFloat && this.murmurInline;
     this.probeI32 = this.wasm.getI32;
-    this.callSite = this.fastPut ? takeCallSite() : 0;
+    this.callSite = this.fastPut ? takeCallSite('int32') : this.fastDelStr ? takeCallSite('string') : 0;
     this.mapId = readMapId(words);
     this.waitTimeoutMs = parsed.waitTimeoutMs;
     this.arenaHost = this.makeArenaHost();
@@ -484,7 +488,7 @@ export class SharedFlatMap<K = string, V = unknown> implements Iterable<[K, V]> 
     self.fastDelStr = (self.strKeys as boolean) && (self.murmurInline as boolean) && LITTLE_ENDIAN;
     self.fastGet = (self.fastPut as boolean) && !(self.isFloat as boolean) && (self.murmurInline as boolean);
     self.probeI32 = (self.wasm as WasmReadPath).getI32;
-    self.callSite = self.fastPut ? takeCallSite() : 0;
+    self.callSite = self.fastPut ? takeCallSite('int32') : self.fastDelStr ? takeCallSite('string') : 0;
     self.mapId = readMapId(words);
     self.gen = -1;
     self.table = { base: 0, slots: 0, capacity: 0, shift: 0 };
@@ -575,10 +579,19 @@ export class SharedFlatMap<K = string, V = unknown> implements Iterable<[K, V]> 
     }
   }
 
-  /** The int32-key read for float64 values: the wasm probe returns a status, the value is `lastF64()`. */
+  /** The int32-key read for float64 values: the wasm probe returns a status, the value is `lastF64()`. One copy of the call per site. */
   private getFloat64(k: number, hash: number): number | undefined {
+    const wasm = this.wasm;
+    const site = this.callSite; // one copy per call site, as in `get` (wasm/call-sites.ts)
     for (let attempt = 0; ; attempt++) {
-      const status = this.wasm.getF64(k, hash, this.tableSlots, this.tableShift, this.gen);
+      const status =
+        site === 0
+          ? wasm.getF64(k, hash, this.tableSlots, this.tableShift, this.gen)
+          : site === 1
+            ? wasm.getF64(k, hash, this.tableSlots, this.tableShift, this.gen)
+            : site === 2
+              ? wasm.getF64(k, hash, this.tableSlots, this.tableShift, this.gen)
+              : wasm.getF64(k, hash, this.tableSlots, this.tableShift, this.gen);
       if (status === STATUS_HIT) return this.wasm.lastF64();
       if (status !== STATUS_RETRY) return undefined;
       this.afterFailedRead(attempt);
@@ -655,8 +668,18 @@ export class SharedFlatMap<K = string, V = unknown> implements Iterable<[K, V]> 
       const shift = this.tableShift;
       const stride = this.stride;
       const gen = this.gen;
+      // One copy of each call per site, as in `get` (wasm/call-sites.ts): the string maps of a
+      // thread take the sites of their own family.
+      const site = this.callSite;
       if (this.refValues) {
-        const at = ws.findStr(hash, header, w[0]!, w[1]!, w[2]!, w[3]!, w[4]!, w[5]!, w[6]!, w[7]!, slots, mask, shift, stride, gen);
+        const at =
+          site === 0
+            ? ws.findStr(hash, header, w[0]!, w[1]!, w[2]!, w[3]!, w[4]!, w[5]!, w[6]!, w[7]!, slots, mask, shift, stride, gen)
+            : site === 1
+              ? ws.findStr(hash, header, w[0]!, w[1]!, w[2]!, w[3]!, w[4]!, w[5]!, w[6]!, w[7]!, slots, mask, shift, stride, gen)
+              : site === 2
+                ? ws.findStr(hash, header, w[0]!, w[1]!, w[2]!, w[3]!, w[4]!, w[5]!, w[6]!, w[7]!, slots, mask, shift, stride, gen)
+                : ws.findStr(hash, header, w[0]!, w[1]!, w[2]!, w[3]!, w[4]!, w[5]!, w[6]!, w[7]!, slots, mask, shift, stride, gen);
         if (at === FIND_MISS) return undefined;
         if (at > 0) {
           // The key is in slot `at` (FULL or TOMBSTONE) as of s1: read the value block, then validate.
@@ -668,11 +691,25 @@ export class SharedFlatMap<K = string, V = unknown> implements Iterable<[K, V]> 
           }
         }
       } else if (this.isFloat) {
-        const status = ws.getStrF64(hash, header, w[0]!, w[1]!, w[2]!, w[3]!, w[4]!, w[5]!, w[6]!, w[7]!, slots, mask, shift, stride, gen);
+        const status =
+          site === 0
+            ? ws.getStrF64(hash, header, w[0]!, w[1]!, w[2]!, w[3]!, w[4]!, w[5]!, w[6]!, w[7]!, slots, mask, shift, stride, gen)
+            : site === 1
+              ? ws.getStrF64(hash, header, w[0]!, w[1]!, w[2]!, w[3]!, w[4]!, w[5]!, w[6]!, w[7]!, slots, mask, shift, stride, gen)
+              : site === 2
+                ? ws.getStrF64(hash, header, w[0]!, w[1]!, w[2]!, w[3]!, w[4]!, w[5]!, w[6]!, w[7]!, slots, mask, shift, stride, gen)
+                : ws.getStrF64(hash, header, w[0]!, w[1]!, w[2]!, w[3]!, w[4]!, w[5]!, w[6]!, w[7]!, slots, mask, shift, stride, gen);
         if (status === STATUS_HIT) return ws.lastF64() as V;
         if (status !== STATUS_RETRY) return undefined;
       } else {
-        const r = ws.getStrI32(hash, header, w[0]!, w[1]!, w[2]!, w[3]!, w[4]!, w[5]!, w[6]!, w[7]!, slots, mask, shift, stride, gen);
+        const r =
+          site === 0
+            ? ws.getStrI32(hash, header, w[0]!, w[1]!, w[2]!, w[3]!, w[4]!, w[5]!, w[6]!, w[7]!, slots, mask, shift, stride, gen)
+            : site === 1
+              ? ws.getStrI32(hash, header, w[0]!, w[1]!, w[2]!, w[3]!, w[4]!, w[5]!, w[6]!, w[7]!, slots, mask, shift, stride, gen)
+              : site === 2
+                ? ws.getStrI32(hash, header, w[0]!, w[1]!, w[2]!, w[3]!, w[4]!, w[5]!, w[6]!, w[7]!, slots, mask, shift, stride, gen)
+                : ws.getStrI32(hash, header, w[0]!, w[1]!, w[2]!, w[3]!, w[4]!, w[5]!, w[6]!, w[7]!, slots, mask, shift, stride, gen);
         if (r < READ_MISS) return r as V;
         if (r === READ_MISS) return undefined;
       }
@@ -762,7 +799,13 @@ export class SharedFlatMap<K = string, V = unknown> implements Iterable<[K, V]> 
         const w = this.wput;
         const site = this.callSite; // one copy of the int32 put per call site, as in `get` (wasm/call-sites.ts)
         const r = this.isFloat
-          ? w.putF64(k, hash, v, this.tableSlots, this.tableMask, this.tableShift, this.gen, this.tableBase)
+          ? site === 0
+            ? w.putF64(k, hash, v, this.tableSlots, this.tableMask, this.tableShift, this.gen, this.tableBase)
+            : site === 1
+              ? w.putF64(k, hash, v, this.tableSlots, this.tableMask, this.tableShift, this.gen, this.tableBase)
+              : site === 2
+                ? w.putF64(k, hash, v, this.tableSlots, this.tableMask, this.tableShift, this.gen, this.tableBase)
+                : w.putF64(k, hash, v, this.tableSlots, this.tableMask, this.tableShift, this.gen, this.tableBase)
           : site === 0
             ? w.putI32(k, hash, v, this.tableSlots, this.tableMask, this.tableShift, this.gen, this.tableBase)
             : site === 1
@@ -817,9 +860,23 @@ export class SharedFlatMap<K = string, V = unknown> implements Iterable<[K, V]> 
   private putStr(hash: number, header: number, v: number, keyRef: number): number {
     const w = packedKey.words;
     const put = this.wput;
-    return this.isFloat
-      ? put.putStrF64(hash, header, w[0]!, w[1]!, w[2]!, w[3]!, w[4]!, w[5]!, w[6]!, w[7]!, v, this.tableSlots, this.tableMask, this.tableShift, this.gen, this.tableBase, keyRef)
-      : put.putStrI32(hash, header, w[0]!, w[1]!, w[2]!, w[3]!, w[4]!, w[5]!, w[6]!, w[7]!, v, this.tableSlots, this.tableMask, this.tableShift, this.gen, this.tableBase, keyRef);
+    const site = this.callSite; // one copy per call site, as in `get` (wasm/call-sites.ts)
+    if (this.isFloat) {
+      return site === 0
+        ? put.putStrF64(hash, header, w[0]!, w[1]!, w[2]!, w[3]!, w[4]!, w[5]!, w[6]!, w[7]!, v, this.tableSlots, this.tableMask, this.tableShift, this.gen, this.tableBase, keyRef)
+        : site === 1
+          ? put.putStrF64(hash, header, w[0]!, w[1]!, w[2]!, w[3]!, w[4]!, w[5]!, w[6]!, w[7]!, v, this.tableSlots, this.tableMask, this.tableShift, this.gen, this.tableBase, keyRef)
+          : site === 2
+            ? put.putStrF64(hash, header, w[0]!, w[1]!, w[2]!, w[3]!, w[4]!, w[5]!, w[6]!, w[7]!, v, this.tableSlots, this.tableMask, this.tableShift, this.gen, this.tableBase, keyRef)
+            : put.putStrF64(hash, header, w[0]!, w[1]!, w[2]!, w[3]!, w[4]!, w[5]!, w[6]!, w[7]!, v, this.tableSlots, this.tableMask, this.tableShift, this.gen, this.tableBase, keyRef);
+    }
+    return site === 0
+      ? put.putStrI32(hash, header, w[0]!, w[1]!, w[2]!, w[3]!, w[4]!, w[5]!, w[6]!, w[7]!, v, this.tableSlots, this.tableMask, this.tableShift, this.gen, this.tableBase, keyRef)
+      : site === 1
+        ? put.putStrI32(hash, header, w[0]!, w[1]!, w[2]!, w[3]!, w[4]!, w[5]!, w[6]!, w[7]!, v, this.tableSlots, this.tableMask, this.tableShift, this.gen, this.tableBase, keyRef)
+        : site === 2
+          ? put.putStrI32(hash, header, w[0]!, w[1]!, w[2]!, w[3]!, w[4]!, w[5]!, w[6]!, w[7]!, v, this.tableSlots, this.tableMask, this.tableShift, this.gen, this.tableBase, keyRef)
+          : put.putStrI32(hash, header, w[0]!, w[1]!, w[2]!, w[3]!, w[4]!, w[5]!, w[6]!, w[7]!, v, this.tableSlots, this.tableMask, this.tableShift, this.gen, this.tableBase, keyRef);
   }
 
   /**
@@ -901,7 +958,15 @@ export class SharedFlatMap<K = string, V = unknown> implements Iterable<[K, V]> 
     const w = packedKey.words;
     const header = (text.length << BLOCK_TAG_BITS) | TAG_LATIN1;
     const put = this.wput;
-    const r = put.deleteStr(hash, header, w[0]!, w[1]!, w[2]!, w[3]!, w[4]!, w[5]!, w[6]!, w[7]!, 0, this.tableSlots, this.tableMask, this.tableShift, this.gen, this.tableBase, NULL_BLOCK);
+    const site = this.callSite; // one copy per call site, as in `get` (wasm/call-sites.ts)
+    const r =
+      site === 0
+        ? put.deleteStr(hash, header, w[0]!, w[1]!, w[2]!, w[3]!, w[4]!, w[5]!, w[6]!, w[7]!, 0, this.tableSlots, this.tableMask, this.tableShift, this.gen, this.tableBase, NULL_BLOCK)
+        : site === 1
+          ? put.deleteStr(hash, header, w[0]!, w[1]!, w[2]!, w[3]!, w[4]!, w[5]!, w[6]!, w[7]!, 0, this.tableSlots, this.tableMask, this.tableShift, this.gen, this.tableBase, NULL_BLOCK)
+          : site === 2
+            ? put.deleteStr(hash, header, w[0]!, w[1]!, w[2]!, w[3]!, w[4]!, w[5]!, w[6]!, w[7]!, 0, this.tableSlots, this.tableMask, this.tableShift, this.gen, this.tableBase, NULL_BLOCK)
+            : put.deleteStr(hash, header, w[0]!, w[1]!, w[2]!, w[3]!, w[4]!, w[5]!, w[6]!, w[7]!, 0, this.tableSlots, this.tableMask, this.tableShift, this.gen, this.tableBase, NULL_BLOCK);
     if (r === DEL_DELETED && this.refValues) freeBlock(this.arenaHost, put.lastOld());
     return r;
   }
