@@ -27,6 +27,16 @@ export function stringKey(k: number): string {
   return `key:${hex}:${hex.slice(0, 3)}`;
 }
 
+/**
+ * A flat (sequential, one-byte) copy of an ASCII / Latin-1 string. A template
+ * literal of 13 or more characters is a cons string in V8, which every read
+ * of its characters (and `Map`'s first hash of it) follows through one more
+ * object; keys a program reads from a file or a socket are flat.
+ */
+export function flat(s: string): string {
+  return Buffer.from(s, 'latin1').toString('latin1');
+}
+
 export function materializeKeys(keyType: KeyType, ints: Int32Array): KeyArray {
   switch (keyType) {
     case 'int32':

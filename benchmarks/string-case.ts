@@ -10,7 +10,7 @@
  * neither side pays for flattening a cons string inside a timed loop.
  */
 import { SharedFlatMap, hashers, type Hasher } from '../lib/index.js';
-import { stringKey } from './keys.js';
+import { flat, stringKey } from './keys.js';
 import { SmokeCheckError, log, measureAll } from './measure.js';
 import { Prng, distinctKeys, shuffled } from './prng.js';
 import {
@@ -53,11 +53,6 @@ const ALPHABET = 'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789
 
 function roundUp(n: number, multiple: number): number {
   return Math.ceil(n / multiple) * multiple;
-}
-
-/** A flat (sequential, one-byte) copy of an ASCII / Latin-1 string. */
-function flat(s: string): string {
-  return Buffer.from(s, 'latin1').toString('latin1');
 }
 
 function flatKeys(ints: Int32Array): string[] {
