@@ -15,8 +15,10 @@
  * The families, and the calls they copy (spec/unit/call-sites.test.ts checks
  * the copies):
  * - `'int32'`: maps with int32 keys and int32 or float64 values. `get`'s probe
- *   (`getI32`; `getF64` in `getFloat64`), `set`'s put (`putI32`, `putF64`),
- *   `delete`'s `deleteI32` and `add`'s `addI32`. The write path has the same shape as the read path: an
+ *   (`getI32`; `getF64` in `getFloat64`), `set`'s `putI32`, `delete`'s
+ *   `deleteI32` and `add`'s `addI32`. `set`'s `putF64` has one site: four
+ *   copies of it in `set` made every int32 overwrite ~2.4 ns slower (39.1-40.5
+ *   -> 41.5-41.6 ns, the suite's child at 100k, pinned, 3 alternating pairs). The write path has the same shape as the read path: an
  *   overwrite cost 41.5-44.0 ns with one map written in the thread and
  *   45.8-48.0 ns with two, 42.3-43.7 ns with two after the copies. Such a map
  *   takes a site even when its `get` goes elsewhere (float64 values, another
