@@ -33,8 +33,15 @@ export function stringKey(k: number): string {
  * of its characters (and `Map`'s first hash of it) follows through one more
  * object; keys a program reads from a file or a socket are flat.
  */
-export function flat(s: string): string {
+function flat(s: string): string {
   return Buffer.from(s, 'latin1').toString('latin1');
+}
+
+/** The string keys (`stringKey`) of `ints`, each flat: what the single-thread string benchmarks look up. */
+export function flatStringKeys(ints: Int32Array): string[] {
+  const out = new Array<string>(ints.length);
+  for (let i = 0; i < ints.length; i++) out[i] = flat(stringKey(ints[i] as number));
+  return out;
 }
 
 export function materializeKeys(keyType: KeyType, ints: Int32Array): KeyArray {

@@ -9,7 +9,7 @@
  * build/benchmarks/maps.js --child <maps> <int32|string>`), so every child
  * starts with fresh call feedback; ROUNDS rounds, map counts in alternating
  * order. A child builds `maps` flatshare maps and as many `Map`s over the same
- * MAP_ENTRIES random keys (string keys: keys.ts `stringKey`, made flat, and the lookups
+ * MAP_ENTRIES random keys (string keys: keys.ts `flatStringKeys`, and the lookups
  * are the same string objects as the inserted keys, as in the main suite), smoke-checks
  * every lookup key in every map (same value as the Map), reads every map once
  * through `get` (so each map's site, or the shared one, has seen its target
@@ -36,7 +36,7 @@ import { SharedFlatMap } from '../lib/index.js';
 import { CALL_SITES } from '../lib/wasm/call-sites.js';
 import { gitCommit } from './git.js';
 import { formatLoad, mean, measureBatch } from './measure.js';
-import { KEY_TYPES, STRING_KEY_CHARS, flat, type Key, type KeyArray, type KeyType, materializeKeys, pickKeys } from './keys.js';
+import { KEY_TYPES, STRING_KEY_CHARS, flatStringKeys, type Key, type KeyArray, type KeyType, pickKeys } from './keys.js';
 import { Prng, distinctKeys, sampleKeys } from './prng.js';
 
 /** Map counts measured: one, two, the number of call sites, and one more than that (two maps share a site). */
@@ -67,8 +67,8 @@ const measure = (name: string, fn: () => void): { ns: number; rme: number } => m
 function child(maps: number, keyType: KeyType): void {
   const prng = new Prng(SEED);
   const ints = distinctKeys(prng, MAP_ENTRIES[keyType]);
-  // Flat strings, as the main suite's string cases use (keys.ts `flat`).
-  const keys: KeyArray = keyType === 'int32' ? materializeKeys(keyType, ints) : (materializeKeys(keyType, ints) as string[]).map(flat);
+  // Flat strings, as the main suite's string cases use.
+  const keys: KeyArray = keyType === 'int32' ? ints : flatStringKeys(ints);
   const indices = sampleKeys(prng, Int32Array.from(ints, (_, i) => i), LOOKUPS);
   const lookups: KeyArray = pickKeys(keys, indices);
   // What an overwrite writes: int32 keys get themselves, string keys their index.

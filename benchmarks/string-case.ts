@@ -10,7 +10,7 @@
  * neither side pays for flattening a cons string inside a timed loop.
  */
 import { SharedFlatMap, hashers, type Hasher } from '../lib/index.js';
-import { flat, stringKey } from './keys.js';
+import { flatStringKeys } from './keys.js';
 import { SmokeCheckError, log, measureAll } from './measure.js';
 import { Prng, distinctKeys, shuffled } from './prng.js';
 import {
@@ -55,12 +55,6 @@ function roundUp(n: number, multiple: number): number {
   return Math.ceil(n / multiple) * multiple;
 }
 
-function flatKeys(ints: Int32Array): string[] {
-  const out = new Array<string>(ints.length);
-  for (let i = 0; i < ints.length; i++) out[i] = flat(stringKey(ints[i] as number));
-  return out;
-}
-
 /** A flat random ASCII string of `length` chars. */
 function randomString(prng: Prng, length: number): string {
   const bytes = Buffer.allocUnsafe(length);
@@ -97,11 +91,11 @@ function makeData(config: StringCaseConfig, hasher: Hasher): StringCaseData {
   const lookups = roundUp(Math.min(LOOKUP_MAX, Math.max(LOOKUP_MIN, size)), BATCH);
   const insert = config.op === 'set-new';
   const presentInts = insert ? new Int32Array(0) : distinctKeys(prng, size);
-  const present = flatKeys(presentInts);
+  const present = flatStringKeys(presentInts);
   const values = makeValues(prng, config.values, present.length);
   const hits: string[] = [];
   if (config.op === 'get-hit' || config.op === 'overwrite') for (let i = 0; i < lookups; i++) hits.push(present[prng.below(present.length)] as string);
-  const misses = config.op === 'get-miss' ? flatKeys(distinctKeys(prng, lookups, new Set(presentInts))) : [];
+  const misses = config.op === 'get-miss' ? flatStringKeys(distinctKeys(prng, lookups, new Set(presentInts))) : [];
   return {
     present,
     values,
@@ -109,7 +103,7 @@ function makeData(config: StringCaseConfig, hasher: Hasher): StringCaseData {
     hits,
     misses,
     deleteOrder: config.op === 'delete' ? shuffled(prng, Int32Array.from(presentInts.keys())) : new Int32Array(0),
-    insert: insert ? flatKeys(distinctKeys(prng, size)) : [],
+    insert: insert ? flatStringKeys(distinctKeys(prng, size)) : [],
     batch: BATCH,
     deleteBatch: Math.min(BATCH, Math.floor(size / 2)),
     deleteReplicas: Math.max(1, Math.ceil(POOL_ENTRIES / size)),
@@ -196,7 +190,7 @@ export function runStringBytes(sizes: readonly number[], seed: number): StringBy
   const rows: StringBytesRow[] = [];
   for (const size of sizes) {
     const prng = new Prng(seed);
-    const keys = flatKeys(distinctKeys(prng, size));
+    const keys = flatStringKeys(distinctKeys(prng, size));
     const values: string[] = [];
     for (let i = 0; i < size; i++) values.push(randomString(prng, BYTES_VALUE_CHARS));
     const presized = new SharedFlatMap<string, string>({ keys: 'string', values: 'string', capacity: size });

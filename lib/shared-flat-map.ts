@@ -592,7 +592,7 @@ export class SharedFlatMap<K = string, V = unknown> implements Iterable<[K, V]> 
             : site === 2
               ? wasm.getF64(k, hash, this.tableSlots, this.tableShift, this.gen)
               : wasm.getF64(k, hash, this.tableSlots, this.tableShift, this.gen);
-      if (status === STATUS_HIT) return this.wasm.lastF64();
+      if (status === STATUS_HIT) return wasm.lastF64();
       if (status !== STATUS_RETRY) return undefined;
       this.afterFailedRead(attempt);
     }
