@@ -89,4 +89,44 @@
         (br_if $retry (i32.gt_u (local.get $steps) (local.get $n)))
         (br $bucket)))
     (f64.const 8589934592))
+  ;; getSF: getS with an atomic.fence before each validation: what arm64 needs
+  ;; (dmb ish there); on x86-64 V8 emits mfence, which getS does without.
+  (func (export "getSF") (param $k i32) (param $hash i32) (param $base i32) (param $n i32) (param $gen i32) (result f64)
+    (local $b i32) (local $at i32) (local $s1 i32) (local $meta i32) (local $m i32) (local $kv v128) (local $i i32) (local $v i32) (local $steps i32)
+    (local.set $kv (i32x4.splat (local.get $k)))
+    (local.set $b (i32.wrap_i64 (i64.shr_u (i64.mul (i64.extend_i32_u (local.get $hash)) (i64.extend_i32_u (local.get $n))) (i64.const 32))))
+    (local.set $at (i32.add (local.get $base) (i32.shl (local.get $b) (i32.const 6))))
+    (block $retry
+      (loop $bucket
+        (local.set $s1 (i32.atomic.load (local.get $at)))
+        (br_if $retry (i32.and (local.get $s1) (i32.const 1)))
+        (local.set $meta (i32.atomic.load offset=60 (local.get $at)))
+        ;; lanes: load at +4 -> k0..k3 (bits 0..3); load at +16 -> k3..k6 (bits 0..3 -> <<3)
+        (local.set $m (i32.and
+          (i32.or
+            (i32x4.bitmask (i32x4.eq (v128.load offset=4 (local.get $at)) (local.get $kv)))
+            (i32.shl (i32x4.bitmask (i32x4.eq (v128.load offset=16 (local.get $at)) (local.get $kv))) (i32.const 3)))
+          (i32.sub (i32.shl (i32.const 1) (i32.and (local.get $meta) (i32.const 7))) (i32.const 1))))
+        (if (local.get $m)
+          (then
+            (local.set $i (i32.ctz (local.get $m)))
+            (local.set $v (i32.atomic.load offset=32 (i32.add (local.get $at) (i32.shl (local.get $i) (i32.const 2)))))
+            (atomic.fence)
+            (br_if $retry (i32.ne (i32.shr_u (i32.atomic.load (i32.const 128)) (i32.const 2)) (local.get $gen)))
+            (br_if $retry (i32.ne (i32.atomic.load (local.get $at)) (local.get $s1)))
+            (return (f64.convert_i32_s (local.get $v)))))
+        (if (i32.eqz (i32.and (local.get $meta) (i32.const 256)))
+          (then
+            (atomic.fence)
+            (br_if $retry (i32.ne (i32.shr_u (i32.atomic.load (i32.const 128)) (i32.const 2)) (local.get $gen)))
+            (br_if $retry (i32.ne (i32.atomic.load (local.get $at)) (local.get $s1)))
+            (return (f64.const 4294967296))))
+        (local.set $b (i32.add (local.get $b) (i32.const 1)))
+        (local.set $at (i32.add (local.get $at) (i32.const 64)))
+        (if (i32.ge_u (local.get $b) (local.get $n))
+          (then (local.set $b (i32.const 0)) (local.set $at (local.get $base))))
+        (local.set $steps (i32.add (local.get $steps) (i32.const 1)))
+        (br_if $retry (i32.gt_u (local.get $steps) (local.get $n)))
+        (br $bucket)))
+    (f64.const 8589934592))
 )
