@@ -9,6 +9,7 @@
  * count need not be a power of two. Its two probes validate the way the
  * library's getI32 does (epoch word, then the bucket's seq again):
  * - `getA` compares the keys one atomic load at a time;
+ * - `getU` is getA unrolled (all 7 compares, no loop bound per key);
  * - `getS` compares all 7 with one SIMD compare (plain v128 loads: enough on
  *   x86-64, an arm64 build would need a fence before the validating load);
  * - `getSF` is getS with an `atomic.fence` before each validation (what arm64
@@ -31,7 +32,7 @@
  * on the same keys, and a benchmark.js cycle per implementation would put
  * seconds between them on a machine whose speed drifts by 2× in minutes.
  *
- * Run: `npm run bench:buckets` (builds first, ~2 min). Writes
+ * Run: `npm run bench:buckets` (builds first, ~2.5 min). Writes
  * benchmarks/results/buckets.{json,md}, with the commit measured.
  */
 import { spawnSync } from 'node:child_process';
@@ -57,7 +58,7 @@ const SEED = 4242;
 const MISS_CHECKS = 10_000;
 /** Load factors of the prototype: entries ÷ (buckets × BUCKET_SLOTS). */
 const LOADS = [0.6, 0.7, 0.8] as const;
-const VARIANTS = ['getA', 'getS', 'getSF'] as const;
+const VARIANTS = ['getA', 'getU', 'getS', 'getSF'] as const;
 type Variant = (typeof VARIANTS)[number];
 
 /** Bucket geometry; the .wat hard-codes the same numbers. */
