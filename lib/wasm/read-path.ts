@@ -25,11 +25,30 @@
  * never shrink, so every address the loop forms is inside the memory even when
  * that table is long retired, and the generation check rejects such a read.
  *
- * The module is compiled once per thread (synchronously: 519 bytes) and
+ * Two builds of the same .wat, chosen once per process by ORDERED_PLAIN_LOADS
+ * (lib/seqlock.ts):
+ * - weakly ordered CPUs (arm64, and x86 under FLATSHARE_STRICT_ATOMICS=1):
+ *   read-int32.wasm, every word by `i32.atomic.load`, as above;
+ * - x86-64: read-int32-tso.wasm (scripts/build-wasm.mjs derives it), whose key
+ *   and value loads are plain `i32.load`; the seq loads and the epoch load stay
+ *   atomic. x86-TSO never performs a load before an older load, and V8 emits
+ *   the wasm loads in program order (docs/design.md, "Memory ordering"), so the
+ *   payload loads still happen before the validating seq load. The same
+ *   argument as the JS path's plain loads on x86, and the same switch.
+ *   Why: V8 11.3 checks the alignment of every atomic access (a misaligned one
+ *   traps: lea/and/test/jnz before each, seen with `node --print-wasm-code`)
+ *   and of no plain one. Measured (2026-12-03, 100k int32 get hits, both
+ *   builds in one process, interleaved with Map; an A/A control put a 0.88-0.91
+ *   bias on the second-loaded build): about 0.87-0.94× the time of the
+ *   all-atomic build (docs/design.md, "Memory ordering").
+ *
+ * The module is compiled once per thread (synchronously: ~560 bytes) and
  * instantiated once per map per thread, over the map's WebAssembly.Memory.
  */
+import { ORDERED_PLAIN_LOADS } from '../seqlock.js';
 import { compiledOnce, instantiateOver, type SharedWasmMemory, type WasmModule } from './api.js';
-import { WASM_BASE64 } from './read-int32.wasm.js';
+import { WASM_BASE64 as TSO_WASM_BASE64 } from './read-int32-tso.wasm.js';
+import { WASM_BASE64 as STRICT_WASM_BASE64 } from './read-int32.wasm.js';
 
 /** getI32: the key is absent (2^32, never an int32 value). */
 export const READ_MISS = 2 ** 32;
@@ -61,10 +80,23 @@ export interface WasmReadPath {
   readonly lastF64: () => number;
 }
 
-/** The compiled module, compiled on first use in this thread. */
-export const readPathModule: () => WasmModule = compiledOnce(WASM_BASE64);
+/** Which build this process reads with: 'tso' on x86-64, 'strict' elsewhere. */
+export const READ_PATH_BUILD: 'tso' | 'strict' = ORDERED_PLAIN_LOADS ? 'tso' : 'strict';
 
-/** Instantiate the read path over one map's memory. */
-export function instantiateReadPath(memory: SharedWasmMemory): WasmReadPath {
-  return instantiateOver(readPathModule(), memory) as WasmReadPath;
+const MODULES: Record<'tso' | 'strict', () => WasmModule> = {
+  tso: compiledOnce(TSO_WASM_BASE64),
+  strict: compiledOnce(STRICT_WASM_BASE64),
+};
+
+/** The compiled module of `build` (default READ_PATH_BUILD), compiled on first use in this thread. */
+export function readPathModule(build: 'tso' | 'strict' = READ_PATH_BUILD): WasmModule {
+  return MODULES[build]();
+}
+
+/**
+ * Instantiate the read path over one map's memory. `build` is for tests, which
+ * run both builds on this CPU; the library always takes READ_PATH_BUILD.
+ */
+export function instantiateReadPath(memory: SharedWasmMemory, build: 'tso' | 'strict' = READ_PATH_BUILD): WasmReadPath {
+  return instantiateOver(readPathModule(build), memory) as WasmReadPath;
 }

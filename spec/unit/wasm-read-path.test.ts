@@ -2,7 +2,10 @@
  * The WebAssembly int32 read path (lib/wasm/read-int32.wat, read-path.ts):
  *
  * - The committed bytes (read-int32.wasm.ts) are what scripts/build-wasm.mjs
- *   assembles from the committed .wat, so the two cannot drift.
+ *   assembles from the committed .wat, so the two cannot drift; the same for
+ *   the x86 build (read-int32-tso.wasm.ts), whose only difference is plain
+ *   key and value loads, and each process reads with the build its CPU allows.
+ * - Both builds answer every probe below alike (both run on this CPU).
  * - The layout constants written into the .wat are the ones lib/ defines.
  * - The module never writes the shared memory: no store, read-modify-write,
  *   notify or grow instruction in its source; it imports only the memory.
@@ -14,11 +17,12 @@ import test from 'ava';
 import { SharedFlatMap, hashers } from '../../lib/index.js';
 import { GEN_SHIFT } from '../../lib/epoch.js';
 import { H_EPOCH, INT_BYTES, S_KEY, slotInts as slotIntsOf, valueOffset } from '../../lib/layout.js';
-import { EMPTY, FULL, LOCKED, STATE_MASK, TOMBSTONE, lockWord } from '../../lib/seqlock.js';
+import { EMPTY, FULL, LOCKED, ORDERED_PLAIN_LOADS, STATE_MASK, TOMBSTONE, lockWord } from '../../lib/seqlock.js';
 import {
   F64_SLOT_INTS,
   I32_SLOT_INTS,
   READ_MISS,
+  READ_PATH_BUILD,
   READ_RETRY,
   STATUS_HIT,
   STATUS_MISS,
@@ -28,13 +32,33 @@ import {
   type WasmReadPath,
 } from '../../lib/wasm/read-path.js';
 import { WASM_BASE64 } from '../../lib/wasm/read-int32.wasm.js';
+import { WASM_BASE64 as TSO_WASM_BASE64 } from '../../lib/wasm/read-int32-tso.wasm.js';
 import { WASM_PAGE_BYTES, createSharedMemory } from '../../lib/memory.js';
-import { MEMORY_IMPORT, assertAssembledFromWat, declaredConstants, int32SlotOf, moduleInterface, readWat, watCode } from '../helpers/wasm.js';
+import { MEMORY_IMPORT, assertAssembledFromWat, assertDerivedFromWat, declaredConstants, int32SlotOf, moduleInterface, readWat, watCode } from '../helpers/wasm.js';
 
 const wat = readWat('read-int32');
 
 test('the committed wasm bytes are exactly what scripts/build-wasm.mjs assembles from read-int32.wat', (t) =>
   assertAssembledFromWat(t, 'read-int32', WASM_BASE64));
+
+test('the x86 build is read-int32.wat with exactly its key and value loads plain; seq and epoch loads stay atomic', async (t) => {
+  const tso = await assertDerivedFromWat(t, 'read-int32-tso', TSO_WASM_BASE64);
+  const count = (text: string, re: RegExp): number => (watCode(text).match(re) ?? []).length;
+  // getI32: key, value; getF64: key, low and high value words.
+  t.is(count(tso, /\bi32\.load offset=/g), 5);
+  t.is(count(tso, /i32\.atomic\.load offset=/g), 0);
+  t.is(count(wat, /i32\.atomic\.load offset=/g), 5);
+  // What stays atomic: the first seq load, the epoch and the validating seq reload (twice each: hit and EMPTY).
+  t.is(count(tso, /i32\.atomic\.load \(/g), count(wat, /i32\.atomic\.load \(/g));
+  t.is(count(tso, /i32\.atomic\.load \(local\.get \$at\)\)/g), 3 * 2);
+  t.is(count(tso, new RegExp(`i32\\.atomic\\.load \\(i32\\.const ${H_EPOCH * INT_BYTES}\\)`, 'g')), 2 * 2);
+});
+
+test('a process reads with the x86 build exactly when plain loads are ordered on its CPU', (t) => {
+  t.is(READ_PATH_BUILD, ORDERED_PLAIN_LOADS ? 'tso' : 'strict');
+  t.is(readPathModule(), readPathModule(READ_PATH_BUILD));
+  t.not(readPathModule('tso'), readPathModule('strict'));
+});
 
 test('the layout constants the .wat was written for are the ones lib/ defines', (t) => {
   const expected: Record<string, number> = {
@@ -86,13 +110,15 @@ const wasmOf = (map: NumMap): WasmReadPath => (map as unknown as { wasm: WasmRea
 /** The seq word index of `key`'s slot (the map must hold it). */
 const slotOf = int32SlotOf;
 
-for (const values of ['int32', 'float64'] as const) {
-  test(`${values}: hit, miss, tombstone; RETRY on a locked slot and on a moved generation`, (t) => {
+const BUILDS = ['map', 'tso', 'strict'] as const;
+
+for (const values of ['int32', 'float64'] as const) for (const build of BUILDS) {
+  test(`${values}, ${build === 'map' ? "the map's own" : build} build: hit, miss, tombstone; RETRY on a locked slot and on a moved generation`, (t) => {
     const map = new SharedFlatMap<number, number>({ keys: 'int32', values, capacity: 1000 });
     const value = (k: number): number => (values === 'float64' ? k / 4 : k * 3);
     for (let k = 0; k < 500; k++) map.set(k, value(k));
     map.delete(7);
-    const wasm = wasmOf(map);
+    const wasm = build === 'map' ? wasmOf(map) : instantiateReadPath(internals(map).memory.memory, build);
     // Taken once: unsafeExposeInternals refreshes the cached table, which must
     // not happen while the test fakes the epoch word below.
     const { table, slotInts, gen: currentGen } = internals(map);
@@ -134,10 +160,10 @@ for (const values of ['int32', 'float64'] as const) {
  * stale geometry: a live table always keeps one) answers RETRY once it has seen
  * every slot, instead of probing forever.
  */
-for (const values of ['int32', 'float64'] as const) {
-  test(`${values}: the probe wraps from the last slot to slot 0, and stops with RETRY in a table with no EMPTY slot`, (t) => {
+for (const values of ['int32', 'float64'] as const) for (const build of ['tso', 'strict'] as const) {
+  test(`${values}, ${build} build: the probe wraps from the last slot to slot 0, and stops with RETRY in a table with no EMPTY slot`, (t) => {
     const memory = createSharedMemory(WASM_PAGE_BYTES, WASM_PAGE_BYTES);
-    const wasm = instantiateReadPath(memory.memory);
+    const wasm = instantiateReadPath(memory.memory, build);
     const words = new Int32Array(memory.buffer);
     const gen = 5;
     const stride = values === 'int32' ? I32_SLOT_INTS : F64_SLOT_INTS;
