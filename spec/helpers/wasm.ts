@@ -19,37 +19,22 @@ export function readWat(name: string): string {
 
 /**
  * The committed lib/wasm/<name>.wasm.ts must be exactly what
- * scripts/build-wasm.mjs assembles from lib/wasm/<name>.wat (`base64`: its WASM_BASE64).
+ * scripts/build-wasm.mjs assembles for it (`base64`: its WASM_BASE64): from
+ * lib/wasm/<name>.wat, or, for a module in the script's DERIVED table, from
+ * that entry's .wat through its transform. Returns the .wat text assembled.
  */
-export async function assertAssembledFromWat(t: ExecutionContext, name: string, base64: string): Promise<void> {
-  const script = pathToFileURL(join(repoRoot, 'scripts', 'build-wasm.mjs')).href;
-  const { assemble, tsModule } = (await import(script)) as {
-    assemble: (path: string) => Promise<Buffer>;
-    tsModule: (name: string, bytes: Buffer) => string;
-  };
-  const bytes = await assemble(join(repoRoot, 'lib', 'wasm', `${name}.wat`));
-  t.is(base64, bytes.toString('base64'), `stale lib/wasm/${name}.wasm.ts: run npm run build:wasm`);
-  t.is(readFileSync(join(repoRoot, 'lib', 'wasm', `${name}.wasm.ts`), 'utf8'), tsModule(name, bytes));
-}
-
-/**
- * The committed lib/wasm/<name>.wasm.ts of a module that scripts/build-wasm.mjs
- * derives from another .wat (its DERIVED table) must be exactly what it
- * assembles from that .wat through the transform.
- */
-export async function assertDerivedFromWat(t: ExecutionContext, name: string, base64: string): Promise<string> {
+export async function assertAssembledFromWat(t: ExecutionContext, name: string, base64: string): Promise<string> {
   const script = pathToFileURL(join(repoRoot, 'scripts', 'build-wasm.mjs')).href;
   const { assemble, tsModule, DERIVED } = (await import(script)) as {
-    assemble: (path: string, transform: (wat: string) => string) => Promise<Buffer>;
-    tsModule: (name: string, bytes: Buffer, from: string) => string;
+    assemble: (path: string, transform?: (wat: string) => string) => Promise<Buffer>;
+    tsModule: (name: string, bytes: Buffer, from?: string) => string;
     DERIVED: Record<string, { from: string; transform: (wat: string) => string }>;
   };
-  const derived = DERIVED[name];
-  if (derived === undefined) throw new Error(`scripts/build-wasm.mjs derives no module named ${name}`);
-  const bytes = await assemble(join(repoRoot, 'lib', 'wasm', `${derived.from}.wat`), derived.transform);
+  const { from, transform } = DERIVED[name] ?? { from: name, transform: (wat: string) => wat };
+  const bytes = await assemble(join(repoRoot, 'lib', 'wasm', `${from}.wat`), transform);
   t.is(base64, bytes.toString('base64'), `stale lib/wasm/${name}.wasm.ts: run npm run build:wasm`);
-  t.is(readFileSync(join(repoRoot, 'lib', 'wasm', `${name}.wasm.ts`), 'utf8'), tsModule(name, bytes, derived.from));
-  return derived.transform(readWat(derived.from));
+  t.is(readFileSync(join(repoRoot, 'lib', 'wasm', `${name}.wasm.ts`), 'utf8'), tsModule(name, bytes, from));
+  return transform(readWat(from));
 }
 
 /** The `;; const NAME = value` lines of a .wat, as an object (NAME: value). */
