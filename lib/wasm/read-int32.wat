@@ -9,6 +9,11 @@
 ;; CPU, and is still faster than the JS loop that read them with plain loads
 ;; (docs/design.md, "The int32 read path"). The module imports the map's
 ;; shared memory; it never stores to it (readers never write shared memory).
+;; x86-64 runs a build derived from this file (read-int32-tso, DERIVED in
+;; scripts/build-wasm.mjs) whose payload loads (`i32.atomic.load offset=N`: key
+;; and value words) are plain; seq and epoch loads, which carry no offset, stay
+;; atomic. TSO keeps those plain loads before the validating one, and they skip
+;; the alignment check V8 puts before every atomic access (lib/wasm/read-path.ts).
 ;;
 ;; Protocol (lib/seqlock.ts, lib/epoch.ts): probe from slot hash >>> shift;
 ;;   s1 = load seq; odd -> RETRY (a writer holds the slot);

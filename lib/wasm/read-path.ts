@@ -80,16 +80,19 @@ export interface WasmReadPath {
   readonly lastF64: () => number;
 }
 
-/** Which build this process reads with: 'tso' on x86-64, 'strict' elsewhere. */
-export const READ_PATH_BUILD: 'tso' | 'strict' = ORDERED_PLAIN_LOADS ? 'tso' : 'strict';
+/** The two builds of read-int32.wat: plain payload loads (x86-64) or every load atomic. */
+export type ReadPathBuild = 'tso' | 'strict';
 
-const MODULES: Record<'tso' | 'strict', () => WasmModule> = {
+/** Which build this process reads with: 'tso' on x86-64, 'strict' elsewhere. */
+export const READ_PATH_BUILD: ReadPathBuild = ORDERED_PLAIN_LOADS ? 'tso' : 'strict';
+
+const MODULES: Record<ReadPathBuild, () => WasmModule> = {
   tso: compiledOnce(TSO_WASM_BASE64),
   strict: compiledOnce(STRICT_WASM_BASE64),
 };
 
 /** The compiled module of `build` (default READ_PATH_BUILD), compiled on first use in this thread. */
-export function readPathModule(build: 'tso' | 'strict' = READ_PATH_BUILD): WasmModule {
+export function readPathModule(build: ReadPathBuild = READ_PATH_BUILD): WasmModule {
   return MODULES[build]();
 }
 
@@ -97,6 +100,6 @@ export function readPathModule(build: 'tso' | 'strict' = READ_PATH_BUILD): WasmM
  * Instantiate the read path over one map's memory. `build` is for tests, which
  * run both builds on this CPU; the library always takes READ_PATH_BUILD.
  */
-export function instantiateReadPath(memory: SharedWasmMemory, build: 'tso' | 'strict' = READ_PATH_BUILD): WasmReadPath {
+export function instantiateReadPath(memory: SharedWasmMemory, build: ReadPathBuild = READ_PATH_BUILD): WasmReadPath {
   return instantiateOver(readPathModule(build), memory) as WasmReadPath;
 }
