@@ -42,7 +42,9 @@ import { fileURLToPath } from 'node:url';
 import wabtInit from 'wabt';
 import { SharedFlatMap } from '../lib/index.js';
 import { fmix32 } from '../lib/hashers/murmur3.js';
+import { WASM_PAGE_BYTES } from '../lib/memory.js';
 import { instantiateOver, wasmApi, type SharedWasmMemory, type WasmApi } from '../lib/wasm/api.js';
+import { READ_MISS } from '../lib/wasm/read-path.js';
 import { gitCommit } from './git.js';
 import { formatLoad, median } from './measure.js';
 import { Prng, distinctKeys, sampleKeys } from './prng.js';
@@ -72,10 +74,8 @@ const COUNT_MASK = 7;
 const OVERFLOW = 256;
 /** Where the table starts (bytes); below it sit zero words, so the epoch word (byte 128) reads generation 0. */
 const TABLE_BASE_BYTES = 4096;
-const WASM_PAGE_BYTES = 65536;
 const MAX_PAGES = 65536;
 const TWO_POW_32 = 4294967296;
-const READ_MISS = TWO_POW_32;
 const HASH_SEED = 0x5eed;
 
 const WAT = fileURLToPath(new URL('../../benchmarks/prototypes/bucket-probe.wat', import.meta.url));
