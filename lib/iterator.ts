@@ -1,8 +1,9 @@
 /**
  * Weakly consistent iteration, across resizes and clears, in O(cluster) memory.
  *
- * Idea: tables index by the TOP bits of the hash (table.ts), so slot i of any
- * table covers the hash interval [i * 2^shift, (i+1) * 2^shift). The iterator
+ * Idea: a table's home slot never decreases as the hash grows (table.ts,
+ * homeSlot), so slot i of any table covers one hash interval
+ * [slotStart(i), slotStart(i + 1)), whatever the table's size. The iterator
  * walks the 32-bit hash space once, from 0 up, keeping one number: `done`,
  * the length of the hash prefix already processed. Each step reads one
  * CLUSTER of the current table (the run of non-EMPTY slots that starts at the
@@ -25,17 +26,16 @@
  *
  * The hash of a found key gives its exact position in the hash space: the
  * displacement (slot - home) mod capacity "unwraps" keys of the cluster that
- * wraps from the last slot to slot 0.
+ * wraps from the last slot to slot 0 (such a key's position is its hash plus
+ * 2^32 per wrap of the walk, or minus 2^32 for a key whose home lies before
+ * the wrap, so it falls outside [done, end) unless the walk reached it).
  */
 import { EMPTY, FULL, LOCKED, STATE_MASK } from './seqlock.js';
 import { genOf } from './epoch.js';
 import { H_EPOCH } from './layout.js';
-import type { TableInfo } from './table.js';
+import { HASH_SPACE, homeSlot, slotStart, type TableInfo } from './table.js';
 import { backoff } from './backoff.js';
 import { TORN } from './blocks.js';
-
-/** Size of the 32-bit hash space. */
-export const HASH_SPACE = 2 ** 32;
 
 /** What iteration needs from the map instance of the calling thread. */
 export interface IterationHost {
@@ -62,20 +62,19 @@ export function* iterateEntries(host: IterationHost): Generator<[unknown, unknow
   let attempt = 0;
   while (done < HASH_SPACE) {
     const { words, gen, table } = host.snapshot();
-    const span = 2 ** table.shift;
-    const mask = table.capacity - 1;
-    const first = Math.floor(done / span);
+    const capacity = table.capacity;
+    const first = homeSlot(done, capacity);
     keys.length = 0;
     values.length = 0;
     positions.length = 0;
     let v = first;
     let valid = true;
     for (;;) {
-      if (v - first > table.capacity) {
+      if (v - first > capacity) {
         valid = false; // no EMPTY slot: a stale view of a reused region
         break;
       }
-      const slot = v & mask;
+      const slot = v < capacity ? v : v - capacity; // v < first + capacity + 1 <= 2 * capacity
       const at = table.slots + slot * stride;
       const s1 = Atomics.load(words, at);
       if ((s1 & LOCKED) !== 0) {
@@ -92,9 +91,10 @@ export function* iterateEntries(host: IterationHost): Generator<[unknown, unknow
           valid = false;
           break;
         }
-        const home = hash >>> table.shift;
-        const displacement = (slot - home) & mask;
-        positions.push((v - displacement) * span + (hash - home * span));
+        const home = homeSlot(hash, capacity);
+        const displacement = slot >= home ? slot - home : slot + capacity - home;
+        // v - displacement is the home slot along the walk: home plus a whole number of wraps.
+        positions.push(hash + ((v - displacement - home) / capacity) * HASH_SPACE);
         keys.push(key);
         values.push(value);
       }
@@ -105,7 +105,7 @@ export function* iterateEntries(host: IterationHost): Generator<[unknown, unknow
       continue;
     }
     attempt = 0;
-    const end = Math.min(HASH_SPACE, (v + 1) * span);
+    const end = slotStart(v + 1, capacity); // HASH_SPACE once the walk passes the last slot
     const from = done;
     done = end;
     for (let i = 0; i < keys.length; i++) {

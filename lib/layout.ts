@@ -112,8 +112,11 @@ export const MAGIC = 0x464c5348;
  * refuses other versions. 3: the map lives in a shared WebAssembly.Memory (the
  * handle carries `memory`, not a growable SharedArrayBuffer); the words are as in 2.
  * 4: MAX_WRITERS 128 (was 256), so the arena and the first table start 8 KiB lower.
+ * 5: a table has any number of slots, not only a power of two, and a key's home
+ * slot is floor(hash * capacity / 2^32) (table.ts); for a power-of-two capacity
+ * that is the same slot as in 4, but a 4 reader would misplace keys of other sizes.
  */
-export const LAYOUT_VERSION = 4;
+export const LAYOUT_VERSION = 5;
 
 // ---- header -----------------------------------------------------------------
 
@@ -141,7 +144,7 @@ export const H_ALLOC_TOP = H_EPOCH + CACHE_LINE_INTS; // 48
 /** Two table descriptors; generation g uses TABLE_DESC[g & 1]. */
 export const H_TABLE_DESC = H_ALLOC_TOP + CACHE_LINE_INTS; // 64
 export const TABLE_DESC_BASE = 0; // word index of the table region
-export const TABLE_DESC_CAPACITY = 1; // capacity in slots (a power of two)
+export const TABLE_DESC_CAPACITY = 1; // capacity in slots (any number from MIN_CAPACITY to MAX_CAPACITY)
 export const TABLE_DESC_INTS = 2;
 /** Migration chunk cursor (tagged with the generation, see epoch.ts). Own line. */
 export const H_MIG_CURSOR = H_TABLE_DESC + CACHE_LINE_INTS; // 80
@@ -342,7 +345,7 @@ export function valueOffset(keys: KeyKind): number {
  */
 export const MAX_LOAD_NUMERATOR = 4;
 export const MAX_LOAD_DENOMINATOR = 5;
-/** Smallest table. Must be >= 2 so the home shift (32 - log2 capacity) is < 32. */
+/** Smallest table, in slots. */
 export const MIN_CAPACITY = 16;
 /** Largest table: keeps slot indices and capacity * SLOT_INTS far below 2^31. */
 export const MAX_CAPACITY = 1 << 27;
@@ -352,11 +355,15 @@ export function insertBudget(capacity: number): number {
   return Math.floor((capacity * MAX_LOAD_NUMERATOR) / MAX_LOAD_DENOMINATOR);
 }
 
-/** Smallest power-of-two capacity that holds `entries` below the maximum load. */
+/**
+ * Smallest capacity that holds `entries` within the maximum load (at least
+ * MIN_CAPACITY, at most MAX_CAPACITY): ceil(entries * 5 / 4). Any number of
+ * slots, so a presized int32 -> int32 table costs 15 bytes per entry plus the
+ * fixed part, where rounding up to a power of two cost up to 30 (layout 4).
+ */
 export function capacityFor(entries: number): number {
-  let capacity = MIN_CAPACITY;
-  while (capacity < MAX_CAPACITY && insertBudget(capacity) < entries) capacity *= 2;
-  return capacity;
+  const capacity = Math.ceil((entries * MAX_LOAD_DENOMINATOR) / MAX_LOAD_NUMERATOR);
+  return Math.min(MAX_CAPACITY, Math.max(MIN_CAPACITY, capacity));
 }
 
 /**
@@ -379,14 +386,26 @@ export const CHUNK_CLAIMED = 0x4000_0000;
 export const CHUNK_DONE = 0x2000_0000;
 export const CHUNK_VALUE_MASK = CHUNK_DONE - 1;
 
-/** Words of a table region with `capacity` slots of `slotWords` words, chunk states included. */
+/**
+ * Words of `capacity` slots of `slotWords` words, rounded up to whole cache
+ * lines. Table regions are allocated line-aligned, so a region whose length is
+ * whole lines ends where the next one starts, and retired neighbours merge
+ * (memory.ts retireRegion). A table of any capacity (layout 5) would otherwise
+ * leave a gap of up to 15 words after its slots, and the retired regions of a
+ * growing map would never merge into room for a same-size rehash.
+ */
+export function slotAreaInts(capacity: number, slotWords: number): number {
+  return Math.ceil((capacity * slotWords) / CACHE_LINE_INTS) * CACHE_LINE_INTS;
+}
+
+/** Words of a table region with `capacity` slots of `slotWords` words, chunk states included: whole cache lines. */
 export function tableRegionInts(capacity: number, slotWords: number): number {
-  return TABLE_HEADER_INTS + capacity * slotWords + chunkStateInts(capacity);
+  return TABLE_HEADER_INTS + slotAreaInts(capacity, slotWords) + chunkStateInts(capacity);
 }
 
 /** Word index of the first chunk state of the table region at `base`. */
 export function chunkStatesAt(base: number, capacity: number, slotWords: number): number {
-  return base + TABLE_HEADER_INTS + capacity * slotWords;
+  return base + TABLE_HEADER_INTS + slotAreaInts(capacity, slotWords);
 }
 
 // ---- buffer -----------------------------------------------------------------

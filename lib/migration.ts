@@ -84,7 +84,7 @@ import {
 } from './layout.js';
 import { FlatshareFullError } from './errors.js';
 import { bumpAllocate, retireRegion, takeFreeRegion, type SharedMemory } from './memory.js';
-import { initTableHeader, readTableInfo, writeTableInfo, type TableInfo } from './table.js';
+import { homeSlot, initTableHeader, readTableInfo, writeTableInfo, type TableInfo } from './table.js';
 import { allChunksDone, announceLock, clearLock, commitIntent, copiedEntries, stagedAt } from './recovery.js';
 
 /**
@@ -325,8 +325,8 @@ export function copySlot(host: MigrationHost, words: Int32Array, old: TableInfo,
   }
   if ((seq & STATE_MASK) !== FULL) return 0;
   const rec = host.writerRecord;
-  const mask = next.capacity - 1;
-  let slot = host.hashAt(words, at) >>> next.shift;
+  const capacity = next.capacity;
+  let slot = homeSlot(host.hashAt(words, at), capacity);
   for (let attempt = 0; ; ) {
     const target = next.slots + slot * stride;
     // Plain on x86: the CAS below validates an EMPTY, and a FULL slot of table g+1 never changes before the flip.
@@ -355,7 +355,7 @@ export function copySlot(host: MigrationHost, words: Int32Array, old: TableInfo,
       continue;
     }
     if (samePayload(words, target, at, stride)) return 1; // copied before by a helper that did not finish the chunk
-    slot = (slot + 1) & mask;
+    if (++slot === capacity) slot = 0;
   }
 }
 

@@ -3,7 +3,7 @@
  * process can read and write directly.
  *
  * Per-thread state: each thread's instance caches an explicit-length Int32Array
- * view of the buffer and the descriptor (base, capacity, shift) of the table
+ * view of the buffer and the descriptor (base, capacity) of the table
  * generation it last saw. Readers validate that generation after every lookup
  * and refresh the cache when it moved (epoch.ts); writers announce it.
  *
@@ -109,7 +109,7 @@ import { warmUp } from './wasm/warm-up.js';
 import { takeCallSite } from './wasm/call-sites.js';
 import { FIND_MISS, KEY_MAX_UNITS, instantiateStringReadPath, type WasmStringReadPath } from './wasm/read-string-path.js';
 import { instantiateReadPath, READ_MISS, READ_RETRY, STATUS_HIT, STATUS_RETRY, type WasmReadPath } from './wasm/read-path.js';
-import { readTableInfo, initTableHeader, writeTableInfo, viewCovers, type TableInfo } from './table.js';
+import { homeSlot, readTableInfo, initTableHeader, writeTableInfo, viewCovers, type TableInfo } from './table.js';
 import { claimWriterRecord, recordTag, releaseWriterRecord } from './writers.js';
 import { helpCopy, helpOrWait, settledSeq, startMigration, type MigrationHost } from './migration.js';
 import { SPIN_ROUNDS, backoff } from './backoff.js';
@@ -161,7 +161,8 @@ export interface SharedFlatMapOptions {
   values?: ValueKindOption;
   /**
    * Expected number of entries. Sizes the first table so that this many
-   * entries fit without a resize (power-of-two slots at <= 80% load).
+   * entries fit without a resize: ceil(capacity / 0.8) slots (at least 16),
+   * any number, not a power of two, so they fill it to 80% load.
    * Costs `12-16 bytes x capacity / 0.8` of shared memory up front.
    * @defaultValue 64
    */
@@ -298,11 +299,10 @@ export class SharedFlatMap<K = string, V = unknown> implements Iterable<[K, V]> 
    */
   private readonly callSite: number;
   private gen = -1;
-  private table: TableInfo = { base: 0, slots: 0, capacity: 0, shift: 0 };
-  /** Copies of `table.slots`, `table.capacity - 1` and `table.shift` for the read path (refreshTable). */
+  private table: TableInfo = { base: 0, slots: 0, capacity: 0 };
+  /** Copies of `table.slots` and `table.capacity` for the read path (refreshTable). */
   private tableSlots = 0;
-  private tableMask = 0;
-  private tableShift = 0;
+  private tableCapacity = 0;
   /** Copy of `table.base` for the write path. */
   private tableBase = 0;
   /** True when the hasher is the built-in murmur3 (any seed): the read path inlines its fmix32. */
@@ -491,10 +491,9 @@ export class SharedFlatMap<K = string, V = unknown> implements Iterable<[K, V]> 
     self.callSite = self.fastPut ? takeCallSite('int32') : self.fastDelStr ? takeCallSite('string') : 0;
     self.mapId = readMapId(words);
     self.gen = -1;
-    self.table = { base: 0, slots: 0, capacity: 0, shift: 0 };
+    self.table = { base: 0, slots: 0, capacity: 0 };
     self.tableSlots = 0;
-    self.tableMask = 0;
-    self.tableShift = 0;
+    self.tableCapacity = 0;
     self.tableBase = 0;
     self.writerRec = -1;
     self.recTag = 0;
@@ -536,12 +535,12 @@ export class SharedFlatMap<K = string, V = unknown> implements Iterable<[K, V]> 
       const site = this.callSite;
       const r =
         site === 0
-          ? this.probeI32(k, hash, this.tableSlots, this.tableShift, this.gen)
+          ? this.probeI32(k, hash, this.tableSlots, this.tableCapacity, this.gen)
           : site === 1
-            ? this.probeI32(k, hash, this.tableSlots, this.tableShift, this.gen)
+            ? this.probeI32(k, hash, this.tableSlots, this.tableCapacity, this.gen)
             : site === 2
-              ? this.probeI32(k, hash, this.tableSlots, this.tableShift, this.gen)
-              : this.probeI32(k, hash, this.tableSlots, this.tableShift, this.gen);
+              ? this.probeI32(k, hash, this.tableSlots, this.tableCapacity, this.gen)
+              : this.probeI32(k, hash, this.tableSlots, this.tableCapacity, this.gen);
       // READ_MISS as a literal: an imported const is a load on every call in V8
       // 11.3 optimized code (design.md §4; spec/unit/inlined-constants.test.ts).
       if (r < /* READ_MISS */ 4294967296) return r as V;
@@ -559,7 +558,7 @@ export class SharedFlatMap<K = string, V = unknown> implements Iterable<[K, V]> 
     const hash = this.murmurInline ? fmix32(k ^ this.murmurSeed) : this.hasher.hashInt(k);
     if (this.refValues) return this.getInt32Ref(k, hash) as V | undefined;
     if (this.isFloat) return this.getFloat64(k, hash) as V | undefined;
-    const r = this.probeI32(k, hash, this.tableSlots, this.tableShift, this.gen);
+    const r = this.probeI32(k, hash, this.tableSlots, this.tableCapacity, this.gen);
     if (r < READ_MISS) return r as V;
     if (r === READ_MISS) return undefined;
     return this.getInt32Retry(k, hash) as V | undefined;
@@ -573,7 +572,7 @@ export class SharedFlatMap<K = string, V = unknown> implements Iterable<[K, V]> 
   private getInt32Retry(k: number, hash: number): number | undefined {
     for (let attempt = 0; ; attempt++) {
       this.afterFailedRead(attempt);
-      const r = this.wasm.getI32(k, hash, this.tableSlots, this.tableShift, this.gen);
+      const r = this.wasm.getI32(k, hash, this.tableSlots, this.tableCapacity, this.gen);
       if (r < READ_MISS) return r;
       if (r !== READ_RETRY) return undefined;
     }
@@ -586,12 +585,12 @@ export class SharedFlatMap<K = string, V = unknown> implements Iterable<[K, V]> 
     for (let attempt = 0; ; attempt++) {
       const status =
         site === 0
-          ? wasm.getF64(k, hash, this.tableSlots, this.tableShift, this.gen)
+          ? wasm.getF64(k, hash, this.tableSlots, this.tableCapacity, this.gen)
           : site === 1
-            ? wasm.getF64(k, hash, this.tableSlots, this.tableShift, this.gen)
+            ? wasm.getF64(k, hash, this.tableSlots, this.tableCapacity, this.gen)
             : site === 2
-              ? wasm.getF64(k, hash, this.tableSlots, this.tableShift, this.gen)
-              : wasm.getF64(k, hash, this.tableSlots, this.tableShift, this.gen);
+              ? wasm.getF64(k, hash, this.tableSlots, this.tableCapacity, this.gen)
+              : wasm.getF64(k, hash, this.tableSlots, this.tableCapacity, this.gen);
       if (status === STATUS_HIT) return wasm.lastF64();
       if (status !== STATUS_RETRY) return undefined;
       this.afterFailedRead(attempt);
@@ -608,16 +607,16 @@ export class SharedFlatMap<K = string, V = unknown> implements Iterable<[K, V]> 
       const words = this.words;
       const gen = this.gen;
       const slots = this.tableSlots;
-      const mask = this.tableMask;
+      const capacity = this.tableCapacity;
       const stride = this.stride;
-      let slot = hash >>> this.tableShift;
-      for (let probes = 0; probes <= mask; probes++) {
+      let slot = homeSlot(hash, capacity);
+      for (let probes = 0; probes < capacity; probes++) {
         const at = slots + slot * stride;
         const s1 = loadWord(words, at);
         if ((s1 & LOCKED) !== 0) break;
         const state = s1 & STATE_MASK;
         if (state !== EMPTY && loadWord(words, at + S_KEY) !== k) {
-          slot = (slot + 1) & mask;
+          if (++slot === capacity) slot = 0;
           continue;
         }
         let value: unknown;
@@ -664,8 +663,7 @@ export class SharedFlatMap<K = string, V = unknown> implements Iterable<[K, V]> 
       const w = packedKey.words;
       const header = (n << BLOCK_TAG_BITS) | TAG_LATIN1;
       const slots = this.tableSlots;
-      const mask = this.tableMask;
-      const shift = this.tableShift;
+      const capacity = this.tableCapacity;
       const stride = this.stride;
       const gen = this.gen;
       // One copy of each call per site, as in `get` (wasm/call-sites.ts): the string maps of a
@@ -674,12 +672,12 @@ export class SharedFlatMap<K = string, V = unknown> implements Iterable<[K, V]> 
       if (this.refValues) {
         const at =
           site === 0
-            ? ws.findStr(hash, header, w[0]!, w[1]!, w[2]!, w[3]!, w[4]!, w[5]!, w[6]!, w[7]!, slots, mask, shift, stride, gen)
+            ? ws.findStr(hash, header, w[0]!, w[1]!, w[2]!, w[3]!, w[4]!, w[5]!, w[6]!, w[7]!, slots, capacity, stride, gen)
             : site === 1
-              ? ws.findStr(hash, header, w[0]!, w[1]!, w[2]!, w[3]!, w[4]!, w[5]!, w[6]!, w[7]!, slots, mask, shift, stride, gen)
+              ? ws.findStr(hash, header, w[0]!, w[1]!, w[2]!, w[3]!, w[4]!, w[5]!, w[6]!, w[7]!, slots, capacity, stride, gen)
               : site === 2
-                ? ws.findStr(hash, header, w[0]!, w[1]!, w[2]!, w[3]!, w[4]!, w[5]!, w[6]!, w[7]!, slots, mask, shift, stride, gen)
-                : ws.findStr(hash, header, w[0]!, w[1]!, w[2]!, w[3]!, w[4]!, w[5]!, w[6]!, w[7]!, slots, mask, shift, stride, gen);
+                ? ws.findStr(hash, header, w[0]!, w[1]!, w[2]!, w[3]!, w[4]!, w[5]!, w[6]!, w[7]!, slots, capacity, stride, gen)
+                : ws.findStr(hash, header, w[0]!, w[1]!, w[2]!, w[3]!, w[4]!, w[5]!, w[6]!, w[7]!, slots, capacity, stride, gen);
         if (at === FIND_MISS) return undefined;
         if (at > 0) {
           // The key is in slot `at` (FULL or TOMBSTONE) as of s1: read the value block, then validate.
@@ -693,23 +691,23 @@ export class SharedFlatMap<K = string, V = unknown> implements Iterable<[K, V]> 
       } else if (this.isFloat) {
         const status =
           site === 0
-            ? ws.getStrF64(hash, header, w[0]!, w[1]!, w[2]!, w[3]!, w[4]!, w[5]!, w[6]!, w[7]!, slots, mask, shift, stride, gen)
+            ? ws.getStrF64(hash, header, w[0]!, w[1]!, w[2]!, w[3]!, w[4]!, w[5]!, w[6]!, w[7]!, slots, capacity, stride, gen)
             : site === 1
-              ? ws.getStrF64(hash, header, w[0]!, w[1]!, w[2]!, w[3]!, w[4]!, w[5]!, w[6]!, w[7]!, slots, mask, shift, stride, gen)
+              ? ws.getStrF64(hash, header, w[0]!, w[1]!, w[2]!, w[3]!, w[4]!, w[5]!, w[6]!, w[7]!, slots, capacity, stride, gen)
               : site === 2
-                ? ws.getStrF64(hash, header, w[0]!, w[1]!, w[2]!, w[3]!, w[4]!, w[5]!, w[6]!, w[7]!, slots, mask, shift, stride, gen)
-                : ws.getStrF64(hash, header, w[0]!, w[1]!, w[2]!, w[3]!, w[4]!, w[5]!, w[6]!, w[7]!, slots, mask, shift, stride, gen);
+                ? ws.getStrF64(hash, header, w[0]!, w[1]!, w[2]!, w[3]!, w[4]!, w[5]!, w[6]!, w[7]!, slots, capacity, stride, gen)
+                : ws.getStrF64(hash, header, w[0]!, w[1]!, w[2]!, w[3]!, w[4]!, w[5]!, w[6]!, w[7]!, slots, capacity, stride, gen);
         if (status === STATUS_HIT) return ws.lastF64() as V;
         if (status !== STATUS_RETRY) return undefined;
       } else {
         const r =
           site === 0
-            ? ws.getStrI32(hash, header, w[0]!, w[1]!, w[2]!, w[3]!, w[4]!, w[5]!, w[6]!, w[7]!, slots, mask, shift, stride, gen)
+            ? ws.getStrI32(hash, header, w[0]!, w[1]!, w[2]!, w[3]!, w[4]!, w[5]!, w[6]!, w[7]!, slots, capacity, stride, gen)
             : site === 1
-              ? ws.getStrI32(hash, header, w[0]!, w[1]!, w[2]!, w[3]!, w[4]!, w[5]!, w[6]!, w[7]!, slots, mask, shift, stride, gen)
+              ? ws.getStrI32(hash, header, w[0]!, w[1]!, w[2]!, w[3]!, w[4]!, w[5]!, w[6]!, w[7]!, slots, capacity, stride, gen)
               : site === 2
-                ? ws.getStrI32(hash, header, w[0]!, w[1]!, w[2]!, w[3]!, w[4]!, w[5]!, w[6]!, w[7]!, slots, mask, shift, stride, gen)
-                : ws.getStrI32(hash, header, w[0]!, w[1]!, w[2]!, w[3]!, w[4]!, w[5]!, w[6]!, w[7]!, slots, mask, shift, stride, gen);
+                ? ws.getStrI32(hash, header, w[0]!, w[1]!, w[2]!, w[3]!, w[4]!, w[5]!, w[6]!, w[7]!, slots, capacity, stride, gen)
+                : ws.getStrI32(hash, header, w[0]!, w[1]!, w[2]!, w[3]!, w[4]!, w[5]!, w[6]!, w[7]!, slots, capacity, stride, gen);
         if (r < READ_MISS) return r as V;
         if (r === READ_MISS) return undefined;
       }
@@ -718,10 +716,10 @@ export class SharedFlatMap<K = string, V = unknown> implements Iterable<[K, V]> 
       const words = this.words;
       const gen = this.gen;
       const slots = this.tableSlots;
-      const mask = this.tableMask;
+      const capacity = this.tableCapacity;
       const stride = this.stride;
-      let slot = hash >>> this.tableShift;
-      for (let probes = 0; probes <= mask; probes++) {
+      let slot = homeSlot(hash, capacity);
+      for (let probes = 0; probes < capacity; probes++) {
         const at = slots + slot * stride;
         const s1 = loadWord(words, at);
         if ((s1 & LOCKED) !== 0) break;
@@ -729,13 +727,13 @@ export class SharedFlatMap<K = string, V = unknown> implements Iterable<[K, V]> 
         let value: unknown;
         if (state !== EMPTY) {
           if (loadWord(words, at + S_HASH) !== hash) {
-            slot = (slot + 1) & mask;
+            if (++slot === capacity) slot = 0;
             continue;
           }
           const block = loadWord(words, at + S_KEY_REF);
           const same = packed ? blockEqualsPacked(words, block, packedKey, n) : blockEqualsString(this.views, block, k, MAX_KEY_BYTES);
           if (same === 0) {
-            slot = (slot + 1) & mask;
+            if (++slot === capacity) slot = 0;
             continue;
           }
           if (same < 0) break; // torn key block, or one beyond this thread's view: retry
@@ -801,14 +799,14 @@ export class SharedFlatMap<K = string, V = unknown> implements Iterable<[K, V]> 
         // putF64 has one site: its copies made every int32 overwrite ~2.4 ns slower (39.1-40.5 ->
         // 41.5-41.6 ns, suite child at 100k, pinned, 3 alternating pairs), more than they save.
         const r = this.isFloat
-          ? w.putF64(k, hash, v, this.tableSlots, this.tableMask, this.tableShift, this.gen, this.tableBase)
+          ? w.putF64(k, hash, v, this.tableSlots, this.tableCapacity, this.gen, this.tableBase)
           : site === 0
-            ? w.putI32(k, hash, v, this.tableSlots, this.tableMask, this.tableShift, this.gen, this.tableBase)
+            ? w.putI32(k, hash, v, this.tableSlots, this.tableCapacity, this.gen, this.tableBase)
             : site === 1
-              ? w.putI32(k, hash, v, this.tableSlots, this.tableMask, this.tableShift, this.gen, this.tableBase)
+              ? w.putI32(k, hash, v, this.tableSlots, this.tableCapacity, this.gen, this.tableBase)
               : site === 2
-                ? w.putI32(k, hash, v, this.tableSlots, this.tableMask, this.tableShift, this.gen, this.tableBase)
-                : w.putI32(k, hash, v, this.tableSlots, this.tableMask, this.tableShift, this.gen, this.tableBase);
+                ? w.putI32(k, hash, v, this.tableSlots, this.tableCapacity, this.gen, this.tableBase)
+                : w.putI32(k, hash, v, this.tableSlots, this.tableCapacity, this.gen, this.tableBase);
         if (r !== PUT_SLOW) return this;
         return this.setSlow(key, value, hash); // the hasher is called once per set
       }
@@ -859,20 +857,20 @@ export class SharedFlatMap<K = string, V = unknown> implements Iterable<[K, V]> 
     const site = this.callSite; // one copy per call site, as in `get` (wasm/call-sites.ts)
     if (this.isFloat) {
       return site === 0
-        ? put.putStrF64(hash, header, w[0]!, w[1]!, w[2]!, w[3]!, w[4]!, w[5]!, w[6]!, w[7]!, v, this.tableSlots, this.tableMask, this.tableShift, this.gen, this.tableBase, keyRef)
+        ? put.putStrF64(hash, header, w[0]!, w[1]!, w[2]!, w[3]!, w[4]!, w[5]!, w[6]!, w[7]!, v, this.tableSlots, this.tableCapacity, this.gen, this.tableBase, keyRef)
         : site === 1
-          ? put.putStrF64(hash, header, w[0]!, w[1]!, w[2]!, w[3]!, w[4]!, w[5]!, w[6]!, w[7]!, v, this.tableSlots, this.tableMask, this.tableShift, this.gen, this.tableBase, keyRef)
+          ? put.putStrF64(hash, header, w[0]!, w[1]!, w[2]!, w[3]!, w[4]!, w[5]!, w[6]!, w[7]!, v, this.tableSlots, this.tableCapacity, this.gen, this.tableBase, keyRef)
           : site === 2
-            ? put.putStrF64(hash, header, w[0]!, w[1]!, w[2]!, w[3]!, w[4]!, w[5]!, w[6]!, w[7]!, v, this.tableSlots, this.tableMask, this.tableShift, this.gen, this.tableBase, keyRef)
-            : put.putStrF64(hash, header, w[0]!, w[1]!, w[2]!, w[3]!, w[4]!, w[5]!, w[6]!, w[7]!, v, this.tableSlots, this.tableMask, this.tableShift, this.gen, this.tableBase, keyRef);
+            ? put.putStrF64(hash, header, w[0]!, w[1]!, w[2]!, w[3]!, w[4]!, w[5]!, w[6]!, w[7]!, v, this.tableSlots, this.tableCapacity, this.gen, this.tableBase, keyRef)
+            : put.putStrF64(hash, header, w[0]!, w[1]!, w[2]!, w[3]!, w[4]!, w[5]!, w[6]!, w[7]!, v, this.tableSlots, this.tableCapacity, this.gen, this.tableBase, keyRef);
     }
     return site === 0
-      ? put.putStrI32(hash, header, w[0]!, w[1]!, w[2]!, w[3]!, w[4]!, w[5]!, w[6]!, w[7]!, v, this.tableSlots, this.tableMask, this.tableShift, this.gen, this.tableBase, keyRef)
+      ? put.putStrI32(hash, header, w[0]!, w[1]!, w[2]!, w[3]!, w[4]!, w[5]!, w[6]!, w[7]!, v, this.tableSlots, this.tableCapacity, this.gen, this.tableBase, keyRef)
       : site === 1
-        ? put.putStrI32(hash, header, w[0]!, w[1]!, w[2]!, w[3]!, w[4]!, w[5]!, w[6]!, w[7]!, v, this.tableSlots, this.tableMask, this.tableShift, this.gen, this.tableBase, keyRef)
+        ? put.putStrI32(hash, header, w[0]!, w[1]!, w[2]!, w[3]!, w[4]!, w[5]!, w[6]!, w[7]!, v, this.tableSlots, this.tableCapacity, this.gen, this.tableBase, keyRef)
         : site === 2
-          ? put.putStrI32(hash, header, w[0]!, w[1]!, w[2]!, w[3]!, w[4]!, w[5]!, w[6]!, w[7]!, v, this.tableSlots, this.tableMask, this.tableShift, this.gen, this.tableBase, keyRef)
-          : put.putStrI32(hash, header, w[0]!, w[1]!, w[2]!, w[3]!, w[4]!, w[5]!, w[6]!, w[7]!, v, this.tableSlots, this.tableMask, this.tableShift, this.gen, this.tableBase, keyRef);
+          ? put.putStrI32(hash, header, w[0]!, w[1]!, w[2]!, w[3]!, w[4]!, w[5]!, w[6]!, w[7]!, v, this.tableSlots, this.tableCapacity, this.gen, this.tableBase, keyRef)
+          : put.putStrI32(hash, header, w[0]!, w[1]!, w[2]!, w[3]!, w[4]!, w[5]!, w[6]!, w[7]!, v, this.tableSlots, this.tableCapacity, this.gen, this.tableBase, keyRef);
   }
 
   /**
@@ -924,12 +922,12 @@ export class SharedFlatMap<K = string, V = unknown> implements Iterable<[K, V]> 
         const site = this.callSite; // one copy per call site, as in `get` (wasm/call-sites.ts)
         const r =
           site === 0
-            ? w.deleteI32(k, hash, 0, this.tableSlots, this.tableMask, this.tableShift, this.gen, this.tableBase)
+            ? w.deleteI32(k, hash, 0, this.tableSlots, this.tableCapacity, this.gen, this.tableBase)
             : site === 1
-              ? w.deleteI32(k, hash, 0, this.tableSlots, this.tableMask, this.tableShift, this.gen, this.tableBase)
+              ? w.deleteI32(k, hash, 0, this.tableSlots, this.tableCapacity, this.gen, this.tableBase)
               : site === 2
-                ? w.deleteI32(k, hash, 0, this.tableSlots, this.tableMask, this.tableShift, this.gen, this.tableBase)
-                : w.deleteI32(k, hash, 0, this.tableSlots, this.tableMask, this.tableShift, this.gen, this.tableBase);
+                ? w.deleteI32(k, hash, 0, this.tableSlots, this.tableCapacity, this.gen, this.tableBase)
+                : w.deleteI32(k, hash, 0, this.tableSlots, this.tableCapacity, this.gen, this.tableBase);
         if (r !== DEL_SLOW) return r === DEL_DELETED;
         return this.deleteSlow(key, hash);
       }
@@ -957,12 +955,12 @@ export class SharedFlatMap<K = string, V = unknown> implements Iterable<[K, V]> 
     const site = this.callSite; // one copy per call site, as in `get` (wasm/call-sites.ts)
     const r =
       site === 0
-        ? put.deleteStr(hash, header, w[0]!, w[1]!, w[2]!, w[3]!, w[4]!, w[5]!, w[6]!, w[7]!, 0, this.tableSlots, this.tableMask, this.tableShift, this.gen, this.tableBase, NULL_BLOCK)
+        ? put.deleteStr(hash, header, w[0]!, w[1]!, w[2]!, w[3]!, w[4]!, w[5]!, w[6]!, w[7]!, 0, this.tableSlots, this.tableCapacity, this.gen, this.tableBase, NULL_BLOCK)
         : site === 1
-          ? put.deleteStr(hash, header, w[0]!, w[1]!, w[2]!, w[3]!, w[4]!, w[5]!, w[6]!, w[7]!, 0, this.tableSlots, this.tableMask, this.tableShift, this.gen, this.tableBase, NULL_BLOCK)
+          ? put.deleteStr(hash, header, w[0]!, w[1]!, w[2]!, w[3]!, w[4]!, w[5]!, w[6]!, w[7]!, 0, this.tableSlots, this.tableCapacity, this.gen, this.tableBase, NULL_BLOCK)
           : site === 2
-            ? put.deleteStr(hash, header, w[0]!, w[1]!, w[2]!, w[3]!, w[4]!, w[5]!, w[6]!, w[7]!, 0, this.tableSlots, this.tableMask, this.tableShift, this.gen, this.tableBase, NULL_BLOCK)
-            : put.deleteStr(hash, header, w[0]!, w[1]!, w[2]!, w[3]!, w[4]!, w[5]!, w[6]!, w[7]!, 0, this.tableSlots, this.tableMask, this.tableShift, this.gen, this.tableBase, NULL_BLOCK);
+            ? put.deleteStr(hash, header, w[0]!, w[1]!, w[2]!, w[3]!, w[4]!, w[5]!, w[6]!, w[7]!, 0, this.tableSlots, this.tableCapacity, this.gen, this.tableBase, NULL_BLOCK)
+            : put.deleteStr(hash, header, w[0]!, w[1]!, w[2]!, w[3]!, w[4]!, w[5]!, w[6]!, w[7]!, 0, this.tableSlots, this.tableCapacity, this.gen, this.tableBase, NULL_BLOCK);
     if (r === DEL_DELETED && this.refValues) freeBlock(this.arenaHost, put.lastOld());
     return r;
   }
@@ -1032,12 +1030,12 @@ export class SharedFlatMap<K = string, V = unknown> implements Iterable<[K, V]> 
         const site = this.callSite; // one copy per call site, as in `get` (wasm/call-sites.ts)
         const r =
           site === 0
-            ? w.addI32(k, hash, delta, this.tableSlots, this.tableMask, this.tableShift, this.gen, this.tableBase)
+            ? w.addI32(k, hash, delta, this.tableSlots, this.tableCapacity, this.gen, this.tableBase)
             : site === 1
-              ? w.addI32(k, hash, delta, this.tableSlots, this.tableMask, this.tableShift, this.gen, this.tableBase)
+              ? w.addI32(k, hash, delta, this.tableSlots, this.tableCapacity, this.gen, this.tableBase)
               : site === 2
-                ? w.addI32(k, hash, delta, this.tableSlots, this.tableMask, this.tableShift, this.gen, this.tableBase)
-                : w.addI32(k, hash, delta, this.tableSlots, this.tableMask, this.tableShift, this.gen, this.tableBase);
+                ? w.addI32(k, hash, delta, this.tableSlots, this.tableCapacity, this.gen, this.tableBase)
+                : w.addI32(k, hash, delta, this.tableSlots, this.tableCapacity, this.gen, this.tableBase);
         if (r !== ADD_SLOW_RESULT || w.handedBack() === 0) return r;
         return this.addSlow(key, delta, hash); // the hasher is called once per add
       }
@@ -1420,9 +1418,9 @@ export class SharedFlatMap<K = string, V = unknown> implements Iterable<[K, V]> 
       const words = this.words;
       const table = this.table;
       const stride = this.stride;
-      const mask = table.capacity - 1;
+      const capacity = table.capacity;
       const rec = this.writerRec;
-      let slot = hash >>> table.shift;
+      let slot = homeSlot(hash, capacity);
       let attempt = 0;
       probe: for (;;) {
         const at = table.slots + slot * stride;
@@ -1435,7 +1433,7 @@ export class SharedFlatMap<K = string, V = unknown> implements Iterable<[K, V]> 
         const state = seq & STATE_MASK;
         if (state !== EMPTY) {
           if (words[at + S_HASH] !== hash) {
-            slot = (slot + 1) & mask;
+            if (++slot === capacity) slot = 0;
             continue;
           }
           const ref = words[at + S_KEY_REF] as number;
@@ -1450,7 +1448,7 @@ export class SharedFlatMap<K = string, V = unknown> implements Iterable<[K, V]> 
             break probe;
           }
           if (same === 0) {
-            slot = (slot + 1) & mask;
+            if (++slot === capacity) slot = 0;
             continue;
           }
         } else if (!insert) {
@@ -1498,8 +1496,8 @@ export class SharedFlatMap<K = string, V = unknown> implements Iterable<[K, V]> 
       const words = this.words;
       const table = this.table;
       const stride = this.stride;
-      const mask = table.capacity - 1;
-      let slot = hash >>> table.shift;
+      const capacity = table.capacity;
+      let slot = homeSlot(hash, capacity);
       let attempt = 0;
       probe: for (;;) {
         const at = table.slots + slot * stride;
@@ -1514,7 +1512,7 @@ export class SharedFlatMap<K = string, V = unknown> implements Iterable<[K, V]> 
         const state = seq & STATE_MASK;
         if (state !== EMPTY) {
           if (words[at + S_KEY] !== k) {
-            slot = (slot + 1) & mask;
+            if (++slot === capacity) slot = 0;
             continue;
           }
         } else if (!insert) {
@@ -1670,8 +1668,7 @@ export class SharedFlatMap<K = string, V = unknown> implements Iterable<[K, V]> 
       if (!viewCovers(this.words, info, this.stride)) continue;
       this.table = info;
       this.tableSlots = info.slots;
-      this.tableMask = info.capacity - 1;
-      this.tableShift = info.shift;
+      this.tableCapacity = info.capacity;
       this.tableBase = info.base;
       this.gen = gen;
       return;
@@ -1686,29 +1683,29 @@ export class SharedFlatMap<K = string, V = unknown> implements Iterable<[K, V]> 
    */
   private warmUpWasm(): void {
     const NO_GEN = -1; // no table has it: every probe answers RETRY before it reads a slot's key
-    const WARM_UP_SHIFT = 31; // the int32 probes' table: 2 slots from word 0 (mask 1)
+    const WARM_UP_CAPACITY = 2; // the int32 probes' table: 2 slots from word 0
     const stride = this.stride;
     const ws = this.wstr;
     if (ws !== undefined) {
-      if (this.refValues) warmUp(() => ws.findStr(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, stride, NO_GEN));
-      else if (this.isFloat) warmUp(() => ws.getStrF64(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, stride, NO_GEN));
-      else warmUp(() => ws.getStrI32(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, stride, NO_GEN));
+      if (this.refValues) warmUp(() => ws.findStr(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, stride, NO_GEN));
+      else if (this.isFloat) warmUp(() => ws.getStrF64(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, stride, NO_GEN));
+      else warmUp(() => ws.getStrI32(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, stride, NO_GEN));
     }
     if (this.fastDelStr) {
       // putStrI32 and deleteStr share a signature (one wrapper); putStrF64 has its own.
       const w = this.wput;
-      warmUp(() => w.deleteStr(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, NO_GEN, 0, NULL_BLOCK));
-      if (this.fastPutStr && this.isFloat) warmUp(() => w.putStrF64(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, NO_GEN, 0, NULL_BLOCK));
+      warmUp(() => w.deleteStr(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, NO_GEN, 0, NULL_BLOCK));
+      if (this.fastPutStr && this.isFloat) warmUp(() => w.putStrF64(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, NO_GEN, 0, NULL_BLOCK));
     }
     if (!this.fastPut) return; // the other kinds call wasm only in migrations
     const r = this.wasm;
     const w = this.wput;
     if (this.isFloat) {
-      warmUp(() => r.getF64(0, 0, 0, WARM_UP_SHIFT, NO_GEN));
-      warmUp(() => w.putF64(0, 0, 0, 0, 0, 0, NO_GEN, 0));
+      warmUp(() => r.getF64(0, 0, 0, WARM_UP_CAPACITY, NO_GEN));
+      warmUp(() => w.putF64(0, 0, 0, 0, 0, NO_GEN, 0));
     } else {
-      warmUp(() => r.getI32(0, 0, 0, WARM_UP_SHIFT, NO_GEN));
-      warmUp(() => w.putI32(0, 0, 0, 0, 0, 0, NO_GEN, 0));
+      warmUp(() => r.getI32(0, 0, 0, WARM_UP_CAPACITY, NO_GEN));
+      warmUp(() => w.putI32(0, 0, 0, 0, 0, NO_GEN, 0));
     }
   }
 
@@ -1737,7 +1734,7 @@ export class SharedFlatMap<K = string, V = unknown> implements Iterable<[K, V]> 
       copyRange:
         this.strKeys || this.murmurInline
           ? (old, next, first, end) =>
-              map.wput.copyRange(old.slots, first, end, next.slots, next.capacity - 1, next.shift, next.base, hashMode)
+              map.wput.copyRange(old.slots, first, end, next.slots, next.capacity, next.base, hashMode)
           : undefined,
       copyStoppedAt: () => map.wput.stoppedAt(),
       releaseRetired:

@@ -2,13 +2,20 @@
  * One table: a region of TABLE_HEADER_INTS words followed by `capacity` slots
  * of SLOT_INTS words, open addressing with linear probing.
  *
- * Home slot: the TOP log2(capacity) bits of the key's 32-bit hash
- * (`hash >>> shift`). Using the top bits (not `hash & mask`) keeps tables of
- * every size in the same hash order: slot i of a table of capacity C covers
- * hashes [i * 2^shift, (i+1) * 2^shift). Weakly consistent iteration relies on
+ * Capacity: any number of slots from MIN_CAPACITY to MAX_CAPACITY, not only
+ * powers of two, so a presized table holds its entries at the maximum load
+ * (layout.ts, capacityFor) instead of up to twice the slots.
+ *
+ * Home slot: floor(hash * capacity / 2^32), the high word of the 64-bit
+ * product of the unsigned 32-bit hash and the capacity (`homeSlot`; the wasm
+ * probes compute it with one i64.mul). For a power-of-two capacity 2^b that
+ * is the top b bits of the hash, as in layouts 1-4. Like the top bits, it
+ * keeps tables of every size in the same hash order: it never decreases as
+ * the hash grows, and slot i of a table covers the hashes
+ * [slotStart(i), slotStart(i + 1)). Weakly consistent iteration relies on
  * this (iterator.ts).
  *
- * Probe sequence: home, home+1, ... wrapping at capacity. A probe for a key
+ * Probe sequence: home, home+1, ... wrapping from slot capacity - 1 to 0. A probe for a key
  * stops at the key's slot or at the first EMPTY slot. Deletes leave TOMBSTONEs
  * that keep their key, so probe chains stay intact; migration drops them.
  */
@@ -28,10 +35,8 @@ export interface TableInfo {
   base: number;
   /** Word index of slot 0. */
   slots: number;
-  /** Slots, a power of two. */
+  /** Slots: MIN_CAPACITY .. MAX_CAPACITY, any number (home slot: homeSlot). */
   capacity: number;
-  /** 32 - log2(capacity): home slot = hash >>> shift. */
-  shift: number;
 }
 
 /** Word index of the descriptor of generation `gen`'s table. */
@@ -39,9 +44,42 @@ export function descriptorAt(gen: number): number {
   return H_TABLE_DESC + (gen & 1) * TABLE_DESC_INTS;
 }
 
-/** log2 of a power of two, subtracted from 32. */
-export function shiftFor(capacity: number): number {
-  return Math.clz32(capacity) + 1;
+/** 2^16: homeSlot splits the 32-bit hash into two 16-bit halves. */
+const HALF = 0x10000;
+/** The low 16 bits of a hash. */
+const HALF_MASK = 0xffff;
+/** Size of the 32-bit hash space. */
+export const HASH_SPACE = 2 ** 32;
+
+/**
+ * Home slot of a 32-bit hash (any int32; read as unsigned) in a table of
+ * `capacity` slots: floor(hash * capacity / 2^32), exactly.
+ *
+ * The product reaches 2^59 (capacity < 2^27), past the 2^53 a double holds
+ * exactly, so it is taken in two 16-bit halves, each partial product below
+ * 2^43: floor((hi * c * 2^16 + lo * c) / 2^32)
+ *     = floor((hi * c + floor(lo * c / 2^16)) / 2^16).
+ * The wasm probes compute the same value with one i64.mul; the tests compare
+ * the two (spec/unit/table.test.ts).
+ */
+export function homeSlot(hash: number, capacity: number): number {
+  const low = Math.floor(((hash & HALF_MASK) * capacity) / HALF);
+  return Math.floor(((hash >>> 16) * capacity + low) / HALF);
+}
+
+/**
+ * The smallest unsigned hash whose home slot is >= `slot` in a table of
+ * `capacity` slots (HASH_SPACE when `slot` >= capacity): slot i covers the
+ * hashes [slotStart(i), slotStart(i + 1)). Starts from the rounded quotient
+ * and steps to the exact boundary with homeSlot, so it inherits its exactness.
+ */
+export function slotStart(slot: number, capacity: number): number {
+  if (slot <= 0) return 0;
+  if (slot >= capacity) return HASH_SPACE;
+  let h = Math.min(HASH_SPACE - 1, Math.ceil((slot * HASH_SPACE) / capacity));
+  while (h > 0 && homeSlot(h - 1, capacity) >= slot) h--;
+  while (homeSlot(h, capacity) < slot) h++;
+  return h;
 }
 
 /** Read generation `gen`'s descriptor. Only meaningful while the epoch's generation is `gen` or `gen + 1`'s allocation is done. */
@@ -49,7 +87,7 @@ export function readTableInfo(words: Int32Array, gen: number): TableInfo {
   const desc = descriptorAt(gen);
   const base = Atomics.load(words, desc + TABLE_DESC_BASE);
   const capacity = Atomics.load(words, desc + TABLE_DESC_CAPACITY);
-  return { base, slots: base + TABLE_HEADER_INTS, capacity, shift: shiftFor(capacity) };
+  return { base, slots: base + TABLE_HEADER_INTS, capacity };
 }
 
 /** Publish the descriptor of generation `gen`'s table (done before the epoch store that makes it visible). */

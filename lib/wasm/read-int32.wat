@@ -15,7 +15,8 @@
 ;; atomic. TSO keeps those plain loads before the validating one, and they skip
 ;; the alignment check V8 puts before every atomic access (lib/wasm/read-path.ts).
 ;;
-;; Protocol (lib/seqlock.ts, lib/epoch.ts): probe from slot hash >>> shift;
+;; Protocol (lib/seqlock.ts, lib/epoch.ts): probe from the home slot
+;;   floor(hash * capacity / 2^32) (one i64.mul; lib/table.ts homeSlot);
 ;;   s1 = load seq; odd -> RETRY (a writer holds the slot);
 ;;   state EMPTY -> validate -> MISS;
 ;;   FULL/TOMBSTONE with another key -> next slot, no validation (a slot's key
@@ -23,8 +24,7 @@
 ;;   this key -> load value words -> validate -> TOMBSTONE: MISS, FULL: value.
 ;;   validate = generation of the epoch word == gen (the caller's cached table
 ;;   is still the current one) AND load seq == s1 (no writer in between).
-;; Every index is bounded by the caller's table geometry (slot <= mask, where
-;; mask = 0xffffffff >>> shift: a table of 2^(32 - shift) slots), and
+;; Every index is bounded by the caller's table geometry (slot < capacity), and
 ;; the memory never shrinks, so a stale geometry reads stale words, never out
 ;; of range; the generation check rejects what it read. A probe that wraps
 ;; from the last slot to slot 0 a second time has seen every slot without an
@@ -35,7 +35,7 @@
 ;; int32 get hits together with the JS side of SharedFlatMap.get (docs/design.md §4).
 ;; Five arguments, not seven: each function serves one slot size (getI32 only
 ;; int32 -> int32 maps, getF64 only int32 -> float64 maps), so the slot size is
-;; a constant, and the mask follows from the shift. Dropping the two arguments
+;; a constant, and the capacity bounds the slot index. Dropping the two arguments
 ;; measured 1.012-1.053x -> 0.933-1.024x Map.get at 100k (design.md §4).
 ;;
 ;; Layout constants (spec/unit/wasm-read-path.test.ts checks each against lib/):
@@ -62,18 +62,19 @@
   (global $f64 (mut f64) (f64.const 0))
 
   ;; int32 values: the value as f64, MISS, or RETRY.
-  ;; slots: word index of slot 0; shift: 32 - log2(slots in the table);
+  ;; slots: word index of slot 0; capacity: slots in the table;
   ;; gen: cached generation. Slots of I32_SLOT_BYTES.
   (func (export "getI32")
-    (param $k i32) (param $hash i32) (param $slots i32) (param $shift i32) (param $gen i32) (result f64)
-    (local $slot i32) (local $first i32) (local $mask i32) (local $wrapped i32)
+    (param $k i32) (param $hash i32) (param $slots i32) (param $capacity i32) (param $gen i32) (result f64)
+    (local $slot i32) (local $first i32) (local $wrapped i32)
     (local $at i32) (local $s1 i32) (local $state i32) (local $v i32)
     ;; $at is the byte address of slot $slot; the probe steps both and wraps them
     ;; together to slot 0, so the loop has no multiply and no per-probe counter: a
     ;; second wrap (every slot seen) answers RETRY, which bounds a probe of a stale table.
-    (local.set $slot (i32.shr_u (local.get $hash) (local.get $shift)))
+    (local.set $slot (i32.wrap_i64 (i64.shr_u
+      (i64.mul (i64.extend_i32_u (local.get $hash)) (i64.extend_i32_u (local.get $capacity)))
+      (i64.const 32))))
     (local.set $first (i32.shl (local.get $slots) (i32.const 2)))
-    (local.set $mask (i32.shr_u (i32.const -1) (local.get $shift)))
     (local.set $at (i32.add (local.get $first) (i32.mul (local.get $slot) (i32.const 12))))
     (block $retry
       (loop $probe
@@ -94,7 +95,7 @@
             (return (f64.convert_i32_s (local.get $v)))))
         (local.set $slot (i32.add (local.get $slot) (i32.const 1)))
         (local.set $at (i32.add (local.get $at) (i32.const 12)))
-        (if (i32.gt_u (local.get $slot) (local.get $mask))
+        (if (i32.ge_u (local.get $slot) (local.get $capacity))
           (then
             (br_if $retry (local.get $wrapped))
             (local.set $wrapped (i32.const 1))
@@ -105,13 +106,14 @@
 
   ;; float64 values: STATUS_MISS, STATUS_HIT (value in lastF64()) or STATUS_RETRY.
   (func (export "getF64")
-    (param $k i32) (param $hash i32) (param $slots i32) (param $shift i32) (param $gen i32) (result i32)
-    (local $slot i32) (local $first i32) (local $mask i32) (local $wrapped i32)
+    (param $k i32) (param $hash i32) (param $slots i32) (param $capacity i32) (param $gen i32) (result i32)
+    (local $slot i32) (local $first i32) (local $wrapped i32)
     (local $at i32) (local $s1 i32) (local $state i32) (local $lo i32) (local $hi i32)
     ;; The same probe as getI32, over slots of F64_SLOT_BYTES.
-    (local.set $slot (i32.shr_u (local.get $hash) (local.get $shift)))
+    (local.set $slot (i32.wrap_i64 (i64.shr_u
+      (i64.mul (i64.extend_i32_u (local.get $hash)) (i64.extend_i32_u (local.get $capacity)))
+      (i64.const 32))))
     (local.set $first (i32.shl (local.get $slots) (i32.const 2)))
-    (local.set $mask (i32.shr_u (i32.const -1) (local.get $shift)))
     (local.set $at (i32.add (local.get $first) (i32.mul (local.get $slot) (i32.const 16))))
     (block $retry
       (loop $probe
@@ -136,7 +138,7 @@
             (return (i32.const 1))))
         (local.set $slot (i32.add (local.get $slot) (i32.const 1)))
         (local.set $at (i32.add (local.get $at) (i32.const 16)))
-        (if (i32.gt_u (local.get $slot) (local.get $mask))
+        (if (i32.ge_u (local.get $slot) (local.get $capacity))
           (then
             (br_if $retry (local.get $wrapped))
             (local.set $wrapped (i32.const 1))

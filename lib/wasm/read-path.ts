@@ -17,11 +17,11 @@
  *
  * Each function serves one slot size, a constant in its code: getI32 only
  * int32 -> int32 maps (I32_SLOT_INTS words per slot), getF64 only
- * int32 -> float64 maps (F64_SLOT_INTS). The table mask is 0xffffffff >>> shift.
- * Passing neither keeps the call at five arguments (docs/design.md §4).
+ * int32 -> float64 maps (F64_SLOT_INTS). Not passing it keeps the call at five
+ * arguments (docs/design.md §4).
  *
  * Invariants: the caller passes the geometry of the table of generation `gen`
- * (first slot, shift), which it saw inside the memory; memories
+ * (first slot, capacity), which it saw inside the memory; memories
  * never shrink, so every address the loop forms is inside the memory even when
  * that table is long retired, and the generation check rejects such a read.
  *
@@ -66,9 +66,10 @@ export const F64_SLOT_INTS = 4;
 
 /**
  * The probe functions' common arguments: key, its hash, the cached table (word
- * index of slot 0, and shift = 32 - log2(slots)) and its generation.
+ * index of slot 0, and its capacity in slots) and its generation. The home
+ * slot is floor(hash * capacity / 2^32), as lib/table.ts homeSlot computes it.
  */
-type ProbeFn<R> = (key: number, hash: number, slots: number, shift: number, gen: number) => R;
+type ProbeFn<R> = (key: number, hash: number, slots: number, capacity: number, gen: number) => R;
 
 /** One map's read path in one thread. */
 export interface WasmReadPath {

@@ -48,7 +48,7 @@ export type PackedKeyArgs = [
 ];
 
 /** The probe's arguments: the packed key, then the cached table. */
-type StringProbeFn<R> = (...args: [...PackedKeyArgs, slots: number, mask: number, shift: number, stride: number, gen: number]) => R;
+type StringProbeFn<R> = (...args: [...PackedKeyArgs, slots: number, capacity: number, stride: number, gen: number]) => R;
 
 /** One map's string-key read path in one thread. */
 export interface WasmStringReadPath {

@@ -60,7 +60,7 @@
   ;; (validated) or FIND_RETRY. header: n << BLOCK_TAG_BITS | TAG_LATIN1.
   (func $find
     (param $hash i32) (param $header i32) (param $w0 i32) (param $w1 i32) (param $w2 i32) (param $w3 i32) (param $w4 i32) (param $w5 i32) (param $w6 i32) (param $w7 i32)
-    (param $slots i32) (param $mask i32) (param $shift i32) (param $stride i32) (param $gen i32) (result i32)
+    (param $slots i32) (param $capacity i32) (param $stride i32) (param $gen i32) (result i32)
     (local $slot i32) (local $at i32) (local $s1 i32) (local $n i32) (local $units i32) (local $nwords i32)
     (local $tailmask i32) (local $memWords i32) (local $block i32) (local $b i32)
     (local.set $units (i32.shr_u (local.get $header) (i32.const 2)))
@@ -72,8 +72,11 @@
         (i32.const -1)
         (i32.and (local.get $units) (i32.const 3))))
     (local.set $memWords (i32.shl (memory.size) (i32.const 14)))
-    (local.set $slot (i32.shr_u (local.get $hash) (local.get $shift)))
-    (local.set $n (local.get $mask))
+    ;; Home slot floor(hash * capacity / 2^32) (lib/table.ts homeSlot); at most capacity probes.
+    (local.set $slot (i32.wrap_i64 (i64.shr_u
+      (i64.mul (i64.extend_i32_u (local.get $hash)) (i64.extend_i32_u (local.get $capacity)))
+      (i64.const 32))))
+    (local.set $n (i32.sub (local.get $capacity) (i32.const 1)))
     (block $retry
       (loop $probe
         (block $next
@@ -146,26 +149,27 @@
                         (local.get $w7)))))
             (global.set $seq (local.get $s1))
             (return (i32.shr_u (local.get $at) (i32.const 2)))))
-        (local.set $slot (i32.and (i32.add (local.get $slot) (i32.const 1)) (local.get $mask)))
+        (local.set $slot (i32.add (local.get $slot) (i32.const 1)))
+        (if (i32.ge_u (local.get $slot) (local.get $capacity)) (then (local.set $slot (i32.const 0))))
         (local.set $n (i32.sub (local.get $n) (i32.const 1)))
         (br_if $probe (i32.ge_s (local.get $n) (i32.const 0)))))
     (i32.const -1))
 
   (func (export "findStr")
     (param $hash i32) (param $header i32) (param $w0 i32) (param $w1 i32) (param $w2 i32) (param $w3 i32) (param $w4 i32) (param $w5 i32) (param $w6 i32) (param $w7 i32)
-    (param $slots i32) (param $mask i32) (param $shift i32) (param $stride i32) (param $gen i32) (result i32)
+    (param $slots i32) (param $capacity i32) (param $stride i32) (param $gen i32) (result i32)
     (call $find (local.get $hash) (local.get $header) (local.get $w0) (local.get $w1) (local.get $w2) (local.get $w3) (local.get $w4) (local.get $w5) (local.get $w6) (local.get $w7)
-      (local.get $slots) (local.get $mask) (local.get $shift) (local.get $stride) (local.get $gen)))
+      (local.get $slots) (local.get $capacity) (local.get $stride) (local.get $gen)))
 
   (func (export "lastSeq") (result i32) (global.get $seq))
 
   ;; int32 values: the value as f64, MISS or RETRY (like read-int32.wat getI32).
   (func (export "getStrI32")
     (param $hash i32) (param $header i32) (param $w0 i32) (param $w1 i32) (param $w2 i32) (param $w3 i32) (param $w4 i32) (param $w5 i32) (param $w6 i32) (param $w7 i32)
-    (param $slots i32) (param $mask i32) (param $shift i32) (param $stride i32) (param $gen i32) (result f64)
+    (param $slots i32) (param $capacity i32) (param $stride i32) (param $gen i32) (result f64)
     (local $w i32) (local $at i32) (local $v i32)
     (local.set $w (call $find (local.get $hash) (local.get $header) (local.get $w0) (local.get $w1) (local.get $w2) (local.get $w3) (local.get $w4) (local.get $w5) (local.get $w6) (local.get $w7)
-      (local.get $slots) (local.get $mask) (local.get $shift) (local.get $stride) (local.get $gen)))
+      (local.get $slots) (local.get $capacity) (local.get $stride) (local.get $gen)))
     (if (i32.eqz (local.get $w)) (then (return (f64.const 4294967296))))
     (if (i32.lt_s (local.get $w) (i32.const 0)) (then (return (f64.const 8589934592))))
     (local.set $at (i32.shl (local.get $w) (i32.const 2)))
@@ -180,10 +184,10 @@
   ;; float64 values: STATUS_MISS, STATUS_HIT (value in lastF64()) or STATUS_RETRY.
   (func (export "getStrF64")
     (param $hash i32) (param $header i32) (param $w0 i32) (param $w1 i32) (param $w2 i32) (param $w3 i32) (param $w4 i32) (param $w5 i32) (param $w6 i32) (param $w7 i32)
-    (param $slots i32) (param $mask i32) (param $shift i32) (param $stride i32) (param $gen i32) (result i32)
+    (param $slots i32) (param $capacity i32) (param $stride i32) (param $gen i32) (result i32)
     (local $w i32) (local $at i32) (local $lo i32) (local $hi i32)
     (local.set $w (call $find (local.get $hash) (local.get $header) (local.get $w0) (local.get $w1) (local.get $w2) (local.get $w3) (local.get $w4) (local.get $w5) (local.get $w6) (local.get $w7)
-      (local.get $slots) (local.get $mask) (local.get $shift) (local.get $stride) (local.get $gen)))
+      (local.get $slots) (local.get $capacity) (local.get $stride) (local.get $gen)))
     (if (i32.eqz (local.get $w)) (then (return (i32.const 0))))
     (if (i32.lt_s (local.get $w) (i32.const 0)) (then (return (i32.const 2))))
     (local.set $at (i32.shl (local.get $w) (i32.const 2)))

@@ -28,8 +28,9 @@
 ;;   epoch == STABLE(gen) of the caller's cached table, else SLOW;
 ;;   ACTIVE_GEN = gen + 1 (atomic store: the Dekker handshake with the region
 ;;   allocator); epoch re-read, else SLOW;
-;;   probe from hash >>> shift for the key or the first EMPTY slot; a locked
-;;   slot -> SLOW (the JS path waits, backs off and times out);
+;;   probe from the home slot (floor(hash * capacity / 2^32)) for the key or
+;;   the first EMPTY slot; a locked slot -> SLOW (the JS path waits, backs off
+;;   and times out);
 ;;   LOCK_AT, LOCK_SEQ (plain; published by the CAS); CAS seq -> lockWord(tag,
 ;;   seq); lost -> clear, SLOW;
 ;;   epoch re-read after the CAS, else restore seq, SLOW;
@@ -164,36 +165,32 @@
   ;;   clear(r), INTENT = NONE then LOCK_AT = 0 (plain): two i32.store at r+20, r+8.
 
   (func (export "putI32")
-    (param $k i32) (param $hash i32) (param $v i32) (param $slots i32) (param $mask i32)
-    (param $shift i32) (param $gen i32) (param $base i32) (result i32)
+    (param $k i32) (param $hash i32) (param $v i32) (param $slots i32) (param $capacity i32) (param $gen i32) (param $base i32) (result i32)
     (call $put (local.get $k) (local.get $hash) (i64.extend_i32_u (local.get $v)) (local.get $slots)
-      (local.get $mask) (local.get $shift) (local.get $gen) (local.get $base) (i32.const 0)))
+      (local.get $capacity) (local.get $gen) (local.get $base) (i32.const 0)))
 
   ;; add for int32 values: the new value, or ADD_SLOW_RESULT with handedBack() = 1
   ;; (nothing changed: a wait, or an int32 overflow, which the JS path reports).
   ;; putI32's signature, so one JS-to-wasm wrapper serves both (warm-up.ts).
   (func (export "addI32")
-    (param $k i32) (param $hash i32) (param $delta i32) (param $slots i32) (param $mask i32)
-    (param $shift i32) (param $gen i32) (param $base i32) (result i32)
+    (param $k i32) (param $hash i32) (param $delta i32) (param $slots i32) (param $capacity i32) (param $gen i32) (param $base i32) (result i32)
     (call $put (local.get $k) (local.get $hash) (i64.extend_i32_u (local.get $delta)) (local.get $slots)
-      (local.get $mask) (local.get $shift) (local.get $gen) (local.get $base) (i32.const 1)))
+      (local.get $capacity) (local.get $gen) (local.get $base) (i32.const 1)))
 
   ;; 1 when the last addI32 handed back (its result was ADD_SLOW_RESULT), else 0.
   (func (export "handedBack") (result i32) (global.get $handedBack))
 
   (func (export "putF64")
-    (param $k i32) (param $hash i32) (param $v f64) (param $slots i32) (param $mask i32)
-    (param $shift i32) (param $gen i32) (param $base i32) (result i32)
+    (param $k i32) (param $hash i32) (param $v f64) (param $slots i32) (param $capacity i32) (param $gen i32) (param $base i32) (result i32)
     (call $put (local.get $k) (local.get $hash) (i64.reinterpret_f64 (local.get $v)) (local.get $slots)
-      (local.get $mask) (local.get $shift) (local.get $gen) (local.get $base) (i32.const 0)))
+      (local.get $capacity) (local.get $gen) (local.get $base) (i32.const 0)))
 
   ;; val: the value words, low word first (the high word is written only for
   ;; float64 slots, stride 4). slots: word index of slot 0; base: of the table region.
   ;; add: 0 for put (val is the value); 1 for addI32 (val is the delta, int32
   ;; values only: a FULL slot gets its value + delta, an absent key delta).
   (func $put
-    (param $k i32) (param $hash i32) (param $val i64) (param $slots i32) (param $mask i32)
-    (param $shift i32) (param $gen i32) (param $base i32) (param $add i32) (result i32)
+    (param $k i32) (param $hash i32) (param $val i64) (param $slots i32) (param $capacity i32) (param $gen i32) (param $base i32) (param $add i32) (result i32)
     (local $r i32) (local $epoch i32) (local $slot i32) (local $at i32) (local $seq i32)
     (local $state i32) (local $n i32) (local $b i32) (local $lo i32) (local $hi i32)
     (local $slowResult i32) (local $cur i32) (local $next i32)
@@ -211,8 +208,11 @@
       ;; Announce generation g (a full fence), then re-read the epoch.
       (i32.atomic.store offset=4 (local.get $r) (i32.add (local.get $gen) (i32.const 1)))
       (br_if $slow (i32.ne (i32.atomic.load (i32.const 128)) (local.get $epoch)))
-      (local.set $slot (i32.shr_u (local.get $hash) (local.get $shift)))
-      (local.set $n (local.get $mask))
+      ;; Home slot floor(hash * capacity / 2^32) (lib/table.ts homeSlot).
+      (local.set $slot (i32.wrap_i64 (i64.shr_u
+        (i64.mul (i64.extend_i32_u (local.get $hash)) (i64.extend_i32_u (local.get $capacity)))
+        (i64.const 32))))
+      (local.set $n (i32.sub (local.get $capacity) (i32.const 1)))
       (loop $probe
         (local.set $at (i32.shl (i32.add (local.get $slots) (i32.mul (local.get $slot) (global.get $stride))) (i32.const 2)))
         (local.set $seq (i32.atomic.load (local.get $at)))
@@ -302,7 +302,8 @@
             (global.set $handedBack (i32.const 0))
             (if (local.get $add) (then (return (local.get $lo))))
             (return (select (i32.const 2) (i32.const 1) (i32.eq (local.get $state) (i32.const 2))))))
-        (local.set $slot (i32.and (i32.add (local.get $slot) (i32.const 1)) (local.get $mask)))
+        (local.set $slot (i32.add (local.get $slot) (i32.const 1)))
+        (if (i32.ge_u (local.get $slot) (local.get $capacity)) (then (local.set $slot (i32.const 0))))
         (local.set $n (i32.sub (local.get $n) (i32.const 1)))
         (br_if $probe (i32.ge_s (local.get $n) (i32.const 0)))))
     ;; SLOW: nothing changed; idle again.
@@ -325,27 +326,27 @@
   (func (export "putStrI32")
     (param $hash i32) (param $header i32) (param $w0 i32) (param $w1 i32) (param $w2 i32) (param $w3 i32)
     (param $w4 i32) (param $w5 i32) (param $w6 i32) (param $w7 i32) (param $v i32)
-    (param $slots i32) (param $mask i32) (param $shift i32) (param $gen i32) (param $base i32) (param $keyRef i32)
+    (param $slots i32) (param $capacity i32) (param $gen i32) (param $base i32) (param $keyRef i32)
     (result i32)
     (call $putStr (local.get $hash) (local.get $header) (local.get $w0) (local.get $w1) (local.get $w2)
       (local.get $w3) (local.get $w4) (local.get $w5) (local.get $w6) (local.get $w7)
-      (i64.extend_i32_u (local.get $v)) (local.get $slots) (local.get $mask) (local.get $shift)
+      (i64.extend_i32_u (local.get $v)) (local.get $slots) (local.get $capacity)
       (local.get $gen) (local.get $base) (local.get $keyRef)))
 
   (func (export "putStrF64")
     (param $hash i32) (param $header i32) (param $w0 i32) (param $w1 i32) (param $w2 i32) (param $w3 i32)
     (param $w4 i32) (param $w5 i32) (param $w6 i32) (param $w7 i32) (param $v f64)
-    (param $slots i32) (param $mask i32) (param $shift i32) (param $gen i32) (param $base i32) (param $keyRef i32)
+    (param $slots i32) (param $capacity i32) (param $gen i32) (param $base i32) (param $keyRef i32)
     (result i32)
     (call $putStr (local.get $hash) (local.get $header) (local.get $w0) (local.get $w1) (local.get $w2)
       (local.get $w3) (local.get $w4) (local.get $w5) (local.get $w6) (local.get $w7)
-      (i64.reinterpret_f64 (local.get $v)) (local.get $slots) (local.get $mask) (local.get $shift)
+      (i64.reinterpret_f64 (local.get $v)) (local.get $slots) (local.get $capacity)
       (local.get $gen) (local.get $base) (local.get $keyRef)))
 
   (func $putStr
     (param $hash i32) (param $header i32) (param $w0 i32) (param $w1 i32) (param $w2 i32) (param $w3 i32)
     (param $w4 i32) (param $w5 i32) (param $w6 i32) (param $w7 i32) (param $val i64)
-    (param $slots i32) (param $mask i32) (param $shift i32) (param $gen i32) (param $base i32) (param $keyRef i32)
+    (param $slots i32) (param $capacity i32) (param $gen i32) (param $base i32) (param $keyRef i32)
     (result i32)
     (local $r i32) (local $epoch i32) (local $slot i32) (local $at i32) (local $seq i32)
     (local $state i32) (local $n i32) (local $b i32) (local $lo i32) (local $hi i32)
@@ -370,8 +371,11 @@
       ;; Announce generation g (a full fence), then re-read the epoch.
       (i32.atomic.store offset=4 (local.get $r) (i32.add (local.get $gen) (i32.const 1)))
       (br_if $slow (i32.ne (i32.atomic.load (i32.const 128)) (local.get $epoch)))
-      (local.set $slot (i32.shr_u (local.get $hash) (local.get $shift)))
-      (local.set $n (local.get $mask))
+      ;; Home slot floor(hash * capacity / 2^32) (lib/table.ts homeSlot).
+      (local.set $slot (i32.wrap_i64 (i64.shr_u
+        (i64.mul (i64.extend_i32_u (local.get $hash)) (i64.extend_i32_u (local.get $capacity)))
+        (i64.const 32))))
+      (local.set $n (i32.sub (local.get $capacity) (i32.const 1)))
       (loop $probe
         (block $next
           (local.set $at (i32.shl (i32.add (local.get $slots) (i32.mul (local.get $slot) (global.get $stride))) (i32.const 2)))
@@ -512,7 +516,8 @@
           ;; STORED_BLOCK (EMPTY: the slot took keyRef), INSERTED (a tombstone of the key) or OVERWROTE.
           (if (i32.eqz (local.get $state)) (then (return (i32.const 4))))
           (return (select (i32.const 2) (i32.const 1) (i32.eq (local.get $state) (i32.const 2)))))
-        (local.set $slot (i32.and (i32.add (local.get $slot) (i32.const 1)) (local.get $mask)))
+        (local.set $slot (i32.add (local.get $slot) (i32.const 1)))
+        (if (i32.ge_u (local.get $slot) (local.get $capacity)) (then (local.set $slot (i32.const 0))))
         (local.set $n (i32.sub (local.get $n) (i32.const 1)))
         (br_if $probe (i32.ge_s (local.get $n) (i32.const 0)))))
     ;; SLOW: nothing changed; idle again.
@@ -525,8 +530,7 @@
   ;; $unused makes the signature putI32's: V8 11.3 then compiles one JS-to-wasm
   ;; wrapper for both (lib/wasm/warm-up.ts).
   (func (export "deleteI32")
-    (param $k i32) (param $hash i32) (param $unused i32) (param $slots i32) (param $mask i32)
-    (param $shift i32) (param $gen i32) (param $base i32) (result i32)
+    (param $k i32) (param $hash i32) (param $unused i32) (param $slots i32) (param $capacity i32) (param $gen i32) (param $base i32) (result i32)
     (local $r i32) (local $epoch i32) (local $slot i32) (local $at i32) (local $seq i32)
     (local $state i32) (local $n i32)
     (local.set $r (global.get $rec))
@@ -536,8 +540,11 @@
     (block $slow
       (i32.atomic.store offset=4 (local.get $r) (i32.add (local.get $gen) (i32.const 1)))
       (br_if $slow (i32.ne (i32.atomic.load (i32.const 128)) (local.get $epoch)))
-      (local.set $slot (i32.shr_u (local.get $hash) (local.get $shift)))
-      (local.set $n (local.get $mask))
+      ;; Home slot floor(hash * capacity / 2^32) (lib/table.ts homeSlot).
+      (local.set $slot (i32.wrap_i64 (i64.shr_u
+        (i64.mul (i64.extend_i32_u (local.get $hash)) (i64.extend_i32_u (local.get $capacity)))
+        (i64.const 32))))
+      (local.set $n (i32.sub (local.get $capacity) (i32.const 1)))
       (loop $probe
         (local.set $at (i32.shl (i32.add (local.get $slots) (i32.mul (local.get $slot) (global.get $stride))) (i32.const 2)))
         (local.set $seq (i32.atomic.load (local.get $at)))
@@ -594,7 +601,8 @@
               (then (i32.atomic.store (i32.add (local.get $r) (i32.const 4)) (i32.const 0)))
               (else (i32.store (i32.add (local.get $r) (i32.const 4)) (i32.const 0))))
             (return (i32.const 1))))
-        (local.set $slot (i32.and (i32.add (local.get $slot) (i32.const 1)) (local.get $mask)))
+        (local.set $slot (i32.add (local.get $slot) (i32.const 1)))
+        (if (i32.ge_u (local.get $slot) (local.get $capacity)) (then (local.set $slot (i32.const 0))))
         (local.set $n (i32.sub (local.get $n) (i32.const 1)))
         (br_if $probe (i32.ge_s (local.get $n) (i32.const 0)))))
     (if (global.get $strict)
@@ -610,7 +618,7 @@
   (func (export "deleteStr")
     (param $hash i32) (param $header i32) (param $w0 i32) (param $w1 i32) (param $w2 i32) (param $w3 i32)
     (param $w4 i32) (param $w5 i32) (param $w6 i32) (param $w7 i32) (param $unused i32)
-    (param $slots i32) (param $mask i32) (param $shift i32) (param $gen i32) (param $base i32) (param $unusedRef i32)
+    (param $slots i32) (param $capacity i32) (param $gen i32) (param $base i32) (param $unusedRef i32)
     (result i32)
     (local $r i32) (local $epoch i32) (local $slot i32) (local $at i32) (local $seq i32)
     (local $state i32) (local $n i32) (local $units i32) (local $nwords i32) (local $tailmask i32)
@@ -630,8 +638,11 @@
     (block $slow
       (i32.atomic.store offset=4 (local.get $r) (i32.add (local.get $gen) (i32.const 1)))
       (br_if $slow (i32.ne (i32.atomic.load (i32.const 128)) (local.get $epoch)))
-      (local.set $slot (i32.shr_u (local.get $hash) (local.get $shift)))
-      (local.set $n (local.get $mask))
+      ;; Home slot floor(hash * capacity / 2^32) (lib/table.ts homeSlot).
+      (local.set $slot (i32.wrap_i64 (i64.shr_u
+        (i64.mul (i64.extend_i32_u (local.get $hash)) (i64.extend_i32_u (local.get $capacity)))
+        (i64.const 32))))
+      (local.set $n (i32.sub (local.get $capacity) (i32.const 1)))
       (loop $probe
         (block $next
           (local.set $at (i32.shl (i32.add (local.get $slots) (i32.mul (local.get $slot) (global.get $stride))) (i32.const 2)))
@@ -738,7 +749,8 @@
             (then (i32.atomic.store (i32.add (local.get $r) (i32.const 4)) (i32.const 0)))
             (else (i32.store (i32.add (local.get $r) (i32.const 4)) (i32.const 0))))
           (return (i32.const 1)))
-        (local.set $slot (i32.and (i32.add (local.get $slot) (i32.const 1)) (local.get $mask)))
+        (local.set $slot (i32.add (local.get $slot) (i32.const 1)))
+        (if (i32.ge_u (local.get $slot) (local.get $capacity)) (then (local.set $slot (i32.const 0))))
         (local.set $n (i32.sub (local.get $n) (i32.const 1)))
         (br_if $probe (i32.ge_s (local.get $n) (i32.const 0)))))
     (if (global.get $strict)
@@ -753,8 +765,7 @@
   ;; word `base`. hashMode 0: the hash is slot word 1 (string keys); 1: it is
   ;; fmix32(slot word 1 ^ seed) (int32 keys, built-in murmur3).
   (func (export "copyRange")
-    (param $old i32) (param $first i32) (param $end i32) (param $slots i32) (param $mask i32)
-    (param $shift i32) (param $base i32) (param $hashMode i32) (result i32)
+    (param $old i32) (param $first i32) (param $end i32) (param $slots i32) (param $capacity i32) (param $base i32) (param $hashMode i32) (result i32)
     (local $r i32) (local $i i32) (local $at i32) (local $seq i32) (local $h i32) (local $slot i32)
     (local $t i32) (local $cur i32) (local $w i32) (local $copied i32) (local $same i32)
     (local $addr i32) (local $v i32)
@@ -779,7 +790,10 @@
               (local.set $h (i32.xor (local.get $h) (i32.shr_u (local.get $h) (i32.const 13))))
               (local.set $h (i32.mul (local.get $h) (i32.const 0xc2b2ae35)))
               (local.set $h (i32.xor (local.get $h) (i32.shr_u (local.get $h) (i32.const 16))))))
-          (local.set $slot (i32.shr_u (local.get $h) (local.get $shift)))
+          ;; Home slot floor(hash * capacity / 2^32) (lib/table.ts homeSlot).
+          (local.set $slot (i32.wrap_i64 (i64.shr_u
+            (i64.mul (i64.extend_i32_u (local.get $h)) (i64.extend_i32_u (local.get $capacity)))
+            (i64.const 32))))
           (loop $probe
             (local.set $t (i32.shl (i32.add (local.get $slots) (i32.mul (local.get $slot) (global.get $stride))) (i32.const 2)))
             (local.set $cur (i32.atomic.load (local.get $t)))
@@ -838,7 +852,8 @@
               (then
                 (local.set $copied (i32.add (local.get $copied) (i32.const 1)))
                 (br $next)))
-            (local.set $slot (i32.and (i32.add (local.get $slot) (i32.const 1)) (local.get $mask)))
+            (local.set $slot (i32.add (local.get $slot) (i32.const 1)))
+            (if (i32.ge_u (local.get $slot) (local.get $capacity)) (then (local.set $slot (i32.const 0))))
             (br $probe)))
         (local.set $i (i32.add (local.get $i) (i32.const 1)))
         (br $slotLoop)))

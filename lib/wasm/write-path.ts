@@ -51,7 +51,7 @@ export const HASH_STORED = 0; // slot word 1 is the key's hash (string keys)
 export const HASH_MURMUR3_INT = 1; // fmix32(slot word 1 ^ seed) (int32 keys, built-in murmur3)
 
 /** The cached table and its generation, as the wasm writes take them. */
-type CachedTableArgs = [slots: number, mask: number, shift: number, gen: number, base: number];
+type CachedTableArgs = [slots: number, capacity: number, gen: number, base: number];
 
 /** put / delete: key, hash, value (unused by delete), then the cached table. */
 type PutFn = (...args: [key: number, hash: number, value: number, ...CachedTableArgs]) => number;
@@ -112,8 +112,7 @@ export interface WasmWritePath {
     first: number,
     end: number,
     slots: number,
-    mask: number,
-    shift: number,
+    capacity: number,
     base: number,
     hashMode: number,
   ) => number;

@@ -11,6 +11,7 @@ import { SharedFlatMap, hashers } from '../../lib/index.js';
 import { S_KEY } from '../../lib/layout.js';
 import { EMPTY, STATE_MASK } from '../../lib/seqlock.js';
 import { repoRoot } from '../package/support.js';
+import { homeSlot } from '../../lib/table.js';
 
 /** lib/wasm/<name>.wat, as committed. */
 export function readWat(name: string): string {
@@ -65,10 +66,10 @@ export const MEMORY_IMPORT = [{ module: 'env', name: 'memory', kind: 'memory' }]
  */
 export function int32SlotOf(map: SharedFlatMap<number, number>, key: number): number {
   const { words, table, slotInts } = SharedFlatMap.unsafeExposeInternals(map as SharedFlatMap<unknown, unknown>);
-  let slot = hashers.default.hashInt(key) >>> table.shift;
+  let slot = homeSlot(hashers.default.hashInt(key), table.capacity);
   for (;;) {
     const at = table.slots + slot * slotInts;
     if (((words[at] as number) & STATE_MASK) === EMPTY || words[at + S_KEY] === key) return at;
-    slot = (slot + 1) & (table.capacity - 1);
+    if (++slot === table.capacity) slot = 0;
   }
 }

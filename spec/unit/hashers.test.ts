@@ -122,8 +122,8 @@ test('fmix32 is a bijection: no collisions on 1e5 sequential ints, and an exact 
 });
 
 /**
- * Linear probing as lib/table.ts does it (home slot = the hash's top bits,
- * next slot on a collision), counted instead of timed: the mean and the longest
+ * Linear probing as lib/table.ts does it in a power-of-two table (home slot =
+ * the hash's top bits, which is homeSlot for 2^bits slots; next slot on a collision), counted instead of timed: the mean and the longest
  * number of slots a successful lookup inspects, for `keys` in 2^bits slots.
  */
 function probeCounts(keys: readonly number[], bits: number, hash: (k: number) => number): { mean: number; max: number } {

@@ -134,13 +134,20 @@ test('table header: SIZE and REMAINING on different lines, slots start after bot
   t.is(TABLE_HEADER_INTS % CACHE_LINE_INTS, 0);
 });
 
-test('table regions stay cache-line aligned: every region length is a multiple of a line', (t) => {
+test('table regions stay cache-line aligned: every region length, for any capacity, is a multiple of a line', (t) => {
   t.is(FIXED_INTS % CACHE_LINE_INTS, 0);
-  for (let capacity = MIN_CAPACITY; capacity <= MAX_CAPACITY; capacity *= 2) {
-    for (const stride of [slotInts('int32', 'int32'), slotInts('int32', 'float64')]) {
+  const strides = [slotInts('int32', 'int32'), slotInts('int32', 'float64'), slotInts('string', 'float64')];
+  t.deepEqual(strides, [3, 4, 5]);
+  const capacities: number[] = [];
+  for (let capacity = MIN_CAPACITY; capacity <= MAX_CAPACITY; capacity *= 2) capacities.push(capacity, capacity + 1, capacity * 1.25 + 3);
+  for (const capacity of [...capacities, 17, 23, 125_000, 1_250_000, MAX_CAPACITY - 1]) {
+    if (capacity > MAX_CAPACITY) continue;
+    for (const stride of strides) {
       const ints = tableRegionInts(capacity, stride);
-      t.is(ints, TABLE_HEADER_INTS + capacity * stride + chunkStateInts(capacity));
+      const exact = TABLE_HEADER_INTS + capacity * stride + chunkStateInts(capacity);
+      if (ints < exact || ints - exact >= CACHE_LINE_INTS) t.fail(`region of ${capacity} x ${stride}: ${ints} words for ${exact}`);
       t.true(chunkStateInts(capacity) >= chunkCount(capacity), 'one chunk state word per chunk');
+      // Whole lines: a retired region ends where the next line-aligned one starts, so neighbours merge.
       if (ints % CACHE_LINE_INTS !== 0) t.fail(`region of ${capacity} x ${stride} words is ${ints} words`);
     }
   }
@@ -175,25 +182,25 @@ test('writer records: fields distinct and inside a record; FIXED_INTS follows th
   t.true(FIXED_INTS >= arenaEnd && FIXED_INTS - arenaEnd < CACHE_LINE_INTS);
 });
 
-test('capacityFor: smallest power of two >= MIN_CAPACITY whose insert budget holds the entries', (t) => {
+test('capacityFor: the smallest capacity >= MIN_CAPACITY whose insert budget holds the entries, not rounded to a power of two', (t) => {
   fc.assert(
     fc.property(fc.integer({ min: 0, max: insertBudget(MAX_CAPACITY) }), (entries) => {
       const capacity = capacityFor(entries);
       return (
         Number.isInteger(capacity) &&
-        (capacity & (capacity - 1)) === 0 &&
         capacity >= MIN_CAPACITY &&
         capacity <= MAX_CAPACITY &&
         insertBudget(capacity) >= entries &&
-        (capacity === MIN_CAPACITY || insertBudget(capacity / 2) < entries)
+        (capacity === MIN_CAPACITY || insertBudget(capacity - 1) < entries)
       );
     }),
     { numRuns: 2000 },
   );
   t.is(capacityFor(0), MIN_CAPACITY);
   t.is(capacityFor(insertBudget(MIN_CAPACITY)), MIN_CAPACITY);
-  t.is(capacityFor(insertBudget(MIN_CAPACITY) + 1), 2 * MIN_CAPACITY);
-  t.is(capacityFor(100_000), 131_072);
+  t.is(capacityFor(insertBudget(MIN_CAPACITY) + 1), MIN_CAPACITY + 1, '13 entries: ceil(13 / 0.8) = 17 slots');
+  t.is(capacityFor(100_000), 125_000, 'layout 4 rounded this up to 131,072');
+  t.is(capacityFor(1_000_000), 1_250_000, 'layout 4 rounded this up to 2,097,152');
   t.is(capacityFor(insertBudget(MAX_CAPACITY)), MAX_CAPACITY);
 });
 

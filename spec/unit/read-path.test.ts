@@ -67,7 +67,7 @@ test('a stale reader whose old table region was reused by a table of another siz
   // returns a value or a miss from the reused region: only READ_RETRY.
   const wasm = wasmOf(reader);
   for (let key = 1; key <= 3000; key++) {
-    const r = wasm.getI32(key, hashers.default.hashInt(key), stale.slots, stale.shift, staleGen);
+    const r = wasm.getI32(key, hashers.default.hashInt(key), stale.slots, stale.capacity, staleGen);
     if (r !== READ_RETRY) t.fail(`key ${key}: the stale probe returned ${r}, not READ_RETRY`);
   }
   // And get, which retries after refreshing its table, reads the current table.

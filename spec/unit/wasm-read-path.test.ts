@@ -35,6 +35,7 @@ import { WASM_BASE64 } from '../../lib/wasm/read-int32.wasm.js';
 import { WASM_BASE64 as TSO_WASM_BASE64 } from '../../lib/wasm/read-int32-tso.wasm.js';
 import { WASM_PAGE_BYTES, createSharedMemory } from '../../lib/memory.js';
 import { MEMORY_IMPORT, assertAssembledFromWat, declaredConstants, int32SlotOf, moduleInterface, readWat, watCode } from '../helpers/wasm.js';
+import { homeSlot, slotStart } from '../../lib/table.js';
 
 const wat = readWat('read-int32');
 
@@ -124,7 +125,7 @@ for (const values of ['int32', 'float64'] as const) for (const build of BUILDS) 
     const { table, slotInts, gen: currentGen } = internals(map);
     t.is(slotInts, values === 'int32' ? I32_SLOT_INTS : F64_SLOT_INTS, 'the slot size the probe assumes');
     const probe = (key: number, gen = currentGen): number | 'miss' | 'retry' => {
-      const args = [key, hashers.default.hashInt(key), table.slots, table.shift, gen] as const;
+      const args = [key, hashers.default.hashInt(key), table.slots, table.capacity, gen] as const;
       if (values === 'int32') {
         const r = wasm.getI32(...args);
         return r === READ_MISS ? 'miss' : r === READ_RETRY ? 'retry' : r;
@@ -155,8 +156,9 @@ for (const values of ['int32', 'float64'] as const) for (const build of BUILDS) 
 }
 
 /**
- * A hand-built 4-slot table in a memory of its own: the probe walks from the
- * last slot to slot 0, and a table without an EMPTY slot (possible only for a
+ * A hand-built 5-slot table (not a power of two) in a memory of its own: the
+ * probe starts at the home slot floor(hash * 5 / 2^32), walks from the last
+ * slot to slot 0, and a table without an EMPTY slot (possible only for a
  * stale geometry: a live table always keeps one) answers RETRY once it has seen
  * every slot, instead of probing forever.
  */
@@ -168,9 +170,10 @@ for (const values of ['int32', 'float64'] as const) for (const build of ['tso', 
     const gen = 5;
     const stride = values === 'int32' ? I32_SLOT_INTS : F64_SLOT_INTS;
     const base = 64; // word index of slot 0, past the epoch word
-    const capacity = 4;
-    const shift = 32 - Math.log2(capacity);
-    const lastSlotHash = (capacity - 1) << shift; // hash >>> shift = 3
+    const capacity = 5;
+    const last = capacity - 1;
+    const lastSlotHash = slotStart(last, capacity) | 0; // the smallest hash whose home is slot 4
+    t.is(homeSlot(lastSlotHash, capacity), last);
     Atomics.store(words, H_EPOCH, gen << GEN_SHIFT);
     const fill = (slot: number, state: number, key: number, value: number): void => {
       const at = base + slot * stride;
@@ -180,7 +183,7 @@ for (const values of ['int32', 'float64'] as const) for (const build of ['tso', 
       else new Float64Array(memory.buffer, (at + valueOffset('int32')) * INT_BYTES, 1)[0] = value + 0.5;
     };
     const probe = (key: number): number | 'miss' | 'retry' => {
-      const args = [key, lastSlotHash, base, shift, gen] as const;
+      const args = [key, lastSlotHash, base, capacity, gen] as const;
       if (values === 'int32') {
         const r = wasm.getI32(...args);
         return r === READ_MISS ? 'miss' : r === READ_RETRY ? 'retry' : r;
@@ -189,14 +192,15 @@ for (const values of ['int32', 'float64'] as const) for (const build of ['tso', 
       return status === STATUS_MISS ? 'miss' : status === STATUS_RETRY ? 'retry' : wasm.lastF64();
     };
     const expect = (v: number): number => (values === 'int32' ? v : v + 0.5);
-    fill(3, FULL, 100, 1);
+    fill(last, FULL, 100, 1);
     fill(0, FULL, 200, 77);
-    // slots 1 and 2 EMPTY
+    // slots 1 to 3 EMPTY
     t.is(probe(100), expect(1), 'the home slot (the last one)');
     t.is(probe(200), expect(77), 'found after wrapping to slot 0');
     t.is(probe(300), 'miss', 'absent: the EMPTY slot 1 after the wrap ends the probe');
     fill(1, FULL, 201, 78);
     fill(2, FULL, 202, 79);
+    fill(3, FULL, 203, 80);
     t.is(probe(202), expect(79), 'every slot FULL: a present key is still found');
     t.is(probe(300), 'retry', 'every slot FULL and the key absent: RETRY after one lap, not an endless probe');
     fill(2, TOMBSTONE, 202, 79);

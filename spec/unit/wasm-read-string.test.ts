@@ -105,7 +105,7 @@ for (const values of ['int32', 'float64', 'string'] as const) {
       const hash = murmur3StringPacked(key, 0, packed);
       const w = packed.words;
       const args = [hash, (key.length << BLOCK_TAG_BITS) | TAG_LATIN1, w[0]!, w[1]!, w[2]!, w[3]!, w[4]!, w[5]!, w[6]!, w[7]!,
-        table.slots, table.capacity - 1, table.shift, slotInts, g] as const;
+        table.slots, table.capacity, slotInts, g] as const;
       if (values === 'int32') {
         const r = ws.getStrI32(...args);
         return r === READ_MISS ? 'miss' : r === READ_RETRY ? 'retry' : r;

@@ -25,15 +25,15 @@ for (const values of ['int32', 'float64'] as const) {
     for (let k = 0; k < 50; k++) map.set(k, k);
     const { words, slotInts, memory } = SharedFlatMap.unsafeExposeInternals(map as SharedFlatMap<unknown, unknown>);
     const before = words.slice();
-    // What warmUpWasm passes (shared-flat-map.ts): slot 0 at word 0, shift 31 (2 slots), generation -1.
+    // What warmUpWasm passes (shared-flat-map.ts): slot 0 at word 0, capacity 2, generation -1.
     const read = (map as unknown as { wasm: WasmReadPath }).wasm;
     const write = instantiateWritePath(memory.memory, slotInts, false, 0);
     if (values === 'int32') {
-      t.is(read.getI32(0, 0, 0, 31, -1), READ_RETRY);
-      t.is(write.putI32(0, 0, 0, 0, 0, 0, -1, 0), PUT_SLOW);
+      t.is(read.getI32(0, 0, 0, 2, -1), READ_RETRY);
+      t.is(write.putI32(0, 0, 0, 0, 0, -1, 0), PUT_SLOW);
     } else {
-      t.is(read.getF64(0, 0, 0, 31, -1), STATUS_RETRY);
-      t.is(write.putF64(0, 0, 0, 0, 0, 0, -1, 0), PUT_SLOW);
+      t.is(read.getF64(0, 0, 0, 2, -1), STATUS_RETRY);
+      t.is(write.putF64(0, 0, 0, 0, 0, -1, 0), PUT_SLOW);
     }
     // Attaching in this thread runs the same warm-up against the same memory.
     const attached = SharedFlatMap.attach<number, number>(map.handle);

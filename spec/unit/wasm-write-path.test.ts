@@ -50,7 +50,7 @@ import {
 } from '../../lib/layout.js';
 import { EMPTY, FULL, LOCKED, OWNER_TAG_SHIFT, STATE_MASK, TOMBSTONE, VERSION_MASK, VERSION_ONE, lockWord, released } from '../../lib/seqlock.js';
 import { copySlot, type MigrationHost } from '../../lib/migration.js';
-import type { TableInfo } from '../../lib/table.js';
+import { homeSlot, type TableInfo } from '../../lib/table.js';
 import { recordTag } from '../../lib/writers.js';
 import { FMIX_C1, FMIX_C2, fmix32, murmur3StringPacked } from '../../lib/hashers/murmur3.js';
 import { PackedKey } from '../../lib/strings.js';
@@ -176,13 +176,13 @@ function rig(values: 'int32' | 'float64', strict: boolean): Rig {
   w.setWriter(i.writerRecord, recordTag(i.writerRecord));
   const { table, gen } = i;
   const put = (key: number, value: number, g = gen): number => {
-    const args = [key, hashers.default.hashInt(key), value, table.slots, table.capacity - 1, table.shift, g, table.base] as const;
+    const args = [key, hashers.default.hashInt(key), value, table.slots, table.capacity, g, table.base] as const;
     return values === 'int32' ? w.putI32(...args) : w.putF64(...args);
   };
   const del = (key: number, g = gen): number =>
-    w.deleteI32(key, hashers.default.hashInt(key), 0, table.slots, table.capacity - 1, table.shift, g, table.base);
+    w.deleteI32(key, hashers.default.hashInt(key), 0, table.slots, table.capacity, g, table.base);
   const add = (key: number, delta: number, g = gen): number =>
-    w.addI32(key, hashers.default.hashInt(key), delta, table.slots, table.capacity - 1, table.shift, g, table.base);
+    w.addI32(key, hashers.default.hashInt(key), delta, table.slots, table.capacity, g, table.base);
   return { map, words: i.words, table, gen, rec: i.writerRecord, w, put, del, add };
 }
 
@@ -552,7 +552,7 @@ function copyRig(keys: CopyKind, strict: boolean) {
   const words = new Int32Array(memory.buffer);
   const table = (n: number): TableInfo => {
     const base = firstFree + n * regionInts;
-    return { base, slots: base + 32, capacity, shift: 32 - Math.log2(capacity) };
+    return { base, slots: base + 32, capacity };
   };
   const w = instantiateWritePath(memory, stride, strict, 0);
   w.setWriter(i0.writerRecord, recordTag(i0.writerRecord));
@@ -567,7 +567,7 @@ function copyRig(keys: CopyKind, strict: boolean) {
   } as unknown as MigrationHost;
   const mode = keys === 'string' ? HASH_STORED : HASH_MURMUR3_INT;
   const copy = (next: TableInfo, first: number, end: number): number =>
-    w.copyRange(old.slots, first, end, next.slots, next.capacity - 1, next.shift, next.base, mode);
+    w.copyRange(old.slots, first, end, next.slots, next.capacity, next.base, mode);
   const region = (t: TableInfo): Int32Array => words.slice(t.base, t.base + regionInts);
   return { map, words, old, stride, table, w, host, copy, region, rec: i0.writerRecord, size: map.size };
 }
@@ -625,7 +625,7 @@ for (const strict of [false, true]) {
         (s) => ((c.words[c.old.slots + s * c.stride] as number) & STATE_MASK) === FULL,
       ) as number;
       const hash = c.host.hashAt(c.words, c.old.slots + firstFull * c.stride);
-      c.words[other.slots + (hash >>> other.shift) * c.stride] = lockWord(9, EMPTY);
+      c.words[other.slots + homeSlot(hash, other.capacity) * c.stride] = lockWord(9, EMPTY);
       t.is(c.copy(other, firstFull, c.old.capacity), 0);
       t.is(c.w.stoppedAt(), firstFull);
       t.is(c.words[c.rec + W_LOCK_AT], 0, 'no lock intent left behind');
@@ -698,13 +698,13 @@ function strRig(values: 'int32' | 'float64', strict: boolean): StrRig {
   const put = (key: string, value: number, keyRef = NULL_BLOCK, g = gen): number => {
     const { packed, hash, header } = pack(key);
     const p = packed.words;
-    const args = [hash, header, p[0]!, p[1]!, p[2]!, p[3]!, p[4]!, p[5]!, p[6]!, p[7]!, value, table.slots, table.capacity - 1, table.shift, g, table.base, keyRef] as const;
+    const args = [hash, header, p[0]!, p[1]!, p[2]!, p[3]!, p[4]!, p[5]!, p[6]!, p[7]!, value, table.slots, table.capacity, g, table.base, keyRef] as const;
     return values === 'int32' ? w.putStrI32(...args) : w.putStrF64(...args);
   };
   const del = (key: string, g = gen): number => {
     const { packed, hash, header } = pack(key);
     const p = packed.words;
-    return w.deleteStr(hash, header, p[0]!, p[1]!, p[2]!, p[3]!, p[4]!, p[5]!, p[6]!, p[7]!, 0, table.slots, table.capacity - 1, table.shift, g, table.base, NULL_BLOCK);
+    return w.deleteStr(hash, header, p[0]!, p[1]!, p[2]!, p[3]!, p[4]!, p[5]!, p[6]!, p[7]!, 0, table.slots, table.capacity, g, table.base, NULL_BLOCK);
   };
   const host = (map as unknown as { arenaHost: ArenaHost }).arenaHost;
   const block = (key: string): number => {

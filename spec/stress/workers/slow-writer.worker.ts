@@ -12,6 +12,7 @@ import { announceLock, putLocked, stagedAt } from '../../../lib/recovery.js';
 import { lockWord } from '../../../lib/seqlock.js';
 import { recordTag } from '../../../lib/writers.js';
 import { finishWorker } from '../support.js';
+import { homeSlot } from '../../../lib/table.js';
 
 export interface SlowWriterData {
   handle: SharedFlatMapHandle;
@@ -25,9 +26,8 @@ function run(data: SlowWriterData): { lockWord: number } {
   const map = SharedFlatMap.attach<number, number>(data.handle);
   map.set(data.key + 1, 0); // claims this thread's writer record
   const { words, table, slotInts, writerRecord } = SharedFlatMap.unsafeExposeInternals(map as SharedFlatMap<unknown, unknown>);
-  const mask = table.capacity - 1;
   let at = -1;
-  for (let slot = map.hasher.hashInt(data.key) >>> table.shift; ; slot = (slot + 1) & mask) {
+  for (let slot = homeSlot(map.hasher.hashInt(data.key), table.capacity); ; slot = slot + 1 === table.capacity ? 0 : slot + 1) {
     at = table.slots + slot * slotInts;
     if (STATE_MASK_EMPTY_CHECK(Atomics.load(words, at)) || words[at + S_KEY] === data.key) break;
   }
