@@ -75,7 +75,7 @@ import {
   T_SIZE,
   T_REMAINING,
   W_ACTIVE_GEN,
-  capacityFor,
+  grownCapacityFor,
   chunkCount,
   chunkStateInts,
   chunkStatesAt,
@@ -158,7 +158,7 @@ export function startMigration(host: MigrationHost, epoch: number, clear: boolea
     const live = Atomics.load(words, old.base + T_SIZE);
     const wanted = clear
       ? host.initialCapacity
-      : Math.max(host.initialCapacity, capacityFor(GROWTH_FACTOR * live));
+      : Math.max(host.initialCapacity, grownCapacityFor(GROWTH_FACTOR * live));
     const usedSlots = insertBudget(old.capacity) - Atomics.load(words, old.base + T_REMAINING);
     const fallback = !clear && wanted > old.capacity && usedSlots > live ? old.capacity : 0;
     const base = allocateTable(host, wanted, fallback);

@@ -59,6 +59,7 @@ import {
   ValueKindCode,
   W_ACTIVE_GEN,
   capacityFor,
+  grownCapacityFor,
   insertBudget,
   isRefValue,
   slotInts,
@@ -348,7 +349,8 @@ export class SharedFlatMap<K = string, V = unknown> implements Iterable<[K, V]> 
   constructor(options: SharedFlatMapOptions = {}) {
     const parsed = parseOptions(options);
     const slotWords = slotInts(parsed.keys, parsed.values);
-    const capacity = capacityFor(parsed.capacity);
+    // Presized: exactly capacity / 0.8 slots; the default: a power of two, like the tables it grows into.
+    const capacity = options.capacity === undefined ? grownCapacityFor(parsed.capacity) : capacityFor(parsed.capacity);
     const tableInts = tableRegionInts(capacity, slotWords);
     const initialBytes = (FIXED_INTS + tableInts) * INT_BYTES;
     if (initialBytes > parsed.maxBytes) {

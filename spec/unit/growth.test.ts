@@ -1,20 +1,20 @@
 /**
  * Growth policy of online resize (migration.ts, GROWTH_FACTOR): a table full
- * of live entries grows to capacityFor(2 x live), about twice its slots (any
- * number of slots since layout 5), a table full of tombstones is rehashed at
- * its own size.
+ * of live entries doubles (grownCapacityFor: room for twice the live entries,
+ * a power of two), a table full of tombstones is rehashed at its own size.
+ * Inserting 1..N keys must never skip a power of two. Presized tables have
+ * any size (capacityFor); the tables they grow into are powers of two.
  */
 import test from 'ava';
 import { SharedFlatMap } from '../../lib/index.js';
-import { DEFAULT_CAPACITY, MIN_CAPACITY, capacityFor, insertBudget, tableRegionInts, FIXED_INTS } from '../../lib/layout.js';
-import { GROWTH_FACTOR } from '../../lib/migration.js';
+import { MIN_CAPACITY, insertBudget } from '../../lib/layout.js';
 import { WASM_PAGE_BYTES } from '../../lib/memory.js';
 
 function capacityOf(map: SharedFlatMap<number, number>): number {
   return SharedFlatMap.unsafeExposeInternals(map as SharedFlatMap<unknown, unknown>).table.capacity;
 }
 
-test('inserting live entries grows the table to room for twice the live entries at each resize: at most double', (t) => {
+test('inserting live entries doubles the table at each resize, never more', (t) => {
   const map = new SharedFlatMap<number, number>({ keys: 'int32', values: 'int32', capacity: 0 });
   let capacity = capacityOf(map);
   t.is(capacity, MIN_CAPACITY);
@@ -23,8 +23,7 @@ test('inserting live entries grows the table to room for twice the live entries 
     map.set(key, key);
     const now = capacityOf(map);
     if (now !== capacity) {
-      t.is(now, capacityFor(GROWTH_FACTOR * key), `after ${key + 1} entries the table went from ${capacity} to ${now} slots`);
-      t.true(now <= 2 * capacity && now >= 2 * capacity - 2, `${capacity} -> ${now}: about double`);
+      t.is(now, capacity * 2, `after ${key + 1} entries the table went from ${capacity} to ${now} slots`);
       t.is(key, insertBudget(capacity), 'the resize happens when the insert budget is used up');
       capacity = now;
       seen.push(now);
@@ -46,30 +45,28 @@ test('a table whose used slots are mostly tombstones is rehashed at the same siz
   t.is(capacityOf(map), capacity);
 });
 
-test('a default-capacity int32 -> int32 map keeps up to 1,024 entries (four resizes) in its first 64 KiB page', (t) => {
+test('a default-capacity int32 -> int32 map keeps up to 1,638 entries (four resizes) in its first 64 KiB page', (t) => {
   // layout.ts MAX_WRITERS: the fixed part (header, writer records, arena heads)
-  // and the tables of 80 .. 1,280 slots (capacityFor(64) = 80, then room for
-  // twice the live entries) fit in one page; the next resize (2,560 slots) is
-  // the first that needs the memory to grow. Layout 4 (powers of two) fitted
-  // 128 .. 2,048 slots, 1,638 entries: its tables were up to twice as large.
+  // and the tables of 128 .. 2,048 slots fit in one page; the next resize
+  // (4,096 slots) is the first that needs the memory to grow.
   const map = new SharedFlatMap<number, number>({ keys: 'int32', values: 'int32' });
+  t.is(capacityOf(map), 128, 'the default first table is a power of two, like the tables it grows into');
   t.is(map.byteLength, WASM_PAGE_BYTES);
-  const tables = [capacityFor(DEFAULT_CAPACITY)];
-  for (let i = 0; i < 4; i++) tables.push(capacityFor(GROWTH_FACTOR * insertBudget(tables[i] as number)));
-  t.deepEqual(tables, [80, 160, 320, 640, 1280]);
-  const regions = tables.reduce((sum, c) => sum + tableRegionInts(c, 3), 0);
-  t.true((FIXED_INTS + regions) * 4 <= WASM_PAGE_BYTES, 'the fixed part and the five tables fit in one page');
-  const lastInOnePage = insertBudget(1280);
-  t.is(lastInOnePage, 1024);
-  const seen = [capacityOf(map)];
-  for (let key = 0; key < lastInOnePage; key++) {
-    map.set(key * 7919, key);
-    if (capacityOf(map) !== seen.at(-1)) seen.push(capacityOf(map));
-  }
-  t.deepEqual(seen, tables);
+  const lastInOnePage = insertBudget(2048);
+  t.is(lastInOnePage, 1638);
+  for (let key = 0; key < lastInOnePage; key++) map.set(key * 7919, key);
+  t.is(capacityOf(map), 2048);
   t.is(map.byteLength, WASM_PAGE_BYTES, `after ${map.size} entries the memory is still one page`);
   map.set(-1, -1);
-  t.is(capacityOf(map), 2560);
+  t.is(capacityOf(map), 4096);
   t.true(map.byteLength > WASM_PAGE_BYTES, 'the fifth resize grows the memory');
   for (let key = 0; key < lastInOnePage; key++) t.is(map.get(key * 7919), key);
+});
+
+test('a presized table has exactly capacity / 0.8 slots; the table it grows into is a power of two', (t) => {
+  const map = new SharedFlatMap<number, number>({ keys: 'int32', values: 'int32', capacity: 1000 });
+  t.is(capacityOf(map), 1250);
+  for (let key = 0; key <= 1000; key++) map.set(key, key);
+  t.is(capacityOf(map), 4096, 'room for twice the 1,000 live entries (2,500 slots), rounded up to a power of two');
+  for (let key = 0; key <= 1000; key++) if (map.get(key) !== key) t.fail(`key ${key}`);
 });

@@ -31,6 +31,7 @@ import {
   WRITERS_BASE,
   WRITER_RECORD_INTS,
   capacityFor,
+  grownCapacityFor,
   insertBudget,
   slotInts,
   tableRegionInts,
@@ -202,6 +203,24 @@ test('capacityFor: the smallest capacity >= MIN_CAPACITY whose insert budget hol
   t.is(capacityFor(100_000), 125_000, 'layout 4 rounded this up to 131,072');
   t.is(capacityFor(1_000_000), 1_250_000, 'layout 4 rounded this up to 2,097,152');
   t.is(capacityFor(insertBudget(MAX_CAPACITY)), MAX_CAPACITY);
+});
+
+test('grownCapacityFor: capacityFor rounded up to a power of two (tables that grow online, and the default first table)', (t) => {
+  fc.assert(
+    fc.property(fc.integer({ min: 0, max: insertBudget(MAX_CAPACITY) }), (entries) => {
+      const capacity = grownCapacityFor(entries);
+      return (
+        (capacity & (capacity - 1)) === 0 &&
+        capacity >= capacityFor(entries) &&
+        capacity <= MAX_CAPACITY &&
+        (capacity === MIN_CAPACITY || capacity / 2 < capacityFor(entries))
+      );
+    }),
+    { numRuns: 2000 },
+  );
+  t.is(grownCapacityFor(64), 128, 'the default capacity (64 entries) gets 128 slots, as in layout 4');
+  t.is(grownCapacityFor(100_000), 131_072);
+  t.is(grownCapacityFor(insertBudget(MAX_CAPACITY)), MAX_CAPACITY);
 });
 
 test('insertBudget: monotone, and always leaves an EMPTY slot so probes terminate', (t) => {
