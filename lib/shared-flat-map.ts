@@ -163,7 +163,9 @@ export interface SharedFlatMapOptions {
   /**
    * Expected number of entries. Sizes the first table so that this many
    * entries fit without a resize: ceil(capacity / 0.8) slots (at least 16),
-   * any number, not a power of two, so they fill it to 80% load.
+   * any number, not a power of two, so they fill it to 80% load. Without it
+   * the first table has 128 slots; the tables a map grows into have a power
+   * of two of slots, with room for twice the live entries.
    * Costs `12-16 bytes x capacity / 0.8` of shared memory up front.
    * @defaultValue 64
    */
