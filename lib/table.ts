@@ -59,8 +59,9 @@ export const HASH_SPACE = 2 ** 32;
  * exactly, so it is taken in two 16-bit halves, each partial product below
  * 2^43: floor((hi * c * 2^16 + lo * c) / 2^32)
  *     = floor((hi * c + floor(lo * c / 2^16)) / 2^16).
- * The wasm probes compute the same value with one i64.mul; the tests compare
- * the two (spec/unit/table.test.ts).
+ * The wasm probes compute the same value with one i64.mul. spec/unit/table.test.ts
+ * checks this function against BigInt arithmetic; spec/unit/wasm-write-path.test.ts
+ * checks the wasm copyRange word for word against the JS copy (copySlot).
  */
 export function homeSlot(hash: number, capacity: number): number {
   const low = Math.floor(((hash & HALF_MASK) * capacity) / HALF);
