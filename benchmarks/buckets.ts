@@ -36,16 +36,15 @@
  * benchmarks/results/buckets.{json,md}, with the commit measured.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
-import wabtInit from 'wabt';
 import { SharedFlatMap } from '../lib/index.js';
 import { fmix32 } from '../lib/hashers/murmur3.js';
-import { WASM_PAGE_BYTES } from '../lib/memory.js';
-import { instantiateOver, wasmApi, type SharedWasmMemory, type WasmApi } from '../lib/wasm/api.js';
+import type { SharedWasmMemory } from '../lib/wasm/api.js';
 import { READ_MISS } from '../lib/wasm/read-path.js';
 import { gitCommit } from './git.js';
+import { PROTO_TABLE_BASE_BYTES, instantiateWat, lookupTimer, prototypeMemory, type Probe } from './prototype-harness.js';
 import { formatLoad, median } from './measure.js';
 import { Prng, distinctKeys, sampleKeys } from './prng.js';
 
@@ -72,28 +71,13 @@ const VALUES_AT = KEYS_AT + BUCKET_SLOTS;
 const META_AT = BUCKET_INTS - 1;
 const COUNT_MASK = 7;
 const OVERFLOW = 256;
-/** Where the table starts (bytes); below it sit zero words, so the epoch word (byte 128) reads generation 0. */
-const TABLE_BASE_BYTES = 4096;
-const MAX_PAGES = 65536;
 const TWO_POW_32 = 4294967296;
 const HASH_SEED = 0x5eed;
 
 const WAT = fileURLToPath(new URL('../../benchmarks/prototypes/bucket-probe.wat', import.meta.url));
 
-type Probe = (k: number, hash: number, base: number, buckets: number, gen: number) => number;
-
-/** The library's typed view of the global WebAssembly (tsconfig's lib has no DOM types). */
-const wasm = wasmApi as WasmApi;
-
 async function instantiate(memory: SharedWasmMemory): Promise<Record<Variant, Probe>> {
-  const wabt = await wabtInit();
-  const parsed = wabt.parseWat(WAT, readFileSync(WAT, 'utf8'), { threads: true, simd: true });
-  try {
-    const bytes = parsed.toBinary({}).buffer;
-    return instantiateOver(new wasm.Module(bytes), memory) as Record<Variant, Probe>;
-  } finally {
-    parsed.destroy();
-  }
+  return (await instantiateWat(WAT, memory)) as Record<Variant, Probe>;
 }
 
 /** The prototype table: JS inserts (single-threaded, untimed), wasm reads. */
@@ -106,8 +90,7 @@ class BucketTable {
 
   constructor(load: number) {
     this.buckets = Math.ceil(ENTRIES / (BUCKET_SLOTS * load));
-    const pages = Math.ceil((TABLE_BASE_BYTES + this.buckets * BUCKET_BYTES) / WASM_PAGE_BYTES);
-    this.memory = new wasm.Memory({ initial: pages, maximum: MAX_PAGES, shared: true });
+    this.memory = prototypeMemory(PROTO_TABLE_BASE_BYTES + this.buckets * BUCKET_BYTES);
     this.words = new Int32Array(this.memory.buffer);
   }
 
@@ -123,7 +106,7 @@ class BucketTable {
   insert(k: number, v: number): void {
     let b = Math.floor(((fmix32(k ^ HASH_SEED) >>> 0) * this.buckets) / TWO_POW_32);
     for (;;) {
-      const w = TABLE_BASE_BYTES / 4 + b * BUCKET_INTS;
+      const w = PROTO_TABLE_BASE_BYTES / 4 + b * BUCKET_INTS;
       const meta = this.words[w + META_AT] as number;
       const count = meta & COUNT_MASK;
       if (count < BUCKET_SLOTS) {
@@ -141,33 +124,13 @@ class BucketTable {
   get(key: number): number | undefined {
     if (typeof key !== 'number' || (key | 0) !== key) throw new TypeError('not an int32 key');
     const hash = fmix32(key ^ HASH_SEED);
-    const r = this.probe(key, hash, TABLE_BASE_BYTES, this.buckets, this.gen);
+    const r = this.probe(key, hash, PROTO_TABLE_BASE_BYTES, this.buckets, this.gen);
     if (r < READ_MISS) return r;
     if (r === READ_MISS) return undefined;
     throw new Error('RETRY in a table nobody writes');
   }
 }
 
-interface Getter {
-  get(key: number): number | undefined;
-}
-
-/** A timing loop with its own source text, so each implementation keeps its own call feedback. */
-function timer(label: string, impl: Getter, hits: Int32Array): () => number {
-  const loop = new Function(
-    'impl',
-    'hits',
-    'passes',
-    `// ${label}
-    let sum = 0;
-    const t0 = process.hrtime.bigint();
-    for (let p = 0; p < passes; p++) for (let i = 0; i < hits.length; i++) sum += impl.get(hits[i]);
-    const ns = Number(process.hrtime.bigint() - t0) / (passes * hits.length);
-    if (sum === -1) console.log(sum);
-    return ns;`,
-  ) as (impl: Getter, hits: Int32Array, passes: number) => number;
-  return () => loop(impl, hits, PASSES);
-}
 
 interface ChildResult {
   variant: Variant;
@@ -204,7 +167,7 @@ async function child(variant: Variant, load: number): Promise<ChildResult> {
       if (flat.get(k) !== want || proto.get(k) !== want) throw new Error(`key ${k}: Map ${want}, flatshare ${flat.get(k)}, prototype ${proto.get(k)}`);
     }
   }
-  const impls = { Map: timer('Map', map, hits), flatshare: timer('flatshare', flat, hits), proto: timer(variant, proto, hits) };
+  const impls = { Map: lookupTimer('Map', map, hits, PASSES), flatshare: lookupTimer('flatshare', flat, hits, PASSES), proto: lookupTimer(variant, proto, hits, PASSES) };
   const ns: Record<keyof typeof impls, number[]> = { Map: [], flatshare: [], proto: [] };
   for (let round = 0; round < WARM_ROUNDS + CHILD_ROUNDS; round++) {
     for (const name of Object.keys(impls) as (keyof typeof impls)[]) {

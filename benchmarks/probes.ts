@@ -31,18 +31,17 @@
  * benchmarks/results/probes.{json,md}, with the commit measured.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
-import wabtInit from 'wabt';
 import { SharedFlatMap } from '../lib/index.js';
 import { fmix32 } from '../lib/hashers/murmur3.js';
 import { H_HASHER_SEED } from '../lib/layout.js';
-import { WASM_PAGE_BYTES } from '../lib/memory.js';
 import { homeSlot } from '../lib/table.js';
-import { instantiateOver, wasmApi, type SharedWasmMemory, type WasmApi } from '../lib/wasm/api.js';
+import type { SharedWasmMemory } from '../lib/wasm/api.js';
 import { READ_PATH_BUILD, instantiateReadPath } from '../lib/wasm/read-path.js';
 import { gitCommit } from './git.js';
+import { PROTO_TABLE_BASE_BYTES, instantiateWat, lookupTimer, prototypeMemory, type Getter, type Probe } from './prototype-harness.js';
 import { formatLoad, median } from './measure.js';
 import { Prng, distinctKeys, sampleKeys } from './prng.js';
 
@@ -67,32 +66,14 @@ const SOA_KEYS_AT = 4;
 const SOA_VALUES_AT = 8;
 /** seqlock.ts FULL, as a released seq word with counter 0. */
 const FULL_SEQ = 2;
-/** Where the SoA4 table starts (bytes); below it sit zero words, so the epoch word (byte 128) reads generation 0. */
-const SOA_BASE_BYTES = 4096;
-const MAX_PAGES = 65536;
 const INT_BYTES = 4;
 /** read-path.ts READ_MISS / READ_RETRY, as literals in the generated wrappers. */
 const READ_MISS = 4294967296;
 
 const WAT = fileURLToPath(new URL('../../benchmarks/prototypes/slot-probes.wat', import.meta.url));
 
-type Probe = (k: number, hash: number, slots: number, capacity: number, gen: number) => number;
-
-/** The library's typed view of the global WebAssembly (tsconfig's lib has no DOM types). */
-const wasm = wasmApi as WasmApi;
-
 async function prototypes(memory: SharedWasmMemory): Promise<Record<Variant, Probe>> {
-  const wabt = await wabtInit();
-  const parsed = wabt.parseWat(WAT, readFileSync(WAT, 'utf8'), { threads: true, simd: true });
-  try {
-    return instantiateOver(new wasm.Module(parsed.toBinary({}).buffer), memory) as Record<Variant, Probe>;
-  } finally {
-    parsed.destroy();
-  }
-}
-
-interface Getter {
-  get(key: number): number | undefined;
+  return (await instantiateWat(WAT, memory)) as Record<Variant, Probe>;
 }
 
 /**
@@ -121,10 +102,10 @@ function thinGetter(label: string, probe: Probe, seed: number, slots: number, ca
 
 /** A copy of the map's entries in a SoA4 table of `capacity` slots, same hash: returns its memory and slot-0 word index. */
 function soa4Table(keys: Int32Array, seed: number, capacity: number): { memory: SharedWasmMemory; slots: number } {
-  const bytes = SOA_BASE_BYTES + (capacity / SOA_LANES) * SOA_BLOCK_INTS * INT_BYTES;
-  const memory = new wasm.Memory({ initial: Math.ceil(bytes / WASM_PAGE_BYTES), maximum: MAX_PAGES, shared: true });
+  const bytes = PROTO_TABLE_BASE_BYTES + (capacity / SOA_LANES) * SOA_BLOCK_INTS * INT_BYTES;
+  const memory = prototypeMemory(bytes);
   const words = new Int32Array(memory.buffer);
-  const slots = SOA_BASE_BYTES / INT_BYTES;
+  const slots = PROTO_TABLE_BASE_BYTES / INT_BYTES;
   const seqAt = (slot: number): number => slots + Math.floor(slot / SOA_LANES) * SOA_BLOCK_INTS + (slot % SOA_LANES);
   for (let i = 0; i < keys.length; i++) {
     const k = keys[i] as number;
@@ -136,23 +117,6 @@ function soa4Table(keys: Int32Array, seed: number, capacity: number): { memory: 
     words[at + SOA_VALUES_AT] = i;
   }
   return { memory, slots };
-}
-
-/** A timing loop with its own source text, so each implementation keeps its own call feedback. */
-function timer(label: string, impl: Getter, hits: Int32Array): () => number {
-  const loop = new Function(
-    'impl',
-    'hits',
-    'passes',
-    `// ${label}
-    let sum = 0;
-    const t0 = process.hrtime.bigint();
-    for (let p = 0; p < passes; p++) for (let i = 0; i < hits.length; i++) sum += impl.get(hits[i]);
-    const ns = Number(process.hrtime.bigint() - t0) / (passes * hits.length);
-    if (sum === -1) console.log(sum);
-    return ns;`,
-  ) as (impl: Getter, hits: Int32Array, passes: number) => number;
-  return () => loop(impl, hits, PASSES);
 }
 
 interface ChildResult {
@@ -199,7 +163,7 @@ async function child(variant: Variant): Promise<ChildResult> {
       for (const name of IMPLS) if (all[name].get(k) !== want) throw new Error(`key ${k}: Map ${want}, ${name} ${all[name].get(k)}`);
     }
   }
-  const timers = IMPLS.map((name) => timer(name, all[name], hits));
+  const timers = IMPLS.map((name) => lookupTimer(name, all[name], hits, PASSES));
   const ns: Record<Impl, number[]> = { Map: [], flatshare: [], ref: [], proto: [] };
   for (let round = 0; round < WARM_ROUNDS + CHILD_ROUNDS; round++) {
     const order = round % 2 === 0 ? [0, 1, 2, 3] : [3, 2, 1, 0];

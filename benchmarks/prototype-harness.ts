@@ -1,0 +1,62 @@
+/**
+ * What the read-path prototype benchmarks (benchmarks/buckets.ts,
+ * benchmarks/probes.ts) share: assembling a prototype .wat over a shared
+ * memory, and a lookup timing loop with its own source text.
+ */
+import { readFileSync } from 'node:fs';
+import wabtInit from 'wabt';
+import { WASM_PAGE_BYTES } from '../lib/memory.js';
+import { instantiateOver, wasmApi, type SharedWasmMemory, type WasmApi } from '../lib/wasm/api.js';
+
+/**
+ * Where a prototype's own table starts (bytes). Below it sit zero words, so
+ * the epoch word (byte 128, as in the library's header) reads generation 0.
+ */
+export const PROTO_TABLE_BASE_BYTES = 4096;
+/** A wasm memory32 holds at most 65,536 pages of 64 KiB. */
+const MAX_PAGES = 65536;
+
+/** A prototype probe: the five arguments and the f64 answer of lib/wasm/read-int32.wat getI32 (value, MISS or RETRY). */
+export type Probe = (k: number, hash: number, slots: number, capacity: number, gen: number) => number;
+
+/** A zeroed shared wasm memory of at least `bytes` bytes, for a prototype's own table. */
+export function prototypeMemory(bytes: number): SharedWasmMemory {
+  return new (wasmApi as WasmApi).Memory({ initial: Math.ceil(bytes / WASM_PAGE_BYTES), maximum: MAX_PAGES, shared: true });
+}
+
+/** Something with a Map-like `get` of int32 keys. */
+export interface Getter {
+  get(key: number): number | undefined;
+}
+
+/** Assemble the .wat at `path` (threads and SIMD enabled) and instantiate it over `memory`; returns its exports. */
+export async function instantiateWat(path: string, memory: SharedWasmMemory): Promise<unknown> {
+  const wabt = await wabtInit();
+  const parsed = wabt.parseWat(path, readFileSync(path, 'utf8'), { threads: true, simd: true });
+  try {
+    return instantiateOver(new (wasmApi as WasmApi).Module(parsed.toBinary({}).buffer), memory);
+  } finally {
+    parsed.destroy();
+  }
+}
+
+/**
+ * A timing loop with its own source text (`label` is part of it), so each
+ * implementation keeps its own call feedback: `passes` passes of `impl.get`
+ * over `hits`; returns ns per get.
+ */
+export function lookupTimer(label: string, impl: Getter, hits: Int32Array, passes: number): () => number {
+  const loop = new Function(
+    'impl',
+    'hits',
+    'passes',
+    `// ${label}
+    let sum = 0;
+    const t0 = process.hrtime.bigint();
+    for (let p = 0; p < passes; p++) for (let i = 0; i < hits.length; i++) sum += impl.get(hits[i]);
+    const ns = Number(process.hrtime.bigint() - t0) / (passes * hits.length);
+    if (sum === -1) console.log(sum);
+    return ns;`,
+  ) as (impl: Getter, hits: Int32Array, passes: number) => number;
+  return () => loop(impl, hits, passes);
+}
