@@ -349,51 +349,28 @@ export class SharedFlatMap<K = string, V = unknown> implements Iterable<[K, V]> 
    *   for example an unknown `keys` or `values` kind or a `maxBytes` too small for `capacity`.
    */
   constructor(options: SharedFlatMapOptions = {}) {
-    const parsed = parseOptions(options);
-    const slotWords = slotInts(parsed.keys, parsed.values);
-    // Presized: exactly capacity / 0.8 slots; the default: a power of two, like the tables it grows into.
-    const capacity = options.capacity === undefined ? grownCapacityFor(parsed.capacity) : capacityFor(parsed.capacity);
-    const tableInts = tableRegionInts(capacity, slotWords);
-    const initialBytes = (FIXED_INTS + tableInts) * INT_BYTES;
-    if (initialBytes > parsed.maxBytes) {
-      throw new FlatshareRangeError(
-        ErrorCode.OPTIONS,
-        `maxBytes ${parsed.maxBytes} is too small for capacity ${parsed.capacity}: the first table alone needs ${initialBytes} bytes`,
-      );
-    }
-    const memory = createSharedMemory(initialBytes, parsed.maxBytes);
-    const views = makeViews(memory.buffer);
+    // `attach` opens an existing map through this constructor too, so that both kinds of
+    // instance get every per-thread field in the same order (one hidden class).
+    const pending = attaching;
+    attaching = undefined;
+    const { memory, views, keys, values, hasher, waitTimeoutMs } = pending ?? createMap(options);
     const words = views.words;
-    writeHeader(words, parsed, slotWords, capacity);
-    const base = FIXED_INTS;
-    Atomics.store(words, H_ALLOC_TOP, base + tableInts);
-    writeTableInfo(words, 0, base, capacity);
-    initTableHeader(words, base, 0, insertBudget(capacity));
-    // Publishes the header and table 0 to any thread that attaches later.
-    Atomics.store(words, H_EPOCH, makeEpoch(0, PHASE_STABLE));
-    const handle: SharedFlatMapHandle = {
-      flatshare: LAYOUT_VERSION,
-      memory: memory.memory,
-      keys: parsed.keys,
-      values: parsed.values,
-      hasherId: parsed.hasher.id,
-    };
-    this.handle = handle;
+    this.handle = { flatshare: LAYOUT_VERSION, memory: memory.memory, keys, values, hasherId: hasher.id };
     this.memory = memory;
     this.wasm = instantiateReadPath(memory.memory);
     this.views = views;
     this.words = words;
-    this.keyKind = parsed.keys;
-    this.valueKind = parsed.values;
-    this.hasher = parsed.hasher;
-    this.murmurInline = isBuiltInMurmur3(parsed.hasher);
-    this.murmurSeed = parsed.hasher.seed | 0;
-    this.stride = slotWords;
-    this.valueAt = valueOffset(parsed.keys);
-    this.isFloat = parsed.values === 'float64';
-    this.strKeys = parsed.keys === 'string';
-    this.refValues = isRefValue(parsed.values);
-    this.wput = instantiateWritePath(memory.memory, slotWords, !ORDERED_PLAIN_LOADS, this.murmurSeed);
+    this.keyKind = keys;
+    this.valueKind = values;
+    this.hasher = hasher;
+    this.murmurInline = isBuiltInMurmur3(hasher);
+    this.murmurSeed = hasher.seed | 0;
+    this.stride = slotInts(keys, values); // attach checked H_SLOT_INTS against this
+    this.valueAt = valueOffset(keys);
+    this.isFloat = values === 'float64';
+    this.strKeys = keys === 'string';
+    this.refValues = isRefValue(values);
+    this.wput = instantiateWritePath(memory.memory, this.stride, !ORDERED_PLAIN_LOADS, this.murmurSeed);
     this.wstr = this.strKeys && this.murmurInline && LITTLE_ENDIAN ? instantiateStringReadPath(memory.memory) : undefined;
     this.fastPut = !this.strKeys && !this.refValues;
     this.fastPutStr = this.strKeys && !this.refValues && this.murmurInline && LITTLE_ENDIAN;
@@ -402,7 +379,7 @@ export class SharedFlatMap<K = string, V = unknown> implements Iterable<[K, V]> 
     this.probeI32 = this.wasm.getI32;
     this.callSite = this.fastPut ? takeCallSite('int32') : this.fastDelStr ? takeCallSite('string') : 0;
     this.mapId = readMapId(words);
-    this.waitTimeoutMs = parsed.waitTimeoutMs;
+    this.waitTimeoutMs = waitTimeoutMs;
     this.arenaHost = this.makeArenaHost();
     this.migrationHost = this.makeMigrationHost();
     this.iterationHost = this.makeIterationHost();
@@ -454,68 +431,9 @@ export class SharedFlatMap<K = string, V = unknown> implements Iterable<[K, V]> 
         );
       }
     }
-    const map = Object.create(SharedFlatMap.prototype) as SharedFlatMap<K, V>;
     const waitTimeoutMs = parseWaitTimeout(options.waitTimeoutMs, 'options.waitTimeoutMs');
-    map.initAttached(memory, views, keys, values, hasher, waitTimeoutMs);
-    return map;
-  }
-
-  private initAttached(
-    memory: WasmSharedMemory,
-    views: Views,
-    keys: KeyKind,
-    values: ValueKind,
-    hasher: Hasher,
-    waitTimeoutMs: number,
-  ): void {
-    const self = this as unknown as Record<string, unknown>;
-    self.handle = { flatshare: LAYOUT_VERSION, memory: memory.memory, keys, values, hasherId: hasher.id };
-    const words = views.words;
-    self.memory = memory;
-    self.wasm = instantiateReadPath(memory.memory);
-    self.views = views;
-    self.words = words;
-    self.keyKind = keys;
-    self.valueKind = values;
-    self.hasher = hasher;
-    self.murmurInline = isBuiltInMurmur3(hasher);
-    self.murmurSeed = hasher.seed | 0;
-    self.stride = slotInts(keys, values); // attach checked H_SLOT_INTS against this
-    self.valueAt = valueOffset(keys);
-    self.isFloat = values === 'float64';
-    self.strKeys = keys === 'string';
-    self.refValues = isRefValue(values);
-    self.wput = instantiateWritePath(memory.memory, self.stride as number, !ORDERED_PLAIN_LOADS, self.murmurSeed as number);
-    self.wstr = self.strKeys && self.murmurInline && LITTLE_ENDIAN ? instantiateStringReadPath(memory.memory) : undefined;
-    self.fastPut = !(self.strKeys as boolean) && !(self.refValues as boolean);
-    self.fastPutStr = (self.strKeys as boolean) && !(self.refValues as boolean) && (self.murmurInline as boolean) && LITTLE_ENDIAN;
-    self.fastDelStr = (self.strKeys as boolean) && (self.murmurInline as boolean) && LITTLE_ENDIAN;
-    self.fastGet = (self.fastPut as boolean) && !(self.isFloat as boolean) && (self.murmurInline as boolean);
-    self.probeI32 = (self.wasm as WasmReadPath).getI32;
-    self.callSite = self.fastPut ? takeCallSite('int32') : self.fastDelStr ? takeCallSite('string') : 0;
-    self.mapId = readMapId(words);
-    self.gen = -1;
-    self.table = { base: 0, slots: 0, capacity: 0 };
-    self.tableSlots = 0;
-    self.tableCapacity = 0;
-    self.tableBase = 0;
-    self.writerRec = -1;
-    self.recTag = 0;
-    self.lockedSeq = 0;
-    self.waitSince = 0;
-    self.waitTimeoutMs = waitTimeoutMs;
-    self.lockedKeyRef = NULL_BLOCK;
-    self.opInt = 0;
-    self.opText = '';
-    self.opKey = undefined;
-    self.opHash = 0;
-    self.arenaHost = this.makeArenaHost();
-    self.migrationHost = this.makeMigrationHost();
-    self.iterationHost = this.makeIterationHost();
-    self.recoveryHost = this.makeRecoveryHost();
-    this.refreshTable();
-    this.warmUpWasm();
-    registerMap(this.mapId, this);
+    attaching = { memory, views, keys, values, hasher, waitTimeoutMs };
+    return new SharedFlatMap<K, V>();
   }
 
   // ---------------------------------------------------------------- reads
@@ -1842,6 +1760,53 @@ interface ParsedOptions {
   maxBytes: number;
   hasher: Hasher;
   waitTimeoutMs: number;
+}
+
+/** What a thread needs to open a map: made by `createMap` for a new map, by `attach` for an existing one. */
+interface OpenedMap {
+  memory: WasmSharedMemory;
+  views: Views;
+  keys: KeyKind;
+  values: ValueKind;
+  hasher: Hasher;
+  waitTimeoutMs: number;
+}
+
+/**
+ * The map `SharedFlatMap.attach` is opening, for the constructor it calls
+ * next; the constructor takes it and clears it first. JS runs one constructor
+ * at a time per thread, and nothing runs between the two.
+ */
+let attaching: OpenedMap | undefined;
+
+/**
+ * A new map: parse the options, size and create the memory, write the header
+ * and table 0, and publish them with the first epoch store.
+ */
+function createMap(options: SharedFlatMapOptions): OpenedMap {
+  const parsed = parseOptions(options);
+  const slotWords = slotInts(parsed.keys, parsed.values);
+  // Presized: exactly capacity / 0.8 slots; the default: a power of two, like the tables it grows into.
+  const capacity = options.capacity === undefined ? grownCapacityFor(parsed.capacity) : capacityFor(parsed.capacity);
+  const tableInts = tableRegionInts(capacity, slotWords);
+  const initialBytes = (FIXED_INTS + tableInts) * INT_BYTES;
+  if (initialBytes > parsed.maxBytes) {
+    throw new FlatshareRangeError(
+      ErrorCode.OPTIONS,
+      `maxBytes ${parsed.maxBytes} is too small for capacity ${parsed.capacity}: the first table alone needs ${initialBytes} bytes`,
+    );
+  }
+  const memory = createSharedMemory(initialBytes, parsed.maxBytes);
+  const views = makeViews(memory.buffer);
+  const words = views.words;
+  writeHeader(words, parsed, slotWords, capacity);
+  const base = FIXED_INTS;
+  Atomics.store(words, H_ALLOC_TOP, base + tableInts);
+  writeTableInfo(words, 0, base, capacity);
+  initTableHeader(words, base, 0, insertBudget(capacity));
+  // Publishes the header and table 0 to any thread that attaches later.
+  Atomics.store(words, H_EPOCH, makeEpoch(0, PHASE_STABLE));
+  return { memory, views, keys: parsed.keys, values: parsed.values, hasher: parsed.hasher, waitTimeoutMs: parsed.waitTimeoutMs };
 }
 
 function parseWaitTimeout(value: unknown, what: string): number {

@@ -317,6 +317,26 @@ interface WorkerMessage {
   size?: number;
 }
 
+test('an attached instance has the fields of a created one, in the same order (one constructor, one hidden class)', (t) => {
+  // attach opens the map through the constructor: a call site that sees created and attached
+  // instances sees one shape, and no per-thread field can be forgotten on one of the two paths.
+  for (const [keys, values] of [
+    ['int32', 'int32'],
+    ['int32', 'float64'],
+    ['string', 'string'],
+  ] as const) {
+    const created = new SharedFlatMap<unknown, unknown>({ keys, values });
+    const attached = SharedFlatMap.attach<unknown, unknown>(created.handle);
+    t.deepEqual(Reflect.ownKeys(attached), Reflect.ownKeys(created), `${keys} -> ${values}`);
+    t.is(Object.getPrototypeOf(attached), SharedFlatMap.prototype);
+    t.deepEqual(attached.handle, created.handle);
+    const key = keys === 'int32' ? 1 : 'one';
+    const value = values === 'string' ? 'v' : values === 'int32' ? 7 : 1.5;
+    created.set(key, value);
+    t.is(attached.get(key), value);
+  }
+});
+
 test('attach in the main thread to a map created in a Worker; writes flow both ways', async (t) => {
   const worker = new Worker(WORKER_CODE, { eval: true });
   const inbox: WorkerMessage[] = [];
