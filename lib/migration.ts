@@ -5,9 +5,10 @@
  * 1. A writer that finds no insert budget left in table g takes the migration
  *    control (CAS H_MIG_OWNER 0 -> its record tag), then CASes the epoch
  *    STABLE(g) -> ALLOCATING(g). Only that writer proceeds; others wait.
- * 2. It sizes the new table from the live count (twice the live entries, at
- *    least the initial capacity, so a table full of tombstones is rehashed at
- *    the same size), takes a retired region that no writer can still be in or
+ * 2. It sizes the new table from the live count (room for twice the live
+ *    entries at the maximum load, rounded up to a power of two by
+ *    layout.ts grownCapacityFor; at least the initial capacity, so a table
+ *    full of tombstones is rehashed at the same size), takes a retired region that no writer can still be in or
  *    bump-allocates one (growing the buffer), zeroes a reused region, writes
  *    TABLE_DESC[(g+1) & 1], resets the cursor, stores COPYING(g) and lets go
  *    of the control. If the allocation fails it restores STABLE(g) and throws
