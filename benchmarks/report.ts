@@ -3,6 +3,7 @@
  * benchmarks/results/latest.md and the generated block of docs/benchmarks.md.
  */
 import type { KeyType } from './keys.js';
+import { median } from './measure.js';
 import { mtSections, mtTargetRows, type MtResults } from './mt-report.js';
 import { hasherTable, stringBytesTable, stringResultsTable, stringStrictTable, stringTargetRows, type StringResultRow } from './string-report.js';
 import type { BytesRow, Operation, ReadPath, StringBytesRow } from './types.js';
@@ -152,12 +153,18 @@ function verdict(value: number | undefined, limit: number): Verdict {
 }
 
 /** BRIEF section 6 targets this suite measures, with met / not met from this run's numbers. */
-export function targetsTable(rows: ResultRow[], bytes: BytesRow[], sizes: readonly number[]): string {
+export function targetsTable(rows: ResultRow[], bytes: BytesRow[], sizes: readonly number[], headlineRatios: readonly number[] = []): string {
   const out = ['| BRIEF §6 target | measured (this run) | verdict |', '|---|---|---|'];
   const hit = find(rows, GET_HIT_TARGET.op, GET_HIT_TARGET.size, 'flatshare', 'plain');
   const hitStrict = find(rows, GET_HIT_TARGET.op, GET_HIT_TARGET.size, 'flatshare-strict', 'strict');
+  // With more than one child, the verdict is the median child's: one child's ratio moves by ±10 % between runs here.
+  const judged = headlineRatios.length > 1 ? median([...headlineRatios]) : hit?.ratioVsMap;
+  const spread =
+    headlineRatios.length > 1
+      ? `; ${headlineRatios.length} children on the same keys: median **${ratio(judged)}**, range ${ratio(Math.min(...headlineRatios))}-${ratio(Math.max(...headlineRatios))} (${headlineRatios.map((r) => r.toFixed(3)).join(', ')})`
+      : '';
   out.push(
-    `| **int32 key get, hit, 100k entries ≤ 1.0 × Map.get** (this issue) | ${ratio(hit?.ratioVsMap)} (${ns(hit?.nsPerOp)} ns vs Map ${ns(find(rows, 'get-hit', 100_000, 'Map', 'plain')?.nsPerOp)} ns) | **${verdict(hit?.ratioVsMap, GET_HIT_TARGET.maxRatio)}** |`,
+    `| **int32 key get, hit, 100k entries ≤ 1.0 × Map.get** (this issue) | ${ratio(hit?.ratioVsMap)} (${ns(hit?.nsPerOp)} ns vs Map ${ns(find(rows, 'get-hit', 100_000, 'Map', 'plain')?.nsPerOp)} ns)${spread} | **${verdict(judged, GET_HIT_TARGET.maxRatio)}**${headlineRatios.length > 1 ? ' (median child)' : ''} |`,
   );
   out.push(
     `| same, strict-atomics read path (what arm64 runs) | ${ratio(hitStrict?.ratioVsMap)} | ${verdict(hitStrict?.ratioVsMap, GET_HIT_TARGET.maxRatio)} |`,
@@ -208,6 +215,11 @@ export interface Report {
   stringRows: StringResultRow[];
   /** Shared bytes per entry, string -> string. */
   stringBytes: StringBytesRow[];
+  /**
+   * flatshare / Map of the headline case (GET_HIT_TARGET, plain read path) in
+   * each of its HEADLINE_CHILDREN child processes, the one in `rows` first.
+   */
+  headlineRatios: number[];
 }
 
 /** The generated part, shared by latest.md and docs/benchmarks.md. */
@@ -227,7 +239,7 @@ export function generatedSections(report: Report, headingLevel: number, chartPat
     `${h} Targets (BRIEF §6)`,
     '',
     [
-      targetsTable(report.rows, report.bytes, report.sizes),
+      targetsTable(report.rows, report.bytes, report.sizes, report.headlineRatios),
       ...stringTargetRows(report.stringRows, report.stringBytes, report.sizes),
       ...mtTargetRows(report.mt, report.mtSizes),
     ].join('\n'),
