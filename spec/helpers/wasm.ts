@@ -8,10 +8,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { SharedFlatMap, hashers } from '../../lib/index.js';
-import { S_KEY } from '../../lib/layout.js';
-import { EMPTY, STATE_MASK } from '../../lib/seqlock.js';
 import { repoRoot } from '../package/support.js';
-import { homeSlot } from '../../lib/table.js';
+import { int32KeySlot } from './slots.js';
 
 /** lib/wasm/<name>.wat, as committed. */
 export function readWat(name: string): string {
@@ -66,10 +64,5 @@ export const MEMORY_IMPORT = [{ module: 'env', name: 'memory', kind: 'memory' }]
  */
 export function int32SlotOf(map: SharedFlatMap<number, number>, key: number): number {
   const { words, table, slotInts } = SharedFlatMap.unsafeExposeInternals(map as SharedFlatMap<unknown, unknown>);
-  let slot = homeSlot(hashers.default.hashInt(key), table.capacity);
-  for (;;) {
-    const at = table.slots + slot * slotInts;
-    if (((words[at] as number) & STATE_MASK) === EMPTY || words[at + S_KEY] === key) return at;
-    if (++slot === table.capacity) slot = 0;
-  }
+  return int32KeySlot(words, table, slotInts, hashers.default.hashInt(key), key);
 }

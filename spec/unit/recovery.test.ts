@@ -40,7 +40,8 @@ import {
   phaseOf,
 } from '../../lib/epoch.js';
 import { adjustSize, announceLock, applyIntent, clearLock, commitIntent, stagedAt } from '../../lib/recovery.js';
-import { homeSlot, readTableInfo, type TableInfo } from '../../lib/table.js';
+import { readTableInfo, type TableInfo } from '../../lib/table.js';
+import { int32KeySlot } from '../helpers/slots.js';
 import { writeFloat64 } from '../../lib/codecs.js';
 import { recordTag, writerRecordAt } from '../../lib/writers.js';
 
@@ -62,11 +63,7 @@ function fakeRecord(words: Int32Array): void {
 
 /** Seq word index of `key`'s slot in `table`, or of the first EMPTY slot of its probe sequence. */
 function slotOf(words: Int32Array, table: TableInfo, stride: number, hasher: Hasher, key: number): number {
-  for (let slot = homeSlot(hasher.hashInt(key), table.capacity); ; slot = slot + 1 === table.capacity ? 0 : slot + 1) {
-    const at = table.slots + slot * stride;
-    const seq = Atomics.load(words, at);
-    if ((seq & STATE_MASK) === EMPTY || words[at + S_KEY] === key) return at;
-  }
+  return int32KeySlot(words, table, stride, hasher.hashInt(key), key);
 }
 
 function snapshot(map: Map32): Map<number, number> {

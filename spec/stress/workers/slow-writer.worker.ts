@@ -7,12 +7,12 @@
  */
 import { workerData } from 'node:worker_threads';
 import { SharedFlatMap, type SharedFlatMapHandle } from '../../../lib/index.js';
-import { S_KEY, STATE_MASK_EMPTY_CHECK } from '../slow-writer.shared.js';
+import { S_KEY } from '../../../lib/layout.js';
+import { int32KeySlot } from '../../helpers/slots.js';
 import { announceLock, putLocked, stagedAt } from '../../../lib/recovery.js';
 import { lockWord } from '../../../lib/seqlock.js';
 import { recordTag } from '../../../lib/writers.js';
 import { finishWorker } from '../support.js';
-import { homeSlot } from '../../../lib/table.js';
 
 export interface SlowWriterData {
   handle: SharedFlatMapHandle;
@@ -26,11 +26,7 @@ function run(data: SlowWriterData): { lockWord: number } {
   const map = SharedFlatMap.attach<number, number>(data.handle);
   map.set(data.key + 1, 0); // claims this thread's writer record
   const { words, table, slotInts, writerRecord } = SharedFlatMap.unsafeExposeInternals(map as SharedFlatMap<unknown, unknown>);
-  let at = -1;
-  for (let slot = homeSlot(map.hasher.hashInt(data.key), table.capacity); ; slot = slot + 1 === table.capacity ? 0 : slot + 1) {
-    at = table.slots + slot * slotInts;
-    if (STATE_MASK_EMPTY_CHECK(Atomics.load(words, at)) || words[at + S_KEY] === data.key) break;
-  }
+  const at = int32KeySlot(words, table, slotInts, map.hasher.hashInt(data.key), data.key);
   const seq = Atomics.load(words, at);
   const mine = lockWord(recordTag(writerRecord), seq);
   announceLock(words, writerRecord, at, seq);
