@@ -8,8 +8,9 @@
  * 2. It sizes the new table from the live count (room for twice the live
  *    entries at the maximum load, rounded up to a power of two by
  *    layout.ts grownCapacityFor; at least the initial capacity, so a table
- *    full of tombstones is rehashed at the same size), takes a retired region that no writer can still be in or
- *    bump-allocates one (growing the buffer), zeroes a reused region, writes
+ *    full of tombstones is rehashed at the same size), takes a retired
+ *    region that no writer can still be in or bump-allocates one (growing
+ *    the buffer), zeroes a reused region, writes
  *    TABLE_DESC[(g+1) & 1], resets the cursor, stores COPYING(g) and lets go
  *    of the control. If the allocation fails it restores STABLE(g) and throws
  *    ERR_FLATSHARE_FULL: nothing changed.

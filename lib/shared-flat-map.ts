@@ -365,7 +365,7 @@ export class SharedFlatMap<K = string, V = unknown> implements Iterable<[K, V]> 
     this.hasher = hasher;
     this.murmurInline = isBuiltInMurmur3(hasher);
     this.murmurSeed = hasher.seed | 0;
-    this.stride = slotInts(keys, values); // attach checked H_SLOT_INTS against this
+    this.stride = slotInts(keys, values); // what writeHeader recorded in H_SLOT_INTS; attach checked it
     this.valueAt = valueOffset(keys);
     this.isFloat = values === 'float64';
     this.strKeys = keys === 'string';
