@@ -114,8 +114,14 @@ export function readBlockBytes(v: Views, block: number, maxBytes: number): Uint8
   return new Uint8Array(payloadSource(v, block, byteLength).bytes.subarray(start, start + byteLength));
 }
 
-/** Compare the string key in `block` with `key`: 1 equal, 0 different, -1 TORN. */
+/**
+ * Compare the string key in `block` with `key`: 1 equal, 0 different, -1 TORN.
+ * NULL_BLOCK is a tombstone whose key block was reclaimed (reclaimTombstoneKeys
+ * in shared-flat-map.ts): it holds no key, so it equals none (0), and a probe
+ * steps past it.
+ */
 export function blockEqualsString(v: Views, block: number, key: string, maxBytes: number): number {
+  if (block === NULL_BLOCK) return 0;
   const header = checkedHeader(v.words, block, maxBytes);
   if (header < 0) return -1;
   const byteLength = header >>> BLOCK_TAG_BITS;
@@ -137,7 +143,8 @@ export function blockEqualsString(v: Views, block: number, key: string, maxBytes
  * caller refreshes its views (a block allocated after the buffer grew).
  */
 export function blockEqualsPacked(words: Int32Array, block: number, key: PackedKey, n: number): number {
-  if (block <= NULL_BLOCK || block >= words.length) return -1;
+  if (block === NULL_BLOCK) return 0; // a reclaimed tombstone's key: equals none (blockEqualsString)
+  if (block < NULL_BLOCK || block >= words.length) return -1;
   const first = block + BLOCK_HEADER_INTS;
   const full = n >>> 2; // whole words; a partial word follows when n % 4 !== 0
   const last = first + full;

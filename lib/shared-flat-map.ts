@@ -68,7 +68,7 @@ import {
   type KeyKind,
   type ValueKind,
 } from './layout.js';
-import { EMPTY, FULL, LOCKED, ORDERED_PLAIN_LOADS, STATE_MASK, loadWord, lockWord, storeWord } from './seqlock.js';
+import { EMPTY, FULL, LOCKED, ORDERED_PLAIN_LOADS, STATE_MASK, TOMBSTONE, loadWord, lockWord, released, storeWord } from './seqlock.js';
 import { PHASE_COPYING, PHASE_STABLE, genOf, makeEpoch, phaseOf } from './epoch.js';
 import {
   ErrorCode,
@@ -557,6 +557,9 @@ export class SharedFlatMap<K = string, V = unknown> implements Iterable<[K, V]> 
    * `get` for string keys: probe by the stored full hash, then compare the key
    * block with the key. A key block is immutable while its table is current,
    * so a non-matching slot is skipped without validation, as for int32 keys.
+   * (The one exception, a tombstone whose key block is reclaimed, changes only
+   * a slot that holds no live key: skipping it is right either way;
+   * reclaimTombstoneKeys.)
    *
    * Keys of at most PACKED_KEY_MAX_UNITS units, all <= 0xFF (on a
    * little-endian CPU), are packed into 32-bit words once per call, in the
@@ -1328,12 +1331,15 @@ export class SharedFlatMap<K = string, V = unknown> implements Iterable<[K, V]> 
    * present costs no allocation. If that allocation fails the slot is
    * restored and the error propagates: nothing changed. Exception: when it
    * fails with ERR_FLATSHARE_FULL and the table holds tombstones (whose key
-   * blocks are only freed when a migration drops them), the writer first
-   * rehashes once to free those blocks and retries.
+   * blocks are otherwise only freed when a migration drops them), the writer
+   * rehashes once to free those blocks and retries; when the rehash finds no
+   * room for its new table, it frees them in place instead
+   * (`reclaimTombstoneKeys`) and retries once.
    */
   private lockSlotStr(insert: boolean): number {
     const hash = this.opHash;
     const text = this.opText;
+    let reclaimed = false;
     let rehashed = false;
     for (;;) {
       const epoch = this.enterGeneration();
@@ -1392,11 +1398,19 @@ export class SharedFlatMap<K = string, V = unknown> implements Iterable<[K, V]> 
             abortLocked(words, rec, at, seq);
             const used = insertBudget(table.capacity) - Atomics.load(words, table.base + T_REMAINING);
             const tombstones = used - Atomics.load(words, table.base + T_SIZE) > 0;
-            if (rehashed || !tombstones || (error as { code?: string }).code !== ErrorCode.FULL) throw error;
-            // Tombstones still hold key blocks: a rehash frees them (releaseRetired); then retry once.
-            rehashed = true;
-            startMigration(this.migrationHost, epoch, false);
-            break probe;
+            if (!tombstones || (error as { code?: string }).code !== ErrorCode.FULL) throw error;
+            // Tombstones still hold key blocks. A rehash frees them (releaseRetired) and the
+            // tombstones' slots too; then retry once.
+            if (!rehashed) {
+              rehashed = true;
+              if (this.tryRehash(epoch)) break probe;
+            }
+            // No room for a new table (a map at its maxBytes): free the blocks in place, which
+            // needs no room, and retry once.
+            if (reclaimed) throw error;
+            reclaimed = true;
+            if (this.reclaimTombstoneKeys(epoch) > 0) break probe;
+            throw error;
           }
         }
         this.lockedSeq = seq;
@@ -1463,6 +1477,63 @@ export class SharedFlatMap<K = string, V = unknown> implements Iterable<[K, V]> 
    * Returns LOCK_TAKEN (the slot is ours), LOCK_LOST (the CAS lost: look at
    * the slot again) or LOCK_RESTART (start over from enterGeneration).
    */
+  /** Start a same-size-or-larger rehash of table `epoch`; false when its new table does not fit (ERR_FLATSHARE_FULL; nothing changed). */
+  private tryRehash(epoch: number): boolean {
+    try {
+      startMigration(this.migrationHost, epoch, false);
+      return true;
+    } catch (error) {
+      if ((error as { code?: string }).code === ErrorCode.FULL) return false;
+      throw error;
+    }
+  }
+
+  /**
+   * Free the key blocks of the current table's tombstones in place, for an
+   * insert whose key block did not fit (lockSlotStr). Returns how many.
+   *
+   * Each one: lock the TOMBSTONE slot as any writer does (tryLock, so a
+   * migration or another writer makes it skip the slot), store NULL_BLOCK in
+   * KEY_REF, release it as a TOMBSTONE with a new seq, then free the block.
+   * A slot with NULL_BLOCK holds no key: every key compare (blocks.ts, the
+   * wasm probes) treats it as "no match" and steps past it, so the probe
+   * chains it is part of stay intact, and a later insert of its old key takes
+   * an EMPTY slot instead of reviving it.
+   *
+   * Readers: one that read the old KEY_REF may compare its key with the freed
+   * (maybe reused) block. "No match" is right, because the slot is a
+   * tombstone; "match" is followed by its seq validation, which the new seq
+   * fails. One that read NULL_BLOCK steps past. Writers CAS from the seq they
+   * read, so they fail the same way.
+   *
+   * A thread that dies holding such a lock has committed no intent, so
+   * recovery restores the old seq; KEY_REF may be NULL_BLOCK already, and the
+   * block, not yet freed, leaks (as a dead writer's blocks do: docs/design.md §9).
+   */
+  private reclaimTombstoneKeys(epoch: number): number {
+    const words = this.words;
+    const table = this.table;
+    const stride = this.stride;
+    let freed = 0;
+    for (let i = 0; i < table.capacity; i++) {
+      const at = table.slots + i * stride;
+      const seq = Atomics.load(words, at);
+      if ((seq & LOCKED) !== 0 || (seq & STATE_MASK) !== TOMBSTONE) continue;
+      const block = Atomics.load(words, at + S_KEY_REF);
+      if (block === NULL_BLOCK) continue;
+      const outcome = this.tryLock(words, table, at, seq, epoch);
+      if (outcome === LOCK_RESTART) break; // the epoch moved: a migration frees them
+      if (outcome !== LOCK_TAKEN) continue;
+      Atomics.store(words, at + S_KEY_REF, NULL_BLOCK);
+      // The new seq makes every reader and writer that read the old KEY_REF fail validation.
+      Atomics.store(words, at, released(seq, TOMBSTONE));
+      clearLock(words, this.writerRec);
+      freeBlock(this.arenaHost, block);
+      freed++;
+    }
+    return freed;
+  }
+
   private tryLock(words: Int32Array, table: TableInfo, at: number, seq: number, epoch: number): number {
     const rec = this.writerRec;
     announceLock(words, rec, at, seq);

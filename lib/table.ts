@@ -17,7 +17,10 @@
  *
  * Probe sequence: home, home+1, ... wrapping from slot capacity - 1 to 0. A probe for a key
  * stops at the key's slot or at the first EMPTY slot. Deletes leave TOMBSTONEs
- * that keep their key, so probe chains stay intact; migration drops them.
+ * that keep their key, so probe chains stay intact; migration drops them. (A
+ * string TOMBSTONE's key block can be reclaimed at the arena limit: its KEY_REF
+ * becomes NULL_BLOCK, which matches no key; shared-flat-map.ts
+ * reclaimTombstoneKeys.)
  */
 import {
   H_TABLE_DESC,

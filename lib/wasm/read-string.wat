@@ -11,7 +11,10 @@
 ;; on arm64) instead of an Atomics builtin call for the validating load:
 ;;   s1 = load seq; odd -> RETRY;
 ;;   EMPTY -> validate -> MISS;
-;;   HASH differs -> next slot (a slot's hash and key never change in its table);
+;;   HASH differs -> next slot (a slot's hash never changes in its table, nor
+;;   its key, except that a TOMBSTONE's key can be reclaimed: KEY_REF NULL_BLOCK);
+;;   KEY_REF NULL_BLOCK (0) in a TOMBSTONE -> next slot (a reclaimed tombstone
+;;   holds no key); in a FULL slot -> RETRY (garbage of a stale table);
 ;;   KEY_REF outside the memory -> RETRY (a stale table: only the generation
 ;;   check can tell, and it will fail);
 ;;   key block header == header (the length and the one-byte tag) and every
@@ -90,8 +93,13 @@
               (return (i32.const 0))))
           (br_if $next (i32.ne (i32.atomic.load offset=4 (local.get $at)) (local.get $hash)))
           (local.set $block (i32.atomic.load offset=8 (local.get $at)))
-          ;; The block and its payload must lie inside the memory (block 0 is NULL_BLOCK).
-          (br_if $retry (i32.eqz (local.get $block)))
+          ;; NULL_BLOCK (0): a TOMBSTONE whose key block was reclaimed holds no key: next
+          ;; slot. A FULL slot never has it in a current table: a stale table's garbage.
+          (if (i32.eqz (local.get $block))
+            (then
+              (br_if $next (i32.eq (i32.and (local.get $s1) (i32.const 6)) (i32.const 4)))
+              (br $retry)))
+          ;; The block and its payload must lie inside the memory.
           (br_if $retry (i32.ge_u (local.get $block) (local.get $memWords)))
           (local.set $b (i32.shl (local.get $block) (i32.const 2)))
           (br_if $retry (i32.gt_u

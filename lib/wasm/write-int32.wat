@@ -51,7 +51,8 @@
 ;;   slot by HASH, then compares the key block KEY_REF points to (bounds-checked
 ;;   against memory.size in words, memory.size << PAGE_WORDS_SHIFT, which does
 ;;   not wrap at 4 GiB: anything outside is not this table's, SLOW) with the
-;;   packed key. An EMPTY slot with no key block passed answers NEED_BLOCK
+;;   packed key; a KEY_REF of NULL_BLOCK (a tombstone whose key block was
+;;   reclaimed) holds no key, so the probe goes on. An EMPTY slot with no key block passed answers NEED_BLOCK
 ;;   when the table has insert budget left (SLOW when not), having changed
 ;;   nothing (JS allocates and writes the block, which no slot reaches yet, and
 ;;   calls again with it); with one it is locked, budgeted and filled
@@ -398,9 +399,14 @@
             (else
               (br_if $next (i32.ne (i32.atomic.load offset=4 (local.get $at)) (local.get $hash)))
               (local.set $ref (i32.atomic.load offset=8 (local.get $at)))
-              ;; The block and its payload lie inside the memory (block 0 is NULL_BLOCK);
-              ;; anything else is not this table's word: hand back.
-              (br_if $slow (i32.eqz (local.get $ref)))
+              ;; NULL_BLOCK (0): a TOMBSTONE whose key block was reclaimed holds no key:
+              ;; next slot. In a FULL slot it is a stale table's garbage: hand back.
+              (if (i32.eqz (local.get $ref))
+                (then
+                  (br_if $next (i32.eq (local.get $state) (i32.const 4)))
+                  (br $slow)))
+              ;; The block and its payload lie inside the memory; anything else is
+              ;; not this table's word: hand back.
               (br_if $slow (i32.ge_u (local.get $ref) (local.get $memWords)))
               (local.set $kb (i32.shl (local.get $ref) (i32.const 2)))
               (br_if $slow (i32.gt_u
@@ -659,7 +665,11 @@
               (return (i32.const 2))))
           (br_if $next (i32.ne (i32.atomic.load offset=4 (local.get $at)) (local.get $hash)))
           (local.set $ref (i32.atomic.load offset=8 (local.get $at)))
-          (br_if $slow (i32.eqz (local.get $ref)))
+          ;; NULL_BLOCK: a reclaimed TOMBSTONE's key, next slot; in a FULL slot, garbage: hand back.
+          (if (i32.eqz (local.get $ref))
+            (then
+              (br_if $next (i32.eq (local.get $state) (i32.const 4)))
+              (br $slow)))
           (br_if $slow (i32.ge_u (local.get $ref) (local.get $memWords)))
           (local.set $kb (i32.shl (local.get $ref) (i32.const 2)))
           (br_if $slow (i32.gt_u

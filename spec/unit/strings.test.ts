@@ -21,7 +21,7 @@ import test from 'ava';
 import fc from 'fast-check';
 import { spawnSync } from 'node:child_process';
 import { SharedFlatMap, hashers } from '../../lib/index.js';
-import { INT_BYTES, MAX_VALUE_BYTES, TAG_BYTES, TAG_LATIN1, TAG_UTF16 } from '../../lib/layout.js';
+import { INT_BYTES, MAX_VALUE_BYTES, NULL_BLOCK, TAG_BYTES, TAG_LATIN1, TAG_UTF16 } from '../../lib/layout.js';
 import {
   LATIN1_MAX_UNIT,
   PACKED_KEY_MAX_UNITS,
@@ -197,8 +197,11 @@ test('blockEqualsPacked: equal / different like blockEqualsString, stale padding
   writeString(views.bytes, views.halves, (block + 1) * INT_BYTES, 'ab', TAG_UTF16);
   t.is(compare(block, 'ab'), 0);
   t.is(compare(block, 'a\0b\0'), 0, 'the UTF-16LE bytes of "ab" as a one-byte key');
-  // Bounds: null, negative and out-of-view blocks are -1; a payload that ends exactly at the view's end is read.
-  for (const bad of [0, -1, 64, 1 << 30]) t.is(compare(bad, 'abc'), -1, `block ${bad}`);
+  // Bounds: negative and out-of-view blocks are -1; a payload that ends exactly at the view's end is read.
+  for (const bad of [-1, 64, 1 << 30]) t.is(compare(bad, 'abc'), -1, `block ${bad}`);
+  // NULL_BLOCK, a reclaimed tombstone's key reference, holds no key: it equals none (0, not -1: no retry).
+  t.is(compare(NULL_BLOCK, 'abc'), 0, 'NULL_BLOCK');
+  t.is(compare(NULL_BLOCK, ''), 0, 'NULL_BLOCK, empty key');
   const last = 64 - 1 - 2; // header + 2 payload words, the last one the view's last word
   Atomics.store(views.words, last, blockHeader(8, TAG_LATIN1));
   writeString(views.bytes, views.halves, (last + 1) * INT_BYTES, 'abcdefgh', TAG_LATIN1);
@@ -331,10 +334,11 @@ test('block readers: a hand-built block reads back; a header past the view or th
   t.is(readBlockString(views, block, 2), TORN, 'over the kind limit');
   t.is(blockEqualsString(views, block, 'abc', 2), -1);
   t.is(readBlockBytes(views, block, 2), TORN);
+  t.is(blockEqualsString(views, NULL_BLOCK, 'abc', MAX_VALUE_BYTES), 0, 'NULL_BLOCK (a reclaimed tombstone\'s key) equals no key');
   for (const bad of [0, -1, 256, 1 << 30]) {
     t.is(readBlockString(views, bad, MAX_VALUE_BYTES), TORN, `block ${bad}`);
     t.is(readBlockBytes(views, bad, MAX_VALUE_BYTES), TORN, `block ${bad}`);
-    t.is(blockEqualsString(views, bad, 'abc', MAX_VALUE_BYTES), -1, `block ${bad}`);
+    if (bad !== NULL_BLOCK) t.is(blockEqualsString(views, bad, 'abc', MAX_VALUE_BYTES), -1, `block ${bad}`);
   }
   Atomics.store(views.words, 250, blockHeader(24, TAG_UTF16)); // needs 6 payload words; 5 left
   t.is(readBlockString(views, 250, MAX_VALUE_BYTES), TORN, 'payload past the end of the view');

@@ -15,7 +15,7 @@ import test from 'ava';
 import { WASM_PAGE_BYTES } from '../../lib/memory.js';
 import { SharedFlatMap, hashers } from '../../lib/index.js';
 import { GEN_SHIFT } from '../../lib/epoch.js';
-import { BLOCK_HEADER_INTS, BLOCK_TAG_BITS, H_EPOCH, INT_BYTES, S_HASH, S_KEY_REF, TAG_LATIN1, valueOffset } from '../../lib/layout.js';
+import { BLOCK_HEADER_INTS, BLOCK_TAG_BITS, H_EPOCH, INT_BYTES, NULL_BLOCK, S_HASH, S_KEY_REF, TAG_LATIN1, valueOffset } from '../../lib/layout.js';
 import { EMPTY, LOCKED, STATE_MASK, TOMBSTONE, lockWord } from '../../lib/seqlock.js';
 import { murmur3StringPacked } from '../../lib/hashers/murmur3.js';
 import { PackedKey } from '../../lib/strings.js';
@@ -136,6 +136,35 @@ for (const values of ['int32', 'float64', 'string'] as const) {
     if (values === 'string') t.is(((probe(keys[5] as string) as { seq: number }).seq & STATE_MASK), TOMBSTONE);
     else t.is(probe(keys[5] as string), 'miss');
     t.is(map.get(keys[5]), undefined);
+    // A tombstone whose key block was reclaimed (KEY_REF = NULL_BLOCK, reclaimTombstoneKeys) holds no
+    // key: the wasm probes step past it (a miss here, not RETRY), and so do the JS paths (the
+    // 33-unit key). set takes an EMPTY slot for the key again; delete finds nothing to delete.
+    const tomb5 = (() => {
+      for (let s = 0; s < table.capacity; s++) {
+        const a = table.slots + s * slotInts;
+        if (((words[a] as number) & STATE_MASK) === TOMBSTONE && words[a + S_HASH] === murmur3StringPacked(keys[5] as string, 0, packed)) return a;
+      }
+      return -1;
+    })();
+    t.true(tomb5 > 0, 'the tombstone of the deleted key');
+    words[tomb5 + S_KEY_REF] = NULL_BLOCK;
+    t.is(probe(keys[5] as string), 'miss', 'a reclaimed tombstone of the key: miss, not retry');
+    t.is(map.get(keys[5]), undefined);
+    t.false(map.delete(keys[5]));
+    map.set(keys[5], value(5));
+    t.is(map.get(keys[5]), value(5), 'set again: a new slot');
+    t.is(words[tomb5 + S_KEY_REF], NULL_BLOCK, 'the reclaimed tombstone stays as it was');
+    const long = keys[KEY_MAX_UNITS + 1] as string;
+    t.true(map.delete(long));
+    for (let s = 0; s < table.capacity; s++) {
+      const a = table.slots + s * slotInts;
+      if (((words[a] as number) & STATE_MASK) === TOMBSTONE && a !== tomb5) words[a + S_KEY_REF] = NULL_BLOCK;
+    }
+    t.is(map.get(long), undefined, 'a long key (the JS loop) past its reclaimed tombstone');
+    t.false(map.delete(long));
+    map.set(long, value(KEY_MAX_UNITS + 1));
+    t.is(map.get(long), value(KEY_MAX_UNITS + 1));
+    t.is(map.size, keys.length);
     // A reused key block with stale padding: delete a 7-unit key, insert another 7-unit key (same size class).
     map.delete(keys[7]);
     const reused = 'zzzzzzz';
