@@ -7,7 +7,7 @@
  *
  * | held by the dead thread                  | found by                                   | repair |
  * |------------------------------------------|--------------------------------------------|--------|
- * | a slot lock, no intent committed         | lockOwnerTag(words[LOCK_AT]) === its tag   | roll back: store LOCK_SEQ (nothing was written) |
+ * | a slot lock, no intent committed         | lockOwnerTag(words[LOCK_AT]) === its tag   | roll back: store LOCK_SEQ (nothing was written, except a TOMBSTONE's KEY_REF = NULL_BLOCK by reclaimTombstoneKeys: it stays, matches no key, and the block leaks) |
  * | a slot lock with INTENT_PUT / _COPY      | same, W_INTENT                             | roll forward: write INTENT_PAYLOAD, SIZE + 1 unless INTENT_SIZED or it was FULL, release FULL |
  * | a slot lock with INTENT_DELETE           | same                                       | roll forward: SIZE - 1 unless INTENT_SIZED, release TOMBSTONE |
  * | the migration control in ALLOCATING      | H_MIG_OWNER === its tag                    | roll back to STABLE(g); forget the free list (it may be torn; regions leak) |

@@ -23,7 +23,10 @@ import {
   INTENT_DELETE,
   INTENT_PUT,
   MAX_WRITERS,
+  NULL_BLOCK,
+  S_HASH,
   S_KEY,
+  S_KEY_REF,
   T_SIZE,
   W_OWNER,
   chunkCount,
@@ -335,4 +338,40 @@ test('dead helper with a claimed chunk, killed after every step of one copy: the
     t.true((Atomics.load(words, states) & CHUNK_DONE) !== 0);
   }
   t.is(steps, 7);
+});
+
+test('a thread that dies while it reclaims a tombstone\'s key block: rolled back to the old seq; the slot keeps NULL_BLOCK and matches no key', (t) => {
+  // reclaimTombstoneKeys' steps with the fake record, stopped after the NULL_BLOCK store:
+  // announceLock, the lock CAS, KEY_REF = NULL_BLOCK, then "death" (no release, no free).
+  const map = new SharedFlatMap<string, number>({ keys: 'string', values: 'int32', waitTimeoutMs: 50 });
+  const keys = Array.from({ length: 40 }, (_, i) => `key-${i}`);
+  keys.forEach((k, i) => map.set(k, i));
+  t.true(map.delete('key-7'));
+  const { words, table, slotInts } = SharedFlatMap.unsafeExposeInternals(map as SharedFlatMap<unknown, unknown>);
+  let at = -1;
+  for (let i = 0; i < table.capacity && at < 0; i++) {
+    const a = table.slots + i * slotInts;
+    if (((words[a] as number) & STATE_MASK) === TOMBSTONE) at = a;
+  }
+  t.true(at > 0, 'the tombstone of key-7');
+  const hash = words[at + S_HASH] as number;
+  fakeRecord(words);
+  const seq = Atomics.load(words, at);
+  announceLock(words, FAKE_REC, at, seq);
+  t.is(Atomics.compareExchange(words, at, seq, lockWord(FAKE_TAG, seq)), seq);
+  Atomics.store(words, at + S_KEY_REF, NULL_BLOCK);
+  t.throws(() => map.get('key-7'), { code: ErrorCode.TIMEOUT }, 'a reader of the key waits for the lock, bounded');
+  const report = map.recover(FAKE_THREAD);
+  t.is(report.rolledBack, 1);
+  t.is(Atomics.load(words, at), seq, 'the old seq, unlocked');
+  t.is(words[at + S_KEY_REF], NULL_BLOCK, 'KEY_REF stays NULL_BLOCK: a tombstone that holds no key');
+  t.is(words[at + S_HASH], hash);
+  assertRecordFree(t, words);
+  t.is(map.get('key-7'), undefined);
+  t.false(map.delete('key-7'));
+  map.set('key-7', 77);
+  t.is(map.get('key-7'), 77, 'set again: an EMPTY slot, not the tombstone');
+  t.is(Atomics.load(words, at), seq, 'the reclaimed tombstone was not revived');
+  keys.forEach((k, i) => t.is(map.get(k), k === 'key-7' ? 77 : i, k));
+  t.is(map.size, keys.length);
 });
