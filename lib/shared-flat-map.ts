@@ -330,6 +330,13 @@ export class SharedFlatMap<K = string, V = unknown> implements Iterable<[K, V]> 
   private readonly recoveryHost: RecoveryHost;
   /** Key block allocated for the EMPTY slot locked by the last `lockSlotStr`; NULL_BLOCK otherwise. */
   private lockedKeyRef = NULL_BLOCK;
+  /**
+   * The table's epoch, T_SIZE and T_REMAINING when a reclaimTombstoneKeys scan
+   * in this thread last freed nothing (all -1: none yet). While all three are
+   * unchanged no delete has made a new tombstone, so the next insert that hits
+   * FULL skips the O(capacity) scan.
+   */
+  private barrenReclaim: [epoch: number, size: number, remaining: number] = [-1, -1, -1];
   /** This thread's views of the buffer (words, bytes, 16-bit units); `words` is `views.words`. */
   private views: Views;
   // The key of the write in progress, set by prepareKey (JS runs one operation per thread at a time).
@@ -1514,6 +1521,13 @@ export class SharedFlatMap<K = string, V = unknown> implements Iterable<[K, V]> 
     const words = this.words;
     const table = this.table;
     const stride = this.stride;
+    const size = Atomics.load(words, table.base + T_SIZE);
+    const remaining = Atomics.load(words, table.base + T_REMAINING);
+    const [barrenEpoch, barrenSize, barrenRemaining] = this.barrenReclaim;
+    // Nothing deleted since the last scan that freed nothing (a delete lowers SIZE; a delete
+    // followed by an insert into an EMPTY slot lowers REMAINING). A delete followed by the
+    // revival of another tombstone changes neither: that tombstone waits for the next change.
+    if (epoch === barrenEpoch && size === barrenSize && remaining === barrenRemaining) return 0;
     let freed = 0;
     for (let i = 0; i < table.capacity; i++) {
       const at = table.slots + i * stride;
@@ -1531,6 +1545,7 @@ export class SharedFlatMap<K = string, V = unknown> implements Iterable<[K, V]> 
       freeBlock(this.arenaHost, block);
       freed++;
     }
+    if (freed === 0) this.barrenReclaim = [epoch, size, remaining];
     return freed;
   }
 

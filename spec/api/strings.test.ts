@@ -715,6 +715,56 @@ test('at the arena limit with no room for a table, new keys fit after deletes: t
   }
 });
 
+/** How many times `Atomics.load` runs during `body` (a scan of the table loads every slot's seq word). */
+function atomicsLoadsDuring(body: () => void): number {
+  const original = Atomics.load;
+  let loads = 0;
+  (Atomics as { load: typeof Atomics.load }).load = ((typedArray: Int32Array, index: number) => {
+    loads++;
+    return original(typedArray, index);
+  }) as typeof Atomics.load;
+  try {
+    body();
+  } finally {
+    (Atomics as { load: typeof Atomics.load }).load = original;
+  }
+  return loads;
+}
+
+test('reclaimTombstoneKeys does not scan the table again while nothing was deleted since a scan that freed nothing', (t) => {
+  // White-box: the in-place reclaim (lockSlotStr calls it when an insert's key block does not fit
+  // and a rehash has no room) on its own, with a count of the slot loads it makes.
+  const map = new SharedFlatMap<string, string>({ keys: 'string', values: 'string', capacity: 1000 });
+  for (let i = 0; i < 100; i++) map.set(`key-${i}`, `v${i}`);
+  for (let i = 0; i < 10; i++) t.true(map.delete(`key-${i}`));
+  const inner = map as unknown as { enterGeneration(): number; reclaimTombstoneKeys(epoch: number): number };
+  const capacity = SharedFlatMap.unsafeExposeInternals(map as AnyMap).table.capacity;
+  const reclaim = (): { freed: number; loads: number } => {
+    let freed = 0;
+    const loads = atomicsLoadsDuring(() => {
+      freed = inner.reclaimTombstoneKeys(inner.enterGeneration());
+    });
+    return { freed, loads };
+  };
+  const first = reclaim();
+  t.is(first.freed, 10, 'the 10 tombstones\' key blocks');
+  t.true(first.loads >= capacity, 'a scan of every slot');
+  const second = reclaim();
+  t.is(second.freed, 0);
+  t.true(second.loads >= capacity, 'the first scan freed blocks, so the next one scans again');
+  const third = reclaim();
+  t.is(third.freed, 0);
+  t.true(third.loads < capacity, `${third.loads} loads: no scan, nothing was deleted since the last one that freed nothing`);
+  t.true(map.delete('key-50'));
+  const fourth = reclaim();
+  t.is(fourth.freed, 1, 'a delete since: the scan runs and frees its key block');
+  t.true(fourth.loads >= capacity);
+  for (let i = 0; i < 100; i++) t.is(map.get(`key-${i}`), i < 10 || i === 50 ? undefined : `v${i}`);
+  map.set('key-3', 'again');
+  t.is(map.get('key-3'), 'again');
+  t.is(map.size, 90);
+});
+
 test('a write through an instance whose views predate a grow finds a key whose block lies past them', (t) => {
   // A table far from full: the key blocks of the inserts, not a resize, grow the memory,
   // so b sees no new generation (which would refresh its views) before its write.
