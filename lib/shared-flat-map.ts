@@ -1472,18 +1472,6 @@ export class SharedFlatMap<K = string, V = unknown> implements Iterable<[K, V]> 
     }
   }
 
-  /**
-   * Try to lock the slot at `at` of `table` (generation of the STABLE `epoch`),
-   * whose unlocked seq word was `seq`. Shared by both key kinds' lock paths.
-   * - The lock intent goes into this thread's writer record first; the CAS
-   *   publishes it, and the locked word names this record (recovery.ts).
-   * - After the CAS the epoch is checked again: if a migration began, table g
-   *   is read-only, so the slot is restored unchanged (LOCK_RESTART).
-   * - Locking an EMPTY slot takes one unit of the table's insert budget; with
-   *   none left the slot is restored and a migration started (LOCK_RESTART).
-   * Returns LOCK_TAKEN (the slot is ours), LOCK_LOST (the CAS lost: look at
-   * the slot again) or LOCK_RESTART (start over from enterGeneration).
-   */
   /** Start a same-size-or-larger rehash of table `epoch`; false when its new table does not fit (ERR_FLATSHARE_FULL; nothing changed). */
   private tryRehash(epoch: number): boolean {
     try {
@@ -1549,6 +1537,18 @@ export class SharedFlatMap<K = string, V = unknown> implements Iterable<[K, V]> 
     return freed;
   }
 
+  /**
+   * Try to lock the slot at `at` of `table` (generation of the STABLE `epoch`),
+   * whose unlocked seq word was `seq`. Shared by both key kinds' lock paths.
+   * - The lock intent goes into this thread's writer record first; the CAS
+   *   publishes it, and the locked word names this record (recovery.ts).
+   * - After the CAS the epoch is checked again: if a migration began, table g
+   *   is read-only, so the slot is restored unchanged (LOCK_RESTART).
+   * - Locking an EMPTY slot takes one unit of the table's insert budget; with
+   *   none left the slot is restored and a migration started (LOCK_RESTART).
+   * Returns LOCK_TAKEN (the slot is ours), LOCK_LOST (the CAS lost: look at
+   * the slot again) or LOCK_RESTART (start over from enterGeneration).
+   */
   private tryLock(words: Int32Array, table: TableInfo, at: number, seq: number, epoch: number): number {
     const rec = this.writerRec;
     announceLock(words, rec, at, seq);
