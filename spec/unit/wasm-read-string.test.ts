@@ -117,6 +117,15 @@ for (const values of ['int32', 'float64', 'string'] as const) {
       const at = ws.findStr(...args);
       return at === FIND_MISS ? 'miss' : at === FIND_RETRY ? 'retry' : { at, seq: ws.lastSeq() };
     };
+    /** Seq word index of the first slot whose state passes `accept` and whose HASH is `key`'s; -1 if none. */
+    const slotWithHashOf = (key: string, accept: (state: number) => boolean): number => {
+      const hash = murmur3StringPacked(key, 0, packed);
+      for (let s = 0; s < table.capacity; s++) {
+        const a = table.slots + s * slotInts;
+        if (accept((words[a] as number) & STATE_MASK) && words[a + S_HASH] === hash) return a;
+      }
+      return -1;
+    };
     const slotOf = (key: string): number => {
       const r = probe(key) as { at: number };
       return r.at;
@@ -139,13 +148,7 @@ for (const values of ['int32', 'float64', 'string'] as const) {
     // A tombstone whose key block was reclaimed (KEY_REF = NULL_BLOCK, reclaimTombstoneKeys) holds no
     // key: the wasm probes step past it (a miss here, not RETRY), and so do the JS paths (the
     // 33-unit key). set takes an EMPTY slot for the key again; delete finds nothing to delete.
-    const tomb5 = (() => {
-      for (let s = 0; s < table.capacity; s++) {
-        const a = table.slots + s * slotInts;
-        if (((words[a] as number) & STATE_MASK) === TOMBSTONE && words[a + S_HASH] === murmur3StringPacked(keys[5] as string, 0, packed)) return a;
-      }
-      return -1;
-    })();
+    const tomb5 = slotWithHashOf(keys[5] as string, (state) => state === TOMBSTONE);
     t.true(tomb5 > 0, 'the tombstone of the deleted key');
     words[tomb5 + S_KEY_REF] = NULL_BLOCK;
     t.is(probe(keys[5] as string), 'miss', 'a reclaimed tombstone of the key: miss, not retry');
@@ -171,13 +174,7 @@ for (const values of ['int32', 'float64', 'string'] as const) {
     map.set(reused, value(99));
     t.is(map.get(reused), value(99));
     // RETRY cases, never a value or a miss.
-    const at = values === 'string' ? slotOf(keys[9] as string) : (() => {
-      for (let s = 0; s < table.capacity; s++) {
-        const a = table.slots + s * slotInts;
-        if (((words[a] as number) & STATE_MASK) !== EMPTY && words[a + S_HASH] === murmur3StringPacked(keys[9] as string, 0, packed)) return a;
-      }
-      return -1;
-    })();
+    const at = values === 'string' ? slotOf(keys[9] as string) : slotWithHashOf(keys[9] as string, (state) => state !== EMPTY);
     const seq = words[at] as number;
     words[at] = lockWord(3, seq);
     t.is(probe(keys[9] as string), 'retry', 'a locked slot');
