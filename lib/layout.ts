@@ -422,6 +422,24 @@ export function tableRegionInts(capacity: number, slotWords: number): number {
   return TABLE_HEADER_INTS + slotAreaInts(capacity, slotWords) + chunkStateInts(capacity);
 }
 
+/**
+ * Largest capacity (at most MAX_CAPACITY) whose table region fits in `ints`
+ * words, or 0 when not even MIN_CAPACITY slots fit. The inverse of
+ * tableRegionInts: the estimate from the slot words alone is an upper bound,
+ * walked down by the excess, then up by single slots (several capacities
+ * share a region size, because regions are whole cache lines).
+ */
+export function capacityForRegionInts(ints: number, slotWords: number): number {
+  let capacity = Math.min(MAX_CAPACITY, Math.floor((ints - TABLE_HEADER_INTS) / slotWords));
+  while (capacity >= MIN_CAPACITY && tableRegionInts(capacity, slotWords) > ints) {
+    capacity -= Math.max(1, Math.floor((tableRegionInts(capacity, slotWords) - ints) / slotWords));
+  }
+  // The steps down can pass the answer by a few slots (regions are whole cache lines): step back up.
+  capacity = Math.max(0, capacity);
+  while (capacity < MAX_CAPACITY && tableRegionInts(capacity + 1, slotWords) <= ints) capacity++;
+  return capacity >= MIN_CAPACITY ? capacity : 0;
+}
+
 /** Word index of the first chunk state of the table region at `base`. */
 export function chunkStatesAt(base: number, capacity: number, slotWords: number): number {
   return base + TABLE_HEADER_INTS + slotAreaInts(capacity, slotWords);

@@ -235,6 +235,32 @@ export function takeFreeRegion(words: Int32Array, ints: number): number {
   return -1;
 }
 
+/**
+ * Words of the largest retired region that takeFreeRegion could hand out now
+ * (no writer can still be in it), or 0. Caller must own the ALLOCATING phase.
+ */
+export function largestFreeRegionInts(words: Int32Array): number {
+  const count = Atomics.load(words, H_FREE_COUNT);
+  const oldest = count === 0 ? 0 : oldestActiveGeneration(words);
+  let largest = 0;
+  for (let r = 0; r < count; r++) {
+    const rec = H_FREE_REGIONS + r * FREE_REGION_INTS;
+    const size = Atomics.load(words, rec + FREE_REGION_SIZE);
+    if (size > largest && oldest >= Atomics.load(words, rec + FREE_REGION_RETIRED_GEN)) largest = size;
+  }
+  return largest;
+}
+
+/**
+ * Words that bumpAllocate could still hand out, aligned to `alignInts`, before
+ * maxBytes. A snapshot: other writers may bump the top meanwhile (arena blocks),
+ * and bumpAllocate then fails as it would have anyway.
+ */
+export function bumpRoomInts(words: Int32Array, memory: SharedMemory, alignInts = 1): number {
+  const start = Math.ceil(Atomics.load(words, H_ALLOC_TOP) / alignInts) * alignInts;
+  return Math.max(0, Math.floor(memory.maxByteLength / INT_BYTES) - start);
+}
+
 function removeFreeRegion(words: Int32Array, r: number, count: number): void {
   const last = H_FREE_REGIONS + (count - 1) * FREE_REGION_INTS;
   const rec = H_FREE_REGIONS + r * FREE_REGION_INTS;

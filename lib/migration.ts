@@ -74,9 +74,12 @@ import {
   H_MIG_OWNER,
   INTENT_COPY,
   MAX_CAPACITY,
+  MAX_WRITERS,
   T_SIZE,
   T_REMAINING,
   W_ACTIVE_GEN,
+  capacityFor,
+  capacityForRegionInts,
   grownCapacityFor,
   chunkCount,
   chunkStateInts,
@@ -85,7 +88,14 @@ import {
   tableRegionInts,
 } from './layout.js';
 import { FlatshareFullError } from './errors.js';
-import { bumpAllocate, retireRegion, takeFreeRegion, type SharedMemory } from './memory.js';
+import {
+  bumpAllocate,
+  bumpRoomInts,
+  largestFreeRegionInts,
+  retireRegion,
+  takeFreeRegion,
+  type SharedMemory,
+} from './memory.js';
 import { homeSlot, initTableHeader, readTableInfo, writeTableInfo, type TableInfo } from './table.js';
 import { allChunksDone, announceLock, clearLock, commitIntent, copiedEntries, stagedAt } from './recovery.js';
 
@@ -161,9 +171,7 @@ export function startMigration(host: MigrationHost, epoch: number, clear: boolea
     const wanted = clear
       ? host.initialCapacity
       : Math.max(host.initialCapacity, grownCapacityFor(GROWTH_FACTOR * live));
-    const usedSlots = insertBudget(old.capacity) - Atomics.load(words, old.base + T_REMAINING);
-    const fallback = !clear && wanted > old.capacity && usedSlots > live ? old.capacity : 0;
-    const base = allocateTable(host, wanted, fallback);
+    const base = allocateTable(host, wanted, clear ? undefined : live);
     words = host.refreshWords();
     const capacity = base.capacity;
     writeTableInfo(words, gen + 1, base.base, capacity);
@@ -206,26 +214,84 @@ function takeControl(host: MigrationHost, epoch: number): boolean {
   }
 }
 
-/** Allocate and zero a table region of `capacity` slots, or of `fallback` slots if that fails. */
-function allocateTable(host: MigrationHost, capacity: number, fallback: number): { base: number; capacity: number } {
-  const words = host.words();
-  for (const candidate of fallback > 0 ? [capacity, fallback] : [capacity]) {
-    const ints = tableRegionInts(candidate, host.slotInts);
-    const reused = candidate <= MAX_CAPACITY ? takeFreeRegion(words, ints) : -1;
-    if (reused >= 0) {
-      // Nobody can be in a reusable region; readers that still think so fail their generation check.
-      host.refreshWords().fill(0, reused, reused + ints);
-      return { base: reused, capacity: candidate };
-    }
+/**
+ * Allocate and zero a table region of `capacity` slots. When that does not fit
+ * in maxBytes and `live` is given (a resize, not a clear), take the largest
+ * table that fits instead (fittingCapacity): the same size or between it and
+ * `capacity` when the room is there, or smaller, for a map whose used slots
+ * are mostly tombstones. Throws the FlatshareFullError of `capacity` when
+ * nothing fits with enough headroom.
+ */
+function allocateTable(host: MigrationHost, capacity: number, live: number | undefined): { base: number; capacity: number } {
+  let full: FlatshareFullError;
+  try {
+    return allocateRegion(host, capacity);
+  } catch (error) {
+    if (!(error instanceof FlatshareFullError) || live === undefined) throw error;
+    full = error;
+  }
+  const fit = fittingCapacity(host, live);
+  if (fit > 0) {
     try {
-      if (candidate > MAX_CAPACITY) throw new FlatshareFullError(ints * Int32Array.BYTES_PER_ELEMENT, host.memory.maxByteLength);
-      return { base: bumpAllocate(words, host.memory, ints, CACHE_LINE_INTS), capacity: candidate };
+      return allocateRegion(host, fit);
     } catch (error) {
-      if (!(error instanceof FlatshareFullError) || candidate === fallback || fallback === 0) throw error;
+      // Another writer bumped the top meanwhile (an arena block): as full as before.
+      if (!(error instanceof FlatshareFullError)) throw error;
     }
   }
-  /* c8 ignore next */
-  throw new Error('unreachable');
+  throw full;
+}
+
+/** A zeroed region of `capacity` slots: a reusable retired region first, else bump-allocated. Throws FlatshareFullError. */
+function allocateRegion(host: MigrationHost, capacity: number): { base: number; capacity: number } {
+  const words = host.words();
+  const ints = tableRegionInts(capacity, host.slotInts);
+  const reused = capacity <= MAX_CAPACITY ? takeFreeRegion(words, ints) : -1;
+  if (reused >= 0) {
+    // Nobody can be in a reusable region; readers that still think so fail their generation check.
+    host.refreshWords().fill(0, reused, reused + ints);
+    return { base: reused, capacity };
+  }
+  if (capacity > MAX_CAPACITY) throw new FlatshareFullError(ints * Int32Array.BYTES_PER_ELEMENT, host.memory.maxByteLength);
+  return { base: bumpAllocate(words, host.memory, ints, CACHE_LINE_INTS), capacity };
+}
+
+/**
+ * Inserts that can still land in table g after the migrator read its SIZE: a
+ * writer that locked a slot while the epoch was STABLE finishes its write
+ * (module comment, step 3), and each writer record holds at most one lock.
+ */
+export const IN_FLIGHT_INSERTS_MAX = MAX_WRITERS;
+/**
+ * A table sized to what is left of maxBytes must leave room for at least
+ * live / FIT_HEADROOM_DIVISOR inserts: the next resize then comes after that
+ * many, so copying the live entries costs at most this many slot copies per
+ * insert. A smaller table would thrash (a full copy every few inserts); the
+ * insert throws ERR_FLATSHARE_FULL instead.
+ */
+export const FIT_HEADROOM_DIVISOR = 16;
+
+/** Inserts a table sized to the room left must accept beyond `live` entries. */
+export function minFitHeadroom(live: number): number {
+  return Math.max(IN_FLIGHT_INSERTS_MAX, Math.ceil(live / FIT_HEADROOM_DIVISOR));
+}
+
+/**
+ * Capacity of a table that fits in the largest reusable retired region or in
+ * the room left below maxBytes: the largest that fits, but no larger than the
+ * exact size for GROWTH_FACTOR x `live` (so the rest of the room stays for
+ * arena blocks); 0 when it would not hold `live` entries plus
+ * minFitHeadroom(live). Tables of any size are valid (layout 5, table.ts
+ * homeSlot), so this can be smaller than the table it replaces (a map whose
+ * used slots are mostly tombstones) or between it and its double. Caller owns
+ * the ALLOCATING phase.
+ */
+export function fittingCapacity(host: MigrationHost, live: number): number {
+  const words = host.words();
+  const room = Math.max(largestFreeRegionInts(words), bumpRoomInts(words, host.memory, CACHE_LINE_INTS));
+  const enough = Math.max(capacityFor(GROWTH_FACTOR * live), capacityFor(live + minFitHeadroom(live)));
+  const capacity = Math.min(capacityForRegionInts(room, host.slotInts), enough);
+  return capacity > 0 && insertBudget(capacity) - live >= minFitHeadroom(live) ? capacity : 0;
 }
 
 /**

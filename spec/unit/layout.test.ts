@@ -223,6 +223,32 @@ test('grownCapacityFor: capacityFor rounded up to a power of two (tables that gr
   t.is(grownCapacityFor(insertBudget(MAX_CAPACITY)), MAX_CAPACITY);
 });
 
+test('capacityForRegionInts: the largest capacity whose table region fits, for every slot size', (t) => {
+  const slotSizes = [slotInts('int32', 'int32'), slotInts('int32', 'float64'), slotInts('string', 'int32'), slotInts('string', 'float64')];
+  fc.assert(
+    fc.property(fc.integer({ min: 0, max: tableRegionInts(MAX_CAPACITY, 4) + 1_000 }), fc.constantFrom(...slotSizes), (ints, words) => {
+      const capacity = layout.capacityForRegionInts(ints, words);
+      if (capacity === 0) return tableRegionInts(MIN_CAPACITY, words) > ints;
+      return (
+        capacity >= MIN_CAPACITY &&
+        capacity <= MAX_CAPACITY &&
+        tableRegionInts(capacity, words) <= ints &&
+        (capacity === MAX_CAPACITY || tableRegionInts(capacity + 1, words) > ints)
+      );
+    }),
+    { numRuns: 5000 },
+  );
+  // Small regions, every size: exact at each boundary.
+  for (const words of slotSizes) {
+    for (let capacity = MIN_CAPACITY; capacity < 4 * MIN_CAPACITY; capacity++) {
+      const ints = tableRegionInts(capacity, words);
+      t.true(layout.capacityForRegionInts(ints, words) >= capacity, `${capacity} slots of ${words} words`);
+      t.true(layout.capacityForRegionInts(ints - 1, words) < capacity || tableRegionInts(capacity - 1, words) === ints);
+    }
+    t.is(layout.capacityForRegionInts(tableRegionInts(MIN_CAPACITY, words) - 1, words), 0);
+  }
+});
+
 test('insertBudget: monotone, and always leaves an EMPTY slot so probes terminate', (t) => {
   let previous = -1;
   for (let capacity = MIN_CAPACITY; capacity <= MAX_CAPACITY; capacity *= 2) {
