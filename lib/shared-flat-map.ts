@@ -1582,6 +1582,12 @@ export class SharedFlatMap<K = string, V = unknown> implements Iterable<[K, V]> 
       // locked instructions; helpOrWait is a call, so it is reloaded each turn).
       const epoch = loadWord(this.words, H_EPOCH);
       if (phaseOf(epoch) !== PHASE_STABLE) {
+        // Idle while waiting: an announcement left from an earlier turn (a lock that
+        // lost to the migration) would keep the allocator from reusing the retired
+        // region of that generation, and an allocator at maxBytes waits for it
+        // (migration.ts allocateTable): a deadlock. helpCopy announces for itself,
+        // and the store below announces again before this thread touches a table.
+        storeWord(this.words, rec + W_ACTIVE_GEN, 0);
         helpOrWait(this.migrationHost, epoch);
         continue;
       }
