@@ -237,11 +237,13 @@ export function takeFreeRegion(words: Int32Array, ints: number): number {
 
 /**
  * Words of the largest retired region that takeFreeRegion could hand out now
- * (no writer can still be in it), or 0. Caller must own the ALLOCATING phase.
+ * (no writer can still be in it), or with `includePinned` of the largest one
+ * at all, also one that a writer announcing an older generation may still be
+ * in; 0 when there is none. Caller must own the ALLOCATING phase.
  */
-export function largestFreeRegionInts(words: Int32Array): number {
+export function largestFreeRegionInts(words: Int32Array, includePinned: boolean): number {
   const count = Atomics.load(words, H_FREE_COUNT);
-  const oldest = count === 0 ? 0 : oldestActiveGeneration(words);
+  const oldest = count === 0 || includePinned ? Infinity : oldestActiveGeneration(words);
   let largest = 0;
   for (let r = 0; r < count; r++) {
     const rec = H_FREE_REGIONS + r * FREE_REGION_INTS;

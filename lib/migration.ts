@@ -219,27 +219,39 @@ function takeControl(host: MigrationHost, epoch: number): boolean {
  * in maxBytes and `live` is given (a resize, not a clear), take the largest
  * table that fits instead (fittingCapacity): the same size or between it and
  * `capacity` when the room is there, or smaller, for a map whose used slots
- * are mostly tombstones. Throws the FlatshareFullError of `capacity` when
- * nothing fits with enough headroom.
+ * are mostly tombstones. When neither fits now but would in a retired region
+ * that a writer of an older generation may still be in (memory.ts
+ * takeFreeRegion), wait for that writer to move on (host.pause: bounded, and
+ * it repairs a dead one) rather than answer FULL for memory that is about to
+ * be free. Throws the FlatshareFullError of `capacity` when nothing fits.
  */
 function allocateTable(host: MigrationHost, capacity: number, live: number | undefined): { base: number; capacity: number } {
-  let full: FlatshareFullError;
-  try {
-    return allocateRegion(host, capacity);
-  } catch (error) {
-    if (!(error instanceof FlatshareFullError) || live === undefined) throw error;
-    full = error;
-  }
-  const fit = fittingCapacity(host, live);
-  if (fit > 0) {
+  for (let attempt = 0; ; attempt++) {
+    let full: FlatshareFullError;
     try {
-      return allocateRegion(host, fit);
+      return allocateRegion(host, capacity);
     } catch (error) {
-      // Another writer bumped the top meanwhile (an arena block): as full as before.
       if (!(error instanceof FlatshareFullError)) throw error;
+      full = error;
     }
+    const fit = live === undefined ? 0 : fittingCapacity(host, live, false);
+    if (fit > 0) {
+      try {
+        return allocateRegion(host, fit);
+      } catch (error) {
+        // Another writer bumped the top meanwhile (an arena block): as full as before.
+        if (!(error instanceof FlatshareFullError)) throw error;
+      }
+    }
+    // Counting the regions writers may still be in: is there room at all? (A
+    // region can also have become reusable since the tries above: then the next
+    // turn takes it at once.)
+    const wouldFit =
+      largestFreeRegionInts(host.words(), true) >= tableRegionInts(capacity, host.slotInts) ||
+      (live !== undefined && fittingCapacity(host, live, true) > 0);
+    if (!wouldFit) throw full;
+    host.pause(attempt, 'a retired table region that a writer of an older generation is still in');
   }
-  throw full;
 }
 
 /** A zeroed region of `capacity` slots: a reusable retired region first, else bump-allocated. Throws FlatshareFullError. */
@@ -283,12 +295,13 @@ export function minFitHeadroom(live: number): number {
  * arena blocks); 0 when it would not hold `live` entries plus
  * minFitHeadroom(live). Tables of any size are valid (layout 5, table.ts
  * homeSlot), so this can be smaller than the table it replaces (a map whose
- * used slots are mostly tombstones) or between it and its double. Caller owns
- * the ALLOCATING phase.
+ * used slots are mostly tombstones) or between it and its double. With
+ * `includePinned`, also counts retired regions that a writer may still be in
+ * (what will fit once they move on). Caller owns the ALLOCATING phase.
  */
-export function fittingCapacity(host: MigrationHost, live: number): number {
+export function fittingCapacity(host: MigrationHost, live: number, includePinned: boolean): number {
   const words = host.words();
-  const room = Math.max(largestFreeRegionInts(words), bumpRoomInts(words, host.memory, CACHE_LINE_INTS));
+  const room = Math.max(largestFreeRegionInts(words, includePinned), bumpRoomInts(words, host.memory, CACHE_LINE_INTS));
   const enough = Math.max(capacityFor(GROWTH_FACTOR * live), capacityFor(live + minFitHeadroom(live)));
   const capacity = Math.min(capacityForRegionInts(room, host.slotInts), enough);
   return capacity > 0 && insertBudget(capacity) - live >= minFitHeadroom(live) ? capacity : 0;

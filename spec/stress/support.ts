@@ -22,6 +22,9 @@ import { Worker, parentPort } from 'node:worker_threads';
 import type { ExecutionContext } from 'ava';
 import { SharedFlatMap } from '../../lib/index.js';
 import { ORDERED_PLAIN_LOADS } from '../../lib/seqlock.js';
+import { genOf } from '../../lib/epoch.js';
+import { H_EPOCH } from '../../lib/layout.js';
+import { readTableInfo } from '../../lib/table.js';
 import { SeededPrng } from '../helpers/prng.js';
 
 // ---------------------------------------------------------------- modes
@@ -326,4 +329,32 @@ export class FillerChurn {
 /** The table generation of `map` as this thread sees it now (one per completed migration or clear). */
 export function generationOf<K, V>(map: SharedFlatMap<K, V>): number {
   return SharedFlatMap.unsafeExposeInternals(map as SharedFlatMap<unknown, unknown>).gen;
+}
+
+/** How often a CapacitySampler looks at the current table, in ms. */
+export const CAPACITY_SAMPLE_MS = 1;
+
+/**
+ * Records the capacities of the tables a map goes through while workers
+ * resize it, read from the shared words (the epoch, then the table
+ * descriptor), on this thread's event loop, until `stop()`. A migration
+ * shorter than the sampling interval can be missed.
+ */
+export class CapacitySampler {
+  readonly seen = new Set<number>();
+  private readonly timer: NodeJS.Timeout;
+
+  constructor(map: SharedFlatMap<unknown, unknown>) {
+    const memory = map.handle.memory;
+    const sample = (): void => {
+      const words = new Int32Array(memory.buffer);
+      this.seen.add(readTableInfo(words, genOf(Atomics.load(words, H_EPOCH))).capacity);
+    };
+    sample();
+    this.timer = setInterval(sample, CAPACITY_SAMPLE_MS);
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+  }
 }

@@ -32,7 +32,9 @@ import {
   workerSeeds,
   type Mode,
   type WorkerReport,
+  CapacitySampler,
 } from './support.js';
+import { WASM_PAGE_BYTES } from '../../lib/memory.js';
 import type { FillerWorkerData, FillerWorkerResult } from './workers/filler.worker.js';
 import type { TornRole, TornWorkerData, TornWorkerResult } from './workers/torn-read.worker.js';
 
@@ -42,6 +44,10 @@ const FILLER_URL = new URL('./workers/filler.worker.js', import.meta.url);
 /** A reader walks the whole map once per this many gets. */
 const GETS_PER_ITERATION = 5_000;
 const FILLER_MAX_LIVE = 64;
+/** 4 pages: int32 -> int32 tables of 8,192 slots (96 KiB) and their double do not fit side by side. */
+const BOUNDED_MAX_BYTES = 4 * WASM_PAGE_BYTES;
+/** Live filler keys at the limit: 5,256 entries with the shared keys, ~0.65 of what the 4 pages hold. */
+const BOUNDED_FILLER_MAX_LIVE = 5_000;
 /** Expected entries at creation: the smallest table, so resizes start at once. */
 const INITIAL_CAPACITY = 8;
 /** Reads each reader must have validated for the run to count. */
@@ -60,6 +66,14 @@ interface Scenario {
   readonly setOnly: boolean;
   /** Run a filler worker and require this many migrations (0: no filler). */
   readonly minGenerations: number;
+  /** Live keys the filler keeps (FillerChurn maxLive). */
+  readonly fillerMaxLive: number;
+  /**
+   * The map's maxBytes, when the scenario runs it at its limit: its resizes then
+   * take tables sized to the room left (migration.ts fittingCapacity), and at
+   * least one of those, not a power of two, must be seen (CapacitySampler).
+   */
+  readonly maxBytes?: number;
   readonly kinds: readonly Kind[];
 }
 
@@ -84,6 +98,7 @@ const SCENARIOS: readonly Scenario[] = [
     writerOps: 2_000_000,
     setOnly: true,
     minGenerations: 0,
+    fillerMaxLive: 0,
     kinds: [FLOAT64],
   },
   {
@@ -98,6 +113,25 @@ const SCENARIOS: readonly Scenario[] = [
     writerOps: 300_000,
     setOnly: false,
     minGenerations: 10,
+    fillerMaxLive: FILLER_MAX_LIVE,
+    kinds: [INT32, FLOAT64],
+  },
+  {
+    // The same at the map's maxBytes: the filler keeps ~5,000 keys live in 4
+    // pages, where the tables that double no longer fit, so the resizes rehash
+    // into tables sized to the retired regions or the room left, smaller or
+    // larger than the one they replace (readers see them all).
+    name: 'table at its maxBytes',
+    writers: 2,
+    readers: 2,
+    keyCount: 256,
+    hotKeys: 2,
+    hotShare: 0.9,
+    writerOps: 300_000,
+    setOnly: false,
+    minGenerations: 10,
+    fillerMaxLive: BOUNDED_FILLER_MAX_LIVE,
+    maxBytes: BOUNDED_MAX_BYTES,
     kinds: [INT32, FLOAT64],
   },
 ];
@@ -123,7 +157,13 @@ test('the float64 invariant accepts every valid value and rejects torn and misdi
 
 async function runScenario(t: ExecutionContext, scenario: Scenario, kind: Kind, mode: Mode): Promise<void> {
   const seed = testSeed(t);
-  const map = new SharedFlatMap<number, number>({ keys: 'int32', values: kind.name, capacity: INITIAL_CAPACITY });
+  const map = new SharedFlatMap<number, number>({
+    keys: 'int32',
+    values: kind.name,
+    capacity: INITIAL_CAPACITY,
+    ...(scenario.maxBytes === undefined ? {} : { maxBytes: scenario.maxBytes }),
+  });
+  const sampler = scenario.maxBytes === undefined ? undefined : new CapacitySampler(map as SharedFlatMap<unknown, unknown>);
   const roles: TornRole[] = [
     ...Array<TornRole>(scenario.writers).fill('writer'),
     ...Array<TornRole>(scenario.readers).fill('reader'),
@@ -165,7 +205,7 @@ async function runScenario(t: ExecutionContext, scenario: Scenario, kind: Kind, 
             handle: map.handle,
             stop: stopBuffer,
             thread: roles.length,
-            maxLive: FILLER_MAX_LIVE,
+            maxLive: scenario.fillerMaxLive,
             values: kind.float ? 'float64-invariant' : 'int32-invariant',
             drain: false,
             deadline,
@@ -175,7 +215,7 @@ async function runScenario(t: ExecutionContext, scenario: Scenario, kind: Kind, 
       : Promise.resolve(undefined);
   // Readers and the filler run until every writer is done (or failed).
   const writers = Promise.all(runs.filter((_, i) => roles[i] === 'writer')).finally(() => stop.raise());
-  const [reports, fillerReport] = await Promise.all([writers.then(() => Promise.all(runs)), filler]);
+  const [reports, fillerReport] = await Promise.all([writers.then(() => Promise.all(runs)), filler]).finally(() => sampler?.stop());
   assertMode(t, mode, fillerReport === undefined ? reports : [...reports, fillerReport]);
 
   const generations = generationOf(map);
@@ -187,6 +227,15 @@ async function runScenario(t: ExecutionContext, scenario: Scenario, kind: Kind, 
       (fillerReport === undefined ? '' : `, ${fillerReport.result.inserts} filler inserts`) +
       `; ${summary.join('; ')}`,
   );
+  if (sampler !== undefined) {
+    const capacities = [...sampler.seen].sort((a, b) => a - b);
+    t.log(`table capacities seen: ${capacities.join(', ')}`);
+    t.true(
+      capacities.some((c) => (c & (c - 1)) !== 0),
+      'no table sized to the room left was seen (every capacity a power of two)',
+    );
+    t.true(map.byteLength <= scenario.maxBytes!, `byteLength ${map.byteLength}`);
+  }
   t.true(
     generations >= scenario.minGenerations,
     `only ${generations} migrations happened; want >= ${scenario.minGenerations}`,
