@@ -12,7 +12,11 @@
  *    region that no writer can still be in or bump-allocates one (growing
  *    the buffer), zeroes a reused region, writes
  *    TABLE_DESC[(g+1) & 1], resets the cursor, stores COPYING(g) and lets go
- *    of the control. If the allocation fails it restores STABLE(g) and throws
+ *    of the control. At maxBytes, when that table does not fit, it takes the
+ *    largest one that does (fittingCapacity; it may be smaller than table g)
+ *    if that leaves minFitHeadroom(live) inserts of room, and waits for a
+ *    retired region a writer of an older generation is still in when only
+ *    that one would fit. If nothing fits it restores STABLE(g) and throws
  *    ERR_FLATSHARE_FULL: nothing changed.
  * 3. Every writer that sees COPYING(g) helps. Chunks of MIGRATION_CHUNK_SLOTS
  *    old slots are handed out by the tagged cursor (a hint), and owned through

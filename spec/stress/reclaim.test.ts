@@ -25,7 +25,8 @@ const MAX_BYTES = 512 * 1024;
  * no retired region a rehash could use, and every insert that finds the arena
  * full must free tombstones' key blocks in place. Its insert budget (0.8 ×
  * 10,000 slots) runs out after ~8,000 inserts into EMPTY slots; from then on
- * the map cannot take a new key at all (a migration needs room for a table),
+ * the map cannot take a new key at all (no room for any new table: the arena
+ * holds the rest of its maxBytes),
  * and the loop ends when it has deleted every churned key.
  */
 const CAPACITY = 8_000;
