@@ -9,7 +9,8 @@
 import test from 'ava';
 import type { ExecutionContext } from 'ava';
 import { SharedFlatMap } from '../../lib/index.js';
-import { insertBudget } from '../../lib/layout.js';
+import { MAX_WRITERS, WRITERS_BASE, WRITER_RECORD_INTS, W_ACTIVE_GEN, insertBudget } from '../../lib/layout.js';
+import { Worker } from 'node:worker_threads';
 import { FIT_HEADROOM_DIVISOR, IN_FLIGHT_INSERTS_MAX, minFitHeadroom } from '../../lib/migration.js';
 import { WASM_PAGE_BYTES } from '../../lib/memory.js';
 import { SeededPrng } from '../helpers/prng.js';
@@ -161,4 +162,87 @@ test('minFitHeadroom: at least IN_FLIGHT_INSERTS_MAX, else live / FIT_HEADROOM_D
   t.is(minFitHeadroom(IN_FLIGHT_INSERTS_MAX * FIT_HEADROOM_DIVISOR), IN_FLIGHT_INSERTS_MAX);
   t.is(minFitHeadroom(IN_FLIGHT_INSERTS_MAX * FIT_HEADROOM_DIVISOR + 1), IN_FLIGHT_INSERTS_MAX + 1);
   t.is(minFitHeadroom(1_000_000), Math.ceil(1_000_000 / FIT_HEADROOM_DIVISOR));
+});
+
+/**
+ * A map at its maxBytes whose only region that fits the resize is one a
+ * writer record still announces an older generation for (a writer that is
+ * slow, not dead): the resize waits for it, and times out with nothing
+ * changed when it never moves on. The announcement is written straight into
+ * an unused writer record; a real worker clears it.
+ */
+const PIN_RECORD = MAX_WRITERS - 1;
+/** How long the worker keeps the pin before it clears it, in ms. */
+const PIN_HOLD_MS = 50;
+/** waitTimeoutMs of the map in the case where the pin is never cleared. */
+const SHORT_WAIT_MS = 100;
+
+function pinnedMapAtLimit(t: ExecutionContext, waitTimeoutMs: number): { map: SharedFlatMap<unknown, number>; model: Map<unknown, number>; pin: number } {
+  const prng = new SeededPrng(testSeed(t));
+  const map = new SharedFlatMap<unknown, number>({ keys: 'int32', values: 'int32', maxBytes: MAX_BYTES, waitTimeoutMs });
+  const model = new Map<unknown, number>();
+  const filled = fillUntilFull(map, 'int32', model);
+  // Live entries such that the room at the top is too small for the resize, but the
+  // retired regions below the table (merged: every earlier table) are large enough.
+  deleteRandom(t, map, model, prng, Math.floor(filled / 4));
+  const pin = WRITERS_BASE + PIN_RECORD * WRITER_RECORD_INTS + W_ACTIVE_GEN;
+  const words = new Int32Array(map.handle.memory.buffer);
+  t.is(Atomics.load(words, pin), 0, 'the record is unused');
+  Atomics.store(words, pin, 1); // "in generation 0": older than every retired region
+  return { map, model, pin };
+}
+
+test('at the limit, a resize waits for a retired region that a slow writer still announces, then takes it', async (t) => {
+  const { map, model, pin } = pinnedMapAtLimit(t, 10_000);
+  const generation = SharedFlatMap.unsafeExposeInternals(map as SharedFlatMap<unknown, unknown>).gen;
+  // The worker waits for `go`, then holds the pin PIN_HOLD_MS longer and clears it.
+  const go = new Int32Array(new SharedArrayBuffer(Int32Array.BYTES_PER_ELEMENT));
+  const worker = new Worker(
+    `const { workerData } = require('node:worker_threads');
+     const words = new Int32Array(workerData.memory.buffer);
+     const go = new Int32Array(workerData.go);
+     Atomics.wait(go, 0, 0);
+     Atomics.wait(go, 0, 1, workerData.holdMs);
+     Atomics.store(words, workerData.pin, 0);`,
+    { eval: true, workerData: { memory: map.handle.memory, pin, holdMs: PIN_HOLD_MS, go: go.buffer } },
+  );
+  const exited = new Promise((resolve) => worker.once('exit', resolve));
+  await new Promise((resolve) => worker.once('online', resolve));
+  const started = Date.now();
+  Atomics.store(go, 0, 1);
+  Atomics.notify(go, 0);
+  let inserted = 0;
+  // Insert until the resize has happened (the first insert into an EMPTY slot needs it).
+  while (SharedFlatMap.unsafeExposeInternals(map as SharedFlatMap<unknown, unknown>).gen === generation) {
+    const key = -1 - inserted;
+    t.is(map.trySet(key, inserted), 'ok', `insert ${inserted}`);
+    model.set(key, inserted++);
+  }
+  const waited = Date.now() - started;
+  await exited;
+  t.log(`the resize came after ${inserted} inserts and ${waited} ms`);
+  t.true(waited >= PIN_HOLD_MS / 2, `the resize did not wait for the pinned region (${waited} ms)`);
+  assertSameAsModel(t, map, model, 'after the resize');
+});
+
+test('at the limit, a resize whose only region stays pinned times out with nothing changed', (t) => {
+  const { map, model, pin } = pinnedMapAtLimit(t, SHORT_WAIT_MS);
+  const generation = SharedFlatMap.unsafeExposeInternals(map as SharedFlatMap<unknown, unknown>).gen;
+  let error: unknown;
+  for (let i = 0; error === undefined; i++) {
+    try {
+      map.set(-1 - i, i);
+      model.set(-1 - i, i);
+    } catch (e) {
+      error = e;
+    }
+  }
+  t.is((error as { code?: string }).code, 'ERR_FLATSHARE_TIMEOUT');
+  t.is(SharedFlatMap.unsafeExposeInternals(map as SharedFlatMap<unknown, unknown>).gen, generation, 'no resize happened');
+  assertSameAsModel(t, map, model, 'after the timeout');
+  // Once the writer moves on, the same insert goes through.
+  Atomics.store(new Int32Array(map.handle.memory.buffer), pin, 0);
+  map.set(-1_000_000, 1);
+  model.set(-1_000_000, 1);
+  assertSameAsModel(t, map, model, 'after the pin is gone');
 });
