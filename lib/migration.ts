@@ -53,7 +53,8 @@
  * (recovery.ts).
  *
  * `clear()` is a migration that copies nothing: ALLOCATING(g), a fresh table
- * of the initial capacity, then STABLE(g+1) directly.
+ * of the initial capacity (at maxBytes, the largest that fits if the initial
+ * one does not fit beside table g), then STABLE(g+1) directly.
  */
 import { EMPTY, FULL, LOCKED, STATE_MASK, loadWord, lockWord, released, storeWord } from './seqlock.js';
 import {
@@ -175,7 +176,7 @@ export function startMigration(host: MigrationHost, epoch: number, clear: boolea
     const wanted = clear
       ? host.initialCapacity
       : Math.max(host.initialCapacity, grownCapacityFor(GROWTH_FACTOR * live));
-    const base = allocateTable(host, wanted, clear ? undefined : live);
+    const base = allocateTable(host, wanted, clear ? 0 : live, clear ? host.initialCapacity : undefined);
     words = host.refreshWords();
     const capacity = base.capacity;
     writeTableInfo(words, gen + 1, base.base, capacity);
@@ -220,16 +221,24 @@ function takeControl(host: MigrationHost, epoch: number): boolean {
 
 /**
  * Allocate and zero a table region of `capacity` slots. When that does not fit
- * in maxBytes and `live` is given (a resize, not a clear), take the largest
- * table that fits instead (fittingCapacity): the same size or between it and
- * `capacity` when the room is there, or smaller, for a map whose used slots
- * are mostly tombstones. When neither fits now but would in a retired region
- * that a writer of an older generation may still be in (memory.ts
- * takeFreeRegion), wait for that writer to move on (host.pause: bounded, and
- * it repairs a dead one) rather than answer FULL for memory that is about to
- * be free. Throws the FlatshareFullError of `capacity` when nothing fits.
+ * in maxBytes, take the largest table that fits instead (fittingCapacity, for
+ * `live` entries and at most `most` slots): for a resize the same size or
+ * between it and `capacity` when the room is there, or smaller, for a map
+ * whose used slots are mostly tombstones; for a clear (`live` 0, `most` the
+ * initial capacity) a first table smaller than the initial one, when that
+ * does not fit beside the table being cleared. When neither fits now but
+ * would in a retired region that a writer of an older generation may still
+ * be in (memory.ts takeFreeRegion), wait for that writer to move on
+ * (host.pause: bounded, and it repairs a dead one) rather than answer FULL for
+ * memory that is about to be free. Throws the FlatshareFullError of
+ * `capacity` when nothing fits.
  */
-function allocateTable(host: MigrationHost, capacity: number, live: number | undefined): { base: number; capacity: number } {
+function allocateTable(
+  host: MigrationHost,
+  capacity: number,
+  live: number,
+  most: number | undefined,
+): { base: number; capacity: number } {
   for (let attempt = 0; ; attempt++) {
     let full: FlatshareFullError;
     try {
@@ -238,7 +247,7 @@ function allocateTable(host: MigrationHost, capacity: number, live: number | und
       if (!(error instanceof FlatshareFullError)) throw error;
       full = error;
     }
-    const fit = live === undefined ? 0 : fittingCapacity(host, live, false);
+    const fit = fittingCapacity(host, live, false, most);
     if (fit > 0) {
       try {
         return allocateRegion(host, fit);
@@ -252,7 +261,7 @@ function allocateTable(host: MigrationHost, capacity: number, live: number | und
     // turn takes it at once.)
     const wouldFit =
       largestFreeRegionInts(host.words(), true) >= tableRegionInts(capacity, host.slotInts) ||
-      (live !== undefined && fittingCapacity(host, live, true) > 0);
+      fittingCapacity(host, live, true, most) > 0;
     if (!wouldFit) throw full;
     host.pause(attempt, 'a retired table region that a writer of an older generation is still in');
   }
@@ -297,19 +306,19 @@ export function minFitHeadroom(live: number): number {
 
 /**
  * Capacity of a table that fits in the largest reusable retired region or in
- * the room left below maxBytes: the largest that fits, but no larger than the
- * exact size for GROWTH_FACTOR x `live` (so the rest of the room stays for
- * arena blocks); 0 when it would not hold `live` entries plus
+ * the room left below maxBytes: the largest that fits, but no larger than
+ * `most`, by default the exact size for GROWTH_FACTOR x `live` (so the rest of
+ * the room stays for arena blocks); 0 when it would not hold `live` entries plus
  * minFitHeadroom(live). Tables of any size are valid (layout 5, table.ts
  * homeSlot), so this can be smaller than the table it replaces (a map whose
  * used slots are mostly tombstones) or between it and its double. With
  * `includePinned`, also counts retired regions that a writer may still be in
  * (what will fit once they move on). Caller owns the ALLOCATING phase.
  */
-export function fittingCapacity(host: MigrationHost, live: number, includePinned: boolean): number {
+export function fittingCapacity(host: MigrationHost, live: number, includePinned: boolean, most?: number): number {
   const words = host.words();
   const room = Math.max(largestFreeRegionInts(words, includePinned), bumpRoomInts(words, host.memory, CACHE_LINE_INTS));
-  const enough = Math.max(capacityFor(GROWTH_FACTOR * live), capacityFor(live + minFitHeadroom(live)));
+  const enough = most ?? Math.max(capacityFor(GROWTH_FACTOR * live), capacityFor(live + minFitHeadroom(live)));
   const capacity = Math.min(capacityForRegionInts(room, host.slotInts), enough);
   return capacity > 0 && insertBudget(capacity) - live >= minFitHeadroom(live) ? capacity : 0;
 }

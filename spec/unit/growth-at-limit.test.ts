@@ -246,3 +246,29 @@ test('at the limit, a resize whose only region stays pinned times out with nothi
   model.set(-1_000_000, 1);
   assertSameAsModel(t, map, model, 'after the pin is gone');
 });
+
+test('clear() of a map presized to more than half its maxBytes: a smaller first table, then it fills to its presized count again', (t) => {
+  // 40,000 entries presized: 50,000 slots of 12 bytes, ~600 KB of 1 MiB, so a
+  // second table of the initial capacity does not fit beside it. clear() used to
+  // throw ERR_FLATSHARE_FULL here (and leave every entry in place).
+  const presized = 40_000;
+  const map = new SharedFlatMap<unknown, number>({ keys: 'int32', values: 'int32', capacity: presized, maxBytes: MAX_BYTES });
+  const initialCapacity = capacityOf(map);
+  for (let key = 0; key < presized; key++) map.set(key, key);
+  t.is(map.trySet(presized, 0), 'full', 'precondition: the map is at its maxBytes');
+  map.clear();
+  t.is(map.size, 0);
+  t.is(map.get(0), undefined);
+  const cleared = capacityOf(map);
+  t.log(`initial table ${initialCapacity} slots; after clear() ${cleared}`);
+  t.true(cleared < initialCapacity, 'the first table after clear() is the one that fits');
+  const model = new Map<unknown, number>();
+  for (let key = 0; key < presized; key++) {
+    if (map.trySet(-1 - key, key) !== 'ok') {
+      t.fail(`refill stopped at ${key} entries`);
+      return;
+    }
+    model.set(-1 - key, key);
+  }
+  assertSameAsModel(t, map, model, 'after the refill');
+});
