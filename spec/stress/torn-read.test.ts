@@ -84,6 +84,22 @@ interface Kind {
 const INT32: Kind = { name: 'int32', float: false };
 const FLOAT64: Kind = { name: 'float64', float: true };
 
+/** Many slots moving between tables: misdirected reads (another key's slot, a
+ * reused region) and tears during migration. Most ops still hit two hot keys. */
+const RESIZING: Scenario = {
+  name: 'resizing table',
+  writers: 2,
+  readers: 2,
+  keyCount: 256,
+  hotKeys: 2,
+  hotShare: 0.9,
+  writerOps: 300_000,
+  setOnly: false,
+  minGenerations: 10,
+  fillerMaxLive: FILLER_MAX_LIVE,
+  kinds: [INT32, FLOAT64],
+};
+
 const SCENARIOS: readonly Scenario[] = [
   {
     // A tear needs a read and a write of the same slot at the same instant: one
@@ -101,38 +117,16 @@ const SCENARIOS: readonly Scenario[] = [
     fillerMaxLive: 0,
     kinds: [FLOAT64],
   },
-  {
-    // Many slots moving between tables: misdirected reads (another key's slot, a
-    // reused region) and tears during migration. Most ops still hit two hot keys.
-    name: 'resizing table',
-    writers: 2,
-    readers: 2,
-    keyCount: 256,
-    hotKeys: 2,
-    hotShare: 0.9,
-    writerOps: 300_000,
-    setOnly: false,
-    minGenerations: 10,
-    fillerMaxLive: FILLER_MAX_LIVE,
-    kinds: [INT32, FLOAT64],
-  },
+  RESIZING,
   {
     // The same at the map's maxBytes: the filler keeps ~5,000 keys live in 4
     // pages, where the tables that double no longer fit, so the resizes rehash
     // into tables sized to the retired regions or the room left, smaller or
     // larger than the one they replace (readers see them all).
+    ...RESIZING,
     name: 'table at its maxBytes',
-    writers: 2,
-    readers: 2,
-    keyCount: 256,
-    hotKeys: 2,
-    hotShare: 0.9,
-    writerOps: 300_000,
-    setOnly: false,
-    minGenerations: 10,
     fillerMaxLive: BOUNDED_FILLER_MAX_LIVE,
     maxBytes: BOUNDED_MAX_BYTES,
-    kinds: [INT32, FLOAT64],
   },
 ];
 
