@@ -209,6 +209,26 @@ export function oldestActiveGeneration(words: Int32Array): number {
 }
 
 /**
+ * Writer records that announce generation `gen` (ACTIVE_GEN = gen + 1): an
+ * upper bound of the inserts that can still land in table `gen` once the
+ * epoch left STABLE(gen), when read after the CAS that left it and before
+ * the table's SIZE. A writer inserts only after it announced `gen` and then
+ * saw STABLE(gen) again after its lock CAS, so in the total order of
+ * sequentially consistent operations its announcement comes before that CAS
+ * and this scan sees it, or the writer already went idle, which it does only
+ * after its insert counted in SIZE. Each record holds at most one lock; a dead
+ * writer's record keeps its announcement until recovery repairs it (and rolls
+ * its insert forward or back). Caller must own the ALLOCATING phase.
+ */
+export function writersAnnouncing(words: Int32Array, gen: number): number {
+  let count = 0;
+  for (let w = 0; w < MAX_WRITERS; w++) {
+    if (Atomics.load(words, WRITERS_BASE + w * WRITER_RECORD_INTS + W_ACTIVE_GEN) === gen + 1) count++;
+  }
+  return count;
+}
+
+/**
  * Take a retired region of at least `ints` words that no writer can still be in.
  * Returns its base, or -1. Caller must own the ALLOCATING phase.
  */

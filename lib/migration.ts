@@ -79,7 +79,6 @@ import {
   H_MIG_OWNER,
   INTENT_COPY,
   MAX_CAPACITY,
-  MAX_WRITERS,
   T_SIZE,
   T_REMAINING,
   W_ACTIVE_GEN,
@@ -99,6 +98,7 @@ import {
   largestFreeRegionInts,
   retireRegion,
   takeFreeRegion,
+  writersAnnouncing,
   type SharedMemory,
 } from './memory.js';
 import { homeSlot, initTableHeader, readTableInfo, writeTableInfo, type TableInfo } from './table.js';
@@ -120,6 +120,13 @@ export interface MigrationHost {
   readonly memory: SharedMemory;
   readonly slotInts: number;
   readonly initialCapacity: number;
+  /**
+   * Whether the map keeps arena blocks (string keys, or string, bytes or json
+   * values). They are bump-allocated from the same top as table regions, and a
+   * retired region serves only tables, so a resize at maxBytes leaves the room
+   * at the top to them (fittingCapacity).
+   */
+  readonly arenaBlocks: boolean;
   /** This thread's writer record (word index). */
   readonly writerRecord: number;
   /** Tag of this thread's writer record (lock words, chunk claims, H_MIG_OWNER). */
@@ -172,11 +179,13 @@ export function startMigration(host: MigrationHost, epoch: number, clear: boolea
   let old: TableInfo;
   try {
     old = readTableInfo(words, gen);
+    // Read after the ALLOCATING CAS and before SIZE: see writersAnnouncing.
+    const inFlight = clear ? 0 : writersAnnouncing(words, gen);
     const live = Atomics.load(words, old.base + T_SIZE);
     const wanted = clear
       ? host.initialCapacity
-      : Math.max(host.initialCapacity, grownCapacityFor(GROWTH_FACTOR * live));
-    const base = allocateTable(host, wanted, clear ? 0 : live, clear ? host.initialCapacity : undefined);
+      : Math.max(host.initialCapacity, grownCapacityFor(live + Math.max(live, inFlight)));
+    const base = allocateTable(host, wanted, old, clear ? { live: 0, inFlight: 0, most: host.initialCapacity } : { live, inFlight });
     words = host.refreshWords();
     const capacity = base.capacity;
     writeTableInfo(words, gen + 1, base.base, capacity);
@@ -219,54 +228,6 @@ function takeControl(host: MigrationHost, epoch: number): boolean {
   }
 }
 
-/**
- * Allocate and zero a table region of `capacity` slots. When that does not fit
- * in maxBytes, take the largest table that fits instead (fittingCapacity, for
- * `live` entries and at most `most` slots): for a resize the same size or
- * between it and `capacity` when the room is there, or smaller, for a map
- * whose used slots are mostly tombstones; for a clear (`live` 0, `most` the
- * initial capacity) a first table smaller than the initial one, when that
- * does not fit beside the table being cleared. When neither fits now but
- * would in a retired region that a writer of an older generation may still
- * be in (memory.ts takeFreeRegion), wait for that writer to move on
- * (host.pause: bounded, and it repairs a dead one) rather than answer FULL for
- * memory that is about to be free. Throws the FlatshareFullError of
- * `capacity` when nothing fits.
- */
-function allocateTable(
-  host: MigrationHost,
-  capacity: number,
-  live: number,
-  most: number | undefined,
-): { base: number; capacity: number } {
-  for (let attempt = 0; ; attempt++) {
-    let full: FlatshareFullError;
-    try {
-      return allocateRegion(host, capacity);
-    } catch (error) {
-      if (!(error instanceof FlatshareFullError)) throw error;
-      full = error;
-    }
-    const fit = fittingCapacity(host, live, false, most);
-    if (fit > 0) {
-      try {
-        return allocateRegion(host, fit);
-      } catch (error) {
-        // Another writer bumped the top meanwhile (an arena block): as full as before.
-        if (!(error instanceof FlatshareFullError)) throw error;
-      }
-    }
-    // Counting the regions writers may still be in: is there room at all? (A
-    // region can also have become reusable since the tries above: then the next
-    // turn takes it at once.)
-    const wouldFit =
-      largestFreeRegionInts(host.words(), true) >= tableRegionInts(capacity, host.slotInts) ||
-      fittingCapacity(host, live, true, most) > 0;
-    if (!wouldFit) throw full;
-    host.pause(attempt, 'a retired table region that a writer of an older generation is still in');
-  }
-}
-
 /** A zeroed region of `capacity` slots: a reusable retired region first, else bump-allocated. Throws FlatshareFullError. */
 function allocateRegion(host: MigrationHost, capacity: number): { base: number; capacity: number } {
   const words = host.words();
@@ -281,12 +242,72 @@ function allocateRegion(host: MigrationHost, capacity: number): { base: number; 
   return { base: bumpAllocate(words, host.memory, ints, CACHE_LINE_INTS), capacity };
 }
 
+/** What a table sized to the room left must hold (fittingCapacity). */
+export interface FitNeed {
+  /** Entries of table g (its SIZE, read after the ALLOCATING CAS). */
+  readonly live: number;
+  /** Writers that may still land an insert in table g (writersAnnouncing). */
+  readonly inFlight: number;
+  /** At most this many slots (a clear: the initial capacity); default: enough for GROWTH_FACTOR x live. */
+  readonly most?: number;
+}
+
 /**
- * Inserts that can still land in table g after the migrator read its SIZE: a
- * writer that locked a slot while the epoch was STABLE finishes its write
- * (module comment, step 3), and each writer record holds at most one lock.
+ * How long a resize at maxBytes waits for a retired region that a writer of an
+ * older generation still announces, before it answers FULL, in ms. Such a
+ * writer is between two steps of an operation (it moves on within
+ * microseconds, unless it is descheduled, paused or dead); every other writer
+ * waits behind the resize meanwhile (the epoch is ALLOCATING), so the wait is
+ * short and FULL (nothing changed) comes next.
  */
-export const IN_FLIGHT_INSERTS_MAX = MAX_WRITERS;
+export const PINNED_REGION_WAIT_MS = 250;
+
+/**
+ * Allocate and zero a table region of `capacity` slots. When that does not fit
+ * in maxBytes, take the largest table that fits instead (fittingCapacity): for
+ * a resize the same size or between it and `capacity` when the room is there,
+ * or smaller, for a map whose used slots are mostly tombstones; for a clear a
+ * first table smaller than the initial one, when that does not fit beside the
+ * table being cleared. When a table would fit in a retired region that a
+ * writer of an older generation still announces (memory.ts takeFreeRegion),
+ * wait for it first, up to PINNED_REGION_WAIT_MS (host.pause, which also
+ * repairs dead threads), rather than answer FULL for memory that is about to
+ * be free, or settle for a smaller table. Throws the FlatshareFullError of
+ * `capacity` when nothing fits.
+ */
+function allocateTable(host: MigrationHost, capacity: number, old: TableInfo, need: FitNeed): { base: number; capacity: number } {
+  let waitingSince = 0;
+  for (let attempt = 0; ; attempt++) {
+    let full: FlatshareFullError;
+    try {
+      return allocateRegion(host, capacity);
+    } catch (error) {
+      if (!(error instanceof FlatshareFullError)) throw error;
+      full = error;
+    }
+    const pinned = largestFreeRegionInts(host.words(), true);
+    const waited = waitingSince === 0 ? 0 : Date.now() - waitingSince;
+    const mayWait = waited <= PINNED_REGION_WAIT_MS;
+    // The wanted table fits once a writer moves on: wait for that, not for a smaller one.
+    if (!(mayWait && pinned >= tableRegionInts(capacity, host.slotInts))) {
+      const fit = fittingCapacity(host, old, need, false);
+      if (fit > 0) {
+        try {
+          return allocateRegion(host, fit);
+        } catch (error) {
+          // Another writer bumped the top meanwhile (an arena block): as full as before.
+          if (!(error instanceof FlatshareFullError)) throw error;
+        }
+      }
+      // Counting the regions writers may still be in: would anything fit? (One can also
+      // have become reusable since the tries above: then the next turn takes it.)
+      if (!mayWait || fittingCapacity(host, old, need, true) === 0) throw full;
+    }
+    if (waitingSince === 0) waitingSince = Date.now();
+    host.pause(attempt, 'a retired table region that a writer of an older generation is still in');
+  }
+}
+
 /**
  * A table sized to what is left of maxBytes must leave room for at least
  * live / FIT_HEADROOM_DIVISOR inserts: the next resize then comes after that
@@ -299,28 +320,39 @@ export const IN_FLIGHT_INSERTS_MAX = MAX_WRITERS;
  */
 export const FIT_HEADROOM_DIVISOR = 32;
 
-/** Inserts a table sized to the room left must accept beyond `live` entries. */
-export function minFitHeadroom(live: number): number {
-  return Math.max(IN_FLIGHT_INSERTS_MAX, Math.ceil(live / FIT_HEADROOM_DIVISOR));
+/**
+ * Inserts a table sized to the room left must accept beyond `live` entries:
+ * the `inFlight` ones that may still land in table g and will be copied, one
+ * more so that the insert that asked for the resize goes through, and at
+ * least live / FIT_HEADROOM_DIVISOR.
+ */
+export function minFitHeadroom(live: number, inFlight: number): number {
+  return Math.max(inFlight + 1, Math.ceil(live / FIT_HEADROOM_DIVISOR));
 }
 
 /**
  * Capacity of a table that fits in the largest reusable retired region or in
- * the room left below maxBytes: the largest that fits, but no larger than
- * `most`, by default the exact size for GROWTH_FACTOR x `live` (so the rest of
- * the room stays for arena blocks); 0 when it would not hold `live` entries plus
- * minFitHeadroom(live). Tables of any size are valid (layout 5, table.ts
- * homeSlot), so this can be smaller than the table it replaces (a map whose
- * used slots are mostly tombstones) or between it and its double. With
- * `includePinned`, also counts retired regions that a writer may still be in
- * (what will fit once they move on). Caller owns the ALLOCATING phase.
+ * the room left below maxBytes, and holds `need.live` entries plus
+ * minFitHeadroom; 0 when none does. The largest that fits, but no larger than
+ * `need.most`, by default the exact size for GROWTH_FACTOR x live. In a map
+ * with arena blocks, a table in the room at the top is no larger than table g
+ * (`old`): that room is also where key and value blocks come from, and once a
+ * table has used it, it serves only tables, so growing there could leave the
+ * new table's entries without blocks. Tables of any size are valid (layout 5,
+ * table.ts homeSlot), so this can be smaller than the table it replaces (a
+ * map whose used slots are mostly tombstones) or between it and its double.
+ * With `includePinned`, also counts retired regions that a writer may still
+ * be in (what will fit once they move on). Caller owns the ALLOCATING phase.
  */
-export function fittingCapacity(host: MigrationHost, live: number, includePinned: boolean, most?: number): number {
+export function fittingCapacity(host: MigrationHost, old: TableInfo, need: FitNeed, includePinned: boolean): number {
   const words = host.words();
-  const room = Math.max(largestFreeRegionInts(words, includePinned), bumpRoomInts(words, host.memory, CACHE_LINE_INTS));
-  const enough = most ?? Math.max(capacityFor(GROWTH_FACTOR * live), capacityFor(live + minFitHeadroom(live)));
-  const capacity = Math.min(capacityForRegionInts(room, host.slotInts), enough);
-  return capacity > 0 && insertBudget(capacity) - live >= minFitHeadroom(live) ? capacity : 0;
+  const headroom = minFitHeadroom(need.live, need.inFlight);
+  const inRegion = capacityForRegionInts(largestFreeRegionInts(words, includePinned), host.slotInts);
+  const atTop = capacityForRegionInts(bumpRoomInts(words, host.memory, CACHE_LINE_INTS), host.slotInts);
+  const room = Math.max(inRegion, host.arenaBlocks ? Math.min(atTop, old.capacity) : atTop);
+  const enough = need.most ?? Math.max(capacityFor(GROWTH_FACTOR * need.live), capacityFor(need.live + headroom));
+  const capacity = Math.min(room, enough);
+  return capacity > 0 && insertBudget(capacity) - need.live >= headroom ? capacity : 0;
 }
 
 /**

@@ -1731,6 +1731,7 @@ export class SharedFlatMap<K = string, V = unknown> implements Iterable<[K, V]> 
       memory: this.memory,
       slotInts: this.stride,
       initialCapacity: Atomics.load(this.words, H_INITIAL_CAPACITY),
+      arenaBlocks: this.strKeys || this.refValues,
       get writerRecord() {
         return map.writerRec;
       },

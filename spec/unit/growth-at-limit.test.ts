@@ -11,7 +11,7 @@ import type { ExecutionContext } from 'ava';
 import { SharedFlatMap } from '../../lib/index.js';
 import { MAX_WRITERS, WRITERS_BASE, WRITER_RECORD_INTS, W_ACTIVE_GEN, insertBudget } from '../../lib/layout.js';
 import { Worker } from 'node:worker_threads';
-import { FIT_HEADROOM_DIVISOR, IN_FLIGHT_INSERTS_MAX, minFitHeadroom } from '../../lib/migration.js';
+import { FIT_HEADROOM_DIVISOR, PINNED_REGION_WAIT_MS, minFitHeadroom } from '../../lib/migration.js';
 import { WASM_PAGE_BYTES } from '../../lib/memory.js';
 import { SeededPrng } from '../helpers/prng.js';
 import { testSeed } from '../stress/support.js';
@@ -20,6 +20,10 @@ type Kind = 'int32' | 'string';
 const KINDS: readonly Kind[] = ['int32', 'string'];
 /** 16 pages: maxBytes a multiple of the page, so byteLength (whole pages) cannot pass it. */
 const MAX_BYTES = 16 * WASM_PAGE_BYTES;
+/** Deletes that leave a full map less room than live / FIT_HEADROOM_DIVISOR. */
+const FEW_DELETES = 32;
+/** Inserts checked after the deletes that give the resize its headroom. */
+const MORE_INSERTS = 64;
 /** Churn rounds (delete one live key, insert one new key) per entry the map held when it first was full. */
 const CHURN_ROUNDS_PER_ENTRY = 4;
 /** 16-character string keys, as in the benchmarks. */
@@ -113,7 +117,7 @@ test('int32 keys: a map with room for less than twice its table grows into the l
     model.set(i, i);
   }
   t.log(`full at ${model.size} entries; capacities ${capacities.join(' -> ')}; ${map.byteLength} bytes`);
-  t.true(model.size > insertBudget(2 * lastPowerOfTwo) - IN_FLIGHT_INSERTS_MAX, `only ${model.size} entries fit`);
+  t.true(model.size > insertBudget(2 * lastPowerOfTwo) - insertBudget(2 * lastPowerOfTwo) / FIT_HEADROOM_DIVISOR, `only ${model.size} entries fit`);
   t.true(
     capacities.some((c) => c > lastPowerOfTwo && c < 2 * lastPowerOfTwo),
     'a table between 65,536 slots and its double, sized to the room left',
@@ -128,7 +132,7 @@ test('at the limit, a table that would leave less than minFitHeadroom(live) inse
   const model = new Map<unknown, number>();
   const filled = fillUntilFull(map, 'int32', model);
   // A few deletes: the table that fits holds the live entries, but with too little room.
-  const few = IN_FLIGHT_INSERTS_MAX >> 2;
+  const few = FEW_DELETES;
   deleteRandom(t, map, model, prng, few);
   t.true(
     insertBudget(capacityOf(map)) - model.size < Math.ceil(model.size / FIT_HEADROOM_DIVISOR),
@@ -148,8 +152,8 @@ test('at the limit, a table that would leave less than minFitHeadroom(live) inse
   assertSameAsModel(t, map, model, 'after set threw');
 
   // Deleting a FIT_HEADROOM_DIVISOR-th of the entries and a little more gives the resize its headroom.
-  deleteRandom(t, map, model, prng, Math.ceil(model.size / FIT_HEADROOM_DIVISOR) + IN_FLIGHT_INSERTS_MAX);
-  for (let i = 0; i < IN_FLIGHT_INSERTS_MAX; i++) {
+  deleteRandom(t, map, model, prng, Math.ceil(model.size / FIT_HEADROOM_DIVISOR) + MORE_INSERTS);
+  for (let i = 0; i < MORE_INSERTS; i++) {
     t.is(map.trySet(-1 - i, i), 'ok', `insert ${i} after the deletes`);
     model.set(-1 - i, i);
   }
@@ -157,11 +161,12 @@ test('at the limit, a table that would leave less than minFitHeadroom(live) inse
   assertSameAsModel(t, map, model, 'after the deletes and inserts');
 });
 
-test('minFitHeadroom: at least IN_FLIGHT_INSERTS_MAX, else live / FIT_HEADROOM_DIVISOR rounded up', (t) => {
-  t.is(minFitHeadroom(0), IN_FLIGHT_INSERTS_MAX);
-  t.is(minFitHeadroom(IN_FLIGHT_INSERTS_MAX * FIT_HEADROOM_DIVISOR), IN_FLIGHT_INSERTS_MAX);
-  t.is(minFitHeadroom(IN_FLIGHT_INSERTS_MAX * FIT_HEADROOM_DIVISOR + 1), IN_FLIGHT_INSERTS_MAX + 1);
-  t.is(minFitHeadroom(1_000_000), Math.ceil(1_000_000 / FIT_HEADROOM_DIVISOR));
+test('minFitHeadroom: the in-flight inserts and one more, at least live / FIT_HEADROOM_DIVISOR rounded up', (t) => {
+  t.is(minFitHeadroom(0, 0), 1, 'a clear, or an empty table: room for the insert that asked');
+  t.is(minFitHeadroom(0, 5), 6);
+  t.is(minFitHeadroom(100 * FIT_HEADROOM_DIVISOR, 0), 100);
+  t.is(minFitHeadroom(100 * FIT_HEADROOM_DIVISOR + 1, 0), 101);
+  t.is(minFitHeadroom(1_000, 200), 201, 'the writers that may still insert into the old table win over live / 32');
 });
 
 /**
@@ -174,8 +179,6 @@ test('minFitHeadroom: at least IN_FLIGHT_INSERTS_MAX, else live / FIT_HEADROOM_D
 const PIN_RECORD = MAX_WRITERS - 1;
 /** How long the worker keeps the pin before it clears it, in ms. */
 const PIN_HOLD_MS = 50;
-/** waitTimeoutMs of the map in the case where the pin is never cleared. */
-const SHORT_WAIT_MS = 100;
 
 function pinnedMapAtLimit(t: ExecutionContext, waitTimeoutMs: number): { map: SharedFlatMap<unknown, number>; model: Map<unknown, number>; pin: number } {
   const prng = new SeededPrng(testSeed(t));
@@ -225,11 +228,13 @@ test('at the limit, a resize waits for a retired region that a slow writer still
   assertSameAsModel(t, map, model, 'after the resize');
 });
 
-test('at the limit, a resize whose only region stays pinned times out with nothing changed', (t) => {
-  const { map, model, pin } = pinnedMapAtLimit(t, SHORT_WAIT_MS);
+test('at the limit, a resize whose only region stays pinned answers FULL after PINNED_REGION_WAIT_MS, nothing changed', (t) => {
+  const { map, model, pin } = pinnedMapAtLimit(t, 10_000);
   const generation = SharedFlatMap.unsafeExposeInternals(map as SharedFlatMap<unknown, unknown>).gen;
   let error: unknown;
+  let started = 0;
   for (let i = 0; error === undefined; i++) {
+    started = Date.now();
     try {
       map.set(-1 - i, i);
       model.set(-1 - i, i);
@@ -237,14 +242,35 @@ test('at the limit, a resize whose only region stays pinned times out with nothi
       error = e;
     }
   }
-  t.is((error as { code?: string }).code, 'ERR_FLATSHARE_TIMEOUT');
+  const waited = Date.now() - started;
+  t.is((error as { code?: string }).code, 'ERR_FLATSHARE_FULL');
+  t.true(waited >= PINNED_REGION_WAIT_MS, `FULL after ${waited} ms, before the wait was over`);
   t.is(SharedFlatMap.unsafeExposeInternals(map as SharedFlatMap<unknown, unknown>).gen, generation, 'no resize happened');
-  assertSameAsModel(t, map, model, 'after the timeout');
+  assertSameAsModel(t, map, model, 'after FULL');
   // Once the writer moves on, the same insert goes through.
   Atomics.store(new Int32Array(map.handle.memory.buffer), pin, 0);
   map.set(-1_000_000, 1);
   model.set(-1_000_000, 1);
   assertSameAsModel(t, map, model, 'after the pin is gone');
+});
+
+test('string keys and values at the limit: a resize does not grow the table into the room the blocks need', (t) => {
+  // 60-character values: the arena and the table compete for the room at the top.
+  // When the first insert that fails asked for a resize, growing the table there
+  // (8,192 -> 14,144 slots before) left that insert's key block no room, and every
+  // later overwrite with a longer value failed too (1,179 of them went through
+  // before the resize at maxBytes could take a table that fits; 0 with the growth).
+  const valueLength = 60;
+  const map = new SharedFlatMap<unknown, string>({ keys: 'string', values: 'string', maxBytes: MAX_BYTES });
+  let filled = 0;
+  while (map.trySet(keyOf('string', filled), 'v'.repeat(valueLength)) === 'ok') filled++;
+  const capacity = capacityOf(map as unknown as SharedFlatMap<unknown, number>);
+  let overwritten = 0;
+  for (let i = 0; i < filled; i++) if (map.trySet(keyOf('string', i), 'w'.repeat(3 * valueLength)) === 'ok') overwritten++;
+  t.log(`full at ${filled} entries in ${capacity} slots; ${overwritten} overwrites with 3x longer values went through`);
+  t.true((capacity & (capacity - 1)) === 0, `the table grew to ${capacity} slots at the limit, not along its powers of two`);
+  t.true(overwritten > 0, 'no overwrite with a longer value found room');
+  t.is(map.size, filled);
 });
 
 test('clear() of a map presized to more than half its maxBytes: a smaller first table, then it fills to its presized count again', (t) => {

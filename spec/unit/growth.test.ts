@@ -7,7 +7,8 @@
  */
 import test from 'ava';
 import { SharedFlatMap } from '../../lib/index.js';
-import { MIN_CAPACITY, insertBudget } from '../../lib/layout.js';
+import { MAX_WRITERS, MIN_CAPACITY, WRITERS_BASE, WRITER_RECORD_INTS, W_ACTIVE_GEN, insertBudget } from '../../lib/layout.js';
+import { writersAnnouncing } from '../../lib/memory.js';
 import { WASM_PAGE_BYTES } from '../../lib/memory.js';
 
 function capacityOf(map: SharedFlatMap<number, number>): number {
@@ -69,4 +70,36 @@ test('a presized table has exactly capacity / 0.8 slots; the table it grows into
   for (let key = 0; key <= 1000; key++) map.set(key, key);
   t.is(capacityOf(map), 4096, 'room for twice the 1,000 live entries (2,500 slots), rounded up to a power of two');
   for (let key = 0; key <= 1000; key++) if (map.get(key) !== key) t.fail(`key ${key}`);
+});
+
+test('a resize makes room for every writer that may still insert into the old table (writersAnnouncing)', (t) => {
+  // A small table mostly full of tombstones, 5 live entries: room for twice the
+  // live entries is 16 slots (12 inserts). With 20 writers announcing the
+  // table's generation (each may hold a lock and finish an insert after the
+  // migrator read SIZE), the new table must take 5 + 20 entries, or the copy
+  // would find no EMPTY slot. The announcements are written into unused writer
+  // records; they do not pin the regions this resize can use (retired earlier).
+  const map = new SharedFlatMap<number, number>({ keys: 'int32', values: 'int32', capacity: 0 });
+  const { gen } = SharedFlatMap.unsafeExposeInternals(map as SharedFlatMap<unknown, unknown>);
+  for (let key = 0; key < 5; key++) map.set(key, key);
+  const words = new Int32Array(map.handle.memory.buffer);
+  const announcing = 20;
+  const records = Array.from({ length: announcing }, (_, i) => WRITERS_BASE + (MAX_WRITERS - 1 - i) * WRITER_RECORD_INTS + W_ACTIVE_GEN);
+  for (const at of records) {
+    t.is(Atomics.load(words, at), 0, 'an unused record');
+    Atomics.store(words, at, gen + 1);
+  }
+  t.is(writersAnnouncing(words, gen), announcing, 'the fake ones (this thread is idle between operations)');
+  // Churn until the budget is gone: the resize then sees the announcements.
+  for (let key = 100; SharedFlatMap.unsafeExposeInternals(map as SharedFlatMap<unknown, unknown>).gen === gen; key++) {
+    map.set(key, key);
+    map.delete(key);
+  }
+  for (const at of records) Atomics.store(words, at, 0);
+  const capacity = capacityOf(map);
+  // At the resize this thread announces too (it is inside the insert that ran out of budget).
+  t.log(`after the resize: ${capacity} slots for 5 live entries and ${announcing + 1} announcing writers`);
+  t.true(insertBudget(capacity) >= 5 + announcing + 1, `${capacity} slots`);
+  for (let key = 0; key < 5; key++) t.is(map.get(key), key);
+  t.is(map.size, 5);
 });
