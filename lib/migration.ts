@@ -8,16 +8,18 @@
  * 2. It sizes the new table from the live count (room for twice the live
  *    entries at the maximum load, rounded up to a power of two by
  *    layout.ts grownCapacityFor; at least the initial capacity, so a table
- *    full of tombstones is rehashed at the same size), takes a retired
+ *    full of tombstones is rehashed at the same size; and room for one more
+ *    insert per writer that announces generation g: memory.ts
+ *    writersAnnouncing, read before SIZE), takes a retired
  *    region that no writer can still be in or bump-allocates one (growing
  *    the buffer), zeroes a reused region, writes
  *    TABLE_DESC[(g+1) & 1], resets the cursor, stores COPYING(g) and lets go
  *    of the control. At maxBytes, when that table does not fit, it takes the
  *    largest one that does (fittingCapacity; it may be smaller than table g)
- *    if that leaves minFitHeadroom(live) inserts of room, and waits for a
- *    retired region a writer of an older generation is still in when only
- *    that one would fit. If nothing fits it restores STABLE(g) and throws
- *    ERR_FLATSHARE_FULL: nothing changed.
+ *    if that leaves minFitHeadroom(live, inFlight) inserts of room, and waits
+ *    up to PINNED_REGION_WAIT_MS for a retired region a writer of an older
+ *    generation is still in when that one would fit. If nothing fits it
+ *    restores STABLE(g) and throws ERR_FLATSHARE_FULL: nothing changed.
  * 3. Every writer that sees COPYING(g) helps. Chunks of MIGRATION_CHUNK_SLOTS
  *    old slots are handed out by the tagged cursor (a hint), and owned through
  *    the old table's CHUNK_STATE words: CAS 0 -> CHUNK_CLAIMED | tag, copy,
