@@ -9,12 +9,14 @@
 import test from 'ava';
 import type { ExecutionContext } from 'ava';
 import { SharedFlatMap } from '../../lib/index.js';
-import { MAX_WRITERS, WRITERS_BASE, WRITER_RECORD_INTS, W_ACTIVE_GEN, insertBudget } from '../../lib/layout.js';
+import { H_EPOCH, MAX_WRITERS, WRITERS_BASE, WRITER_RECORD_INTS, W_ACTIVE_GEN, insertBudget } from '../../lib/layout.js';
 import { Worker } from 'node:worker_threads';
 import { FIT_HEADROOM_DIVISOR, PINNED_REGION_WAIT_MS, minFitHeadroom } from '../../lib/migration.js';
 import { WASM_PAGE_BYTES } from '../../lib/memory.js';
 import { SeededPrng } from '../helpers/prng.js';
-import { testSeed } from '../stress/support.js';
+import { DEFAULT_MODE, runWorker, testSeed } from '../stress/support.js';
+import { PHASE_ALLOCATING, genOf, makeEpoch } from '../../lib/epoch.js';
+import type { IdleWaitData, IdleWaitResult } from './workers/idle-wait.worker.js';
 
 type Kind = 'int32' | 'string';
 const KINDS: readonly Kind[] = ['int32', 'string'];
@@ -298,3 +300,44 @@ test('clear() of a map presized to more than half its maxBytes: a smaller first 
   }
   assertSameAsModel(t, map, model, 'after the refill');
 });
+
+test('a writer waiting out a migration is idle: its stale announcement does not pin a region meanwhile', async (t) => {
+  // The deadlock this guards against: a writer whose lock lost to a migration
+  // waited in enterGeneration with the announcement of its old generation, and
+  // an allocator at maxBytes waited for the region that announcement pinned.
+  const map = new SharedFlatMap<number, number>({ keys: 'int32', values: 'int32' });
+  const words = new Int32Array(map.handle.memory.buffer);
+  const steps = new Int32Array(new SharedArrayBuffer(Int32Array.BYTES_PER_ELEMENT));
+  const report = runWorker<IdleWaitData, IdleWaitResult>(IDLE_WAIT_URL, { handle: map.handle, steps: steps.buffer as SharedArrayBuffer }, DEFAULT_MODE);
+  while (Atomics.load(steps, 0) !== 1) await new Promise((resolve) => setTimeout(resolve, 1));
+  const stable = Atomics.load(words, H_EPOCH);
+  const record = findAnnouncingRecord(words, genOf(stable));
+  t.true(record >= 0, 'the worker left its stale announcement');
+  // A migration "in progress": the worker's next write waits for it.
+  Atomics.store(words, H_EPOCH, makeEpoch(genOf(stable), PHASE_ALLOCATING));
+  Atomics.store(steps, 0, 2);
+  Atomics.notify(steps, 0);
+  const deadline = Date.now() + IDLE_DEADLINE_MS;
+  while (Atomics.load(words, record + W_ACTIVE_GEN) !== 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 1));
+  const whileWaiting = Atomics.load(words, record + W_ACTIVE_GEN);
+  Atomics.store(words, H_EPOCH, stable);
+  Atomics.notify(words, H_EPOCH);
+  const { result } = await report;
+  t.is(whileWaiting, 0, 'the waiting writer still announced a generation');
+  t.is(result.record, record);
+  t.is(result.value, 2, 'the write went through once the epoch was STABLE again');
+  t.is(map.get(2), 2);
+});
+
+/** Longest the test waits for the worker's record to go idle, in ms. */
+const IDLE_DEADLINE_MS = 2_000;
+const IDLE_WAIT_URL = new URL('./workers/idle-wait.worker.js', import.meta.url);
+
+/** The writer record that announces `gen` (ACTIVE_GEN = gen + 1), or -1. */
+function findAnnouncingRecord(words: Int32Array, gen: number): number {
+  for (let w = 0; w < MAX_WRITERS; w++) {
+    const record = WRITERS_BASE + w * WRITER_RECORD_INTS;
+    if (Atomics.load(words, record + W_ACTIVE_GEN) === gen + 1) return record;
+  }
+  return -1;
+}
