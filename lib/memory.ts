@@ -33,6 +33,7 @@
 import { FlatshareFullError, FlatshareUnsupportedError } from './errors.js';
 import { wasmApi, type SharedWasmMemory } from './wasm/api.js';
 import { loadWord } from './seqlock.js';
+import { writerRecordAt } from './writers.js';
 import {
   FREE_REGION_BASE,
   FREE_REGION_INTS,
@@ -45,8 +46,6 @@ import {
   H_FREE_REGIONS,
   INT_BYTES,
   MAX_WRITERS,
-  WRITERS_BASE,
-  WRITER_RECORD_INTS,
   W_ACTIVE_GEN,
 } from './layout.js';
 
@@ -202,7 +201,7 @@ export function bumpAllocate(words: Int32Array, memory: SharedMemory, ints: numb
 export function oldestActiveGeneration(words: Int32Array): number {
   let oldest = Infinity;
   for (let w = 0; w < MAX_WRITERS; w++) {
-    const active = Atomics.load(words, WRITERS_BASE + w * WRITER_RECORD_INTS + W_ACTIVE_GEN);
+    const active = Atomics.load(words, writerRecordAt(w) + W_ACTIVE_GEN);
     if (active !== 0 && active - 1 < oldest) oldest = active - 1;
   }
   return oldest;
@@ -223,7 +222,7 @@ export function oldestActiveGeneration(words: Int32Array): number {
 export function writersAnnouncing(words: Int32Array, gen: number): number {
   let count = 0;
   for (let w = 0; w < MAX_WRITERS; w++) {
-    if (Atomics.load(words, WRITERS_BASE + w * WRITER_RECORD_INTS + W_ACTIVE_GEN) === gen + 1) count++;
+    if (Atomics.load(words, writerRecordAt(w) + W_ACTIVE_GEN) === gen + 1) count++;
   }
   return count;
 }

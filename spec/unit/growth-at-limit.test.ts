@@ -9,7 +9,8 @@
 import test from 'ava';
 import type { ExecutionContext } from 'ava';
 import { SharedFlatMap } from '../../lib/index.js';
-import { H_EPOCH, MAX_WRITERS, WRITERS_BASE, WRITER_RECORD_INTS, W_ACTIVE_GEN, insertBudget } from '../../lib/layout.js';
+import { H_EPOCH, MAX_WRITERS, W_ACTIVE_GEN, insertBudget } from '../../lib/layout.js';
+import { writerRecordAt } from '../../lib/writers.js';
 import { Worker } from 'node:worker_threads';
 import { FIT_HEADROOM_DIVISOR, PINNED_REGION_WAIT_MS, minFitHeadroom } from '../../lib/migration.js';
 import { WASM_PAGE_BYTES } from '../../lib/memory.js';
@@ -190,7 +191,7 @@ function pinnedMapAtLimit(t: ExecutionContext, waitTimeoutMs: number): { map: Sh
   // Live entries such that the room at the top is too small for the resize, but the
   // retired regions below the table (merged: every earlier table) are large enough.
   deleteRandom(t, map, model, prng, Math.floor(filled / 4));
-  const pin = WRITERS_BASE + PIN_RECORD * WRITER_RECORD_INTS + W_ACTIVE_GEN;
+  const pin = writerRecordAt(PIN_RECORD) + W_ACTIVE_GEN;
   const words = new Int32Array(map.handle.memory.buffer);
   t.is(Atomics.load(words, pin), 0, 'the record is unused');
   Atomics.store(words, pin, 1); // "in generation 0": older than every retired region
@@ -336,7 +337,7 @@ const IDLE_WAIT_URL = new URL('./workers/idle-wait.worker.js', import.meta.url);
 /** The writer record that announces `gen` (ACTIVE_GEN = gen + 1), or -1. */
 function findAnnouncingRecord(words: Int32Array, gen: number): number {
   for (let w = 0; w < MAX_WRITERS; w++) {
-    const record = WRITERS_BASE + w * WRITER_RECORD_INTS;
+    const record = writerRecordAt(w);
     if (Atomics.load(words, record + W_ACTIVE_GEN) === gen + 1) return record;
   }
   return -1;

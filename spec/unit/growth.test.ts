@@ -7,7 +7,8 @@
  */
 import test from 'ava';
 import { SharedFlatMap } from '../../lib/index.js';
-import { MAX_WRITERS, MIN_CAPACITY, WRITERS_BASE, WRITER_RECORD_INTS, W_ACTIVE_GEN, insertBudget } from '../../lib/layout.js';
+import { MAX_WRITERS, MIN_CAPACITY, W_ACTIVE_GEN, insertBudget } from '../../lib/layout.js';
+import { writerRecordAt } from '../../lib/writers.js';
 import { writersAnnouncing } from '../../lib/memory.js';
 import { WASM_PAGE_BYTES } from '../../lib/memory.js';
 
@@ -84,7 +85,7 @@ test('a resize makes room for every writer that may still insert into the old ta
   for (let key = 0; key < 5; key++) map.set(key, key);
   const words = new Int32Array(map.handle.memory.buffer);
   const announcing = 20;
-  const records = Array.from({ length: announcing }, (_, i) => WRITERS_BASE + (MAX_WRITERS - 1 - i) * WRITER_RECORD_INTS + W_ACTIVE_GEN);
+  const records = Array.from({ length: announcing }, (_, i) => writerRecordAt(MAX_WRITERS - 1 - i) + W_ACTIVE_GEN);
   for (const at of records) {
     t.is(Atomics.load(words, at), 0, 'an unused record');
     Atomics.store(words, at, gen + 1);
