@@ -287,12 +287,14 @@ function allocateTable(host: MigrationHost, capacity: number, old: TableInfo, ne
       if (!(error instanceof FlatshareFullError)) throw error;
       full = error;
     }
+    // The largest retired region, counting those a writer may still be in (the free
+    // list itself does not change: only this thread, owning ALLOCATING, edits it).
     const pinned = largestFreeRegionInts(host.words(), true);
     const waited = waitingSince === 0 ? 0 : Date.now() - waitingSince;
     const mayWait = waited <= PINNED_REGION_WAIT_MS;
     // The wanted table fits once a writer moves on: wait for that, not for a smaller one.
     if (!(mayWait && pinned >= tableRegionInts(capacity, host.slotInts))) {
-      const fit = fittingCapacity(host, old, need, false);
+      const fit = fittingCapacity(host, old, need, largestFreeRegionInts(host.words(), false));
       if (fit > 0) {
         try {
           return allocateRegion(host, fit);
@@ -303,7 +305,7 @@ function allocateTable(host: MigrationHost, capacity: number, old: TableInfo, ne
       }
       // Counting the regions writers may still be in: would anything fit? (One can also
       // have become reusable since the tries above: then the next turn takes it.)
-      if (!mayWait || fittingCapacity(host, old, need, true) === 0) throw full;
+      if (!mayWait || fittingCapacity(host, old, need, pinned) === 0) throw full;
     }
     if (waitingSince === 0) waitingSince = Date.now();
     host.pause(attempt, 'a retired table region that a writer of an older generation is still in');
@@ -333,8 +335,9 @@ export function minFitHeadroom(live: number, inFlight: number): number {
 }
 
 /**
- * Capacity of a table that fits in the largest reusable retired region or in
- * the room left below maxBytes, and holds `need.live` entries plus
+ * Capacity of a table that fits in a retired region of `regionInts` words (the
+ * largest one; the caller says whether it counts those a writer may still be
+ * in) or in the room left below maxBytes, and holds `need.live` entries plus
  * minFitHeadroom; 0 when none does. The largest that fits, but no larger than
  * `need.most`, by default the exact size for GROWTH_FACTOR x live. In a map
  * with arena blocks, a table in the room at the top is no larger than table g
@@ -343,14 +346,12 @@ export function minFitHeadroom(live: number, inFlight: number): number {
  * new table's entries without blocks. Tables of any size are valid (layout 5,
  * table.ts homeSlot), so this can be smaller than the table it replaces (a
  * map whose used slots are mostly tombstones) or between it and its double.
- * With `includePinned`, also counts retired regions that a writer may still
- * be in (what will fit once they move on). Caller owns the ALLOCATING phase.
+ * Caller owns the ALLOCATING phase.
  */
-export function fittingCapacity(host: MigrationHost, old: TableInfo, need: FitNeed, includePinned: boolean): number {
-  const words = host.words();
+export function fittingCapacity(host: MigrationHost, old: TableInfo, need: FitNeed, regionInts: number): number {
   const headroom = minFitHeadroom(need.live, need.inFlight);
-  const inRegion = capacityForRegionInts(largestFreeRegionInts(words, includePinned), host.slotInts);
-  const atTop = capacityForRegionInts(bumpRoomInts(words, host.memory, CACHE_LINE_INTS), host.slotInts);
+  const inRegion = capacityForRegionInts(regionInts, host.slotInts);
+  const atTop = capacityForRegionInts(bumpRoomInts(host.words(), host.memory, CACHE_LINE_INTS), host.slotInts);
   const room = Math.max(inRegion, host.arenaBlocks ? Math.min(atTop, old.capacity) : atTop);
   const enough = need.most ?? Math.max(capacityFor(GROWTH_FACTOR * need.live), capacityFor(need.live + headroom));
   const capacity = Math.min(room, enough);

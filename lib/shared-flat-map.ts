@@ -1727,11 +1727,12 @@ export class SharedFlatMap<K = string, V = unknown> implements Iterable<[K, V]> 
     // eslint-disable-next-line @typescript-eslint/no-this-alias
     const map = this;
     const hashMode = this.strKeys ? HASH_STORED : HASH_MURMUR3_INT;
+    const arenaBlocks = this.strKeys || this.refValues;
     return {
       memory: this.memory,
       slotInts: this.stride,
       initialCapacity: Atomics.load(this.words, H_INITIAL_CAPACITY),
-      arenaBlocks: this.strKeys || this.refValues,
+      arenaBlocks,
       get writerRecord() {
         return map.writerRec;
       },
@@ -1752,8 +1753,7 @@ export class SharedFlatMap<K = string, V = unknown> implements Iterable<[K, V]> 
               map.wput.copyRange(old.slots, first, end, next.slots, next.capacity, next.base, hashMode)
           : undefined,
       copyStoppedAt: () => map.wput.stoppedAt(),
-      releaseRetired:
-        this.strKeys || this.refValues ? (words, old, clear) => map.releaseRetired(words, old, clear) : undefined,
+      releaseRetired: arenaBlocks ? (words, old, clear) => map.releaseRetired(words, old, clear) : undefined,
     };
   }
 
