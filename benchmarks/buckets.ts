@@ -35,18 +35,15 @@
  * Run: `npm run bench:buckets` (builds first, ~2.5 min). Writes
  * benchmarks/results/buckets.{json,md}, with the commit measured.
  */
-import { spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
-import { SharedFlatMap } from '../lib/index.js';
 import { fmix32 } from '../lib/hashers/murmur3.js';
 import type { SharedWasmMemory } from '../lib/wasm/api.js';
 import { READ_MISS } from '../lib/wasm/read-path.js';
 import { gitCommit } from './git.js';
-import { PROTO_TABLE_BASE_BYTES, instantiateWat, lookupTimer, prototypeMemory, type Probe } from './prototype-harness.js';
+import { PROTO_TABLE_BASE_BYTES, instantiateWat, lookupTimer, prototypeMemory, lookupWorkload, runChildScript, type Probe } from './prototype-harness.js';
 import { formatLoad, median } from './measure.js';
-import { Prng, distinctKeys, sampleKeys } from './prng.js';
 
 const ENTRIES = 100_000;
 const LOOKUPS = 100_000;
@@ -145,21 +142,10 @@ interface ChildResult {
 }
 
 async function child(variant: Variant, load: number): Promise<ChildResult> {
-  const prng = new Prng(SEED);
-  const keys = distinctKeys(prng, ENTRIES);
-  const present = new Set(keys);
-  const hits = sampleKeys(prng, keys, LOOKUPS);
-  const misses = distinctKeys(prng, MISS_CHECKS, present);
-  const map = new Map<number, number>();
-  const flat = new SharedFlatMap<number, number>({ keys: 'int32', values: 'int32' });
+  const { keys, hits, misses, map, flat } = lookupWorkload(SEED, ENTRIES, LOOKUPS, MISS_CHECKS);
   const proto = new BucketTable(load);
   proto.use((await instantiate(proto.memory))[variant]);
-  for (let i = 0; i < keys.length; i++) {
-    const k = keys[i] as number;
-    map.set(k, i);
-    flat.set(k, i);
-    proto.insert(k, i);
-  }
+  for (let i = 0; i < keys.length; i++) proto.insert(keys[i] as number, i);
   for (const probeKeys of [keys, misses]) {
     for (let i = 0; i < probeKeys.length; i++) {
       const k = probeKeys[i] as number;
@@ -189,10 +175,7 @@ async function child(variant: Variant, load: number): Promise<ChildResult> {
 }
 
 function runChild(variant: Variant, load: number): ChildResult {
-  const script = fileURLToPath(import.meta.url);
-  const result = spawnSync(process.execPath, [script, '--child', variant, String(load)], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
-  if (result.status !== 0) throw new Error(`child ${variant} ${load} failed with status ${result.status}`);
-  return JSON.parse(result.stdout) as ChildResult;
+  return runChildScript<ChildResult>(fileURLToPath(import.meta.url), [variant, String(load)]);
 }
 
 const fmt = (x: number, digits = 2): string => x.toFixed(digits);

@@ -30,7 +30,6 @@
  * Run: `npm run bench:probes` (builds first, ~3 min). Writes
  * benchmarks/results/probes.{json,md}, with the commit measured.
  */
-import { spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
@@ -41,9 +40,8 @@ import { homeSlot } from '../lib/table.js';
 import type { SharedWasmMemory } from '../lib/wasm/api.js';
 import { READ_PATH_BUILD, instantiateReadPath } from '../lib/wasm/read-path.js';
 import { gitCommit } from './git.js';
-import { PROTO_TABLE_BASE_BYTES, instantiateWat, lookupTimer, prototypeMemory, type Getter, type Probe } from './prototype-harness.js';
+import { PROTO_TABLE_BASE_BYTES, instantiateWat, lookupTimer, prototypeMemory, lookupWorkload, runChildScript, type Getter, type Probe } from './prototype-harness.js';
 import { formatLoad, median } from './measure.js';
-import { Prng, distinctKeys, sampleKeys } from './prng.js';
 
 const ENTRIES = 100_000;
 const LOOKUPS = 100_000;
@@ -133,17 +131,7 @@ interface ChildResult {
 }
 
 async function child(variant: Variant): Promise<ChildResult> {
-  const prng = new Prng(SEED);
-  const keys = distinctKeys(prng, ENTRIES);
-  const present = new Set(keys);
-  const hits = sampleKeys(prng, keys, LOOKUPS);
-  const misses = distinctKeys(prng, MISS_CHECKS, present);
-  const map = new Map<number, number>();
-  const flat = new SharedFlatMap<number, number>({ keys: 'int32', values: 'int32' });
-  for (let i = 0; i < keys.length; i++) {
-    map.set(keys[i] as number, i);
-    flat.set(keys[i] as number, i);
-  }
+  const { keys, hits, misses, map, flat } = lookupWorkload(SEED, ENTRIES, LOOKUPS, MISS_CHECKS);
   const internals = SharedFlatMap.unsafeExposeInternals(flat as SharedFlatMap<unknown, unknown>);
   const seed = internals.words[H_HASHER_SEED] as number;
   const { slots, capacity } = internals.table;
@@ -186,10 +174,7 @@ async function child(variant: Variant): Promise<ChildResult> {
 }
 
 function runChild(variant: Variant): ChildResult {
-  const script = fileURLToPath(import.meta.url);
-  const result = spawnSync(process.execPath, [script, '--child', variant], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
-  if (result.status !== 0) throw new Error(`child ${variant} failed with status ${result.status}`);
-  return JSON.parse(result.stdout) as ChildResult;
+  return runChildScript<ChildResult>(fileURLToPath(import.meta.url), [variant]);
 }
 
 const fmt = (x: number, digits = 3): string => x.toFixed(digits);

@@ -1,11 +1,15 @@
 /**
  * What the read-path prototype benchmarks (benchmarks/buckets.ts,
  * benchmarks/probes.ts) share: assembling a prototype .wat over a shared
- * memory, and a lookup timing loop with its own source text.
+ * memory, a lookup timing loop with its own source text, and running the
+ * script itself as a child process for one configuration.
  */
+import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import wabtInit from 'wabt';
+import { SharedFlatMap } from '../lib/index.js';
 import { WASM_PAGE_BYTES } from '../lib/memory.js';
+import { Prng, distinctKeys, sampleKeys } from './prng.js';
 import { instantiateOver, wasmApi, type SharedWasmMemory, type WasmApi } from '../lib/wasm/api.js';
 
 /**
@@ -59,4 +63,44 @@ export function lookupTimer(label: string, impl: Getter, hits: Int32Array, passe
     return ns;`,
   ) as (impl: Getter, hits: Int32Array, passes: number) => number;
   return () => loop(impl, hits, passes);
+}
+
+/**
+ * Run `script` (the calling benchmark's own file) as a child process with
+ * `--child ...args` and return the JSON it writes to stdout. Throws when the
+ * child fails.
+ */
+export function runChildScript<R>(script: string, args: readonly string[]): R {
+  const result = spawnSync(process.execPath, [script, '--child', ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+  if (result.status !== 0) throw new Error(`child ${args.join(' ')} failed with status ${result.status}`);
+  return JSON.parse(result.stdout) as R;
+}
+
+/** The same int32 lookup workload for every implementation of a child process. */
+export interface LookupWorkload {
+  /** `entries` distinct random keys; key i has value i. */
+  keys: Int32Array;
+  /** `lookups` keys sampled from `keys`: what the timing loops look up. */
+  hits: Int32Array;
+  /** Keys not in `keys`, for the correctness check. */
+  misses: Int32Array;
+  /** A `Map` and a default (grown) SharedFlatMap holding every key. */
+  map: Map<number, number>;
+  flat: SharedFlatMap<number, number>;
+}
+
+/** Build the workload from `seed`: keys, sampled hits, absent keys, and the two maps filled. */
+export function lookupWorkload(seed: number, entries: number, lookups: number, missChecks: number): LookupWorkload {
+  const prng = new Prng(seed);
+  const keys = distinctKeys(prng, entries);
+  const present = new Set(keys);
+  const hits = sampleKeys(prng, keys, lookups);
+  const misses = distinctKeys(prng, missChecks, present);
+  const map = new Map<number, number>();
+  const flat = new SharedFlatMap<number, number>({ keys: 'int32', values: 'int32' });
+  for (let i = 0; i < keys.length; i++) {
+    map.set(keys[i] as number, i);
+    flat.set(keys[i] as number, i);
+  }
+  return { keys, hits, misses, map, flat };
 }
