@@ -30,6 +30,7 @@ import {
 import { PHASE_STABLE, phaseOf } from '../../lib/epoch.js';
 import { createSharedMemory } from '../../lib/memory.js';
 import { assertWithinMaxBytes } from '../helpers/memory.js';
+import { assertMatchesModel } from '../helpers/model.js';
 import { wasmApi } from '../../lib/wasm/api.js';
 
 type NumMap = SharedFlatMap<number, number>;
@@ -346,17 +347,6 @@ function fillUntilFull(t: ExecutionContext): { map: NumMap; model: Map<number, n
   throw new Error('unreachable');
 }
 
-function assertModel(t: ExecutionContext, map: NumMap, model: Map<number, number>, label: string): void {
-  t.is(map.size, model.size, `${label}: size`);
-  let wrong = 0;
-  for (const [k, v] of model) if (map.get(k) !== v) wrong++;
-  t.is(wrong, 0, `${label}: acknowledged entries with a wrong or missing value`);
-  t.deepEqual(
-    [...map.entries()].sort((a, b) => a[0] - b[0]),
-    [...model.entries()].sort((a, b) => a[0] - b[0]),
-    `${label}: iteration`,
-  );
-}
 
 test('FULL: set throws FlatshareFullError; acknowledged entries survive; nothing else changes', (t) => {
   const { map, model, error, next } = fillUntilFull(t);
@@ -371,7 +361,7 @@ test('FULL: set throws FlatshareFullError; acknowledged entries survive; nothing
   assertWithinMaxBytes(t, map as SharedFlatMap<unknown, unknown>, FULL_MAX_BYTES);
   t.is(phaseOf(Atomics.load(SharedFlatMap.unsafeExposeInternals(map).words, H_EPOCH)), PHASE_STABLE);
 
-  assertModel(t, map, model, 'after FULL');
+  assertMatchesModel(t, map, model, 'after FULL');
   t.false(map.has(next), 'the rejected key is absent');
 
   // Every inserting operation on a new key fails the same way, leaving the map unchanged.
@@ -391,7 +381,7 @@ test('FULL: set throws FlatshareFullError; acknowledged entries survive; nothing
   t.true(map.compareAndSet(2, 15, 16));
   model.set(2, 16);
   t.is(map.getOrSet(3, 0), 22);
-  assertModel(t, map, model, 'after in-place writes');
+  assertMatchesModel(t, map, model, 'after in-place writes');
 });
 
 test('FULL: deleting entries lets inserts succeed again (same-size rehash drops tombstones)', (t) => {
@@ -415,7 +405,7 @@ test('FULL: deleting entries lets inserts succeed again (same-size rehash drops 
   const internals = SharedFlatMap.unsafeExposeInternals(map);
   t.true(internals.gen > genBefore, 'a rehash happened');
   assertWithinMaxBytes(t, map as SharedFlatMap<unknown, unknown>, FULL_MAX_BYTES);
-  assertModel(t, map, model, 'after delete + reinsert');
+  assertMatchesModel(t, map, model, 'after delete + reinsert');
 });
 
 test('FULL: clear() on a full map works and the map is usable again', (t) => {
@@ -427,5 +417,5 @@ test('FULL: clear() on a full map works and the map is usable again', (t) => {
     map.set(k + 5, k);
     model.set(k + 5, k);
   }
-  assertModel(t, map, model, 'after clear and refill');
+  assertMatchesModel(t, map, model, 'after clear and refill');
 });

@@ -26,6 +26,7 @@ import {
 } from '../../lib/index.js';
 import { H_ALLOC_TOP, MAX_KEY_BYTES, MAX_VALUE_BYTES } from '../../lib/layout.js';
 import { assertWithinMaxBytes } from '../helpers/memory.js';
+import { assertMatchesModel } from '../helpers/model.js';
 import { blockIntsFor, blockSizeFor, classFor, freeListLength, type ArenaHost } from '../../lib/arena.js';
 
 type AnyMap = SharedFlatMap<unknown, unknown>;
@@ -554,21 +555,13 @@ function fillStringsUntilFull(t: ExecutionContext): { map: SharedFlatMap<string,
   throw new Error('unreachable');
 }
 
-function assertStrings(t: ExecutionContext, map: SharedFlatMap<string, string>, model: Map<string, string>, label: string): void {
-  t.is(map.size, model.size, `${label}: size`);
-  let wrong = 0;
-  for (const [k, v] of model) if (map.get(k) !== v) wrong++;
-  t.is(wrong, 0, `${label}: acknowledged entries with a wrong or missing value`);
-  const entries = [...map].sort((a, b) => (a[0] < b[0] ? -1 : 1));
-  t.deepEqual(entries, [...model].sort((a, b) => (a[0] < b[0] ? -1 : 1)), `${label}: iteration`);
-}
 
 test('FULL with string values: acknowledged entries stay readable; failed writes change nothing', (t) => {
   const { map, model, next } = fillStringsUntilFull(t);
   t.log(`full after ${model.size} entries of ${VALUE_LENGTH}-char values; buffer ${map.handle.memory.buffer.byteLength} bytes`);
   t.true(model.size > 100);
   assertWithinMaxBytes(t, map as AnyMap, FULL_MAX_BYTES);
-  assertStrings(t, map, model, 'after FULL');
+  assertMatchesModel(t, map, model, 'after FULL');
   const before = snapshot(map as AnyMap);
   const newKey = `key-${next}`;
   for (let attempt = 0; attempt < 3; attempt++) {
@@ -593,7 +586,7 @@ test('FULL with string values: acknowledged entries stay readable; failed writes
     t.is(map.trySet(key, value), 'ok', `overwrite ${i}`);
     model.set(key, value);
   }
-  assertStrings(t, map, model, 'after same-size overwrites');
+  assertMatchesModel(t, map, model, 'after same-size overwrites');
 });
 
 /** Delete the first quarter of `model`'s keys; returns them. */
@@ -630,7 +623,7 @@ test('FULL with string values: after deletes, the deleted keys fit again at the 
     }
     model.set(key, value);
   }
-  assertStrings(t, map, model, 'after delete + re-insert');
+  assertMatchesModel(t, map, model, 'after delete + re-insert');
   assertWithinMaxBytes(t, map as AnyMap, FULL_MAX_BYTES);
   // clear frees every key and value block onto the free lists of their classes.
   const keyClass = classFor(blockIntsFor('key-000000'.length));
@@ -692,7 +685,7 @@ test('FULL with string values: after deletes, new keys of the same size fit agai
   t.is(inserted, victims.length);
   t.true(SharedFlatMap.unsafeExposeInternals(map as AnyMap).gen > genBefore, 'a rehash dropped the tombstones');
   assertWithinMaxBytes(t, map as AnyMap, maxBytes);
-  assertStrings(t, map, model, 'after delete + insert of new keys');
+  assertMatchesModel(t, map, model, 'after delete + insert of new keys');
 });
 
 // When the arena has used all the room, a rehash cannot get a table region either
@@ -706,7 +699,7 @@ test('at the arena limit with no room for a table, new keys fit after deletes: t
   t.is(insertNew(map, model, victims.length), victims.length);
   t.is(SharedFlatMap.unsafeExposeInternals(map as AnyMap).gen, genBefore, 'no rehash: the blocks were freed in place');
   assertWithinMaxBytes(t, map as AnyMap, FULL_MAX_BYTES);
-  assertStrings(t, map, model, 'after delete + insert of new keys at the limit');
+  assertMatchesModel(t, map, model, 'after delete + insert of new keys at the limit');
   // The deleted keys are absent (their tombstones hold no key now), and come back as new entries.
   for (const key of victims) t.is(map.get(key), undefined, key);
   for (const key of victims.slice(0, 5)) {

@@ -14,6 +14,7 @@ import { writerRecordAt } from '../../lib/writers.js';
 import { Worker } from 'node:worker_threads';
 import { FIT_HEADROOM_DIVISOR, PINNED_REGION_WAIT_MS, minFitHeadroom } from '../../lib/migration.js';
 import { WASM_PAGE_BYTES } from '../../lib/memory.js';
+import { assertMatchesModel } from '../helpers/model.js';
 import { SeededPrng } from '../helpers/prng.js';
 import { DEFAULT_MODE, runWorker, testSeed } from '../stress/support.js';
 import { PHASE_ALLOCATING, genOf, makeEpoch } from '../../lib/epoch.js';
@@ -48,15 +49,6 @@ function fillUntilFull(map: SharedFlatMap<unknown, number>, kind: Kind, model: M
   }
 }
 
-function assertSameAsModel(t: ExecutionContext, map: SharedFlatMap<unknown, number>, model: Map<unknown, number>, what: string): void {
-  t.is(map.size, model.size, `${what}: size`);
-  let wrong = 0;
-  for (const [key, value] of model) if (map.get(key) !== value) wrong++;
-  t.is(wrong, 0, `${what}: entries with a wrong or missing value`);
-  let extra = 0;
-  for (const [key, value] of map) if (model.get(key) !== value) extra++;
-  t.is(extra, 0, `${what}: iterated entries the model does not have`);
-}
 
 /** Delete `count` random live keys from both. */
 function deleteRandom(t: ExecutionContext, map: SharedFlatMap<unknown, number>, model: Map<unknown, number>, prng: SeededPrng, count: number): void {
@@ -98,7 +90,7 @@ for (const kind of KINDS) {
     t.log(`${kind}: full at ${filled} entries (${fullCapacity} slots); churn at ${model.size} live went through ${[...capacities].join(', ')} slots`);
     t.true([...capacities].some((c) => c !== fullCapacity), 'the churn resized the table');
     t.true(map.byteLength <= MAX_BYTES);
-    assertSameAsModel(t, map, model, 'after the churn');
+    assertMatchesModel(t, map, model, 'after the churn');
   });
 }
 
@@ -126,7 +118,7 @@ test('int32 keys: a map with room for less than twice its table grows into the l
     'a table between 65,536 slots and its double, sized to the room left',
   );
   t.true(map.byteLength <= maxBytes);
-  assertSameAsModel(t, map, model, 'when full');
+  assertMatchesModel(t, map, model, 'when full');
 });
 
 test('at the limit, a table that would leave less than minFitHeadroom(live) inserts is refused: FULL, map unchanged', (t) => {
@@ -150,9 +142,9 @@ test('at the limit, a table that would leave less than minFitHeadroom(live) inse
   }
   t.true(inserted <= few, `${inserted} new keys went in after ${few} deletes`);
   t.is(SharedFlatMap.unsafeExposeInternals(map as SharedFlatMap<unknown, unknown>).gen, generation, 'no resize happened');
-  assertSameAsModel(t, map, model, 'after the refused resize');
+  assertMatchesModel(t, map, model, 'after the refused resize');
   t.throws(() => map.set(-1, -1), { code: 'ERR_FLATSHARE_FULL' });
-  assertSameAsModel(t, map, model, 'after set threw');
+  assertMatchesModel(t, map, model, 'after set threw');
 
   // Deleting a FIT_HEADROOM_DIVISOR-th of the entries and a little more gives the resize its headroom.
   deleteRandom(t, map, model, prng, Math.ceil(model.size / FIT_HEADROOM_DIVISOR) + MORE_INSERTS);
@@ -161,7 +153,7 @@ test('at the limit, a table that would leave less than minFitHeadroom(live) inse
     model.set(-1 - i, i);
   }
   t.true(SharedFlatMap.unsafeExposeInternals(map as SharedFlatMap<unknown, unknown>).gen > generation, 'the inserts resized the table');
-  assertSameAsModel(t, map, model, 'after the deletes and inserts');
+  assertMatchesModel(t, map, model, 'after the deletes and inserts');
 });
 
 test('minFitHeadroom: the in-flight inserts and one more, at least live / FIT_HEADROOM_DIVISOR rounded up', (t) => {
@@ -228,7 +220,7 @@ test('at the limit, a resize waits for a retired region that a slow writer still
   await exited;
   t.log(`the resize came after ${inserted} inserts and ${waited} ms`);
   t.true(waited >= PIN_HOLD_MS / 2, `the resize did not wait for the pinned region (${waited} ms)`);
-  assertSameAsModel(t, map, model, 'after the resize');
+  assertMatchesModel(t, map, model, 'after the resize');
 });
 
 test('at the limit, a resize whose only region stays pinned answers FULL after PINNED_REGION_WAIT_MS, nothing changed', (t) => {
@@ -249,12 +241,12 @@ test('at the limit, a resize whose only region stays pinned answers FULL after P
   t.is((error as { code?: string }).code, 'ERR_FLATSHARE_FULL');
   t.true(waited >= PINNED_REGION_WAIT_MS, `FULL after ${waited} ms, before the wait was over`);
   t.is(SharedFlatMap.unsafeExposeInternals(map as SharedFlatMap<unknown, unknown>).gen, generation, 'no resize happened');
-  assertSameAsModel(t, map, model, 'after FULL');
+  assertMatchesModel(t, map, model, 'after FULL');
   // Once the writer moves on, the same insert goes through.
   Atomics.store(new Int32Array(map.handle.memory.buffer), pin, 0);
   map.set(-1_000_000, 1);
   model.set(-1_000_000, 1);
-  assertSameAsModel(t, map, model, 'after the pin is gone');
+  assertMatchesModel(t, map, model, 'after the pin is gone');
 });
 
 test('string keys and values at the limit: a resize does not grow the table into the room the blocks need', (t) => {
@@ -299,7 +291,7 @@ test('clear() of a map presized to more than half its maxBytes: a smaller first 
     }
     model.set(-1 - key, key);
   }
-  assertSameAsModel(t, map, model, 'after the refill');
+  assertMatchesModel(t, map, model, 'after the refill');
 });
 
 test('a writer waiting out a migration is idle: its stale announcement does not pin a region meanwhile', async (t) => {
