@@ -332,9 +332,10 @@ export class SharedFlatMap<K = string, V = unknown> implements Iterable<[K, V]> 
   private lockedKeyRef = NULL_BLOCK;
   /**
    * The table's epoch, T_SIZE and T_REMAINING when a reclaimTombstoneKeys scan
-   * in this thread last freed nothing (all -1: none yet). While all three are
-   * unchanged no delete has made a new tombstone, so the next insert that hits
-   * FULL skips the O(capacity) scan.
+   * in this thread last freed nothing and skipped no slot that a writer held
+   * (all -1: none yet). While all three are unchanged no tombstone with a key
+   * block has appeared since (reclaimTombstoneKeys says why), so the next
+   * insert that hits FULL skips the O(capacity) scan.
    */
   private barrenReclaim: [epoch: number, size: number, remaining: number] = [-1, -1, -1];
   /** This thread's views of the buffer (words, bytes, 16-bit units); `words` is `views.words`. */
@@ -1512,20 +1513,34 @@ export class SharedFlatMap<K = string, V = unknown> implements Iterable<[K, V]> 
     const size = Atomics.load(words, table.base + T_SIZE);
     const remaining = Atomics.load(words, table.base + T_REMAINING);
     const [barrenEpoch, barrenSize, barrenRemaining] = this.barrenReclaim;
-    // Nothing deleted since the last scan that freed nothing (a delete lowers SIZE; a delete
-    // followed by an insert into an EMPTY slot lowers REMAINING). A delete followed by the
-    // revival of another tombstone changes neither: that tombstone waits for the next change.
+    // The memo: the last scan of this table freed nothing and skipped no held slot, so
+    // every tombstone then had NULL_BLOCK, and such a tombstone matches no key, so it is
+    // never revived. A tombstone with a block since then needs a delete since then, and
+    // each delete lowers SIZE. Only revivals raise SIZE again without taking an EMPTY slot
+    // (which would lower REMAINING), and a revival needs a tombstone with a block, i.e. one
+    // of those deletes: with SIZE and REMAINING unchanged, every tombstone made since has
+    // been revived, and there is still nothing to free.
     if (epoch === barrenEpoch && size === barrenSize && remaining === barrenRemaining) return 0;
     let freed = 0;
+    // Slots a writer held while the scan passed, with a key block: a delete in progress
+    // releases one as a tombstone with its block, maybe after SIZE was read above.
+    let skipped = 0;
     for (let i = 0; i < table.capacity; i++) {
       const at = table.slots + i * stride;
       const seq = Atomics.load(words, at);
-      if ((seq & LOCKED) !== 0 || (seq & STATE_MASK) !== TOMBSTONE) continue;
+      if ((seq & LOCKED) !== 0) {
+        if (Atomics.load(words, at + S_KEY_REF) !== NULL_BLOCK) skipped++;
+        continue;
+      }
+      if ((seq & STATE_MASK) !== TOMBSTONE) continue;
       const block = Atomics.load(words, at + S_KEY_REF);
       if (block === NULL_BLOCK) continue;
       const outcome = this.tryLock(words, table, at, seq, epoch);
       if (outcome === LOCK_RESTART) break; // the epoch moved: a migration frees them
-      if (outcome !== LOCK_TAKEN) continue;
+      if (outcome !== LOCK_TAKEN) {
+        skipped++; // another writer took it first (LOCK_LOST)
+        continue;
+      }
       Atomics.store(words, at + S_KEY_REF, NULL_BLOCK);
       // The new seq makes every reader and writer that read the old KEY_REF fail validation.
       Atomics.store(words, at, released(seq, TOMBSTONE));
@@ -1533,7 +1548,7 @@ export class SharedFlatMap<K = string, V = unknown> implements Iterable<[K, V]> 
       freeBlock(this.arenaHost, block);
       freed++;
     }
-    if (freed === 0) this.barrenReclaim = [epoch, size, remaining];
+    if (freed === 0 && skipped === 0) this.barrenReclaim = [epoch, size, remaining];
     return freed;
   }
 
