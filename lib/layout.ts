@@ -37,6 +37,7 @@
  *  +112 FREE_COUNT         number of retired regions below        (line 6)
  *  +113 FREE_REGIONS       FREE_REGION_MAX x { base, ints, retiredAtGen }
  *  +209 RECOVERY_LOCK      threadId + 1 of the thread running recovery; 0 = none
+ *  +210 ALLOC_PENDING      { for, base, ints, retiredAtGen }: the region taken for the table being allocated
  *
  *  Writer record (WRITER_RECORD_INTS = 16 words = one cache line per writing thread):
  *  +0  OWNER        threadId + 1 of the thread using it; 0 = free
@@ -167,6 +168,20 @@ export const FREE_REGION_INTS = 3;
 export const FREE_REGION_MAX = 32;
 /** threadId + 1 of the thread running recovery (recovery.ts); 0 = none. */
 export const H_RECOVERY_LOCK = H_FREE_REGIONS + FREE_REGION_MAX * FREE_REGION_INTS; // 209
+/**
+ * The region the migration owner has taken for table g+1 and not yet
+ * published (memory.ts announceAllocation): { for, base, ints, retiredAtGen }.
+ * ALLOC_PENDING_FOR is g + 1 (never 0: generations start at 0), written last,
+ * so 0 means none; recovery gives the region back when the owner died in
+ * ALLOCATING (recovery.ts). These words were unused (always 0) before, so
+ * the layout version did not change.
+ */
+export const H_ALLOC_PENDING = H_RECOVERY_LOCK + 1; // 210
+export const ALLOC_PENDING_FOR = 0; // generation of the table being allocated (g + 1); 0 = none
+export const ALLOC_PENDING_BASE = 1;
+export const ALLOC_PENDING_INTS = 2;
+export const ALLOC_PENDING_RETIRED_GEN = 3; // the free-list record's, or 0 for bump-allocated words
+export const ALLOC_PENDING_WORDS = 4;
 /** Header size in words. 1 KiB; everything above must fit. */
 export const HEADER_INTS = 256;
 
@@ -463,4 +478,4 @@ export const GROW_STEP_BYTES = 1 << 20;
 export const DEFAULT_CAPACITY = 64;
 
 /** True when the header words fit in HEADER_INTS (checked by a unit test). */
-export const HEADER_FITS = H_MAP_ID + MAP_ID_INTS <= H_EPOCH && H_RECOVERY_LOCK + 1 <= HEADER_INTS;
+export const HEADER_FITS = H_MAP_ID + MAP_ID_INTS <= H_EPOCH && H_ALLOC_PENDING + ALLOC_PENDING_WORDS <= HEADER_INTS;

@@ -12,6 +12,22 @@
  *   reuse (see epoch.ts, "Region reuse"). The free list is only touched by the
  *   single writer that owns the ALLOCATING phase, or by the flipper at the end
  *   of COPYING, so it needs no lock of its own.
+ * - The free list survives the death of that writer (recovery.ts rebuilds it
+ *   instead of forgetting it). Invariant: at every instant, every record below
+ *   FREE_COUNT lists only free words, i.e. words of retired tables or of the
+ *   region the owner has announced (announceAllocation) and not yet published.
+ *   Each edit keeps it at every store, not only at its end:
+ *   - taking the head of a record stores SIZE (smaller, the taken words still
+ *     included: the whole record is announced) before BASE;
+ *   - a record is removed by storing SIZE 0 first; the last record is then
+ *     copied into its place with SIZE last (for a moment it is listed twice),
+ *     and FREE_COUNT drops;
+ *   - a region merges into a neighbour record in place: GEN first (a later
+ *     generation only delays reuse), then, below the region, SIZE; above it,
+ *     BASE and then SIZE (in between the record lists a prefix of the two);
+ *   - a new record is written above FREE_COUNT, which then grows.
+ *   So a dead owner leaves records that may overlap or repeat each other but
+ *   cover only free words; rebuildFreeList turns their union into a clean list.
  * - Each thread views the buffer through an explicit-length Int32Array and
  *   makes a new one when it needs a word beyond it: a length-tracking view of a
  *   growable buffer is about 8 times slower to index.
@@ -42,6 +58,11 @@ import {
   FREE_REGION_SIZE,
   GROW_STEP_BYTES,
   H_ALLOC_TOP,
+  ALLOC_PENDING_BASE,
+  ALLOC_PENDING_FOR,
+  ALLOC_PENDING_INTS,
+  ALLOC_PENDING_RETIRED_GEN,
+  H_ALLOC_PENDING,
   H_FREE_COUNT,
   H_FREE_REGIONS,
   INT_BYTES,
@@ -229,9 +250,18 @@ export function writersAnnouncing(words: Int32Array, gen: number): number {
 
 /**
  * Take a retired region of at least `ints` words that no writer can still be in.
- * Returns its base, or -1. Caller must own the ALLOCATING phase.
+ * `announce` runs first with the whole record (base, size and retirement
+ * generation: announceAllocation), then the record gives up its head (see the
+ * module comment for the order of the stores). The whole record, not only the
+ * head: a thread stopped between the two stores leaves a record of the head's
+ * words, and the announcement then still covers the rest.
+ * Returns the base, or -1. Caller must own the ALLOCATING phase.
  */
-export function takeFreeRegion(words: Int32Array, ints: number): number {
+export function takeFreeRegion(
+  words: Int32Array,
+  ints: number,
+  announce?: (base: number, ints: number, retiredAtGen: number) => void,
+): number {
   const count = Atomics.load(words, H_FREE_COUNT);
   if (count === 0) return -1;
   const oldest = oldestActiveGeneration(words);
@@ -241,10 +271,11 @@ export function takeFreeRegion(words: Int32Array, ints: number): number {
     const retiredAt = Atomics.load(words, rec + FREE_REGION_RETIRED_GEN);
     if (size >= ints && oldest >= retiredAt) {
       const base = Atomics.load(words, rec + FREE_REGION_BASE);
+      announce?.(base, size, retiredAt);
       if (size > ints) {
-        // Keep the tail as a smaller free region.
-        Atomics.store(words, rec + FREE_REGION_BASE, base + ints);
+        // Keep the tail as a smaller free region: SIZE first, so the record never reaches past its old end.
         Atomics.store(words, rec + FREE_REGION_SIZE, size - ints);
+        Atomics.store(words, rec + FREE_REGION_BASE, base + ints);
       } else {
         removeFreeRegion(words, r, count);
       }
@@ -252,6 +283,108 @@ export function takeFreeRegion(words: Int32Array, ints: number): number {
     }
   }
   return -1;
+}
+
+/**
+ * Announce that the migration owner is taking its table for generation
+ * `forGen` (the one it is allocating) out of `ints` free words at `base`: a
+ * free-list record retired at `retiredAtGen`, or bump-allocated words (0), so
+ * that recovery can list them again if it dies before publishing the table.
+ * FOR is stored last: recovery reads the other words only when it matches.
+ */
+export function announceAllocation(words: Int32Array, forGen: number, base: number, ints: number, retiredAtGen: number): void {
+  Atomics.store(words, H_ALLOC_PENDING + ALLOC_PENDING_FOR, 0);
+  Atomics.store(words, H_ALLOC_PENDING + ALLOC_PENDING_BASE, base);
+  Atomics.store(words, H_ALLOC_PENDING + ALLOC_PENDING_INTS, ints);
+  Atomics.store(words, H_ALLOC_PENDING + ALLOC_PENDING_RETIRED_GEN, retiredAtGen);
+  Atomics.store(words, H_ALLOC_PENDING + ALLOC_PENDING_FOR, forGen + 1);
+}
+
+/** The announced region for table `forGen`, or undefined when none is (announceAllocation). */
+export function announcedAllocation(words: Int32Array, forGen: number): FreeRegion | undefined {
+  if (Atomics.load(words, H_ALLOC_PENDING + ALLOC_PENDING_FOR) !== forGen + 1) return undefined;
+  return {
+    base: Atomics.load(words, H_ALLOC_PENDING + ALLOC_PENDING_BASE),
+    ints: Atomics.load(words, H_ALLOC_PENDING + ALLOC_PENDING_INTS),
+    retiredAtGen: Atomics.load(words, H_ALLOC_PENDING + ALLOC_PENDING_RETIRED_GEN),
+  };
+}
+
+/** The announced region is published (or given back): nothing to give back any more. */
+export function clearAnnouncedAllocation(words: Int32Array): void {
+  Atomics.store(words, H_ALLOC_PENDING + ALLOC_PENDING_FOR, 0);
+}
+
+/** One free region: `ints` words from `base`, reusable once no writer announces a generation below `retiredAtGen`. */
+export interface FreeRegion {
+  readonly base: number;
+  readonly ints: number;
+  readonly retiredAtGen: number;
+}
+
+/** The free list's records (FREE_COUNT of them), as they are. */
+export function freeRegions(words: Int32Array): FreeRegion[] {
+  const regions: FreeRegion[] = [];
+  const count = Atomics.load(words, H_FREE_COUNT);
+  for (let r = 0; r < count; r++) {
+    const rec = H_FREE_REGIONS + r * FREE_REGION_INTS;
+    regions.push({
+      base: Atomics.load(words, rec + FREE_REGION_BASE),
+      ints: Atomics.load(words, rec + FREE_REGION_SIZE),
+      retiredAtGen: Atomics.load(words, rec + FREE_REGION_RETIRED_GEN),
+    });
+  }
+  return regions;
+}
+
+/**
+ * Rewrite the free list as the union of its records and `add`, less
+ * `exclude`: disjoint regions, neighbours merged (the latest retirement
+ * generation of what was merged), the FREE_REGION_MAX largest kept. For
+ * recovery of a dead owner (recovery.ts), whose records may overlap or repeat
+ * but list only free words (module comment); `add` are free regions the list
+ * may lack (the dead owner's announced region, a table its flip retires) and
+ * `exclude` the tables in use. The rewrite keeps the same invariant at every
+ * store (SIZE 0 first, SIZE last, FREE_COUNT at the end), so a recovery that
+ * dies half-way leaves a list the next one can rebuild. Caller holds the
+ * migration control for the dead owner (recovery.ts).
+ */
+export function rebuildFreeList(words: Int32Array, add: readonly FreeRegion[], exclude: readonly { base: number; ints: number }[]): void {
+  const pieces = [...freeRegions(words), ...add].filter((r) => r.ints > 0).sort((a, b) => a.base - b.base);
+  let merged: { base: number; end: number; gen: number }[] = [];
+  for (const r of pieces) {
+    const last = merged[merged.length - 1];
+    if (last !== undefined && r.base <= last.end) {
+      last.end = Math.max(last.end, r.base + r.ints);
+      last.gen = Math.max(last.gen, r.retiredAtGen);
+    } else {
+      merged.push({ base: r.base, end: r.base + r.ints, gen: r.retiredAtGen });
+    }
+  }
+  for (const x of exclude) {
+    const xEnd = x.base + x.ints;
+    merged = merged.flatMap((m) => {
+      if (xEnd <= m.base || x.base >= m.end) return [m];
+      const parts = [];
+      if (m.base < x.base) parts.push({ base: m.base, end: x.base, gen: m.gen });
+      if (xEnd < m.end) parts.push({ base: xEnd, end: m.end, gen: m.gen });
+      return parts;
+    });
+  }
+  const kept = merged
+    .sort((a, b) => b.end - b.base - (a.end - a.base))
+    .slice(0, FREE_REGION_MAX)
+    .sort((a, b) => a.base - b.base);
+  const count = Atomics.load(words, H_FREE_COUNT);
+  kept.forEach((m, r) => {
+    const rec = H_FREE_REGIONS + r * FREE_REGION_INTS;
+    Atomics.store(words, rec + FREE_REGION_SIZE, 0);
+    Atomics.store(words, rec + FREE_REGION_BASE, m.base);
+    Atomics.store(words, rec + FREE_REGION_RETIRED_GEN, m.gen);
+    Atomics.store(words, rec + FREE_REGION_SIZE, m.end - m.base);
+  });
+  // Records left between kept.length and the old count are old ones (free words) until this store.
+  if (kept.length !== count) Atomics.store(words, H_FREE_COUNT, kept.length);
 }
 
 /**
@@ -282,43 +415,73 @@ export function bumpRoomInts(words: Int32Array, memory: SharedMemory, alignInts 
   return Math.max(0, Math.floor(memory.maxByteLength / INT_BYTES) - start);
 }
 
+/** Remove record r of `count`: SIZE 0 first, then the last record moves into its place (module comment). */
 function removeFreeRegion(words: Int32Array, r: number, count: number): void {
-  const last = H_FREE_REGIONS + (count - 1) * FREE_REGION_INTS;
   const rec = H_FREE_REGIONS + r * FREE_REGION_INTS;
-  for (let f = 0; f < FREE_REGION_INTS; f++) Atomics.store(words, rec + f, Atomics.load(words, last + f));
+  Atomics.store(words, rec + FREE_REGION_SIZE, 0);
+  const last = H_FREE_REGIONS + (count - 1) * FREE_REGION_INTS;
+  if (last !== rec) {
+    Atomics.store(words, rec + FREE_REGION_BASE, Atomics.load(words, last + FREE_REGION_BASE));
+    Atomics.store(words, rec + FREE_REGION_RETIRED_GEN, Atomics.load(words, last + FREE_REGION_RETIRED_GEN));
+    Atomics.store(words, rec + FREE_REGION_SIZE, Atomics.load(words, last + FREE_REGION_SIZE));
+  }
   Atomics.store(words, H_FREE_COUNT, count - 1);
 }
 
 /**
- * Record a retired region for reuse. Adjacent regions are merged. When the list
- * is full the smallest region is forgotten (its words stay allocated but unused).
+ * Record a retired region for reuse. Adjacent regions are merged (in place,
+ * in the order the module comment gives). When the list is full the smallest
+ * region is forgotten (its words stay allocated but unused).
  * Caller must be the flipper of generation `retiredAtGen - 1`.
  */
 export function retireRegion(words: Int32Array, base: number, ints: number, retiredAtGen: number): void {
   let count = Atomics.load(words, H_FREE_COUNT);
-  // Merge with a neighbour when one exists.
+  const end = base + ints;
+  let below = -1;
+  let above = -1;
   for (let r = 0; r < count; r++) {
     const rec = H_FREE_REGIONS + r * FREE_REGION_INTS;
     const otherBase = Atomics.load(words, rec + FREE_REGION_BASE);
     const otherSize = Atomics.load(words, rec + FREE_REGION_SIZE);
-    const otherGen = Atomics.load(words, rec + FREE_REGION_RETIRED_GEN);
-    if (otherBase + otherSize === base || base + ints === otherBase) {
-      removeFreeRegion(words, r, count);
-      count--;
-      retireRegion(words, Math.min(base, otherBase), ints + otherSize, Math.max(retiredAtGen, otherGen));
-      return;
+    if (otherSize === 0) continue;
+    if (otherBase + otherSize === base) below = r;
+    else if (otherBase === end) above = r;
+  }
+  const at = (r: number): number => H_FREE_REGIONS + r * FREE_REGION_INTS;
+  const raiseGen = (rec: number, gen: number): void => {
+    if (Atomics.load(words, rec + FREE_REGION_RETIRED_GEN) < gen) Atomics.store(words, rec + FREE_REGION_RETIRED_GEN, gen);
+  };
+  if (below >= 0) {
+    const rec = at(below);
+    raiseGen(rec, retiredAtGen);
+    Atomics.store(words, rec + FREE_REGION_SIZE, Atomics.load(words, rec + FREE_REGION_SIZE) + ints);
+    if (above >= 0) {
+      // The region bridged a gap: the record below grows over the one above (listed twice
+      // for a moment), which is then removed.
+      const up = at(above);
+      raiseGen(rec, Atomics.load(words, up + FREE_REGION_RETIRED_GEN));
+      Atomics.store(words, rec + FREE_REGION_SIZE, Atomics.load(words, rec + FREE_REGION_SIZE) + Atomics.load(words, up + FREE_REGION_SIZE));
+      removeFreeRegion(words, above, count);
     }
+    return;
+  }
+  if (above >= 0) {
+    const rec = at(above);
+    raiseGen(rec, retiredAtGen);
+    const size = Atomics.load(words, rec + FREE_REGION_SIZE);
+    Atomics.store(words, rec + FREE_REGION_BASE, base); // lists [base, base + size): free words only
+    Atomics.store(words, rec + FREE_REGION_SIZE, ints + size);
+    return;
   }
   if (count === FREE_REGION_MAX) {
     let smallest = 0;
     for (let r = 1; r < count; r++) {
-      const size = Atomics.load(words, H_FREE_REGIONS + r * FREE_REGION_INTS + FREE_REGION_SIZE);
-      if (size < Atomics.load(words, H_FREE_REGIONS + smallest * FREE_REGION_INTS + FREE_REGION_SIZE)) smallest = r;
+      if (Atomics.load(words, at(r) + FREE_REGION_SIZE) < Atomics.load(words, at(smallest) + FREE_REGION_SIZE)) smallest = r;
     }
     removeFreeRegion(words, smallest, count);
     count--;
   }
-  const rec = H_FREE_REGIONS + count * FREE_REGION_INTS;
+  const rec = at(count);
   Atomics.store(words, rec + FREE_REGION_BASE, base);
   Atomics.store(words, rec + FREE_REGION_SIZE, ints);
   Atomics.store(words, rec + FREE_REGION_RETIRED_GEN, retiredAtGen);

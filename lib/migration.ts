@@ -95,15 +95,19 @@ import {
 } from './layout.js';
 import { FlatshareFullError } from './errors.js';
 import {
+  announceAllocation,
+  announcedAllocation,
   bumpAllocate,
   bumpRoomInts,
+  clearAnnouncedAllocation,
   largestFreeRegionInts,
+  rebuildFreeList,
   retireRegion,
   takeFreeRegion,
   writersAnnouncing,
   type SharedMemory,
 } from './memory.js';
-import { homeSlot, initTableHeader, readTableInfo, writeTableInfo, type TableInfo } from './table.js';
+import { homeSlot, initTableHeader, readTableInfo, tableRegionOf, writeTableInfo, type TableInfo } from './table.js';
 import { allChunksDone, announceLock, clearLock, commitIntent, copiedEntries, stagedAt } from './recovery.js';
 
 /**
@@ -187,7 +191,7 @@ export function startMigration(host: MigrationHost, epoch: number, clear: boolea
     const wanted = clear
       ? host.initialCapacity
       : Math.max(host.initialCapacity, grownCapacityFor(live + Math.max(live, inFlight)));
-    const base = allocateTable(host, wanted, old, clear ? { live: 0, inFlight: 0, most: host.initialCapacity } : { live, inFlight });
+    const base = allocateTable(host, gen + 1, wanted, old, clear ? { live: 0, inFlight: 0, most: host.initialCapacity } : { live, inFlight });
     words = host.refreshWords();
     const capacity = base.capacity;
     writeTableInfo(words, gen + 1, base.base, capacity);
@@ -195,12 +199,19 @@ export function startMigration(host: MigrationHost, epoch: number, clear: boolea
     if (clear) {
       initTableHeader(words, next.base, 0, insertBudget(capacity));
       flip(host, words, gen, old, 0, true);
+      clearAnnouncedAllocation(words);
       Atomics.store(words, H_MIG_OWNER, 0);
       return;
     }
     initTableHeader(words, next.base, 0, 0);
     Atomics.store(words, H_MIG_CURSOR, cursorWord(gen, 0));
   } catch (error) {
+    // A region taken for table g+1 goes back on the free list (retired as it was). The
+    // announcement may overlap a record (the rest of the one it was taken from): a union.
+    words = host.refreshWords();
+    const taken = announcedAllocation(words, gen + 1);
+    if (taken !== undefined) rebuildFreeList(words, [taken], [tableRegionOf(words, host.slotInts, gen)]);
+    clearAnnouncedAllocation(words);
     Atomics.store(words, H_EPOCH, epoch);
     Atomics.store(words, H_MIG_OWNER, 0);
     Atomics.notify(words, H_EPOCH);
@@ -208,6 +219,7 @@ export function startMigration(host: MigrationHost, epoch: number, clear: boolea
   }
   // Publishes the new table's descriptor, its zeroed slots and the cursor.
   Atomics.store(words, H_EPOCH, makeEpoch(gen, PHASE_COPYING));
+  clearAnnouncedAllocation(words); // table g+1 is in use now: recovery must never give it back
   Atomics.store(words, H_MIG_OWNER, 0);
   Atomics.notify(words, H_EPOCH);
   helpCopy(host, makeEpoch(gen, PHASE_COPYING));
@@ -231,17 +243,25 @@ function takeControl(host: MigrationHost, epoch: number): boolean {
 }
 
 /** A zeroed region of `capacity` slots: a reusable retired region first, else bump-allocated. Throws FlatshareFullError. */
-function allocateRegion(host: MigrationHost, capacity: number): { base: number; capacity: number } {
+function allocateRegion(host: MigrationHost, forGen: number, capacity: number): { base: number; capacity: number } {
   const words = host.words();
   const ints = tableRegionInts(capacity, host.slotInts);
-  const reused = capacity <= MAX_CAPACITY ? takeFreeRegion(words, ints) : -1;
+  // Announced before the free list gives the region up (memory.ts announceAllocation), so
+  // that recovery gives it back if this thread dies before the table is published.
+  const announce = (base: number, recordInts: number, retiredAt: number): void =>
+    announceAllocation(words, forGen, base, recordInts, retiredAt);
+  const reused = capacity <= MAX_CAPACITY ? takeFreeRegion(words, ints, announce) : -1;
   if (reused >= 0) {
     // Nobody can be in a reusable region; readers that still think so fail their generation check.
     host.refreshWords().fill(0, reused, reused + ints);
     return { base: reused, capacity };
   }
   if (capacity > MAX_CAPACITY) throw new FlatshareFullError(ints * Int32Array.BYTES_PER_ELEMENT, host.memory.maxByteLength);
-  return { base: bumpAllocate(words, host.memory, ints, CACHE_LINE_INTS), capacity };
+  const base = bumpAllocate(words, host.memory, ints, CACHE_LINE_INTS);
+  // After the CAS that took it (before it, the words could be another thread's next
+  // arena block). A thread stopped between the two leaks the region, nothing worse.
+  announceAllocation(host.words(), forGen, base, ints, 0);
+  return { base, capacity };
 }
 
 /** What a table sized to the room left must hold (fittingCapacity). */
@@ -277,12 +297,12 @@ export const PINNED_REGION_WAIT_MS = 250;
  * be free, or settle for a smaller table. Throws the FlatshareFullError of
  * `capacity` when nothing fits.
  */
-function allocateTable(host: MigrationHost, capacity: number, old: TableInfo, need: FitNeed): { base: number; capacity: number } {
+function allocateTable(host: MigrationHost, forGen: number, capacity: number, old: TableInfo, need: FitNeed): { base: number; capacity: number } {
   let waitingSince = 0;
   for (let attempt = 0; ; attempt++) {
     let full: FlatshareFullError;
     try {
-      return allocateRegion(host, capacity);
+      return allocateRegion(host, forGen, capacity);
     } catch (error) {
       if (!(error instanceof FlatshareFullError)) throw error;
       full = error;
@@ -297,7 +317,7 @@ function allocateTable(host: MigrationHost, capacity: number, old: TableInfo, ne
       const fit = fittingCapacity(host, old, need, largestFreeRegionInts(host.words(), false));
       if (fit > 0) {
         try {
-          return allocateRegion(host, fit);
+          return allocateRegion(host, forGen, fit);
         } catch (error) {
           // Another writer bumped the top meanwhile (an arena block): as full as before.
           if (!(error instanceof FlatshareFullError)) throw error;

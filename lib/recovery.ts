@@ -10,8 +10,8 @@
  * | a slot lock, no intent committed         | lockOwnerTag(words[LOCK_AT]) === its tag   | roll back: store LOCK_SEQ (nothing was written, except a TOMBSTONE's KEY_REF = NULL_BLOCK by reclaimTombstoneKeys: it stays, matches no key, and the block leaks) |
  * | a slot lock with INTENT_PUT / _COPY      | same, W_INTENT                             | roll forward: write INTENT_PAYLOAD, SIZE + 1 unless INTENT_SIZED or it was FULL, release FULL |
  * | a slot lock with INTENT_DELETE           | same                                       | roll forward: SIZE - 1 unless INTENT_SIZED, release TOMBSTONE |
- * | the migration control in ALLOCATING      | H_MIG_OWNER === its tag                    | roll back to STABLE(g); forget the free list (it may be torn; regions leak) |
- * | the migration control while flipping     | H_MIG_OWNER === its tag, phase COPYING     | all chunks done: finish the flip without retiring the old region; else just release |
+ * | the migration control in ALLOCATING      | H_MIG_OWNER === its tag                    | roll back to STABLE(g); rebuild the free list (memory.ts rebuildFreeList) with the region it announced (ALLOC_PENDING) given back |
+ * | the migration control while flipping     | H_MIG_OWNER === its tag, phase COPYING     | all chunks done: finish the flip, the old region retired into the rebuilt free list; else just release |
  * | a claimed, unfinished migration chunk    | CHUNK_CLAIMED | its tag in the chunk words | unclaim; any helper redoes it (copying is idempotent) |
  * | its writer record                        | W_OWNER === threadId + 1                   | reset and free it |
  *
@@ -58,7 +58,8 @@
  *   recounts it exactly.
  * - an insert budget unit taken by a rolled-back insert is not given back (the
  *   next resize recomputes the budget).
- * - regions on the free list when an allocator or flipper died are leaked.
+ * - a thread stopped between bumping ALLOC_TOP for a table and announcing
+ *   those words (two consecutive Atomics calls) leaks them.
  * - arena blocks (variable-length keys and values) do not exist yet.
  */
 import { releaseClassLocksOf } from './arena.js';
@@ -67,7 +68,6 @@ import {
   CHUNK_DONE,
   CHUNK_VALUE_MASK,
   H_EPOCH,
-  H_FREE_COUNT,
   H_MIG_OWNER,
   H_RECOVERY_LOCK,
   INTENT_COPY,
@@ -92,9 +92,10 @@ import {
   chunkStatesAt,
   insertBudget,
 } from './layout.js';
+import { announcedAllocation, clearAnnouncedAllocation, rebuildFreeList } from './memory.js';
 import { FULL, STATE_MASK, TOMBSTONE, lockOwnerTag, released, storeWord } from './seqlock.js';
 import { PHASE_ALLOCATING, PHASE_COPYING, PHASE_STABLE, genOf, makeEpoch, phaseOf } from './epoch.js';
-import { readTableInfo, initTableHeader, type TableInfo } from './table.js';
+import { readTableInfo, initTableHeader, tableRegionOf, type TableInfo } from './table.js';
 import { forgetClaimedRecord, recordTag, writerRecordAt } from './writers.js';
 import { FlatshareTimeoutError } from './errors.js';
 import { SPIN_ROUNDS, backoff } from './backoff.js';
@@ -385,13 +386,19 @@ function repairMigrationOwner(words: Int32Array, slotInts: number, report: Recov
   const gen = genOf(epoch);
   const phase = phaseOf(epoch);
   if (phase === PHASE_ALLOCATING) {
-    // It may have been taking a region off the free list: forget the list (leak, never reuse a torn entry).
-    Atomics.store(words, H_FREE_COUNT, 0);
+    // It may have been editing the free list: rebuild it (memory.ts: its records list only
+    // free words at every step), with the region it had taken for table g+1 given back, and
+    // without table g, which a clear's flip may already have retired (a clear flips in ALLOCATING).
+    const taken = announcedAllocation(words, gen + 1);
+    rebuildFreeList(words, taken === undefined ? [] : [taken], [tableRegionOf(words, slotInts, gen)]);
+    clearAnnouncedAllocation(words);
     Atomics.store(words, H_EPOCH, makeEpoch(gen, PHASE_STABLE));
     report.allocationsRolledBack++;
   } else if (phase === PHASE_COPYING && allChunksDone(words, slotInts, readTableInfo(words, gen))) {
-    // It was flipping: finish it. It may have been retiring the old region: forget the list.
-    Atomics.store(words, H_FREE_COUNT, 0);
+    // It was flipping: finish it, and the old region's retirement, which it may have begun
+    // or not (rebuildFreeList: the union of what the list has and that region).
+    const oldRegion = tableRegionOf(words, slotInts, gen);
+    rebuildFreeList(words, [{ ...oldRegion, retiredAtGen: gen + 1 }], [tableRegionOf(words, slotInts, gen + 1)]);
     const copied = copiedEntries(words, slotInts, readTableInfo(words, gen));
     const next = readTableInfo(words, gen + 1);
     initTableHeader(words, next.base, copied, insertBudget(next.capacity) - copied);

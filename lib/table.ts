@@ -30,6 +30,7 @@ import {
   TABLE_HEADER_INTS,
   T_REMAINING,
   T_SIZE,
+  tableRegionInts,
 } from './layout.js';
 
 /** Where the table of one generation lives, as one thread sees it. */
@@ -92,6 +93,12 @@ export function readTableInfo(words: Int32Array, gen: number): TableInfo {
   const base = Atomics.load(words, desc + TABLE_DESC_BASE);
   const capacity = Atomics.load(words, desc + TABLE_DESC_CAPACITY);
   return { base, slots: base + TABLE_HEADER_INTS, capacity };
+}
+
+/** The words of generation `gen`'s table region (readTableInfo's caveat applies). */
+export function tableRegionOf(words: Int32Array, slotInts: number, gen: number): { base: number; ints: number } {
+  const table = readTableInfo(words, gen);
+  return { base: table.base, ints: tableRegionInts(table.capacity, slotInts) };
 }
 
 /** Publish the descriptor of generation `gen`'s table (done before the epoch store that makes it visible). */

@@ -26,6 +26,7 @@ import {
   ensureBytes,
   oldestActiveGeneration,
   pagesFor,
+  rebuildFreeList,
   retireRegion,
   takeFreeRegion,
   viewWords,
@@ -298,4 +299,113 @@ test('retireRegion on a full list forgets the smallest region', (t) => {
       `region ${r} is kept`,
     );
   }
+});
+
+// ---------------------------------------------------------------- a free list that survives its editor
+
+/** [start, end) intervals. */
+type Span = readonly [number, number];
+
+/** True when [start, end) lies inside the union of `spans`. */
+function covered(start: number, end: number, spans: readonly Span[]): boolean {
+  let at = start;
+  for (const [s, e] of [...spans].sort((a, b) => a[0] - b[0])) if (s <= at && e > at) at = e;
+  return at >= end;
+}
+
+/**
+ * Run `edit` with a check after every Atomics.store into `words`: each record
+ * below FREE_COUNT lists only words of `free` (memory.ts, the free-list
+ * invariant). Returns the number of stores checked.
+ */
+function checkEveryStore(t: import('ava').ExecutionContext, words: Int32Array, free: () => readonly Span[], edit: () => void): number {
+  const original = Atomics.store;
+  let stores = 0;
+  (Atomics as { store: typeof Atomics.store }).store = ((array: Int32Array, index: number, value: number) => {
+    const result = original(array, index, value);
+    if (array === words) {
+      stores++;
+      for (const r of freeList(words)) {
+        if (r.ints > 0 && !covered(r.base, r.base + r.ints, free())) t.fail(`after store ${stores} (word ${index} = ${value}): record [${r.base}, +${r.ints}) lists words that are not free`);
+      }
+    }
+    return result;
+  }) as typeof Atomics.store;
+  try {
+    edit();
+  } finally {
+    (Atomics as { store: typeof Atomics.store }).store = original;
+  }
+  return stores;
+}
+
+test('every store of every free-list edit lists only free words (so a dead editor leaves a list recovery can rebuild)', (t) => {
+  const { words } = fixedBuffer(4 * MiB);
+  const free: Span[] = [];
+  const retire = (base: number, ints: number, gen: number): number => {
+    free.push([base, base + ints]); // free from the start of its retirement
+    return checkEveryStore(t, words, () => free, () => retireRegion(words, base, ints, gen));
+  };
+  t.true(retire(10_000, 100, 1) > 0, 'a new record');
+  t.true(retire(10_100, 50, 2) > 0, 'merge into the record below');
+  t.true(retire(9_900, 100, 2) > 0, 'merge into the record above: BASE, then SIZE');
+  retire(20_000, 64, 3);
+  t.true(retire(10_150, 9_850, 4) > 0, 'bridges two records: one grows over the other, which is removed');
+  t.deepEqual(freeList(words), [{ base: 9_900, ints: 10_164, gen: 4 }]);
+  retire(40_000, 32, 4);
+  retire(50_000, 48, 4);
+  // Taking: the head of a record, then a whole record (removal, the last one moved into its place).
+  const take = (ints: number): number => {
+    let announced: Span = [0, 0];
+    let base = -1;
+    checkEveryStore(t, words, () => [...free, announced], () => {
+      base = takeFreeRegion(words, ints, (b, n) => (announced = [b, b + n]));
+    });
+    // From now on the taken words are a table's: no record may list them.
+    const rest = free.flatMap(([s, e]): Span[] => ([[s, Math.min(e, base)], [Math.max(s, base + ints), e]] as Span[]).filter(([x, y]) => y > x));
+    free.splice(0, free.length, ...rest);
+    return base;
+  };
+  t.is(take(5_000), 9_900, 'the head of the big record');
+  t.is(take(5_164), 14_900, 'the rest of it, a whole record: removed, the last record moved into its place');
+  t.deepEqual(freeList(words).map((r) => r.base), [40_000, 50_000]);
+  // A full list forgets its smallest record to make room.
+  for (let r = freeList(words).length; r < FREE_REGION_MAX; r++) retire(100_000 + r * 1_000, 16 + r, 5);
+  t.is(freeList(words).length, FREE_REGION_MAX);
+  retire(900_000, 500, 6);
+  t.is(freeList(words).length, FREE_REGION_MAX);
+  t.true(freeList(words).some((r) => r.base === 900_000));
+});
+
+test('rebuildFreeList: the union of overlapping, repeated and empty records and of the added regions, less the excluded ones, merged', (t) => {
+  const { words } = fixedBuffer(4 * MiB);
+  const write = (regions: Region[]): void => {
+    regions.forEach((r, i) => {
+      const rec = H_FREE_REGIONS + i * FREE_REGION_INTS;
+      Atomics.store(words, rec + FREE_REGION_BASE, r.base);
+      Atomics.store(words, rec + FREE_REGION_SIZE, r.ints);
+      Atomics.store(words, rec + FREE_REGION_RETIRED_GEN, r.gen);
+    });
+    Atomics.store(words, H_FREE_COUNT, regions.length);
+  };
+  // What a dead editor can leave: a record listed twice, one inside another, an emptied one.
+  write([
+    { base: 10_000, ints: 500, gen: 2 },
+    { base: 10_000, ints: 500, gen: 2 },
+    { base: 10_100, ints: 50, gen: 1 },
+    { base: 30_000, ints: 0, gen: 7 },
+    { base: 20_000, ints: 100, gen: 3 },
+  ]);
+  rebuildFreeList(words, [{ base: 10_500, ints: 300, retiredAtGen: 5 }], [{ base: 20_040, ints: 20 }]);
+  t.deepEqual(freeList(words), [
+    { base: 10_000, ints: 800, gen: 5 }, // with the adjacent added region, the latest generation
+    { base: 20_000, ints: 40, gen: 3 }, // split around the excluded table
+    { base: 20_060, ints: 40, gen: 3 },
+  ]);
+  // More pieces than records: the largest FREE_REGION_MAX are kept.
+  write([]);
+  const many = Array.from({ length: FREE_REGION_MAX + 3 }, (_, i) => ({ base: 100_000 + i * 1_000, ints: 10 + i, retiredAtGen: 1 }));
+  rebuildFreeList(words, many, []);
+  t.is(freeList(words).length, FREE_REGION_MAX);
+  t.deepEqual(freeList(words).map((r) => r.ints), many.slice(3).map((r) => r.ints));
 });

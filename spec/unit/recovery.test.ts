@@ -16,8 +16,10 @@ import { SharedFlatMap, ErrorCode, hashers, type Hasher } from '../../lib/index.
 import {
   CHUNK_CLAIMED,
   CHUNK_DONE,
+  FREE_REGION_SIZE,
+  H_ALLOC_TOP,
   H_EPOCH,
-  H_FREE_COUNT,
+  H_FREE_REGIONS,
   H_MIG_OWNER,
   INTENT_COPY,
   INTENT_DELETE,
@@ -47,6 +49,7 @@ import { readTableInfo, type TableInfo } from '../../lib/table.js';
 import { int32KeySlot } from '../helpers/slots.js';
 import { writeFloat64 } from '../../lib/codecs.js';
 import { recordTag, writerRecordAt } from '../../lib/writers.js';
+import { announceAllocation, announcedAllocation, bumpAllocate, freeRegions, takeFreeRegion } from '../../lib/memory.js';
 
 /** The "dead" thread: an id no real thread of this process has. */
 const FAKE_THREAD = 1_000_000;
@@ -244,9 +247,11 @@ test('a hasher that throws in the middle of a resize: map consistent, no lock he
   t.is(map.size, keys.length + 1);
 });
 
-test('dead allocator (ALLOCATING): rolled back to STABLE, free list forgotten, the next insert migrates', (t) => {
+test('dead allocator (ALLOCATING): rolled back to STABLE, free list kept, the next insert migrates', (t) => {
   const { map, keys } = fullMap(hashers.default);
   const words = internals(map).words;
+  const listBefore = freeRegions(words);
+  t.is(listBefore.length, 1, 'the first table\'s region, retired by the first resize');
   fakeRecord(words);
   const epoch = Atomics.load(words, H_EPOCH);
   t.is(Atomics.compareExchange(words, H_MIG_OWNER, 0, FAKE_TAG), 0);
@@ -256,12 +261,80 @@ test('dead allocator (ALLOCATING): rolled back to STABLE, free list forgotten, t
   t.is(report.allocationsRolledBack, 1);
   t.is(Atomics.load(words, H_EPOCH), epoch);
   t.is(Atomics.load(words, H_MIG_OWNER), 0);
-  t.is(Atomics.load(words, H_FREE_COUNT), 0);
+  t.deepEqual(freeRegions(words), listBefore, 'the free list as it was (it used to be forgotten)');
   assertRecordFree(t, words);
   map.set(10_000, 10_000 * 10);
   keys.push(10_000);
   t.is(genOf(Atomics.load(words, H_EPOCH)), genOf(epoch) + 1);
   assertAll(t, map, keys, 'after the migration');
+});
+
+/** Become the fake allocator of table g+1 (control, ALLOCATING) and return g's epoch. */
+function fakeAllocating(t: ExecutionContext, words: Int32Array): number {
+  fakeRecord(words);
+  const epoch = Atomics.load(words, H_EPOCH);
+  t.is(Atomics.compareExchange(words, H_MIG_OWNER, 0, FAKE_TAG), 0);
+  t.is(Atomics.compareExchange(words, H_EPOCH, epoch, makeEpoch(genOf(epoch), PHASE_ALLOCATING)), epoch);
+  return epoch;
+}
+
+test('dead allocator that had taken a retired region off the free list: recovery puts it back', (t) => {
+  const { map, keys } = fullMap(hashers.default);
+  const words = internals(map).words;
+  const [region] = freeRegions(words);
+  if (region === undefined) return t.fail('no retired region');
+  const epoch = fakeAllocating(t, words);
+  // allocateRegion's steps for table g+1, then the thread is gone.
+  const announce = (base: number, ints: number, retiredAt: number): void => announceAllocation(words, genOf(epoch) + 1, base, ints, retiredAt);
+  t.is(takeFreeRegion(words, region.ints, announce), region.base);
+  t.deepEqual(freeRegions(words), [], 'taken');
+  t.is(map.recover(FAKE_THREAD).allocationsRolledBack, 1);
+  t.deepEqual(freeRegions(words), [region], 'given back, retired as it was');
+  t.is(announcedAllocation(words, genOf(epoch) + 1), undefined, 'the announcement is cleared');
+  map.set(10_000, 10_000 * 10);
+  keys.push(10_000);
+  assertAll(t, map, keys, 'after the migration');
+});
+
+test('dead allocator that had taken the head of a region, stopped between its two stores: the whole region is back', (t) => {
+  const { map } = fullMap(hashers.default);
+  const words = internals(map).words;
+  const [region] = freeRegions(words);
+  if (region === undefined) return t.fail('no retired region');
+  const epoch = fakeAllocating(t, words);
+  const part = region.ints / 2;
+  // takeFreeRegion's steps for a table of `part` words: the announcement (of the whole
+  // record), the first store (SIZE), not the second (BASE).
+  announceAllocation(words, genOf(epoch) + 1, region.base, region.ints, region.retiredAtGen);
+  Atomics.store(words, H_FREE_REGIONS + FREE_REGION_SIZE, region.ints - part);
+  map.recover(FAKE_THREAD);
+  t.deepEqual(freeRegions(words), [region]);
+});
+
+test('dead allocator that had bump-allocated its table: recovery lists those words as free', (t) => {
+  const { map } = fullMap(hashers.default);
+  const words = internals(map).words;
+  const [region] = freeRegions(words);
+  const epoch = fakeAllocating(t, words);
+  const top = Atomics.load(words, H_ALLOC_TOP);
+  const ints = 4 * 1024;
+  const base = bumpAllocate(words, internals(map).memory, ints, 16);
+  announceAllocation(words, genOf(epoch) + 1, base, ints, 0);
+  map.recover(FAKE_THREAD);
+  t.true(base >= top);
+  t.deepEqual(freeRegions(words), [region, { base, ints, retiredAtGen: 0 }]);
+});
+
+test('an announcement of an earlier generation is not given back', (t) => {
+  // A table that was published (its migration moved on) must never return to the free list.
+  const { map } = fullMap(hashers.default);
+  const words = internals(map).words;
+  const listBefore = freeRegions(words);
+  const current = readTableInfo(words, internals(map).gen);
+  announceAllocation(words, internals(map).gen, current.base, 64, 0); // table g's own region, as if stale
+  fakeAllocating(t, words);
+  map.recover(FAKE_THREAD);
+  t.deepEqual(freeRegions(words), listBefore, 'the current table is not listed');
 });
 
 test('dead owner between taking the control and the epoch CAS: control released', (t) => {
