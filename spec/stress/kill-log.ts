@@ -7,7 +7,8 @@
 export const ABSENT = -(2 ** 31);
 
 const OPS = 0; // operations completed by the current writer
-const HEADER = 1;
+const FULLS = 1; // writes that answered ERR_FLATSHARE_FULL, by every writer
+const HEADER = 2;
 const COMMITTED = 0;
 const PENDING = 1;
 const PER_KEY = 2;
@@ -53,6 +54,13 @@ export class KillLog {
   }
   get ops(): number {
     return Atomics.load(this.words, OPS);
+  }
+  /** A write answered ERR_FLATSHARE_FULL (and changed nothing). */
+  full(): void {
+    Atomics.add(this.words, FULLS, 1);
+  }
+  get fulls(): number {
+    return Atomics.load(this.words, FULLS);
   }
   resetOps(): void {
     Atomics.store(this.words, OPS, 0);

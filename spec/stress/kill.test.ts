@@ -15,6 +15,14 @@
  *   bystander's), and `size` agrees (up to the documented one-per-roll-forward
  *   gap, which the next resize clears).
  * Modes alternate between the default and the strict-atomics read path.
+ *
+ * The "at maxBytes" variants first fill the map with ballast keys until it is
+ * FULL, then delete ballast down to BALLAST_SHARE of that, so that the writers'
+ * inserts keep resizing the map into the largest table that fits its maxBytes
+ * (lib/migration.ts fittingCapacity) and kills land inside those resizes and
+ * inside the writes that answer FULL. The writer logs a FULL write as not
+ * done (kill-writer.worker.ts), and the checks add: every ballast key keeps its
+ * value, and at least one table was sized to the room left.
  */
 import test from 'ava';
 import { Worker } from 'node:worker_threads';
@@ -36,6 +44,12 @@ const BYSTANDER_URL = new URL('./workers/bystander.worker.js', import.meta.url);
 const KILLS = 105;
 const HOT_KEYS = 12;
 const KEY_COUNT = 12 + 200;
+/**
+ * Writer keys in the at-maxBytes variants: many more filler keys, so that most
+ * filler inserts take an EMPTY slot (a key that comes back before the next
+ * resize revives its tombstone, which takes none) and the map keeps resizing.
+ */
+const KEY_COUNT_AT_LIMIT = 12 + 4_000;
 const BYSTANDER_FIRST_KEY = 100_000;
 const BYSTANDER_KEYS = 4;
 const MAX_DELAY_MS = 20;
@@ -43,6 +57,17 @@ const MAX_DELAY_MS = 20;
 const DEADLINE_MS = 5_000;
 /** The whole test must stay well under a minute on 2 cores. */
 const TEST_BUDGET_MS = 55_000;
+
+/** Kills in each at-maxBytes variant (fewer: each adds checks of every ballast key). */
+const KILLS_AT_LIMIT = 60;
+/** What the map keeps live of its first fill in the at-maxBytes variants (FULL in churn comes past ~96 %). */
+const BALLAST_SHARE = 0.85;
+/** Ballast keys start here (above the bystander's). */
+const BALLAST_FIRST_KEY = 200_000;
+/** Writer keys live at most at once: the hot keys and FILLER_LIVE (24) filler keys, plus the bystander's. */
+const WRITER_LIVE_MAX = HOT_KEYS + 24 + BYSTANDER_KEYS;
+/** The ballast's value for key k (any int that the codec encodes). */
+const ballastValue = (k: number): number => k - BALLAST_FIRST_KEY;
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -68,7 +93,35 @@ test.serial('killed writers, string keys and int32 values (writes through the wa
   await killTest(t, 'string-int32');
 });
 
-async function killTest(t: ExecutionContext, kind: KillKind): Promise<void> {
+test.serial('killed writers at maxBytes, int32 keys: resizes into the table that fits, writes that answer FULL', async (t) => {
+  await killTest(t, 'int32', 128 * 1024);
+});
+
+test.serial('killed writers at maxBytes, string keys and int32 values: key blocks and tables share the limit', async (t) => {
+  await killTest(t, 'string-int32', 256 * 1024);
+});
+
+/**
+ * Fill `map` with ballast keys until it is FULL, then delete them down to
+ * BALLAST_SHARE of that fill, less room for the writers' keys. Returns how many are left.
+ */
+function fillBallast(t: ExecutionContext, map: SharedFlatMap<number | string, number | string>, kind: KillKind): number {
+  let filled = 0;
+  try {
+    for (;;) {
+      map.set(keyOf(kind, BALLAST_FIRST_KEY + filled), valueOf(kind, ballastValue(BALLAST_FIRST_KEY + filled)));
+      filled++;
+    }
+  } catch (error) {
+    if ((error as { code?: string }).code !== 'ERR_FLATSHARE_FULL') throw error;
+  }
+  const kept = Math.floor(filled * BALLAST_SHARE) - WRITER_LIVE_MAX;
+  for (let i = filled - 1; i >= kept; i--) map.delete(keyOf(kind, BALLAST_FIRST_KEY + i));
+  t.log(`ballast: FULL after ${filled} keys at ${map.byteLength} bytes; ${kept} kept`);
+  return kept;
+}
+
+async function killTest(t: ExecutionContext, kind: KillKind, maxBytes?: number): Promise<void> {
   t.timeout(TEST_BUDGET_MS + 15_000);
   const seed = testSeed(t);
   const prng = new SeededPrng(seed);
@@ -76,17 +129,24 @@ async function killTest(t: ExecutionContext, kind: KillKind): Promise<void> {
     ...mapKindsOf(kind),
     capacity: 8,
     waitTimeoutMs: DEADLINE_MS,
+    ...(maxBytes === undefined ? {} : { maxBytes }),
   });
   const K = (k: number): number | string => keyOf(kind, k);
-  const logBuffer = KillLog.create(KEY_COUNT);
-  const log = new KillLog(logBuffer, KEY_COUNT);
+  const ballast = maxBytes === undefined ? 0 : fillBallast(t, map, kind);
+  const kills = maxBytes === undefined ? KILLS : KILLS_AT_LIMIT;
+  const keyCount = maxBytes === undefined ? KEY_COUNT : KEY_COUNT_AT_LIMIT;
+  /** Tables seen whose capacity is not a power of two: sized to the room left (grown tables are powers of two). */
+  let fittedTables = 0;
+  let lastCapacity = -1;
+  const logBuffer = KillLog.create(keyCount);
+  const log = new KillLog(logBuffer, keyCount);
   const stop = StopFlag.create();
   const progress = new Int32Array(new SharedArrayBuffer(3 * Int32Array.BYTES_PER_ELEMENT));
   const bystanderData: BystanderData = {
     handle: map.handle,
     stop,
     progress: progress.buffer as SharedArrayBuffer,
-    readKeys: KEY_COUNT,
+    readKeys: keyCount,
     firstOwnKey: BYSTANDER_FIRST_KEY,
     ownKeys: BYSTANDER_KEYS,
     kind,
@@ -108,7 +168,9 @@ async function killTest(t: ExecutionContext, kind: KillKind): Promise<void> {
   /** Start a writer that attaches and waits for its go word (started one kill ahead: startup is slow). */
   const spawn = (kill: number) => {
     const go = new SharedArrayBuffer(Int32Array.BYTES_PER_ELEMENT);
-    const data: KillWriterData = { handle: map.handle, log: logBuffer, keyCount: KEY_COUNT, hotKeys: HOT_KEYS, seed: prng.next(), go, kind };
+    const data: KillWriterData = {
+      handle: map.handle, log: logBuffer, keyCount: keyCount, hotKeys: HOT_KEYS, seed: prng.next(), go, kind, fullIsNoOp: maxBytes !== undefined,
+    };
     const worker = new Worker(WRITER_URL, { workerData: data, env: modeEnv(MODES[kill % MODES.length]!) });
     const state: { worker: Worker; go: Int32Array; failure?: Error; exited: Promise<void> } = {
       worker,
@@ -120,7 +182,7 @@ async function killTest(t: ExecutionContext, kind: KillKind): Promise<void> {
   };
   let next = spawn(0);
   try {
-    for (let kill = 0; kill < KILLS && Date.now() - started < TEST_BUDGET_MS; kill++) {
+    for (let kill = 0; kill < kills && Date.now() - started < TEST_BUDGET_MS; kill++) {
       const current = next;
       const { worker, exited } = current;
       const threadId = worker.threadId;
@@ -158,7 +220,7 @@ async function killTest(t: ExecutionContext, kind: KillKind): Promise<void> {
 
       // Every key readable, holding its old or its in-flight value; then writable.
       let present = 0;
-      for (let k = 0; k < KEY_COUNT; k++) {
+      for (let k = 0; k < keyCount; k++) {
         const got = map.get(K(k));
         const actual = got === undefined ? ABSENT : decodeValue(kind, got);
         const allowed = [log.committed(k), log.pending(k)];
@@ -173,8 +235,14 @@ async function killTest(t: ExecutionContext, kind: KillKind): Promise<void> {
       for (let k = 0; k < HOT_KEYS; k++) {
         const v = log.committed(k);
         if (v === ABSENT) {
-          map.set(K(k), valueOf(kind, 1));
-          map.delete(K(k));
+          try {
+            map.set(K(k), valueOf(kind, 1));
+            map.delete(K(k));
+          } catch (error) {
+            // At maxBytes an insert may answer FULL; it changed nothing (checked below).
+            if (maxBytes === undefined || (error as { code?: string }).code !== 'ERR_FLATSHARE_FULL') throw error;
+            log.full();
+          }
         } else {
           map.set(K(k), valueOf(kind, v));
         }
@@ -182,12 +250,24 @@ async function killTest(t: ExecutionContext, kind: KillKind): Promise<void> {
       // Nothing else changed: iteration yields the logged keys and the bystander's, and size agrees.
       const unexpected: number[] = [];
       let bystanderKeys = 0;
+      let ballastSeen = 0;
       for (const [rawKey, rawValue] of map) {
         const k = decodeKey(kind, rawKey);
         if (k >= BYSTANDER_FIRST_KEY && k < BYSTANDER_FIRST_KEY + BYSTANDER_KEYS) bystanderKeys++;
-        else if (!(k >= 0 && k < KEY_COUNT) || log.committed(k) !== decodeValue(kind, rawValue)) unexpected.push(k);
+        else if (k >= BALLAST_FIRST_KEY && k < BALLAST_FIRST_KEY + ballast && decodeValue(kind, rawValue) === ballastValue(k)) ballastSeen++;
+        else if (!(k >= 0 && k < keyCount) || log.committed(k) !== decodeValue(kind, rawValue)) unexpected.push(k);
       }
       t.deepEqual(unexpected, [], `kill ${kill}: entries the log does not explain`);
+      if (ballastSeen !== ballast) t.fail(`kill ${kill} (seed ${seed}): iteration yielded ${ballastSeen} of the ${ballast} ballast keys`);
+      for (let b = BALLAST_FIRST_KEY; b < BALLAST_FIRST_KEY + ballast; b++) {
+        if (decodeValue(kind, map.get(K(b))) !== ballastValue(b)) {
+          t.fail(`kill ${kill} (seed ${seed}): ballast key ${b} holds ${map.get(K(b))}`);
+          return;
+        }
+      }
+      const capacity = SharedFlatMap.unsafeExposeInternals(map as SharedFlatMap<unknown, unknown>).table.capacity;
+      if (capacity !== lastCapacity && (capacity & (capacity - 1)) !== 0) fittedTables++;
+      lastCapacity = capacity;
       // size: exact, except the documented gap (docs/failure-model.md): a kill between a writer's SIZE add and
       // its INTENT_SIZED store makes the roll-forward count the entry twice. Only a rolled-forward kill may add
       // such a drift, and the next resize recounts (drift back to 0).
@@ -196,8 +276,8 @@ async function killTest(t: ExecutionContext, kind: KillKind): Promise<void> {
       // report is not ours to see, so allow the one drift a roll-forward could have left.
       allowedDrift = (gen === lastGen ? allowedDrift : 0) + (report.records === 0 ? 1 : report.rolledForward);
       lastGen = gen;
-      const drift = map.size - (present + bystanderKeys);
-      if (Math.abs(drift) > allowedDrift) t.fail(`kill ${kill}: size ${map.size}, entries ${present + bystanderKeys}; recovery ${JSON.stringify(report)}`);
+      const drift = map.size - (present + bystanderKeys + ballast);
+      if (Math.abs(drift) > allowedDrift) t.fail(`kill ${kill}: size ${map.size}, entries ${present + bystanderKeys + ballast}; recovery ${JSON.stringify(report)}`);
       if (drift !== 0) totals.sizeDriftSeen++;
       // The bystander is not wedged.
       const rounds = Atomics.load(progress, 0);
@@ -214,10 +294,40 @@ async function killTest(t: ExecutionContext, kind: KillKind): Promise<void> {
   const result = (await bystander).result;
   t.is(result.wrongOwnValues, 0);
   t.is(result.timeouts, 0, 'no wait of the bystander reached its limit');
-  t.true(totals.kills >= 100, `${totals.kills} kills in the time budget`);
+  t.true(totals.kills >= kills - 5, `${totals.kills} kills in the time budget`);
+  if (maxBytes !== undefined) {
+    t.true(map.byteLength === maxBytes, `the memory reached maxBytes (${map.byteLength} of ${maxBytes})`);
+    if (kind === 'int32') {
+      t.true(fittedTables > 0, 'at least one table sized to the room left was seen');
+      // The kills left the map all of its memory: insert + delete pairs of new keys, enough to use
+      // up the insert budget twice, resize without FULL. (Before recovery rebuilt the free list, a
+      // writer killed while allocating made recovery forget it, and every resize after that was FULL.)
+      const capacity = SharedFlatMap.unsafeExposeInternals(map as SharedFlatMap<unknown, unknown>).table.capacity;
+      const genBefore = generationOf(map);
+      const sizeBefore = map.size;
+      for (let i = 0; i < 2 * capacity; i++) {
+        const k = K(BALLAST_FIRST_KEY + ballast + i);
+        try {
+          map.set(k, valueOf(kind, i));
+        } catch (error) {
+          t.fail(`after the kills, insert ${i} of ${2 * capacity} new keys (each deleted again) failed: ${(error as Error).message}`);
+          break;
+        }
+        map.delete(k);
+      }
+      t.true(generationOf(map) > genBefore + 1, 'the pairs resized the map');
+      t.is(map.size, sizeBefore, 'the pairs left the entries as they were');
+    }
+    // A string-key map at its limit has arena blocks between its old tables: no retired region
+    // holds a new table, so its inserts go on through the in-place reclaim of tombstones' key
+    // blocks (SharedFlatMap.reclaimTombstoneKeys), and some answer FULL.
+    else t.true(log.fulls > 0, 'some writes answered FULL: the writers worked at the limit');
+  }
   t.log(`${kind} keys and values: ${totals.kills} kills, ${totals.ops} writer ops; killed mid-operation ${totals.midOp}: ` +
     `${totals.rolledForward} rolled forward, ${totals.rolledBack} rolled back; killed in a migration ${totals.killedDuringMigration}: ` +
     `${totals.chunksReleased} chunks released, ${totals.allocationsRolledBack} allocations rolled back, ` +
     `${totals.flipsFinished} flips finished, ${totals.migrationOwnershipReleased} controls released; ` +
-    `in-flight value found ${totals.pendingValueSeen} times; size off by the known gap after ${totals.sizeDriftSeen} checks; bystander ${result.rounds} rounds; ${Date.now() - started} ms`);
+    `in-flight value found ${totals.pendingValueSeen} times; size off by the known gap after ${totals.sizeDriftSeen} checks; bystander ${result.rounds} rounds; ` +
+    (maxBytes === undefined ? '' : `at maxBytes ${maxBytes}: ${fittedTables} tables sized to the room left seen, ${ballast} ballast keys, writes answered FULL ${log.fulls}; `) +
+    `${Date.now() - started} ms`);
 }

@@ -23,6 +23,12 @@ export interface KillWriterData {
   go: SharedArrayBuffer;
   /** Key and value kinds of the map (kill-codec.ts). */
   kind: KillKind;
+  /**
+   * The map is at its maxBytes: a write that answers ERR_FLATSHARE_FULL is
+   * logged as not done (committed = the old value), which is what FULL
+   * promises (nothing changed). Otherwise FULL fails the writer.
+   */
+  fullIsNoOp: boolean;
 }
 
 const VALUE_RANGE = 1_000_000;
@@ -40,6 +46,17 @@ function run(data: KillWriterData): void {
   const log = new KillLog(data.log, data.keyCount);
   const prng = new SeededPrng(data.seed);
   const fillers = data.keyCount - data.hotKeys;
+  /** Run one write; false when it answered FULL at maxBytes (it then changed nothing). */
+  const write = (op: () => unknown): boolean => {
+    try {
+      op();
+      return true;
+    } catch (error) {
+      if (!data.fullIsNoOp || (error as { code?: string }).code !== 'ERR_FLATSHARE_FULL') throw error;
+      log.full();
+      return false;
+    }
+  };
   let nextFiller = prng.int(0, fillers);
   const live: number[] = [];
   for (let k = data.hotKeys; k < data.keyCount; k++) if (log.committed(k) !== ABSENT) live.push(k);
@@ -52,9 +69,12 @@ function run(data: KillWriterData): void {
         while (log.committed(k) !== ABSENT) k = data.hotKeys + (nextFiller++ % fillers);
         const v = prng.int(0, VALUE_RANGE);
         log.begin(k, v);
-        map.set(K(k), V(v));
-        log.commit(k, v);
-        live.push(k);
+        if (write(() => map.set(K(k), V(v)))) {
+          log.commit(k, v);
+          live.push(k);
+        } else {
+          log.settle(k, ABSENT);
+        }
       } else {
         const k = live.shift() as number;
         log.begin(k, ABSENT);
@@ -68,8 +88,8 @@ function run(data: KillWriterData): void {
     if (roll < 6) {
       const v = prng.int(0, VALUE_RANGE);
       log.begin(k, v);
-      map.set(K(k), V(v));
-      log.commit(k, v);
+      if (write(() => map.set(K(k), V(v)))) log.commit(k, v);
+      else log.settle(k, old);
     } else if (roll < 8) {
       log.begin(k, ABSENT);
       map.delete(K(k));
@@ -78,14 +98,19 @@ function run(data: KillWriterData): void {
       const d = 1 + prng.int(0, ADD_RANGE);
       const v = (old === ABSENT ? 0 : old) + d;
       log.begin(k, v);
-      if (kind === 'int32') {
-        const got = map.add(K(k), d);
-        if (got !== v) throw new Error(`add(${k}, ${d}) returned ${got}, expected ${v}`);
-      } else if (!map.compareAndSet(K(k), old === ABSENT ? undefined : V(old), V(v))) {
-        // String values have no add(): the same read-modify-write through compareAndSet.
-        throw new Error(`compareAndSet(${k}) failed: the writer is the only one writing its keys`);
-      }
-      log.commit(k, v);
+      let swapped = true;
+      const done = write(() => {
+        if (kind === 'int32') {
+          const got = map.add(K(k), d);
+          if (got !== v) throw new Error(`add(${k}, ${d}) returned ${got}, expected ${v}`);
+        } else {
+          // String values have no add(): the same read-modify-write through compareAndSet.
+          swapped = map.compareAndSet(K(k), old === ABSENT ? undefined : V(old), V(v));
+        }
+      });
+      if (!swapped) throw new Error(`compareAndSet(${k}) failed: the writer is the only one writing its keys`);
+      if (done) log.commit(k, v);
+      else log.settle(k, old);
     }
     log.tick();
   }
