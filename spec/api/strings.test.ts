@@ -28,6 +28,7 @@ import { H_ALLOC_TOP, MAX_KEY_BYTES, MAX_VALUE_BYTES, NULL_BLOCK, S_KEY_REF } fr
 import { LOCKED, STATE_MASK, TOMBSTONE } from '../../lib/seqlock.js';
 import { assertWithinMaxBytes } from '../helpers/memory.js';
 import { assertMatchesModel } from '../helpers/model.js';
+import { spyAtomics } from '../helpers/atomics-spy.js';
 import { blockIntsFor, blockSizeFor, classFor, freeListLength, type ArenaHost } from '../../lib/arena.js';
 
 type AnyMap = SharedFlatMap<unknown, unknown>;
@@ -711,17 +712,8 @@ test('at the arena limit with no room for a table, new keys fit after deletes: t
 
 /** How many times `Atomics.load` runs during `body` (a scan of the table loads every slot's seq word). */
 function atomicsLoadsDuring(body: () => void): number {
-  const original = Atomics.load;
   let loads = 0;
-  (Atomics as { load: typeof Atomics.load }).load = ((typedArray: Int32Array, index: number) => {
-    loads++;
-    return original(typedArray, index);
-  }) as typeof Atomics.load;
-  try {
-    body();
-  } finally {
-    (Atomics as { load: typeof Atomics.load }).load = original;
-  }
+  spyAtomics('load', () => loads++, body);
   return loads;
 }
 

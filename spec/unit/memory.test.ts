@@ -25,6 +25,7 @@ import {
   createSharedMemory,
   ensureBytes,
   oldestActiveGeneration,
+  freeRegions,
   pagesFor,
   rebuildFreeList,
   retireRegion,
@@ -33,6 +34,7 @@ import {
   type SharedMemory,
 } from '../../lib/memory.js';
 import { writerRecordAt } from '../../lib/writers.js';
+import { spyAtomics } from '../helpers/atomics-spy.js';
 
 interface Region {
   base: number;
@@ -48,18 +50,11 @@ function fixedBuffer(maxBytes: number): { buffer: WasmSharedMemory; words: Int32
   return { buffer, words };
 }
 
+/** The free list's records, by base. */
 function freeList(words: Int32Array): Region[] {
-  const count = Atomics.load(words, H_FREE_COUNT);
-  const regions: Region[] = [];
-  for (let r = 0; r < count; r++) {
-    const rec = H_FREE_REGIONS + r * FREE_REGION_INTS;
-    regions.push({
-      base: Atomics.load(words, rec + FREE_REGION_BASE),
-      ints: Atomics.load(words, rec + FREE_REGION_SIZE),
-      gen: Atomics.load(words, rec + FREE_REGION_RETIRED_GEN),
-    });
-  }
-  return regions.sort((a, b) => a.base - b.base);
+  return freeRegions(words)
+    .map((r) => ({ base: r.base, ints: r.ints, gen: r.retiredAtGen }))
+    .sort((a, b) => a.base - b.base);
 }
 
 const MiB = 1 << 20;
@@ -319,23 +314,14 @@ function covered(start: number, end: number, spans: readonly Span[]): boolean {
  * invariant). Returns the number of stores checked.
  */
 function checkEveryStore(t: import('ava').ExecutionContext, words: Int32Array, free: () => readonly Span[], edit: () => void): number {
-  const original = Atomics.store;
   let stores = 0;
-  (Atomics as { store: typeof Atomics.store }).store = ((array: Int32Array, index: number, value: number) => {
-    const result = original(array, index, value);
-    if (array === words) {
-      stores++;
-      for (const r of freeList(words)) {
-        if (r.ints > 0 && !covered(r.base, r.base + r.ints, free())) t.fail(`after store ${stores} (word ${index} = ${value}): record [${r.base}, +${r.ints}) lists words that are not free`);
-      }
+  spyAtomics('store', (array, index, value) => {
+    if (array !== words) return;
+    stores++;
+    for (const r of freeList(words)) {
+      if (r.ints > 0 && !covered(r.base, r.base + r.ints, free())) t.fail(`after store ${stores} (word ${index} = ${value}): record [${r.base}, +${r.ints}) lists words that are not free`);
     }
-    return result;
-  }) as typeof Atomics.store;
-  try {
-    edit();
-  } finally {
-    (Atomics as { store: typeof Atomics.store }).store = original;
-  }
+  }, edit);
   return stores;
 }
 
