@@ -206,13 +206,17 @@ export function startMigration(host: MigrationHost, epoch: number, clear: boolea
     initTableHeader(words, next.base, 0, 0);
     Atomics.store(words, H_MIG_CURSOR, cursorWord(gen, 0));
   } catch (error) {
-    // A region taken for table g+1 goes back on the free list (retired as it was). The
-    // announcement may overlap a record (the rest of the one it was taken from): a union.
     words = host.refreshWords();
-    const taken = announcedAllocation(words, gen + 1);
-    if (taken !== undefined) rebuildFreeList(words, [taken], [tableRegionOf(words, host.slotInts, gen)]);
+    // A clear's flip may have made table g+1 current before its clean-up threw
+    // (releaseRetired waits for arena locks, with a timeout): then nothing is undone.
+    if (Atomics.load(words, H_EPOCH) === makeEpoch(gen, PHASE_ALLOCATING)) {
+      // A region taken for table g+1 goes back on the free list (retired as it was). The
+      // announcement may overlap a record (the rest of the one it was taken from): a union.
+      const taken = announcedAllocation(words, gen + 1);
+      if (taken !== undefined) rebuildFreeList(words, [taken], [tableRegionOf(words, host.slotInts, gen)]);
+      Atomics.store(words, H_EPOCH, epoch);
+    }
     clearAnnouncedAllocation(words);
-    Atomics.store(words, H_EPOCH, epoch);
     Atomics.store(words, H_MIG_OWNER, 0);
     Atomics.notify(words, H_EPOCH);
     throw error;
@@ -259,7 +263,7 @@ function allocateRegion(host: MigrationHost, forGen: number, capacity: number): 
   if (capacity > MAX_CAPACITY) throw new FlatshareFullError(ints * Int32Array.BYTES_PER_ELEMENT, host.memory.maxByteLength);
   const base = bumpAllocate(words, host.memory, ints, CACHE_LINE_INTS);
   // After the CAS that took it (before it, the words could be another thread's next
-  // arena block). A thread stopped between the two leaks the region, nothing worse.
+  // arena block). A thread stopped in between (a return and a call) leaks the region.
   announceAllocation(host.words(), forGen, base, ints, 0);
   return { base, capacity };
 }
@@ -521,10 +525,14 @@ function samePayload(words: Int32Array, a: number, b: number, stride: number): b
 function tryFlip(host: MigrationHost, words: Int32Array, epoch: number, old: TableInfo): void {
   if (Atomics.compareExchange(words, H_MIG_OWNER, 0, host.recordTag) !== 0) return;
   const gen = genOf(epoch);
-  if (Atomics.load(words, H_EPOCH) === epoch && allChunksDone(words, host.slotInts, old)) {
-    flip(host, words, gen, old, copiedEntries(words, host.slotInts, old), false);
+  try {
+    if (Atomics.load(words, H_EPOCH) === epoch && allChunksDone(words, host.slotInts, old)) {
+      flip(host, words, gen, old, copiedEntries(words, host.slotInts, old), false);
+    }
+  } finally {
+    // Also when the clean-up after the flip (releaseRetired: arena locks, with a timeout) throws.
+    Atomics.store(words, H_MIG_OWNER, 0);
   }
-  Atomics.store(words, H_MIG_OWNER, 0);
 }
 
 /** Make table gen+1 current. The caller holds the migration control and every chunk is done (or it is clearing). */

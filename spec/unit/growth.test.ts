@@ -6,10 +6,11 @@
  * any size (capacityFor); the tables they grow into are powers of two.
  */
 import test from 'ava';
-import { SharedFlatMap } from '../../lib/index.js';
-import { MAX_WRITERS, MIN_CAPACITY, W_ACTIVE_GEN, insertBudget } from '../../lib/layout.js';
+import { ErrorCode, FlatshareTimeoutError, SharedFlatMap } from '../../lib/index.js';
+import { H_MIG_OWNER, MAX_WRITERS, MIN_CAPACITY, W_ACTIVE_GEN, insertBudget } from '../../lib/layout.js';
 import { writerRecordAt } from '../../lib/writers.js';
-import { writersAnnouncing } from '../../lib/memory.js';
+import { freeRegions, writersAnnouncing } from '../../lib/memory.js';
+import { tableRegionOf } from '../../lib/table.js';
 import { WASM_PAGE_BYTES } from '../../lib/memory.js';
 
 function capacityOf(map: SharedFlatMap<number, number>): number {
@@ -103,4 +104,78 @@ test('a resize makes room for every writer that may still insert into the old ta
   t.true(insertBudget(capacity) >= 5 + announcing + 1, `${capacity} slots`);
   for (let key = 0; key < 5; key++) t.is(map.get(key), key);
   t.is(map.size, 5);
+});
+
+// ---------------------------------------------------------------- clean-up after a flip that throws
+
+/** Make the map's next releaseRetired (the clean-up after a flip: arena locks, with a timeout) throw. */
+function failNextRelease(map: SharedFlatMap<string, string>): () => number {
+  const inner = map as unknown as { releaseRetired: (...args: unknown[]) => void };
+  const real = inner.releaseRetired.bind(map);
+  let failures = 0;
+  inner.releaseRetired = (...args: unknown[]) => {
+    inner.releaseRetired = real;
+    failures++;
+    throw new FlatshareTimeoutError(50, 'an arena free-list lock (simulated)');
+  };
+  return () => failures;
+}
+
+/** True when a free-list record overlaps the current table's region. */
+function currentTableListed(map: SharedFlatMap<string, string>): boolean {
+  const { words, gen, slotInts } = SharedFlatMap.unsafeExposeInternals(map as SharedFlatMap<unknown, unknown>);
+  const table = tableRegionOf(words, slotInts, gen);
+  return freeRegions(words).some((r) => r.ints > 0 && r.base < table.base + table.ints && table.base < r.base + r.ints);
+}
+
+test('clear() whose clean-up after the flip throws: the clear stands, the new table is not put back on the free list', (t) => {
+  const map = new SharedFlatMap<string, string>({ keys: 'string', values: 'string', capacity: 64 });
+  for (let i = 0; i < 500; i++) map.set(`key-${i}`, `value-${i}`);
+  const { words } = SharedFlatMap.unsafeExposeInternals(map as SharedFlatMap<unknown, unknown>);
+  const gen = SharedFlatMap.unsafeExposeInternals(map as SharedFlatMap<unknown, unknown>).gen;
+  const failures = failNextRelease(map);
+  t.throws(() => map.clear(), { code: ErrorCode.TIMEOUT });
+  t.is(failures(), 1);
+  t.is(SharedFlatMap.unsafeExposeInternals(map as SharedFlatMap<unknown, unknown>).gen, gen + 1, 'the flip is not rolled back');
+  t.is(map.size, 0);
+  t.is(Atomics.load(words, H_MIG_OWNER), 0, 'the migration control is free');
+  t.false(currentTableListed(map), 'the current table is not on the free list');
+  for (let i = 0; i < 3000; i++) map.set(`new-${i}`, `v${i}`);
+  for (let i = 0; i < 3000; i++) t.is(map.get(`new-${i}`), `v${i}`);
+  t.is(map.get('key-1'), undefined);
+  t.is(map.size, 3000);
+});
+
+test('a resize whose clean-up after the flip throws releases the migration control: later resizes run', (t) => {
+  const map = new SharedFlatMap<string, string>({ keys: 'string', values: 'string', capacity: 64 });
+  const model = new Map<string, string>();
+  for (let i = 0; i < 60; i++) model.set(`key-${i}`, `value-${i}`);
+  for (const [k, v] of model) map.set(k, v);
+  for (let i = 0; i < 20; i++) {
+    t.true(map.delete(`key-${i}`)); // tombstones: the flip then frees their key blocks (releaseRetired)
+    model.delete(`key-${i}`);
+  }
+  const internals = () => SharedFlatMap.unsafeExposeInternals(map as SharedFlatMap<unknown, unknown>);
+  const gen = internals().gen;
+  const failures = failNextRelease(map);
+  let thrown = 0;
+  for (let i = 0; internals().gen === gen; i++) {
+    try {
+      map.set(`more-${i}`, `m${i}`);
+      model.set(`more-${i}`, `m${i}`);
+    } catch (error) {
+      t.is((error as { code?: string }).code, ErrorCode.TIMEOUT);
+      thrown++;
+    }
+  }
+  t.is(failures(), 1);
+  t.is(thrown, 1, 'the insert that ran the flip reports the clean-up\'s error');
+  t.is(Atomics.load(internals().words, H_MIG_OWNER), 0, 'the migration control is free (it stayed taken before)');
+  for (let i = 0; i < 2000; i++) {
+    map.set(`later-${i}`, `l${i}`);
+    model.set(`later-${i}`, `l${i}`);
+  }
+  t.true(internals().gen > gen + 1, 'later resizes ran');
+  t.is(map.size, model.size);
+  for (const [k, v] of model) if (map.get(k) !== v) t.fail(`${k} holds ${map.get(k)}`);
 });
