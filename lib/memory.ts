@@ -346,7 +346,9 @@ export function freeRegions(words: Int32Array): FreeRegion[] {
  * may lack (the dead owner's announced region, a table its flip retires) and
  * `exclude` the tables in use. The rewrite keeps the same invariant at every
  * store (SIZE 0 first, SIZE last, FREE_COUNT at the end), so a recovery that
- * dies half-way leaves a list the next one can rebuild. Caller holds the
+ * dies half-way leaves a list that lists no word in use, which the next one
+ * can rebuild; it is not lossless, though: a record overwritten before its
+ * words were rewritten elsewhere is lost (leaked). Caller holds the
  * migration control for the dead owner (recovery.ts).
  */
 export function rebuildFreeList(words: Int32Array, add: readonly FreeRegion[], exclude: readonly { base: number; ints: number }[]): void {

@@ -59,7 +59,9 @@
  * - an insert budget unit taken by a rolled-back insert is not given back (the
  *   next resize recomputes the budget).
  * - a thread stopped between bumping ALLOC_TOP for a table and announcing
- *   those words (two consecutive Atomics calls) leaks them.
+ *   those words (a return and a call apart) leaks them;
+ * - a recovery killed while it rebuilds the free list may leave regions off
+ *   it (memory.ts rebuildFreeList: never a word in use, but not lossless).
  * - arena blocks (variable-length keys and values) do not exist yet.
  */
 import { releaseClassLocksOf } from './arena.js';
