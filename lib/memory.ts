@@ -248,6 +248,11 @@ export function writersAnnouncing(words: Int32Array, gen: number): number {
   return count;
 }
 
+/** Word index of free-list record `r` (its FREE_REGION_* fields follow). */
+export function freeRecordAt(r: number): number {
+  return H_FREE_REGIONS + r * FREE_REGION_INTS;
+}
+
 /**
  * Take a retired region of at least `ints` words that no writer can still be in.
  * `announce` runs first with the whole record (base, size and retirement
@@ -266,7 +271,7 @@ export function takeFreeRegion(
   if (count === 0) return -1;
   const oldest = oldestActiveGeneration(words);
   for (let r = 0; r < count; r++) {
-    const rec = H_FREE_REGIONS + r * FREE_REGION_INTS;
+    const rec = freeRecordAt(r);
     const size = Atomics.load(words, rec + FREE_REGION_SIZE);
     const retiredAt = Atomics.load(words, rec + FREE_REGION_RETIRED_GEN);
     if (size >= ints && oldest >= retiredAt) {
@@ -327,7 +332,7 @@ export function freeRegions(words: Int32Array): FreeRegion[] {
   const regions: FreeRegion[] = [];
   const count = Atomics.load(words, H_FREE_COUNT);
   for (let r = 0; r < count; r++) {
-    const rec = H_FREE_REGIONS + r * FREE_REGION_INTS;
+    const rec = freeRecordAt(r);
     regions.push({
       base: Atomics.load(words, rec + FREE_REGION_BASE),
       ints: Atomics.load(words, rec + FREE_REGION_SIZE),
@@ -379,7 +384,7 @@ export function rebuildFreeList(words: Int32Array, add: readonly FreeRegion[], e
     .sort((a, b) => a.base - b.base);
   const count = Atomics.load(words, H_FREE_COUNT);
   kept.forEach((m, r) => {
-    const rec = H_FREE_REGIONS + r * FREE_REGION_INTS;
+    const rec = freeRecordAt(r);
     Atomics.store(words, rec + FREE_REGION_SIZE, 0);
     Atomics.store(words, rec + FREE_REGION_BASE, m.base);
     Atomics.store(words, rec + FREE_REGION_RETIRED_GEN, m.gen);
@@ -400,7 +405,7 @@ export function largestFreeRegionInts(words: Int32Array, includePinned: boolean)
   const oldest = count === 0 || includePinned ? Infinity : oldestActiveGeneration(words);
   let largest = 0;
   for (let r = 0; r < count; r++) {
-    const rec = H_FREE_REGIONS + r * FREE_REGION_INTS;
+    const rec = freeRecordAt(r);
     const size = Atomics.load(words, rec + FREE_REGION_SIZE);
     if (size > largest && oldest >= Atomics.load(words, rec + FREE_REGION_RETIRED_GEN)) largest = size;
   }
@@ -419,9 +424,9 @@ export function bumpRoomInts(words: Int32Array, memory: SharedMemory, alignInts 
 
 /** Remove record r of `count`: SIZE 0 first, then the last record moves into its place (module comment). */
 function removeFreeRegion(words: Int32Array, r: number, count: number): void {
-  const rec = H_FREE_REGIONS + r * FREE_REGION_INTS;
+  const rec = freeRecordAt(r);
   Atomics.store(words, rec + FREE_REGION_SIZE, 0);
-  const last = H_FREE_REGIONS + (count - 1) * FREE_REGION_INTS;
+  const last = freeRecordAt(count - 1);
   if (last !== rec) {
     Atomics.store(words, rec + FREE_REGION_BASE, Atomics.load(words, last + FREE_REGION_BASE));
     Atomics.store(words, rec + FREE_REGION_RETIRED_GEN, Atomics.load(words, last + FREE_REGION_RETIRED_GEN));
@@ -442,25 +447,24 @@ export function retireRegion(words: Int32Array, base: number, ints: number, reti
   let below = -1;
   let above = -1;
   for (let r = 0; r < count; r++) {
-    const rec = H_FREE_REGIONS + r * FREE_REGION_INTS;
+    const rec = freeRecordAt(r);
     const otherBase = Atomics.load(words, rec + FREE_REGION_BASE);
     const otherSize = Atomics.load(words, rec + FREE_REGION_SIZE);
     if (otherSize === 0) continue;
     if (otherBase + otherSize === base) below = r;
     else if (otherBase === end) above = r;
   }
-  const at = (r: number): number => H_FREE_REGIONS + r * FREE_REGION_INTS;
   const raiseGen = (rec: number, gen: number): void => {
     if (Atomics.load(words, rec + FREE_REGION_RETIRED_GEN) < gen) Atomics.store(words, rec + FREE_REGION_RETIRED_GEN, gen);
   };
   if (below >= 0) {
-    const rec = at(below);
+    const rec = freeRecordAt(below);
     raiseGen(rec, retiredAtGen);
     Atomics.store(words, rec + FREE_REGION_SIZE, Atomics.load(words, rec + FREE_REGION_SIZE) + ints);
     if (above >= 0) {
       // The region bridged a gap: the record below grows over the one above (listed twice
       // for a moment), which is then removed.
-      const up = at(above);
+      const up = freeRecordAt(above);
       raiseGen(rec, Atomics.load(words, up + FREE_REGION_RETIRED_GEN));
       Atomics.store(words, rec + FREE_REGION_SIZE, Atomics.load(words, rec + FREE_REGION_SIZE) + Atomics.load(words, up + FREE_REGION_SIZE));
       removeFreeRegion(words, above, count);
@@ -468,7 +472,7 @@ export function retireRegion(words: Int32Array, base: number, ints: number, reti
     return;
   }
   if (above >= 0) {
-    const rec = at(above);
+    const rec = freeRecordAt(above);
     raiseGen(rec, retiredAtGen);
     const size = Atomics.load(words, rec + FREE_REGION_SIZE);
     Atomics.store(words, rec + FREE_REGION_BASE, base); // lists [base, base + size): free words only
@@ -478,12 +482,12 @@ export function retireRegion(words: Int32Array, base: number, ints: number, reti
   if (count === FREE_REGION_MAX) {
     let smallest = 0;
     for (let r = 1; r < count; r++) {
-      if (Atomics.load(words, at(r) + FREE_REGION_SIZE) < Atomics.load(words, at(smallest) + FREE_REGION_SIZE)) smallest = r;
+      if (Atomics.load(words, freeRecordAt(r) + FREE_REGION_SIZE) < Atomics.load(words, freeRecordAt(smallest) + FREE_REGION_SIZE)) smallest = r;
     }
     removeFreeRegion(words, smallest, count);
     count--;
   }
-  const rec = at(count);
+  const rec = freeRecordAt(count);
   Atomics.store(words, rec + FREE_REGION_BASE, base);
   Atomics.store(words, rec + FREE_REGION_SIZE, ints);
   Atomics.store(words, rec + FREE_REGION_RETIRED_GEN, retiredAtGen);

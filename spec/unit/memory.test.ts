@@ -7,13 +7,11 @@ import { ErrorCode, FlatshareFullError } from '../../lib/errors.js';
 import {
   FIXED_INTS,
   FREE_REGION_BASE,
-  FREE_REGION_INTS,
   FREE_REGION_MAX,
   FREE_REGION_RETIRED_GEN,
   FREE_REGION_SIZE,
   H_ALLOC_TOP,
   H_FREE_COUNT,
-  H_FREE_REGIONS,
   GROW_STEP_BYTES,
   INT_BYTES,
   W_ACTIVE_GEN,
@@ -25,6 +23,7 @@ import {
   createSharedMemory,
   ensureBytes,
   oldestActiveGeneration,
+  freeRecordAt,
   freeRegions,
   pagesFor,
   rebuildFreeList,
@@ -367,7 +366,7 @@ test('rebuildFreeList: the union of overlapping, repeated and empty records and 
   const { words } = fixedBuffer(4 * MiB);
   const write = (regions: Region[]): void => {
     regions.forEach((r, i) => {
-      const rec = H_FREE_REGIONS + i * FREE_REGION_INTS;
+      const rec = freeRecordAt(i);
       Atomics.store(words, rec + FREE_REGION_BASE, r.base);
       Atomics.store(words, rec + FREE_REGION_SIZE, r.ints);
       Atomics.store(words, rec + FREE_REGION_RETIRED_GEN, r.gen);

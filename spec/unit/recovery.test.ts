@@ -19,7 +19,6 @@ import {
   FREE_REGION_SIZE,
   H_ALLOC_TOP,
   H_EPOCH,
-  H_FREE_REGIONS,
   H_MIG_OWNER,
   INTENT_COPY,
   INTENT_DELETE,
@@ -49,7 +48,7 @@ import { readTableInfo, tableRegionOf, type TableInfo } from '../../lib/table.js
 import { int32KeySlot } from '../helpers/slots.js';
 import { writeFloat64 } from '../../lib/codecs.js';
 import { recordTag, writerRecordAt } from '../../lib/writers.js';
-import { announceAllocation, announcedAllocation, bumpAllocate, freeRegions, takeFreeRegion } from '../../lib/memory.js';
+import { announceAllocation, announcedAllocation, bumpAllocate, freeRecordAt, freeRegions, takeFreeRegion } from '../../lib/memory.js';
 
 /** The "dead" thread: an id no real thread of this process has. */
 const FAKE_THREAD = 1_000_000;
@@ -306,7 +305,7 @@ test('dead allocator that had taken the head of a region, stopped between its tw
   // takeFreeRegion's steps for a table of `part` words: the announcement (of the whole
   // record), the first store (SIZE), not the second (BASE).
   announceAllocation(words, genOf(epoch) + 1, region.base, region.ints, region.retiredAtGen);
-  Atomics.store(words, H_FREE_REGIONS + FREE_REGION_SIZE, region.ints - part);
+  Atomics.store(words, freeRecordAt(0) + FREE_REGION_SIZE, region.ints - part);
   map.recover(FAKE_THREAD);
   t.deepEqual(freeRegions(words), [region]);
 });
