@@ -27,15 +27,22 @@
  * benchmarks/results/bucket-writes.{json,md}.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { cpus, loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { SharedFlatMap } from '../lib/index.js';
 import { fmix32 } from '../lib/hashers/murmur3.js';
 import type { SharedWasmMemory } from '../lib/wasm/api.js';
 import { READ_MISS } from '../lib/wasm/read-path.js';
-import { gitCommit } from './git.js';
-import { PROTO_TABLE_BASE_BYTES, instantiateWat, prototypeMemory, runChildScript, type Probe } from './prototype-harness.js';
-import { formatLoad, median } from './measure.js';
+import {
+  PROTO_TABLE_BASE_BYTES,
+  contextLines,
+  instantiateWat,
+  prototypeMemory,
+  rangeText,
+  runAlternating,
+  runChildScript,
+  type Probe,
+} from './prototype-harness.js';
+import { median } from './measure.js';
 import { Prng, distinctKeys, shuffled } from './prng.js';
 
 const ENTRIES = 100_000;
@@ -188,28 +195,19 @@ async function child(op: Op, load: number): Promise<ChildResult> {
 }
 
 const fmt = (x: number, digits = 2): string => x.toFixed(digits);
-const range = (xs: number[]): string => `${fmt(Math.min(...xs), 3)}-${fmt(Math.max(...xs), 3)}`;
+const range = (xs: number[]): string => rangeText(xs, 3);
 
 function main(): void {
-  const loadStart = loadavg();
-  const commit = gitCommit();
   const configs = OPS.flatMap((op) => LOADS.map((load) => ({ op, load })));
-  const runs: ChildResult[] = [];
-  for (let round = 0; round < PARENT_ROUNDS; round++) {
-    const order = round % 2 === 0 ? configs : [...configs].reverse();
-    for (const { op, load } of order) {
-      const r = runChildScript<ChildResult>(fileURLToPath(import.meta.url), [op, String(load)]);
-      runs.push(r);
-      console.log(`round ${round + 1}/${PARENT_ROUNDS} ${op}@${load}: Map ${fmt(r.mapNs, 1)} ns, flatshare ${fmt(r.flatshareRatio, 3)}x, prototype ${fmt(r.protoRatio, 3)}x`);
-    }
-  }
-  const loadEnd = loadavg();
-  const cpu = cpus()[0]?.model ?? 'unknown CPU';
-  const date = new Date().toISOString();
+  const { runs, context } = runAlternating(
+    configs,
+    PARENT_ROUNDS,
+    ({ op, load }) => runChildScript<ChildResult>(fileURLToPath(import.meta.url), [op, String(load)]),
+    (round, { op, load }, r) =>
+      console.log(`round ${round + 1}/${PARENT_ROUNDS} ${op}@${load}: Map ${fmt(r.mapNs, 1)} ns, flatshare ${fmt(r.flatshareRatio, 3)}x, prototype ${fmt(r.protoRatio, 3)}x`),
+  );
   let md = `# Cache-line bucket prototype: int32 set, ${ENTRIES.toLocaleString('en-US')} entries\n\n`;
-  md += `- Node ${process.version}, ${cpu}, ${cpus().length} cores\n- Date: ${date}\n- Commit: ${commit}\n`;
-  md += `- Command: \`npm run bench:bucket-writes\` (benchmarks/bucket-writes.ts; prototype benchmarks/prototypes/bucket-put.wat)\n`;
-  md += `- Load average (1/5/15 min): ${formatLoad(loadStart)} at the start, ${formatLoad(loadEnd)} at the end\n`;
+  md += contextLines(context, '`npm run bench:bucket-writes` (benchmarks/bucket-writes.ts; prototype benchmarks/prototypes/bucket-put.wat)');
   md += `- ${PARENT_ROUNDS} children per config, alternating order; each child: ${CHILD_ROUNDS} rounds of ${ENTRIES.toLocaleString('en-US')} sets per implementation, interleaved, after ${WARM_ROUNDS} warm-up rounds\n\n`;
   md += `Ratios are time per set ÷ \`Map.set\` in the same child (median over rounds, then median and range over children). "flatshare" is the library presized to ${ENTRIES.toLocaleString('en-US')} entries (no resize during a fill; BRIEF §6's "set new" row includes resizes, this one does not).\n\n`;
   md += `| operation | prototype load factor | prototype / Map (median) | range | flatshare / Map (median, same children) | range | Map ns/set (median) |\n|---|---:|---:|---:|---:|---:|---:|\n`;
@@ -222,7 +220,7 @@ function main(): void {
     return row;
   });
   mkdirSync('benchmarks/results', { recursive: true });
-  writeFileSync('benchmarks/results/bucket-writes.json', `${JSON.stringify({ date, commit, node: process.version, cpu, loadStart, loadEnd, summary, runs }, null, 2)}\n`);
+  writeFileSync('benchmarks/results/bucket-writes.json', `${JSON.stringify({ date: context.date, commit: context.commit, node: process.version, cpu: context.cpu, loadStart: context.loadStart, loadEnd: context.loadEnd, summary, runs }, null, 2)}\n`);
   writeFileSync('benchmarks/results/bucket-writes.md', md);
   console.log(md);
 }

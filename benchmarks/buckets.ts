@@ -36,14 +36,23 @@
  * benchmarks/results/buckets.{json,md}, with the commit measured.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { cpus, loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { fmix32 } from '../lib/hashers/murmur3.js';
 import type { SharedWasmMemory } from '../lib/wasm/api.js';
 import { READ_MISS } from '../lib/wasm/read-path.js';
-import { gitCommit } from './git.js';
-import { PROTO_TABLE_BASE_BYTES, instantiateWat, lookupTimer, prototypeMemory, lookupWorkload, runChildScript, type Probe } from './prototype-harness.js';
-import { formatLoad, median } from './measure.js';
+import {
+  PROTO_TABLE_BASE_BYTES,
+  contextLines,
+  instantiateWat,
+  lookupTimer,
+  lookupWorkload,
+  prototypeMemory,
+  rangeText,
+  runAlternating,
+  runChildScript,
+  type Probe,
+} from './prototype-harness.js';
+import { median } from './measure.js';
 
 const ENTRIES = 100_000;
 const LOOKUPS = 100_000;
@@ -179,28 +188,19 @@ function runChild(variant: Variant, load: number): ChildResult {
 }
 
 const fmt = (x: number, digits = 2): string => x.toFixed(digits);
-const range = (xs: number[]): string => `${fmt(Math.min(...xs), 3)}-${fmt(Math.max(...xs), 3)}`;
+const range = (xs: number[]): string => rangeText(xs, 3);
 
 function main(): void {
-  const loadStart = loadavg();
-  const commit = gitCommit();
   const configs = VARIANTS.flatMap((variant) => LOADS.map((load) => ({ variant, load })));
-  const runs: ChildResult[] = [];
-  for (let round = 0; round < PARENT_ROUNDS; round++) {
-    const order = round % 2 === 0 ? configs : [...configs].reverse();
-    for (const { variant, load } of order) {
-      const r = runChild(variant, load);
-      runs.push(r);
-      console.log(`round ${round + 1}/${PARENT_ROUNDS} ${variant}@${load}: Map ${fmt(r.mapNs, 1)} ns, flatshare ${fmt(r.flatshareRatio, 3)}x, prototype ${fmt(r.protoRatio, 3)}x`);
-    }
-  }
-  const loadEnd = loadavg();
-  const cpu = cpus()[0]?.model ?? 'unknown CPU';
-  const date = new Date().toISOString();
+  const { runs, context } = runAlternating(
+    configs,
+    PARENT_ROUNDS,
+    ({ variant, load }) => runChild(variant, load),
+    (round, { variant, load }, r) =>
+      console.log(`round ${round + 1}/${PARENT_ROUNDS} ${variant}@${load}: Map ${fmt(r.mapNs, 1)} ns, flatshare ${fmt(r.flatshareRatio, 3)}x, prototype ${fmt(r.protoRatio, 3)}x`),
+  );
   let md = `# Cache-line bucket prototype: int32 get hit, ${ENTRIES.toLocaleString('en-US')} entries\n\n`;
-  md += `- Node ${process.version}, ${cpu}, ${cpus().length} cores\n- Date: ${date}\n- Commit: ${commit}\n`;
-  md += `- Command: \`npm run bench:buckets\` (benchmarks/buckets.ts; prototype benchmarks/prototypes/bucket-probe.wat)\n`;
-  md += `- Load average (1/5/15 min): ${formatLoad(loadStart)} at the start, ${formatLoad(loadEnd)} at the end\n`;
+  md += contextLines(context, '`npm run bench:buckets` (benchmarks/buckets.ts; prototype benchmarks/prototypes/bucket-probe.wat)');
   md += `- ${PARENT_ROUNDS} children per config, alternating order; each child: ${CHILD_ROUNDS} rounds of ${PASSES} × ${LOOKUPS.toLocaleString('en-US')} hits per implementation, interleaved, after ${WARM_ROUNDS} warm-up rounds\n\n`;
   md += `Ratios are time per get ÷ \`Map.get\` in the same child (median over rounds, then median and range over children). "flatshare" is the library as built (default map grown to 2^17 slots of 12 bytes: 15.7 table bytes per entry).\n\n`;
   md += `| prototype probe | load factor | table bytes/entry | prototype / Map (median) | range | flatshare / Map (median, same children) | range | Map ns/get (median) |\n|---|---:|---:|---:|---:|---:|---:|---:|\n`;
@@ -220,7 +220,7 @@ function main(): void {
     return row;
   });
   mkdirSync('benchmarks/results', { recursive: true });
-  writeFileSync('benchmarks/results/buckets.json', `${JSON.stringify({ date, commit, node: process.version, cpu, loadStart, loadEnd, summary, runs }, null, 2)}\n`);
+  writeFileSync('benchmarks/results/buckets.json', `${JSON.stringify({ date: context.date, commit: context.commit, node: process.version, cpu: context.cpu, loadStart: context.loadStart, loadEnd: context.loadEnd, summary, runs }, null, 2)}\n`);
   writeFileSync('benchmarks/results/buckets.md', md);
   console.log(md);
 }

@@ -31,7 +31,6 @@
  * benchmarks/results/probes.{json,md}, with the commit measured.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { cpus, loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { SharedFlatMap } from '../lib/index.js';
 import { fmix32 } from '../lib/hashers/murmur3.js';
@@ -39,9 +38,20 @@ import { H_HASHER_SEED } from '../lib/layout.js';
 import { homeSlot } from '../lib/table.js';
 import type { SharedWasmMemory } from '../lib/wasm/api.js';
 import { READ_PATH_BUILD, instantiateReadPath } from '../lib/wasm/read-path.js';
-import { gitCommit } from './git.js';
-import { PROTO_TABLE_BASE_BYTES, instantiateWat, lookupTimer, prototypeMemory, lookupWorkload, runChildScript, type Getter, type Probe } from './prototype-harness.js';
-import { formatLoad, median } from './measure.js';
+import {
+  PROTO_TABLE_BASE_BYTES,
+  contextLines,
+  instantiateWat,
+  lookupTimer,
+  lookupWorkload,
+  prototypeMemory,
+  rangeText,
+  runAlternating,
+  runChildScript,
+  type Getter,
+  type Probe,
+} from './prototype-harness.js';
+import { median } from './measure.js';
 
 const ENTRIES = 100_000;
 const LOOKUPS = 100_000;
@@ -178,30 +188,17 @@ function runChild(variant: Variant): ChildResult {
 }
 
 const fmt = (x: number, digits = 3): string => x.toFixed(digits);
-const range = (xs: number[]): string => `${fmt(Math.min(...xs))}-${fmt(Math.max(...xs))}`;
+const range = (xs: number[]): string => rangeText(xs, 3);
 
 function main(): void {
-  const loadStart = loadavg();
-  const commit = gitCommit();
-  const runs: ChildResult[] = [];
-  for (let round = 0; round < PARENT_ROUNDS; round++) {
-    const order = round % 2 === 0 ? VARIANTS : [...VARIANTS].reverse();
-    for (const variant of order) {
-      const r = runChild(variant);
-      runs.push(r);
-      console.log(
-        `round ${round + 1}/${PARENT_ROUNDS} ${variant}: Map ${fmt(r.ns.Map, 1)} ns; flatshare ${fmt(r.flatshareRatio)}x, ref ${fmt(r.refRatio)}x, ${variant} ${fmt(r.protoRatio)}x; ${variant} / ref ${fmt(r.protoOverRef)}`,
-      );
-    }
-  }
-  const loadEnd = loadavg();
-  const cpu = cpus()[0]?.model ?? 'unknown CPU';
-  const date = new Date().toISOString();
+  const { runs, context } = runAlternating(VARIANTS, PARENT_ROUNDS, runChild, (round, variant, r) =>
+    console.log(
+      `round ${round + 1}/${PARENT_ROUNDS} ${variant}: Map ${fmt(r.ns.Map, 1)} ns; flatshare ${fmt(r.flatshareRatio)}x, ref ${fmt(r.refRatio)}x, ${variant} ${fmt(r.protoRatio)}x; ${variant} / ref ${fmt(r.protoOverRef)}`,
+    ),
+  );
   const capacity = (runs[0] as ChildResult).capacity;
   let md = `# Probe shapes with a seq word per slot: int32 get hit, ${ENTRIES.toLocaleString('en-US')} entries\n\n`;
-  md += `- Node ${process.version}, ${cpu}, ${cpus().length} cores; read build: ${READ_PATH_BUILD}\n- Date: ${date}\n- Commit: ${commit}\n`;
-  md += `- Command: \`npm run bench:probes\` (benchmarks/probes.ts; prototypes benchmarks/prototypes/slot-probes.wat)\n`;
-  md += `- Load average (1/5/15 min): ${formatLoad(loadStart)} at the start, ${formatLoad(loadEnd)} at the end\n`;
+  md += contextLines(context, '`npm run bench:probes` (benchmarks/probes.ts; prototypes benchmarks/prototypes/slot-probes.wat)', `; read build: ${READ_PATH_BUILD}`);
   md += `- ${PARENT_ROUNDS} children per variant, alternating order; each child: ${CHILD_ROUNDS} rounds of ${PASSES} × ${LOOKUPS.toLocaleString('en-US')} hits per implementation, interleaved (order reversed every other round), after ${WARM_ROUNDS} warm-up rounds\n`;
   md += `- Table: the default map grown to ${capacity.toLocaleString('en-US')} slots (load ${fmt(ENTRIES / capacity, 2)}); getV's SoA4 copy has the same capacity and hash\n\n`;
   md += `Medians over children of each child's median per-round ratio (range over children). "ref" is the library's getI32 behind the thinnest JS wrapper; "proto" is the variant behind the same wrapper. So **variant / ref** is the probe shape alone, and **flatshare / ref** is SharedFlatMap.get's JS side.\n\n`;
@@ -222,7 +219,7 @@ function main(): void {
     return row;
   });
   mkdirSync('benchmarks/results', { recursive: true });
-  writeFileSync('benchmarks/results/probes.json', `${JSON.stringify({ date, commit, node: process.version, cpu, loadStart, loadEnd, summary, runs }, null, 2)}\n`);
+  writeFileSync('benchmarks/results/probes.json', `${JSON.stringify({ date: context.date, commit: context.commit, node: process.version, cpu: context.cpu, loadStart: context.loadStart, loadEnd: context.loadEnd, summary, runs }, null, 2)}\n`);
   writeFileSync('benchmarks/results/probes.md', md);
   console.log(md);
 }

@@ -1,11 +1,15 @@
 /**
- * What the read-path prototype benchmarks (benchmarks/buckets.ts,
- * benchmarks/probes.ts) share: assembling a prototype .wat over a shared
- * memory, a lookup timing loop with its own source text, and running the
- * script itself as a child process for one configuration.
+ * What the prototype benchmarks (benchmarks/buckets.ts, benchmarks/probes.ts,
+ * benchmarks/bucket-writes.ts) share: assembling a prototype .wat over a
+ * shared memory, a lookup timing loop with its own source text, running the
+ * script itself as a child process for one configuration, the parent's
+ * alternating rounds over its configurations, and its report's header.
  */
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
+import { gitCommit } from './git.js';
+import { formatLoad } from './measure.js';
 import wabtInit from 'wabt';
 import { SharedFlatMap } from '../lib/index.js';
 import { WASM_PAGE_BYTES } from '../lib/memory.js';
@@ -103,4 +107,55 @@ export function lookupWorkload(seed: number, entries: number, lookups: number, m
     flat.set(keys[i] as number, i);
   }
   return { keys, hits, misses, map, flat };
+}
+
+/** What a prototype benchmark's report says about the run that made it. */
+export interface RunContext {
+  readonly commit: string;
+  readonly cpu: string;
+  readonly date: string;
+  readonly loadStart: number[];
+  readonly loadEnd: number[];
+}
+
+/**
+ * Run every configuration `rounds` times, forward in even rounds and reversed
+ * in odd ones (so drift in the machine's speed hits every configuration
+ * alike), calling `log` after each run. Returns the results in run order and
+ * the run's context (commit, CPU, date, load average before and after).
+ */
+export function runAlternating<C, R>(
+  configs: readonly C[],
+  rounds: number,
+  run: (config: C) => R,
+  log: (round: number, config: C, result: R) => void,
+): { runs: R[]; context: RunContext } {
+  const loadStart = loadavg();
+  const commit = gitCommit();
+  const runs: R[] = [];
+  for (let round = 0; round < rounds; round++) {
+    for (const config of round % 2 === 0 ? configs : [...configs].reverse()) {
+      const result = run(config);
+      runs.push(result);
+      log(round, config, result);
+    }
+  }
+  return { runs, context: { commit, cpu: cpus()[0]?.model ?? 'unknown CPU', date: new Date().toISOString(), loadStart, loadEnd: loadavg() } };
+}
+
+/**
+ * The report's header lines: Node, CPU and cores (with `nodeNote` after them),
+ * date, commit, the command (`command`, markdown), load average.
+ */
+export function contextLines(context: RunContext, command: string, nodeNote = ''): string {
+  return (
+    `- Node ${process.version}, ${context.cpu}, ${cpus().length} cores${nodeNote}\n- Date: ${context.date}\n- Commit: ${context.commit}\n` +
+    `- Command: ${command}\n` +
+    `- Load average (1/5/15 min): ${formatLoad(context.loadStart)} at the start, ${formatLoad(context.loadEnd)} at the end\n`
+  );
+}
+
+/** "min-max" of `xs`, each with `digits` decimals. */
+export function rangeText(xs: number[], digits: number): string {
+  return `${Math.min(...xs).toFixed(digits)}-${Math.max(...xs).toFixed(digits)}`;
 }

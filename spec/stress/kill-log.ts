@@ -5,6 +5,8 @@
  * for "no entry". Used by the writer worker and the checking test.
  */
 export const ABSENT = -(2 ** 31);
+/** Live filler keys a writer keeps at most, before it deletes the oldest (kill-writer.worker.ts). */
+export const FILLER_LIVE = 24;
 
 const OPS = 0; // operations completed by the current writer
 const FULLS = 1; // writes that answered ERR_FLATSHARE_FULL, by every writer

@@ -22,7 +22,9 @@
  * (lib/migration.ts fittingCapacity) and kills land inside those resizes and
  * inside the writes that answer FULL. The writer logs a FULL write as not
  * done (kill-writer.worker.ts), and the checks add: every ballast key keeps its
- * value, and at least one table was sized to the room left.
+ * value; for int32 keys, a table sized to the room left, kills inside resizes,
+ * and at the end insert + delete pairs that must resize without FULL; for
+ * string keys, writes that answered FULL.
  */
 import test from 'ava';
 import { Worker } from 'node:worker_threads';
@@ -31,7 +33,7 @@ import { onRecovery, type RecoveryReport } from '../../lib/recovery.js';
 import { MAX_WRITERS, W_OWNER } from '../../lib/layout.js';
 import { writerRecordAt } from '../../lib/writers.js';
 import { SeededPrng } from '../helpers/prng.js';
-import { ABSENT, KillLog } from './kill-log.js';
+import { ABSENT, FILLER_LIVE, KillLog } from './kill-log.js';
 import { MODES, StopFlag, generationOf, modeEnv, runWorker, testSeed } from './support.js';
 import type { KillWriterData } from './workers/kill-writer.worker.js';
 import type { BystanderData, BystanderResult } from './workers/bystander.worker.js';
@@ -64,8 +66,8 @@ const KILLS_AT_LIMIT = 60;
 const BALLAST_SHARE = 0.85;
 /** Ballast keys start here (above the bystander's). */
 const BALLAST_FIRST_KEY = 200_000;
-/** Writer keys live at most at once: the hot keys and FILLER_LIVE (24) filler keys, plus the bystander's. */
-const WRITER_LIVE_MAX = HOT_KEYS + 24 + BYSTANDER_KEYS;
+/** Writer keys live at most at once: the hot keys and FILLER_LIVE filler keys, plus the bystander's. */
+const WRITER_LIVE_MAX = HOT_KEYS + FILLER_LIVE + BYSTANDER_KEYS;
 /** The ballast's value for key k (any int that the codec encodes). */
 const ballastValue = (k: number): number => k - BALLAST_FIRST_KEY;
 

@@ -10,7 +10,7 @@
 import { workerData } from 'node:worker_threads';
 import { SharedFlatMap, type SharedFlatMapHandle } from '../../../lib/index.js';
 import { SeededPrng } from '../../helpers/prng.js';
-import { KillLog, ABSENT } from '../kill-log.js';
+import { KillLog, ABSENT, FILLER_LIVE } from '../kill-log.js';
 import { keyOf, valueOf, type KillKind } from '../kill-codec.js';
 
 export interface KillWriterData {
@@ -33,8 +33,6 @@ export interface KillWriterData {
 
 const VALUE_RANGE = 1_000_000;
 const ADD_RANGE = 100;
-/** Live filler keys at most, before the oldest is deleted. */
-const FILLER_LIVE = 24;
 
 function run(data: KillWriterData): void {
   const map = SharedFlatMap.attach<number | string, number | string>(data.handle);
