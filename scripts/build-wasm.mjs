@@ -12,20 +12,32 @@ import { fileURLToPath } from 'node:url';
 import wabtInit from 'wabt';
 
 const dir = join(dirname(fileURLToPath(import.meta.url)), '..', 'lib', 'wasm');
-/** WebAssembly features the modules use: shared memory and atomics. */
-const FEATURES = { threads: true };
+/** WebAssembly features the modules use: shared memory and atomics, and SIMD (read-bucket.wat). */
+const FEATURES = { threads: true, simd: true };
 
 /**
  * Derived modules: `<name>-tso` is `<name>.wat` with every payload load
- * (`i32.atomic.load offset=N`: a slot's key or value word) made plain
- * (`i32.load offset=N`). The seq loads and the epoch load carry no offset and
+ * (`i32.atomic.load offset=N`: a slot's key or value word, a bucket's META or
+ * value word) made plain (`i32.load offset=N`), and without fences. The seq loads and the epoch load carry no offset and
  * stay atomic. Only x86-64 (TSO: loads are never reordered with older loads)
  * runs it; lib/wasm/read-path.ts picks it by ORDERED_PLAIN_LOADS.
  */
-export const DERIVED = { 'read-int32-tso': { from: 'read-int32', transform: plainPayloadLoads } };
+export const DERIVED = {
+  'read-int32-tso': { from: 'read-int32', transform: plainPayloadLoads },
+  'read-bucket-tso': { from: 'read-bucket', transform: (wat) => noFences(plainPayloadLoads(wat)) },
+};
 
 export function plainPayloadLoads(wat) {
   return wat.replaceAll('i32.atomic.load offset=', 'i32.load offset=');
+}
+
+/**
+ * `<name>.wat` without its `(atomic.fence)`s: read-bucket.wat fences its
+ * plain `v128.load`s of the key words before each validating load, which a
+ * weakly ordered CPU needs and x86-TSO does not (loads stay in program order).
+ */
+export function noFences(wat) {
+  return wat.replaceAll('(atomic.fence)', '');
 }
 
 export async function assemble(watPath, transform = (wat) => wat) {
