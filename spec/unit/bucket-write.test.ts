@@ -20,6 +20,7 @@ import {
   MATCH,
   NO_MATCH,
   changeMeta,
+  clearLaneLock,
   commitIntent,
   countSize,
   finishBucketLock,
@@ -134,3 +135,42 @@ for (const kind of ['insert', 'overwrite', 'revive', 'delete'] as Kind[]) {
     }
   });
 }
+
+/**
+ * The version step of every release is what makes a writer's CAS fail when
+ * the bucket changed after it read SEQ (the ABA case): writer A reads a
+ * bucket, and while it compares the bucket's keys (the matcher is the hook)
+ * writer B inserts the same key into that bucket and releases it. A's CAS
+ * from the SEQ it read must fail, and A must then find B's lane and
+ * overwrite it, not insert the key a second time. (A release back to the
+ * old SEQ made A insert a duplicate; checked.)
+ */
+test('a writer whose bucket changed after it read SEQ loses its CAS and finds the key another writer inserted meanwhile', (t) => {
+  const geometry = createBucketTable(4);
+  const hash = (): number => 0; // every key homed at bucket 0
+  const a = new BucketHarness(geometry, 0, hash);
+  const b = new BucketHarness(geometry, 1, hash);
+  t.is(a.set(1, 10), 'inserted'); // bucket 0 has an OCCUPIED lane, so A's scan calls the matcher
+  const key = 2;
+  let interleaved = false;
+  const lock: LaneLock = { at: 0, lane: 0, seq: 0, state: 0 };
+  const match = (words: Int32Array, at: number, lane: number): number => {
+    if (!interleaved) {
+      interleaved = true;
+      t.is(b.set(key, 20), 'inserted'); // B's whole insert, between A's read of SEQ and A's CAS
+    }
+    return words[at + laneWordOffset(a.g, 0, lane)] === key ? MATCH : NO_MATCH;
+  };
+  t.is(findLane(a, a.table, 0, hash(), match, true, lock), LANE_LOCKED);
+  t.is(lock.state, LANE_FULL, "A locked B's lane of the key, not a new one");
+  stagePut(a.words, a.rec, a.g, lock, [key], [30]);
+  commitIntent(a.words, a.rec, INTENT_PUT, a.table.base);
+  writeLane(a.words, a.rec, lock.at, a.g, false);
+  changeMeta(a.words, a.rec, lock.at);
+  countSize(a.words, a.rec);
+  releaseBucket(a.words, a.rec, lock.at);
+  clearLaneLock(a.words, a.rec);
+  t.is(a.get(key), 30);
+  t.deepEqual(a.audit().problems, []);
+  t.is(a.size(), 2);
+});
