@@ -61,6 +61,7 @@ import {
 import { genOf } from './epoch.js';
 import {
   H_EPOCH,
+  INTENT_COPY,
   INTENT_DELETE,
   INTENT_NONE,
   INTENT_OP_MASK,
@@ -402,17 +403,18 @@ export function clearLaneLock(words: Int32Array, rec: number): void {
  * Repair the bucket lock a dead writer held (recovery.ts: its record `rec`,
  * the bucket at `at`, locked with its tag). No intent committed: nothing was
  * written, so SEQ is restored (roll back; an insert's unit of REMAINING is not
- * given back, as for slots). A committed INTENT_PUT or INTENT_DELETE: every
+ * given back, as for slots). A committed INTENT_PUT, INTENT_DELETE or
+ * INTENT_COPY (bucket-copy.ts; no SIZE: the flip counts the chunks): every
  * step after the commit is redone (writeLane .. releaseBucket: each idempotent)
  * and the bucket released (roll forward). Returns true when rolled forward.
  */
 export function finishBucketLock(words: Int32Array, g: BucketGeometry, rec: number, at: number): boolean {
   const op = Atomics.load(words, rec + W_INTENT) & INTENT_OP_MASK;
-  if (op === INTENT_PUT || op === INTENT_DELETE) {
+  if (op === INTENT_PUT || op === INTENT_DELETE || op === INTENT_COPY) {
     // Redo every step after the commit; each one is idempotent.
-    if (op === INTENT_PUT) writeLane(words, rec, at, g, true);
+    if (op !== INTENT_DELETE) writeLane(words, rec, at, g, true);
     changeMeta(words, rec, at);
-    countSize(words, rec);
+    if (op !== INTENT_COPY) countSize(words, rec); // a copy's count is the chunk's (bucket-copy.ts)
     releaseBucket(words, rec, at);
     clearLaneLock(words, rec);
     return true;

@@ -37,18 +37,38 @@ const WAIT_LIMIT_MS = 5000;
 export interface HarnessGeometry {
   memory: SharedWasmMemory;
   buckets: number;
+  /** Word index of the table region (SIZE, REMAINING, then the buckets). */
+  base: number;
 }
 
-/** A fresh memory holding an empty table of `buckets` buckets (insert budget: 80 % of the lanes). */
-export function createBucketTable(buckets: number): HarnessGeometry {
+/** Words of a table region of `buckets` buckets (no chunk states: the harness never migrates). */
+export function harnessRegionInts(buckets: number): number {
+  return TABLE_HEADER_INTS + buckets * BUCKET_INTS;
+}
+
+/**
+ * Empty tables of these bucket counts, one after the other in one fresh memory
+ * (insert budget: 80 % of the lanes each).
+ */
+export function createBucketTables(...bucketCounts: number[]): HarnessGeometry[] {
   const g = bucketGeometry('int32', 'int32');
-  const ints = TABLE_BASE + TABLE_HEADER_INTS + buckets * BUCKET_INTS;
+  const ints = bucketCounts.reduce((sum, b) => sum + harnessRegionInts(b), TABLE_BASE);
   const bytes = Math.ceil((ints * 4) / WASM_PAGE_BYTES) * WASM_PAGE_BYTES;
   const memory = createSharedMemory(bytes, bytes).memory;
   const words = new Int32Array(memory.buffer);
-  Atomics.store(words, TABLE_BASE + T_SIZE, 0);
-  Atomics.store(words, TABLE_BASE + T_REMAINING, insertBudget(buckets * g.lanes));
-  return { memory, buckets };
+  let base = TABLE_BASE;
+  return bucketCounts.map((buckets) => {
+    Atomics.store(words, base + T_SIZE, 0);
+    Atomics.store(words, base + T_REMAINING, insertBudget(buckets * g.lanes));
+    const geometry = { memory, buckets, base };
+    base += harnessRegionInts(buckets);
+    return geometry;
+  });
+}
+
+/** A fresh memory holding one empty table of `buckets` buckets. */
+export function createBucketTable(buckets: number): HarnessGeometry {
+  return createBucketTables(buckets)[0] as HarnessGeometry;
 }
 
 /** One thread's handle on the table: writer record `n`. */
@@ -74,7 +94,7 @@ export class BucketHarness implements BucketWriteHost {
     this.words = new Int32Array(geometry.memory.buffer);
     this.rec = writerRecordAt(n);
     this.tag = recordTag(this.rec);
-    this.table = { base: TABLE_BASE, first: TABLE_BASE + TABLE_HEADER_INTS, buckets: geometry.buckets };
+    this.table = { base: geometry.base, first: geometry.base + TABLE_HEADER_INTS, buckets: geometry.buckets };
     this.read = instantiateBucketReadPath(geometry.memory);
   }
 
