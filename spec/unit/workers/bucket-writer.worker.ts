@@ -14,7 +14,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { BucketHarness, type HarnessGeometry } from '../../helpers/bucket-harness.js';
 import { SeededPrng } from '../../helpers/prng.js';
 
-const { geometry, role, n, writers, seed, ms, ownKeys, sharedKeys, homes } = workerData as {
+const { geometry, role, n, writers, seed, ms, ownKeys, sharedKeys, homes, wasm } = workerData as {
   geometry: HarnessGeometry;
   role: 'writer' | 'reader';
   n: number;
@@ -24,10 +24,12 @@ const { geometry, role, n, writers, seed, ms, ownKeys, sharedKeys, homes } = wor
   ownKeys: number;
   sharedKeys: number;
   homes: number[];
+  /** Write through lib/wasm/write-bucket.wat first (the JS path on SLOW). */
+  wasm: boolean;
 };
 /** The test's crowded hash: every key homed at one of `homes` (hash values). */
 const hash = (k: number): number => homes[(Math.imul(k, 0x9e3779b1) >>> 0) % homes.length] as number;
-const h = new BucketHarness(geometry, n, hash);
+const h = new BucketHarness(geometry, n, hash, wasm);
 const prng = new SeededPrng(seed);
 /** Own keys of writer w: w, w + writers, ...; shared keys: from SHARED_BASE. */
 const SHARED_BASE = 1_000_000;
@@ -52,7 +54,7 @@ if (role === 'writer') {
       }
     }
   }
-  parentPort?.postMessage({ ops, waits: h.waits, mine: [...mine] });
+  parentPort?.postMessage({ ops, waits: h.waits, slow: h.slow, mine: [...mine] });
 } else {
   const last = new Map<number, number>();
   let reads = 0;

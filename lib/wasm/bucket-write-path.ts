@@ -1,0 +1,52 @@
+/**
+ * Layout 6: the int32-key write paths over buckets in WebAssembly
+ * (write-bucket.wat; protocol in lib/bucket-write.ts), per map per thread.
+ *
+ * putI32 / putF64 / addI32 / deleteI32 run a whole write when nothing needs
+ * waiting for; otherwise they answer SLOW having changed nothing, and the JS
+ * path (bucket-write.ts) does the write. Arguments: key, hash, value (or
+ * delta), the word index of the first bucket, the bucket count, the
+ * generation and the word index of the table region (SIZE, REMAINING).
+ * `configure(wide, strict)`: wide 1 for float64 values (4 lanes), 0 for int32
+ * (7); strict 1 stores what the JS path stores with storeWord atomically
+ * (weakly ordered CPUs). `setWriter(rec, tag)`: the thread's writer record.
+ */
+import { compiledOnce, instantiateOver, type SharedWasmMemory, type WasmModule } from './api.js';
+import { WASM_BASE64 } from './write-bucket.wasm.js';
+
+/** put results. */
+export const PUT_SLOW = 0;
+export const PUT_INSERTED = 1;
+export const PUT_OVERWROTE = 2;
+/** delete results. */
+export const DEL_SLOW = 0;
+export const DEL_DELETED = 1;
+export const DEL_ABSENT = 2;
+/** addI32's SLOW answer (INT32_MIN), telling itself from a real result of that value by handedBack() = 1. */
+export const ADD_SLOW_RESULT = -0x80000000;
+
+type PutFn = (key: number, hash: number, value: number, first: number, buckets: number, gen: number, base: number) => number;
+
+/** One map's bucket write path in one thread. */
+export interface WasmBucketWritePath {
+  configure(wide: number, strict: number): void;
+  setWriter(rec: number, tag: number): void;
+  readonly putI32: PutFn;
+  readonly putF64: PutFn;
+  readonly addI32: PutFn;
+  deleteI32(key: number, hash: number, first: number, buckets: number, gen: number, base: number): number;
+  /** 1 when the last addI32 handed back (its result was ADD_SLOW_RESULT). */
+  handedBack(): number;
+}
+
+const MODULE = compiledOnce(WASM_BASE64);
+
+/** The compiled module, compiled on first use in this thread. */
+export function bucketWriteModule(): WasmModule {
+  return MODULE();
+}
+
+/** Instantiate the bucket write path over one map's memory. */
+export function instantiateBucketWritePath(memory: SharedWasmMemory): WasmBucketWritePath {
+  return instantiateOver(MODULE(), memory) as WasmBucketWritePath;
+}

@@ -1,0 +1,367 @@
+;; flatshare layout 6: the fast write paths over cache-line buckets for int32
+;; keys, in WebAssembly (the bucket form of write-int32.wat's putI32 / addI32 /
+;; putF64 / deleteI32):
+;; - putI32 / putF64: SharedFlatMap.set for int32 keys with int32 (7 lanes a
+;;   bucket) or float64 values (4 lanes), when nothing needs waiting for;
+;; - addI32: add for int32 values, as putI32 with value + delta under the lock;
+;; - deleteI32: delete for the same maps.
+;; The steps and their order are those of lib/bucket-write.ts (findLane,
+;; tryLockBucket, putLane, deleteLane), so recovery repairs a thread killed in
+;; here like one killed in the JS path: V8 stops wasm only at function entries
+;; and loop back edges, and this code's only loop walks to the next bucket,
+;; before any lock is taken (what it may have done by then is OR OVERFLOW
+;; into buckets it walked past, which is harmless on its own).
+;;
+;; Bucket (lib/bucket.ts): SEQ (byte 0), META (byte 4: OCCUPIED bits 0..6,
+;; TOMBSTONE bits 8..14, OVERFLOW bit 16), keys from byte 8 (column 0), value
+;; columns after them: int32 values at 8 + 4 * lanes, float64 low words there
+;; and high words at 8 + 8 * lanes.
+;;
+;; Writers (put):
+;;   epoch == STABLE(gen), else SLOW; ACTIVE_GEN = gen + 1 (atomic: the Dekker
+;;   handshake with the region allocator); epoch re-read, else SLOW;
+;;   walk from the home bucket floor(hash * buckets / 2^32); per bucket SEQ,
+;;   META, the key against the OCCUPIED lanes (SIMD);
+;;   locked and (holding the key or with an EMPTY lane) -> SLOW (the JS path waits);
+;;   the key in lane l -> lock the bucket: LOCK_AT, LOCK_SEQ (plain), CAS SEQ ->
+;;   lockWord(tag, SEQ) (lost: clear, SLOW), epoch re-read (else restore, SLOW);
+;;   an EMPTY lane (and no key before it) -> the same lock, then one unit of
+;;   REMAINING (none: give it back, restore, SLOW), lane = first EMPTY lane;
+;;   neither: OVERFLOW ORed in unless set, the next bucket;
+;;   stage LANE_INFO (lane | state << 4), key, value words; INTENT_TABLE;
+;;   INTENT = PUT (commit); the lane's words; META (EMPTY: OR OCCUPIED,
+;;   TOMBSTONE: AND ~TOMBSTONE); not FULL before: SIZE + 1, INTENT |= SIZED;
+;;   release: SEQ = (SEQ & ~7) + 8; clear INTENT, LOCK_AT; ACTIVE_GEN = 0.
+;;   Returns INSERTED (the lane was EMPTY or a TOMBSTONE) or OVERWROTE.
+;; add (addI32): a FULL lane's value becomes value + delta (an int32 overflow
+;;   restores SEQ and hands back: SLOW with handedBack() = 1); otherwise delta.
+;; Delete (deleteI32): the same entry and walk without OVERFLOW ORs; the key
+;;   FULL -> lock as above; LANE_INFO; INTENT = DELETE (commit); META OR
+;;   TOMBSTONE; SIZE - 1; INTENT |= SIZED; release; clear; idle -> DELETED.
+;;   The key a TOMBSTONE, or the chain's end without it (an EMPTY lane, or no
+;;   OVERFLOW) -> ABSENT, if SEQ of that bucket and the generation are
+;;   unchanged on a second look (else SLOW).
+;; SLOW means "nothing changed; run the JS path": every SLOW exit has restored
+;; what it touched (SEQ, REMAINING) and leaves ACTIVE_GEN idle.
+;;
+;; Memory ordering: as write-int32.wat. Loads atomic; the stores the JS path
+;; makes with Atomics on every CPU (ACTIVE_GEN, the CAS, REMAINING, SIZE, META,
+;; the release) are atomic here; those it makes with storeWord (the intent
+;; commit, INTENT_SIZED, the lane's words, the idle store) are plain when
+;; `strict` is 0 (x86) and atomic otherwise.
+;;
+;; Layout constants (spec/unit/bucket-write-path.test.ts checks each against lib/):
+;; const EPOCH_BYTES = 128         ;; H_EPOCH * 4
+;; const GEN_SHIFT = 2             ;; epoch.ts; PHASE_STABLE is 0
+;; const BUCKET_SHIFT = 6          ;; log2(BUCKET_INTS * 4)
+;; const META_BYTES = 4            ;; B_META * 4
+;; const KEYS_BYTES = 8            ;; B_LANES * 4
+;; const TOMBSTONE_SHIFT = 8
+;; const OVERFLOW = 65536
+;; const OWNER_TAG_SHIFT = 3       ;; seqlock.ts
+;; const VERSION_MASK = -8         ;; ~7
+;; const VERSION_ONE = 8
+;; const W_ACTIVE_GEN_BYTES = 4
+;; const W_LOCK_AT_BYTES = 8
+;; const W_LOCK_SEQ_BYTES = 12
+;; const W_INTENT_BYTES = 20
+;; const W_INTENT_TABLE_BYTES = 24
+;; const P_LANE_INFO_BYTES = 32    ;; (W_INTENT_PAYLOAD + P_LANE_INFO) * 4
+;; const P_KEY_BYTES = 36          ;; (W_INTENT_PAYLOAD + P_LANE_WORDS) * 4
+;; const P_LOW_BYTES = 40
+;; const P_HIGH_BYTES = 44
+;; const LANE_INFO_STATE_SHIFT = 4
+;; const LANE_EMPTY = 0
+;; const LANE_FULL = 1
+;; const LANE_TOMBSTONE = 2
+;; const T_SIZE_BYTES = 0
+;; const T_REMAINING_BYTES = 64
+;; const INTENT_PUT = 1
+;; const INTENT_DELETE = 2
+;; const INTENT_SIZED = 4
+;; const PUT_SLOW = 0
+;; const PUT_INSERTED = 1
+;; const PUT_OVERWROTE = 2
+;; const DEL_SLOW = 0
+;; const DEL_DELETED = 1
+;; const DEL_ABSENT = 2
+;; const ADD_SLOW_RESULT = -2147483648
+(module
+  (import "env" "memory" (memory 1 65536 shared))
+
+  ;; Per instance (one map in one thread), set by the JS side.
+  (global $wide (mut i32) (i32.const 0))   ;; 1: float64 values (4 lanes); 0: int32 values (7 lanes)
+  (global $strict (mut i32) (i32.const 1)) ;; 1: every store atomic (not x86)
+  (global $rec (mut i32) (i32.const 0))    ;; byte address of this thread's writer record; 0 = none
+  (global $tag (mut i32) (i32.const 0))    ;; that record's tag
+  (global $handedBack (mut i32) (i32.const 0))
+
+  (func (export "configure") (param $wide i32) (param $strict i32)
+    (global.set $wide (local.get $wide))
+    (global.set $strict (local.get $strict)))
+
+  ;; rec: word index of the writer record (0 = none), tag: its tag.
+  (func (export "setWriter") (param $rec i32) (param $tag i32)
+    (global.set $rec (i32.shl (local.get $rec) (i32.const 2)))
+    (global.set $tag (local.get $tag)))
+
+  (func (export "handedBack") (result i32) (global.get $handedBack))
+
+  (func (export "putI32")
+    (param $k i32) (param $hash i32) (param $v i32) (param $first i32) (param $buckets i32) (param $gen i32) (param $base i32) (result i32)
+    (call $put (local.get $k) (local.get $hash) (i64.extend_i32_u (local.get $v)) (local.get $first)
+      (local.get $buckets) (local.get $gen) (local.get $base) (i32.const 0)))
+
+  (func (export "addI32")
+    (param $k i32) (param $hash i32) (param $delta i32) (param $first i32) (param $buckets i32) (param $gen i32) (param $base i32) (result i32)
+    (call $put (local.get $k) (local.get $hash) (i64.extend_i32_u (local.get $delta)) (local.get $first)
+      (local.get $buckets) (local.get $gen) (local.get $base) (i32.const 1)))
+
+  (func (export "putF64")
+    (param $k i32) (param $hash i32) (param $v f64) (param $first i32) (param $buckets i32) (param $gen i32) (param $base i32) (result i32)
+    (call $put (local.get $k) (local.get $hash) (i64.reinterpret_f64 (local.get $v)) (local.get $first)
+      (local.get $buckets) (local.get $gen) (local.get $base) (i32.const 0)))
+
+  ;; The OCCUPIED lanes of the bucket at byte `at` (META `meta`) whose key word is `k`, as a bit mask.
+  (func $match (param $at i32) (param $meta i32) (param $k i32) (result i32)
+    (local $kv v128)
+    (local.set $kv (i32x4.splat (local.get $k)))
+    (if (result i32) (global.get $wide)
+      (then (i32.and
+        (i32x4.bitmask (i32x4.eq (v128.load offset=8 (local.get $at)) (local.get $kv)))
+        (i32.and (local.get $meta) (i32.const 15))))
+      (else (i32.and
+        (i32.or
+          (i32x4.bitmask (i32x4.eq (v128.load offset=8 (local.get $at)) (local.get $kv)))
+          (i32.shl (i32x4.bitmask (i32x4.eq (v128.load offset=24 (local.get $at)) (local.get $kv))) (i32.const 4)))
+        (i32.and (local.get $meta) (i32.const 127))))))
+
+  ;; val: the value words, low word first (the high word only for float64).
+  ;; add: 0 for put; 1 for addI32 (val is the delta, int32 values only).
+  (func $put
+    (param $k i32) (param $hash i32) (param $val i64) (param $first i32) (param $buckets i32) (param $gen i32) (param $base i32) (param $add i32) (result i32)
+    (local $r i32) (local $epoch i32) (local $bk i32) (local $at i32) (local $seq i32) (local $meta i32)
+    (local $m i32) (local $free i32) (local $lane i32) (local $state i32) (local $steps i32)
+    (local $b i32) (local $lo i32) (local $hi i32) (local $lanes4 i32) (local $mask i32) (local $v i32)
+    (local $slowResult i32) (local $cur i32)
+    (local.set $slowResult (select (i32.const 0x80000000) (i32.const 0) (local.get $add)))
+    (global.set $handedBack (local.get $add))
+    (local.set $r (global.get $rec))
+    (if (i32.eqz (local.get $r)) (then (return (local.get $slowResult))))
+    (local.set $epoch (i32.shl (local.get $gen) (i32.const 2)))
+    (if (i32.ne (i32.atomic.load (i32.const 128)) (local.get $epoch)) (then (return (local.get $slowResult))))
+    (local.set $b (i32.shl (local.get $base) (i32.const 2)))
+    (local.set $lo (i32.wrap_i64 (local.get $val)))
+    (local.set $hi (i32.wrap_i64 (i64.shr_u (local.get $val) (i64.const 32))))
+    (local.set $lanes4 (select (i32.const 16) (i32.const 28) (global.get $wide)))
+    (local.set $mask (select (i32.const 15) (i32.const 127) (global.get $wide)))
+    (block $slow
+      ;; Announce generation g (a full fence), then re-read the epoch.
+      (i32.atomic.store offset=4 (local.get $r) (i32.add (local.get $gen) (i32.const 1)))
+      (br_if $slow (i32.ne (i32.atomic.load (i32.const 128)) (local.get $epoch)))
+      (local.set $bk (i32.wrap_i64 (i64.shr_u
+        (i64.mul (i64.extend_i32_u (local.get $hash)) (i64.extend_i32_u (local.get $buckets)))
+        (i64.const 32))))
+      (local.set $at (i32.add (i32.shl (local.get $first) (i32.const 2)) (i32.shl (local.get $bk) (i32.const 6))))
+      (loop $walk
+        (local.set $seq (i32.atomic.load (local.get $at)))
+        (local.set $meta (i32.atomic.load offset=4 (local.get $at)))
+        (local.set $m (call $match (local.get $at) (local.get $meta) (local.get $k)))
+        (local.set $free (i32.and (i32.xor (local.get $meta) (local.get $mask)) (local.get $mask)))
+        (if (i32.and (local.get $seq) (i32.const 1))
+          (then (br_if $slow (i32.or (local.get $m) (local.get $free)))))
+        (if (i32.or (local.get $m) (local.get $free))
+          (then
+            ;; Lock intent, then the lock (state bits of a bucket's SEQ are 0).
+            (i32.store offset=8 (local.get $r) (i32.shr_u (local.get $at) (i32.const 2)))
+            (i32.store offset=12 (local.get $r) (local.get $seq))
+            (if (i32.ne
+                  (i32.atomic.rmw.cmpxchg (local.get $at) (local.get $seq)
+                    (i32.or (i32.shl (global.get $tag) (i32.const 3)) (i32.const 1)))
+                  (local.get $seq))
+              (then (i32.store offset=20 (local.get $r) (i32.const 0))
+                    (i32.store offset=8 (local.get $r) (i32.const 0)) (br $slow)))
+            ;; A migration began after our epoch check: table g is read-only, undo.
+            (if (i32.ne (i32.atomic.load (i32.const 128)) (local.get $epoch))
+              (then
+                (i32.atomic.store (local.get $at) (local.get $seq))
+                (i32.store offset=20 (local.get $r) (i32.const 0))
+                (i32.store offset=8 (local.get $r) (i32.const 0))
+                (br $slow)))
+            (if (local.get $m)
+              (then
+                (local.set $lane (i32.ctz (local.get $m)))
+                (local.set $state (select (i32.const 2) (i32.const 1)
+                  (i32.and (i32.shr_u (local.get $meta) (i32.add (local.get $lane) (i32.const 8))) (i32.const 1)))))
+              (else
+                ;; An insert: one unit of the insert budget, the first EMPTY lane (META as of the lock).
+                (if (i32.le_s (i32.atomic.rmw.sub offset=64 (local.get $b) (i32.const 1)) (i32.const 0))
+                  (then
+                    (drop (i32.atomic.rmw.add offset=64 (local.get $b) (i32.const 1)))
+                    (i32.atomic.store (local.get $at) (local.get $seq))
+                    (i32.store offset=20 (local.get $r) (i32.const 0))
+                    (i32.store offset=8 (local.get $r) (i32.const 0))
+                    (br $slow)))
+                (local.set $lane (i32.ctz (i32.and (i32.xor (i32.atomic.load offset=4 (local.get $at)) (local.get $mask)) (local.get $mask))))
+                (local.set $state (i32.const 0))))
+            (local.set $v (i32.add (local.get $at) (i32.shl (local.get $lane) (i32.const 2))))
+            ;; add to a FULL lane: value + delta, unless that overflows int32 (undo, hand back).
+            (if (i32.and (local.get $add) (i32.eq (local.get $state) (i32.const 1)))
+              (then
+                (local.set $cur (i32.atomic.load offset=36 (local.get $v)))
+                (if (i32.lt_s
+                      (i32.and
+                        (i32.xor (local.get $cur) (i32.add (local.get $cur) (local.get $lo)))
+                        (i32.xor (local.get $lo) (i32.add (local.get $cur) (local.get $lo))))
+                      (i32.const 0))
+                  (then
+                    (i32.atomic.store (local.get $at) (local.get $seq))
+                    (i32.store offset=20 (local.get $r) (i32.const 0))
+                    (i32.store offset=8 (local.get $r) (i32.const 0))
+                    (br $slow)))
+                (local.set $lo (i32.add (local.get $cur) (local.get $lo)))))
+            ;; Stage LANE_INFO and the lane's words, commit the intent.
+            (i32.store offset=32 (local.get $r) (i32.or (local.get $lane) (i32.shl (local.get $state) (i32.const 4))))
+            (i32.store offset=36 (local.get $r) (local.get $k))
+            (i32.store offset=40 (local.get $r) (local.get $lo))
+            (if (global.get $wide) (then (i32.store offset=44 (local.get $r) (local.get $hi))))
+            (i32.store offset=24 (local.get $r) (local.get $base))
+            (if (global.get $strict)
+              (then (i32.atomic.store offset=20 (local.get $r) (i32.const 1)))
+              (else (i32.store offset=20 (local.get $r) (i32.const 1))))
+            ;; Apply it: key, value word(s).
+            (if (global.get $strict)
+              (then
+                (i32.atomic.store offset=8 (local.get $v) (local.get $k))
+                (i32.atomic.store offset=8 (i32.add (local.get $v) (local.get $lanes4)) (local.get $lo))
+                (if (global.get $wide)
+                  (then (i32.atomic.store offset=8 (i32.add (local.get $v) (i32.shl (local.get $lanes4) (i32.const 1))) (local.get $hi)))))
+              (else
+                (i32.store offset=8 (local.get $v) (local.get $k))
+                (i32.store offset=8 (i32.add (local.get $v) (local.get $lanes4)) (local.get $lo))
+                (if (global.get $wide)
+                  (then (i32.store offset=8 (i32.add (local.get $v) (i32.shl (local.get $lanes4) (i32.const 1))) (local.get $hi))))))
+            ;; META, then count a new entry (EMPTY or TOMBSTONE before) and say so.
+            (if (i32.eqz (local.get $state))
+              (then (drop (i32.atomic.rmw.or offset=4 (local.get $at) (i32.shl (i32.const 1) (local.get $lane))))))
+            (if (i32.eq (local.get $state) (i32.const 2))
+              (then (drop (i32.atomic.rmw.and offset=4 (local.get $at)
+                (i32.xor (i32.shl (i32.const 1) (i32.add (local.get $lane) (i32.const 8))) (i32.const -1))))))
+            (if (i32.ne (local.get $state) (i32.const 1))
+              (then
+                (drop (i32.atomic.rmw.add (local.get $b) (i32.const 1)))
+                (if (global.get $strict)
+                  (then (i32.atomic.store offset=20 (local.get $r) (i32.const 5)))
+                  (else (i32.store offset=20 (local.get $r) (i32.const 5))))))
+            ;; Release: the version moves on; publishes the lane and META.
+            (i32.atomic.store (local.get $at) (i32.add (i32.and (local.get $seq) (i32.const -8)) (i32.const 8)))
+            (i32.store offset=20 (local.get $r) (i32.const 0))
+            (i32.store offset=8 (local.get $r) (i32.const 0))
+            (if (global.get $strict)
+              (then (i32.atomic.store offset=4 (local.get $r) (i32.const 0)))
+              (else (i32.store offset=4 (local.get $r) (i32.const 0))))
+            (global.set $handedBack (i32.const 0))
+            (if (local.get $add) (then (return (local.get $lo))))
+            (return (select (i32.const 2) (i32.const 1) (i32.eq (local.get $state) (i32.const 1))))))
+        ;; Full, without the key: the insert walks on, and readers must follow it.
+        (if (i32.eqz (i32.and (local.get $meta) (i32.const 65536)))
+          (then (drop (i32.atomic.rmw.or offset=4 (local.get $at) (i32.const 65536)))))
+        (local.set $bk (i32.add (local.get $bk) (i32.const 1)))
+        (local.set $at (i32.add (local.get $at) (i32.const 64)))
+        (if (i32.ge_u (local.get $bk) (local.get $buckets))
+          (then (local.set $bk (i32.const 0)) (local.set $at (i32.shl (local.get $first) (i32.const 2)))))
+        (local.set $steps (i32.add (local.get $steps) (i32.const 1)))
+        (br_if $walk (i32.le_u (local.get $steps) (local.get $buckets)))))
+    ;; SLOW: nothing changed; idle again.
+    (if (global.get $strict)
+      (then (i32.atomic.store offset=4 (local.get $r) (i32.const 0)))
+      (else (i32.store offset=4 (local.get $r) (i32.const 0))))
+    (local.get $slowResult))
+
+  (func (export "deleteI32")
+    (param $k i32) (param $hash i32) (param $first i32) (param $buckets i32) (param $gen i32) (param $base i32) (result i32)
+    (local $r i32) (local $epoch i32) (local $bk i32) (local $at i32) (local $seq i32) (local $meta i32)
+    (local $m i32) (local $free i32) (local $lane i32) (local $steps i32) (local $b i32) (local $mask i32)
+    (local.set $r (global.get $rec))
+    (if (i32.eqz (local.get $r)) (then (return (i32.const 0))))
+    (local.set $epoch (i32.shl (local.get $gen) (i32.const 2)))
+    (if (i32.ne (i32.atomic.load (i32.const 128)) (local.get $epoch)) (then (return (i32.const 0))))
+    (local.set $b (i32.shl (local.get $base) (i32.const 2)))
+    (local.set $mask (select (i32.const 15) (i32.const 127) (global.get $wide)))
+    (block $absent
+    (block $slow
+      (i32.atomic.store offset=4 (local.get $r) (i32.add (local.get $gen) (i32.const 1)))
+      (br_if $slow (i32.ne (i32.atomic.load (i32.const 128)) (local.get $epoch)))
+      (local.set $bk (i32.wrap_i64 (i64.shr_u
+        (i64.mul (i64.extend_i32_u (local.get $hash)) (i64.extend_i32_u (local.get $buckets)))
+        (i64.const 32))))
+      (local.set $at (i32.add (i32.shl (local.get $first) (i32.const 2)) (i32.shl (local.get $bk) (i32.const 6))))
+      (loop $walk
+        (local.set $seq (i32.atomic.load (local.get $at)))
+        (local.set $meta (i32.atomic.load offset=4 (local.get $at)))
+        (local.set $m (call $match (local.get $at) (local.get $meta) (local.get $k)))
+        (local.set $free (i32.and (i32.xor (local.get $meta) (local.get $mask)) (local.get $mask)))
+        (br_if $slow (i32.and (i32.and (local.get $seq) (i32.const 1)) (i32.ne (i32.or (local.get $m) (local.get $free)) (i32.const 0))))
+        (if (local.get $m)
+          (then
+            (local.set $lane (i32.ctz (local.get $m)))
+            (if (i32.and (i32.shr_u (local.get $meta) (i32.add (local.get $lane) (i32.const 8))) (i32.const 1))
+              (then
+                ;; A TOMBSTONE of the key: absent, if nothing moved meanwhile.
+                (br_if $slow (i32.ne (i32.atomic.load (local.get $at)) (local.get $seq)))
+                (br_if $slow (i32.ne (i32.atomic.load (i32.const 128)) (local.get $epoch)))
+                (br $absent)))
+            (i32.store offset=8 (local.get $r) (i32.shr_u (local.get $at) (i32.const 2)))
+            (i32.store offset=12 (local.get $r) (local.get $seq))
+            (if (i32.ne
+                  (i32.atomic.rmw.cmpxchg (local.get $at) (local.get $seq)
+                    (i32.or (i32.shl (global.get $tag) (i32.const 3)) (i32.const 1)))
+                  (local.get $seq))
+              (then (i32.store offset=20 (local.get $r) (i32.const 0))
+                    (i32.store offset=8 (local.get $r) (i32.const 0)) (br $slow)))
+            (if (i32.ne (i32.atomic.load (i32.const 128)) (local.get $epoch))
+              (then
+                (i32.atomic.store (local.get $at) (local.get $seq))
+                (i32.store offset=20 (local.get $r) (i32.const 0))
+                (i32.store offset=8 (local.get $r) (i32.const 0))
+                (br $slow)))
+            (i32.store offset=32 (local.get $r) (i32.or (local.get $lane) (i32.const 16))) ;; LANE_INFO: lane, FULL
+            (i32.store offset=24 (local.get $r) (local.get $base))
+            (if (global.get $strict)
+              (then (i32.atomic.store offset=20 (local.get $r) (i32.const 2)))
+              (else (i32.store offset=20 (local.get $r) (i32.const 2))))
+            (drop (i32.atomic.rmw.or offset=4 (local.get $at) (i32.shl (i32.const 1) (i32.add (local.get $lane) (i32.const 8)))))
+            (drop (i32.atomic.rmw.sub (local.get $b) (i32.const 1)))
+            (if (global.get $strict)
+              (then (i32.atomic.store offset=20 (local.get $r) (i32.const 6)))
+              (else (i32.store offset=20 (local.get $r) (i32.const 6))))
+            (i32.atomic.store (local.get $at) (i32.add (i32.and (local.get $seq) (i32.const -8)) (i32.const 8)))
+            (i32.store offset=20 (local.get $r) (i32.const 0))
+            (i32.store offset=8 (local.get $r) (i32.const 0))
+            (if (global.get $strict)
+              (then (i32.atomic.store offset=4 (local.get $r) (i32.const 0)))
+              (else (i32.store offset=4 (local.get $r) (i32.const 0))))
+            (return (i32.const 1))))
+        ;; The chain ends here (an EMPTY lane, or no OVERFLOW): absent, if nothing moved meanwhile.
+        (if (i32.or (local.get $free) (i32.eqz (i32.and (local.get $meta) (i32.const 65536))))
+          (then
+            (br_if $slow (i32.ne (i32.atomic.load (local.get $at)) (local.get $seq)))
+            (br_if $slow (i32.ne (i32.atomic.load (i32.const 128)) (local.get $epoch)))
+            (br $absent)))
+        (local.set $bk (i32.add (local.get $bk) (i32.const 1)))
+        (local.set $at (i32.add (local.get $at) (i32.const 64)))
+        (if (i32.ge_u (local.get $bk) (local.get $buckets))
+          (then (local.set $bk (i32.const 0)) (local.set $at (i32.shl (local.get $first) (i32.const 2)))))
+        (local.set $steps (i32.add (local.get $steps) (i32.const 1)))
+        (br_if $walk (i32.le_u (local.get $steps) (local.get $buckets)))))
+    ;; SLOW: nothing changed; idle again.
+    (if (global.get $strict)
+      (then (i32.atomic.store offset=4 (local.get $r) (i32.const 0)))
+      (else (i32.store offset=4 (local.get $r) (i32.const 0))))
+    (return (i32.const 0)))
+    ;; ABSENT: idle again.
+    (if (global.get $strict)
+      (then (i32.atomic.store offset=4 (local.get $r) (i32.const 0)))
+      (else (i32.store offset=4 (local.get $r) (i32.const 0))))
+    (i32.const 2))
+)
