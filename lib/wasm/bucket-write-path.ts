@@ -10,6 +10,8 @@
  * `configure(wide, strict)`: wide 1 for float64 values (4 lanes), 0 for int32
  * (7); strict 1 stores what the JS path stores with storeWord atomically
  * (weakly ordered CPUs). `setWriter(rec, tag)`: the thread's writer record.
+ * copyBuckets (the migration copy) serves every key kind: `configureCopy`
+ * gives it the map's bucket geometry and murmur3 seed.
  */
 import { compiledOnce, instantiateOver, type SharedWasmMemory, type WasmModule } from './api.js';
 import { WASM_BASE64 } from './write-bucket.wasm.js';
@@ -37,7 +39,19 @@ export interface WasmBucketWritePath {
   deleteI32(key: number, hash: number, first: number, buckets: number, gen: number, base: number): number;
   /** 1 when the last addI32 handed back (its result was ADD_SLOW_RESULT). */
   handedBack(): number;
+  /** copyBuckets' geometry (lanes a bucket, words a lane, key words a lane) and the murmur3 seed. */
+  configureCopy(lanes: number, laneInts: number, keyInts: number, seed: number): void;
+  /**
+   * The migration copy of old buckets [from, end) (lib/bucket-copy.ts copyBucket, step for step):
+   * the entries of the old buckets it finished; stoppedAt() is the first it did not finish.
+   */
+  copyBuckets(oldFirst: number, from: number, end: number, newFirst: number, newBuckets: number, newBase: number, hashMode: number): number;
+  stoppedAt(): number;
 }
+
+/** copyBuckets hash modes: the built-in murmur3 of an int32 key, or the HASH column of a string key. */
+export const COPY_HASH_STORED = 0;
+export const COPY_HASH_MURMUR3_INT = 1;
 
 const MODULE = compiledOnce(WASM_BASE64);
 

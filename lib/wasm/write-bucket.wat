@@ -4,7 +4,11 @@
 ;; - putI32 / putF64: SharedFlatMap.set for int32 keys with int32 (7 lanes a
 ;;   bucket) or float64 values (4 lanes), when nothing needs waiting for;
 ;; - addI32: add for int32 values, as putI32 with value + delta under the lock;
-;; - deleteI32: delete for the same maps.
+;; - deleteI32: delete for the same maps;
+;; - copyBuckets: the migration copy of a run of old buckets into the new
+;;   table (lib/bucket-copy.ts copyBucket, step for step), for every key kind:
+;;   int32 keys hashed by the built-in murmur3 (fmix32 inline) and string keys
+;;   (their HASH column).
 ;; The steps and their order are those of lib/bucket-write.ts (findLane,
 ;; tryLockBucket, putLane, deleteLane), so recovery repairs a thread killed in
 ;; here like one killed in the JS path: V8 stops wasm only at function entries
@@ -41,6 +45,16 @@
 ;;   The key a TOMBSTONE, or the chain's end without it (an EMPTY lane, or no
 ;;   OVERFLOW) -> ABSENT, if SEQ of that bucket and the generation are
 ;;   unchanged on a second look (else SLOW).
+;; Copy (copyBuckets), per old bucket, as copyBucket: SEQ locked -> stop here
+;;   (the JS copy waits for it); every FULL lane: its hash; walk table g+1 from
+;;   the home bucket: a locked bucket -> stop here; a lane with the same key
+;;   words -> copied before; the first bucket with an EMPTY lane -> LOCK_AT,
+;;   LOCK_SEQ, LANE_INFO and the lane's words staged, INTENT_TABLE, INTENT =
+;;   COPY, CAS SEQ (lost: clear, read the bucket again), the lane's words, OR
+;;   OCCUPIED, release, clear; a full bucket -> OR OVERFLOW, the next one.
+;;   Returns the entries of the old buckets it finished; stoppedAt() is the
+;;   first old bucket not finished (end when all were). The JS copy redoes a
+;;   bucket it stopped in, and skips the lanes copied already.
 ;; SLOW means "nothing changed; run the JS path": every SLOW exit has restored
 ;; what it touched (SEQ, REMAINING) and leaves ACTIVE_GEN idle.
 ;;
@@ -86,6 +100,9 @@
 ;; const DEL_DELETED = 1
 ;; const DEL_ABSENT = 2
 ;; const ADD_SLOW_RESULT = -2147483648
+;; const INTENT_COPY = 3
+;; const FMIX_C1 = 2246822507      ;; hashers/murmur3.ts (0x85ebca6b)
+;; const FMIX_C2 = 3266489909      ;; hashers/murmur3.ts (0xc2b2ae35)
 (module
   (import "env" "memory" (memory 1 65536 shared))
 
@@ -95,6 +112,20 @@
   (global $rec (mut i32) (i32.const 0))    ;; byte address of this thread's writer record; 0 = none
   (global $tag (mut i32) (i32.const 0))    ;; that record's tag
   (global $handedBack (mut i32) (i32.const 0))
+  ;; copyBuckets' geometry: lanes a bucket, words a lane, key words a lane; the murmur3 seed.
+  (global $cLanes (mut i32) (i32.const 7))
+  (global $cLaneInts (mut i32) (i32.const 2))
+  (global $cKeyInts (mut i32) (i32.const 1))
+  (global $seed (mut i32) (i32.const 0))
+  (global $stop (mut i32) (i32.const 0))
+
+  (func (export "configureCopy") (param $lanes i32) (param $laneInts i32) (param $keyInts i32) (param $seed i32)
+    (global.set $cLanes (local.get $lanes))
+    (global.set $cLaneInts (local.get $laneInts))
+    (global.set $cKeyInts (local.get $keyInts))
+    (global.set $seed (local.get $seed)))
+
+  (func (export "stoppedAt") (result i32) (global.get $stop))
 
   (func (export "configure") (param $wide i32) (param $strict i32)
     (global.set $wide (local.get $wide))
@@ -364,4 +395,130 @@
       (then (i32.atomic.store offset=4 (local.get $r) (i32.const 0)))
       (else (i32.store offset=4 (local.get $r) (i32.const 0))))
     (i32.const 2))
+
+  ;; oldFirst / newFirst: word index of bucket 0 of table g / g+1; [from, end): old buckets;
+  ;; newBase: word index of table g+1's region; hashMode 1: fmix32(key ^ seed), 0: column 0 is the hash.
+  (func (export "copyBuckets")
+    (param $oldFirst i32) (param $from i32) (param $end i32) (param $newFirst i32) (param $newBuckets i32) (param $newBase i32) (param $hashMode i32) (result i32)
+    (local $r i32) (local $i i32) (local $at i32) (local $seq i32) (local $meta i32) (local $full i32) (local $lane i32)
+    (local $h i32) (local $bk i32) (local $t i32) (local $cur i32) (local $tmeta i32) (local $tocc i32) (local $l2 i32)
+    (local $c i32) (local $same i32) (local $free i32) (local $steps i32) (local $n i32) (local $copied i32)
+    (local $mask i32) (local $col i32) (local $v i32)
+    (local.set $r (global.get $rec))
+    (local.set $i (local.get $from))
+    (local.set $mask (i32.sub (i32.shl (i32.const 1) (global.get $cLanes)) (i32.const 1)))
+    (local.set $col (i32.shl (global.get $cLanes) (i32.const 2))) ;; bytes from one column to the next
+    (block $stop
+      (br_if $stop (i32.eqz (local.get $r)))
+      (loop $bucketLoop
+        (br_if $stop (i32.ge_u (local.get $i) (local.get $end)))
+        (local.set $at (i32.add (i32.shl (local.get $oldFirst) (i32.const 2)) (i32.shl (local.get $i) (i32.const 6))))
+        (local.set $seq (i32.atomic.load (local.get $at)))
+        (br_if $stop (i32.and (local.get $seq) (i32.const 1)))
+        (local.set $meta (i32.atomic.load offset=4 (local.get $at)))
+        (local.set $full (i32.and
+          (i32.and (local.get $meta) (local.get $mask))
+          (i32.xor (i32.and (i32.shr_u (local.get $meta) (i32.const 8)) (local.get $mask)) (i32.const -1))))
+        (local.set $n (i32.const 0))
+        (block $bucketDone
+          (loop $laneLoop
+            (br_if $bucketDone (i32.eqz (local.get $full)))
+            (local.set $lane (i32.ctz (local.get $full)))
+            (local.set $full (i32.and (local.get $full) (i32.sub (local.get $full) (i32.const 1))))
+            (local.set $h (i32.atomic.load offset=8 (i32.add (local.get $at) (i32.shl (local.get $lane) (i32.const 2)))))
+            (if (local.get $hashMode)
+              (then
+                ;; murmur3's fmix32 of key ^ seed (lib/hashers/murmur3.ts), inline.
+                (local.set $h (i32.xor (local.get $h) (global.get $seed)))
+                (local.set $h (i32.xor (local.get $h) (i32.shr_u (local.get $h) (i32.const 16))))
+                (local.set $h (i32.mul (local.get $h) (i32.const 0x85ebca6b)))
+                (local.set $h (i32.xor (local.get $h) (i32.shr_u (local.get $h) (i32.const 13))))
+                (local.set $h (i32.mul (local.get $h) (i32.const 0xc2b2ae35)))
+                (local.set $h (i32.xor (local.get $h) (i32.shr_u (local.get $h) (i32.const 16))))))
+            (local.set $bk (i32.wrap_i64 (i64.shr_u
+              (i64.mul (i64.extend_i32_u (local.get $h)) (i64.extend_i32_u (local.get $newBuckets)))
+              (i64.const 32))))
+            (local.set $t (i32.add (i32.shl (local.get $newFirst) (i32.const 2)) (i32.shl (local.get $bk) (i32.const 6))))
+            (local.set $steps (i32.const 0))
+            (block $laneDone
+              (loop $walk
+                (local.set $cur (i32.atomic.load (local.get $t)))
+                (br_if $stop (i32.and (local.get $cur) (i32.const 1)))
+                (local.set $tmeta (i32.atomic.load offset=4 (local.get $t)))
+                (local.set $tocc (i32.and (local.get $tmeta) (local.get $mask)))
+                ;; A lane with the same key words: copied before.
+                (block $noMatch
+                  (loop $compare
+                    (br_if $noMatch (i32.eqz (local.get $tocc)))
+                    (local.set $l2 (i32.ctz (local.get $tocc)))
+                    (local.set $tocc (i32.and (local.get $tocc) (i32.sub (local.get $tocc) (i32.const 1))))
+                    (local.set $same (i32.const 1))
+                    (local.set $c (i32.const 0))
+                    (loop $column
+                      (if (i32.ne
+                            (i32.atomic.load offset=8 (i32.add (i32.add (local.get $at) (i32.mul (local.get $c) (local.get $col))) (i32.shl (local.get $lane) (i32.const 2))))
+                            (i32.atomic.load offset=8 (i32.add (i32.add (local.get $t) (i32.mul (local.get $c) (local.get $col))) (i32.shl (local.get $l2) (i32.const 2)))))
+                        (then (local.set $same (i32.const 0))))
+                      (local.set $c (i32.add (local.get $c) (i32.const 1)))
+                      (br_if $column (i32.lt_u (local.get $c) (global.get $cKeyInts))))
+                    (if (local.get $same)
+                      (then (local.set $n (i32.add (local.get $n) (i32.const 1))) (br $laneDone)))
+                    (br $compare)))
+                (local.set $free (i32.and (i32.xor (local.get $tmeta) (local.get $mask)) (local.get $mask)))
+                (if (local.get $free)
+                  (then
+                    (local.set $l2 (i32.ctz (local.get $free)))
+                    (i32.store offset=8 (local.get $r) (i32.shr_u (local.get $t) (i32.const 2)))
+                    (i32.store offset=12 (local.get $r) (local.get $cur))
+                    (i32.store offset=32 (local.get $r) (local.get $l2)) ;; LANE_INFO: lane, EMPTY
+                    ;; Stage the lane's words (table g is read-only while COPYING).
+                    (local.set $c (i32.const 0))
+                    (loop $stage
+                      (i32.store offset=36 (i32.add (local.get $r) (i32.shl (local.get $c) (i32.const 2)))
+                        (i32.atomic.load offset=8 (i32.add (i32.add (local.get $at) (i32.mul (local.get $c) (local.get $col))) (i32.shl (local.get $lane) (i32.const 2)))))
+                      (local.set $c (i32.add (local.get $c) (i32.const 1)))
+                      (br_if $stage (i32.lt_u (local.get $c) (global.get $cLaneInts))))
+                    (i32.store offset=24 (local.get $r) (local.get $newBase))
+                    (if (global.get $strict)
+                      (then (i32.atomic.store offset=20 (local.get $r) (i32.const 3)))
+                      (else (i32.store offset=20 (local.get $r) (i32.const 3))))
+                    (if (i32.eq
+                          (i32.atomic.rmw.cmpxchg (local.get $t) (local.get $cur)
+                            (i32.or (i32.shl (global.get $tag) (i32.const 3)) (i32.const 1)))
+                          (local.get $cur))
+                      (then
+                        (local.set $c (i32.const 0))
+                        (loop $apply
+                          (local.set $v (i32.load offset=36 (i32.add (local.get $r) (i32.shl (local.get $c) (i32.const 2)))))
+                          (if (global.get $strict)
+                            (then (i32.atomic.store offset=8 (i32.add (i32.add (local.get $t) (i32.mul (local.get $c) (local.get $col))) (i32.shl (local.get $l2) (i32.const 2))) (local.get $v)))
+                            (else (i32.store offset=8 (i32.add (i32.add (local.get $t) (i32.mul (local.get $c) (local.get $col))) (i32.shl (local.get $l2) (i32.const 2))) (local.get $v))))
+                          (local.set $c (i32.add (local.get $c) (i32.const 1)))
+                          (br_if $apply (i32.lt_u (local.get $c) (global.get $cLaneInts))))
+                        (drop (i32.atomic.rmw.or offset=4 (local.get $t) (i32.shl (i32.const 1) (local.get $l2))))
+                        (i32.atomic.store (local.get $t) (i32.add (i32.and (local.get $cur) (i32.const -8)) (i32.const 8)))
+                        (i32.store offset=20 (local.get $r) (i32.const 0))
+                        (i32.store offset=8 (local.get $r) (i32.const 0))
+                        (local.set $n (i32.add (local.get $n) (i32.const 1)))
+                        (br $laneDone)))
+                    ;; Another copier took the bucket first: clear, read it again.
+                    (i32.store offset=20 (local.get $r) (i32.const 0))
+                    (i32.store offset=8 (local.get $r) (i32.const 0))
+                    (br $walk)))
+                (if (i32.eqz (i32.and (local.get $tmeta) (i32.const 65536)))
+                  (then (drop (i32.atomic.rmw.or offset=4 (local.get $t) (i32.const 65536)))))
+                (local.set $bk (i32.add (local.get $bk) (i32.const 1)))
+                (local.set $t (i32.add (local.get $t) (i32.const 64)))
+                (if (i32.ge_u (local.get $bk) (local.get $newBuckets))
+                  (then (local.set $bk (i32.const 0)) (local.set $t (i32.shl (local.get $newFirst) (i32.const 2)))))
+                (local.set $steps (i32.add (local.get $steps) (i32.const 1)))
+                ;; No EMPTY lane on the whole chain: a table that cannot be (the JS copy throws).
+                (br_if $stop (i32.gt_u (local.get $steps) (local.get $newBuckets)))
+                (br $walk)))
+            (br $laneLoop)))
+        (local.set $copied (i32.add (local.get $copied) (local.get $n)))
+        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+        (br $bucketLoop)))
+    (global.set $stop (local.get $i))
+    (local.get $copied))
 )

@@ -5,9 +5,10 @@
  * first bucket that has one, ORing OVERFLOW into every bucket it walked past)
  * without locks, and mirrors what it holds in a `Map`, the oracle.
  *
- * Keys are matched by column 0 alone (int32 keys; for string keys column 0
- * is the hash and the caller's key block is column 1), which is what the
- * int32 probes compare.
+ * Keys are matched by column 0 (int32 keys; for string keys column 0 is the
+ * hash) and by the extra key columns a call passes (a string key's block:
+ * column 1), so string-key lanes may share a hash. The oracle is keyed by
+ * column 0 only: tests that read through it use distinct column-0 keys.
  */
 import {
   B_META,
@@ -50,15 +51,16 @@ export class BucketTableWriter {
     return bucketAt(this.first, b);
   }
 
-  /** The bucket and lane holding `key` (FULL or TOMBSTONE), or undefined. */
-  find(key: number, hash: number): { b: number; lane: number } | undefined {
+  /** The bucket and lane holding `key` (FULL or TOMBSTONE), or undefined. `extraKeyWords`: the key's other columns must match too. */
+  find(key: number, hash: number, extraKeyWords: readonly number[] = []): { b: number; lane: number } | undefined {
     let b = homeBucket(hash, this.buckets);
     for (let steps = 0; steps < this.buckets; steps++) {
       const at = this.at(b);
       const meta = this.words[at + B_META] as number;
       const occupied = occupiedLanes(meta, this.g.lanes);
       for (let lane = 0; lane < this.g.lanes; lane++) {
-        if ((occupied >>> lane) & 1 && this.words[at + laneWordOffset(this.g, 0, lane)] === key) return { b, lane };
+        if (((occupied >>> lane) & 1) === 0 || this.words[at + laneWordOffset(this.g, 0, lane)] !== key) continue;
+        if (extraKeyWords.every((w, i) => this.words[at + laneWordOffset(this.g, 1 + i, lane)] === w)) return { b, lane };
       }
       if ((meta & OVERFLOW) === 0) return undefined;
       b = b + 1 === this.buckets ? 0 : b + 1;
@@ -69,7 +71,7 @@ export class BucketTableWriter {
   /** Insert, overwrite or revive `key` with `value` (words of the value columns); returns what it did. */
   put(key: number, hash: number, value: readonly number[], extraKeyWords: readonly number[] = []): 'inserted' | 'overwrote' | 'revived' {
     if (value.length !== this.g.valueInts) throw new RangeError('wrong number of value words');
-    const found = this.find(key, hash);
+    const found = this.find(key, hash, extraKeyWords);
     if (found !== undefined) {
       const at = this.at(found.b);
       const was = laneState(this.words[at + B_META] as number, found.lane);
@@ -100,8 +102,8 @@ export class BucketTableWriter {
   }
 
   /** Delete `key`; false when it is not FULL here. */
-  remove(key: number, hash: number): boolean {
-    const found = this.find(key, hash);
+  remove(key: number, hash: number, extraKeyWords: readonly number[] = []): boolean {
+    const found = this.find(key, hash, extraKeyWords);
     if (found === undefined) return false;
     const at = this.at(found.b);
     if (laneState(this.words[at + B_META] as number, found.lane) !== LANE_FULL) return false;

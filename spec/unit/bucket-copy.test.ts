@@ -8,13 +8,16 @@
  *   the new table exactly once (TOMBSTONEs are dropped), the new table's
  *   invariants hold, and redoing buckets (a helper that died mid-chunk)
  *   copies nothing twice;
+ * - the wasm copy (write-bucket.wat copyBuckets) writes word for word what
+ *   copyBucket writes, for int32 and string-key lanes, also when it stops at
+ *   a locked bucket and copyBucket finishes;
  * - a copier stopped after its CAS, before or after it wrote the lane, is
  *   rolled forward by recovery, and the redo of its bucket then adds nothing;
  * - iteration yields each FULL entry exactly once, also when the table is
  *   migrated into a table of another size in the middle of the walk.
  */
 import test from 'ava';
-import { LANE_EMPTY, laneWordOffset, type BucketGeometry } from '../../lib/bucket.js';
+import { BUCKET_INTS, LANE_EMPTY, bucketGeometry, laneWordOffset, type BucketGeometry } from '../../lib/bucket.js';
 import { copyBucket, type BucketCopyHost } from '../../lib/bucket-copy.js';
 import { iterateBucketEntries, type BucketIterationHost } from '../../lib/bucket-iterator.js';
 import {
@@ -32,11 +35,15 @@ import {
   type LaneLock,
 } from '../../lib/bucket-write.js';
 import { backoff } from '../../lib/backoff.js';
-import { H_EPOCH, INTENT_COPY, T_REMAINING, T_SIZE, W_LOCK_AT, W_LOCK_SEQ } from '../../lib/layout.js';
+import { H_EPOCH, INTENT_COPY, TABLE_HEADER_INTS, T_REMAINING, T_SIZE, W_LOCK_AT, W_LOCK_SEQ } from '../../lib/layout.js';
+import { fmix32 } from '../../lib/hashers/murmur3.js';
+import { recordTag, writerRecordAt } from '../../lib/writers.js';
+import { COPY_HASH_MURMUR3_INT, COPY_HASH_STORED, instantiateBucketWritePath } from '../../lib/wasm/bucket-write-path.js';
+import { BucketTableWriter } from '../helpers/bucket-table.js';
 import { lockWord } from '../../lib/seqlock.js';
 import { GEN_SHIFT } from '../../lib/epoch.js';
 import { slotStart } from '../../lib/table.js';
-import { BucketHarness, createBucketTables } from '../helpers/bucket-harness.js';
+import { BucketHarness, createBucketTables, createValueTables, harnessRegionInts } from '../helpers/bucket-harness.js';
 import { SeededPrng } from '../helpers/prng.js';
 
 const hashOf = (k: number): number => Math.imul(k ^ 0x5bd1e995, 0x9e3779b1);
@@ -186,3 +193,91 @@ test('iteration yields each FULL entry once, also across a migration into a tabl
   t.is(seen.size, oracle.size);
   for (const [k, v] of oracle) t.is(seen.get(k), v);
 });
+
+/** The new table's region words, for word-for-word comparisons. */
+const regionOf = (words: Int32Array, table: BucketTable): number[] =>
+  Array.from(words.subarray(table.base, table.base + harnessRegionInts(table.buckets)));
+
+/**
+ * The wasm copy (write-bucket.wat copyBuckets) against copyBucket: the same
+ * old table copied by each into a table of its own leaves the two equal word
+ * for word, for int32 keys hashed by murmur3 in wasm and for string-key lanes
+ * (HASH and KEY_REF columns, 4 lanes); and a copy that stops at a locked old
+ * bucket or a locked new one, finished by copyBucket from stoppedAt(),
+ * leaves the same table and counts every entry once.
+ */
+const SEED = 0x2545f491;
+for (const keys of ['int32', 'string'] as const) {
+  test(`${keys} keys: the wasm copy writes word for word what copyBucket writes, also when it stops and the JS copy finishes`, (t) => {
+    const prng = new SeededPrng(keys === 'int32' ? 0xc0c1 : 0xc0c2);
+    t.log(`seed ${prng.seed}`);
+    const oldBuckets = 50;
+    const newBuckets = 71;
+    const [og, n1, n2, n3] = createValueTables('int32', oldBuckets, newBuckets, newBuckets, newBuckets);
+    const words = new Int32Array(og!.memory.buffer);
+    const g = bucketGeometry(keys, 'int32');
+    const tableOf = (h: { base: number; buckets: number }): BucketTable => ({ base: h.base, first: h.base + TABLE_HEADER_INTS, buckets: h.buckets });
+    const old = tableOf(og!);
+    const writer = new BucketTableWriter(words, old.first, oldBuckets, g);
+    const hash = (k: number): number => fmix32(k ^ SEED);
+    let live = 0;
+    let lastHash = 0;
+    // 75 % of the old table's lanes (a tombstone keeps its lane).
+    const fill = Math.floor(0.75 * g.lanes * oldBuckets);
+    for (let i = 0; i < fill; i++) {
+      const k = prng.next() | 0;
+      // String lanes: column 0 is the hash (here a free word), column 1 the key block (any word).
+      // Every fourth string lane shares its HASH with the one before (a collision: only KEY_REF tells them apart).
+      const h = keys === 'int32' ? hash(k) : i % 4 === 3 ? lastHash : k;
+      const extra = keys === 'string' ? [prng.next() | 0] : [];
+      lastHash = h;
+      const column0 = keys === 'int32' ? k : h; // the key, or the HASH column
+      writer.put(column0, h, [i], extra);
+      if (i % 5 === 0) writer.remove(column0, h, extra);
+      else live++;
+    }
+    const rec = writerRecordAt(3);
+    const host: BucketCopyHost = {
+      g,
+      rec,
+      tag: recordTag(rec),
+      hashAt: (w, at, lane) => (keys === 'int32' ? hash(w[at + laneWordOffset(g, 0, lane)] as number) : (w[at + laneWordOffset(g, 0, lane)] as number)),
+      pause: (attempt) => backoff(attempt),
+    };
+    const js = tableOf(n1!);
+    let jsEntries = 0;
+    for (let b = 0; b < oldBuckets; b++) jsEntries += copyBucket(host, words, old, js, b, false);
+    t.is(jsEntries, live);
+    const wasm = instantiateBucketWritePath(og!.memory);
+    wasm.configure(0, 0);
+    wasm.setWriter(rec, recordTag(rec));
+    wasm.configureCopy(g.lanes, g.laneInts, g.keyInts, SEED);
+    const mode = keys === 'int32' ? COPY_HASH_MURMUR3_INT : COPY_HASH_STORED;
+    const w2 = tableOf(n2!);
+    t.is(wasm.copyBuckets(old.first, 0, oldBuckets, w2.first, newBuckets, w2.base, mode), live);
+    t.is(wasm.stoppedAt(), oldBuckets);
+    t.deepEqual(regionOf(words, w2), regionOf(words, js), 'the wasm copy and the JS copy differ');
+
+    // Stops: at a locked old bucket, then at a locked new bucket; copyBucket finishes each.
+    const w3 = tableOf(n3!);
+    const lockedOld = 20;
+    const oldAt = old.first + lockedOld * BUCKET_INTS;
+    const oldSeq = Atomics.load(words, oldAt);
+    Atomics.store(words, oldAt, lockWord(9, oldSeq));
+    let entries = wasm.copyBuckets(old.first, 0, oldBuckets, w3.first, newBuckets, w3.base, mode);
+    t.is(wasm.stoppedAt(), lockedOld, 'stopped at the locked old bucket');
+    Atomics.store(words, oldAt, oldSeq);
+    // The first new bucket the rest would write into, locked.
+    const victim = w3.first + BUCKET_INTS * 35;
+    const victimSeq = Atomics.load(words, victim);
+    Atomics.store(words, victim, lockWord(9, victimSeq));
+    entries += wasm.copyBuckets(old.first, lockedOld, oldBuckets, w3.first, newBuckets, w3.base, mode);
+    const stoppedAt = wasm.stoppedAt();
+    t.true(stoppedAt < oldBuckets, 'stopped at the locked new bucket');
+    Atomics.store(words, victim, victimSeq);
+    for (let b = stoppedAt; b < oldBuckets; b++) entries += copyBucket(host, words, old, w3, b, false);
+    t.is(entries, live, 'every entry counted once');
+    t.deepEqual(regionOf(words, w3), regionOf(words, js));
+    t.is(Atomics.load(words, rec + W_LOCK_AT), 0);
+  });
+}

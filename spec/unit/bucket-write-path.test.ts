@@ -21,6 +21,7 @@ import { LANE_EMPTY, LANE_FULL, LANE_TOMBSTONE } from '../../lib/bucket.js';
 import { GEN_SHIFT } from '../../lib/epoch.js';
 import {
   H_EPOCH,
+  INTENT_COPY,
   INTENT_DELETE,
   INTENT_PUT,
   INTENT_SIZED,
@@ -36,6 +37,7 @@ import {
 } from '../../lib/layout.js';
 import { OWNER_TAG_SHIFT, VERSION_MASK, VERSION_ONE, lockWord } from '../../lib/seqlock.js';
 import { slotStart } from '../../lib/table.js';
+import { fmix32 } from '../../lib/hashers/murmur3.js';
 import {
   ADD_SLOW_RESULT,
   DEL_ABSENT,
@@ -92,8 +94,24 @@ test('the layout constants the .wat was written for are the ones lib/ defines', 
     DEL_DELETED,
     DEL_ABSENT,
     ADD_SLOW_RESULT,
+    INTENT_COPY,
+    FMIX_C1: 0x85ebca6b,
+    FMIX_C2: 0xc2b2ae35,
   });
+  // copyRange's inline fmix32 is murmur3's: the same hash for every key tried.
+  for (const k of [0, 1, -1, 0x7fffffff, 123456789]) t.is(fmix32(k), fmix32Reference(k));
 });
+
+/** murmur3's fmix32 written out with the constants declared in the .wat, for the check above. */
+function fmix32Reference(h: number): number {
+  const c = declaredConstants(wat);
+  h ^= h >>> 16;
+  h = Math.imul(h, c.FMIX_C1 as number);
+  h ^= h >>> 13;
+  h = Math.imul(h, c.FMIX_C2 as number);
+  h ^= h >>> 16;
+  return h | 0;
+}
 
 const BUCKETS = 37;
 
