@@ -1,6 +1,8 @@
 /**
- * Layout 6: the int32-key read path over cache-line buckets in WebAssembly
- * (read-bucket.wat; bucket layout and protocol in lib/bucket.ts), per thread.
+ * Layout 6: the read paths over cache-line buckets in WebAssembly
+ * (read-bucket.wat; bucket layout and protocol in lib/bucket.ts), per thread:
+ * int32 keys (getI32, getF64) and short one-byte string keys (findStr,
+ * getStrI32, getStrF64: the key packed by JS as for read-string-path.ts).
  *
  * `getI32` / `getF64` run the whole seqlock read of a bucket table for int32
  * keys with int32 (7 lanes a bucket) or float64 values (4 lanes): home bucket,
@@ -26,6 +28,7 @@ import { compiledOnce, instantiateOver, type SharedWasmMemory, type WasmModule }
 import { WASM_BASE64 as TSO_WASM_BASE64 } from './read-bucket-tso.wasm.js';
 import { WASM_BASE64 as STRICT_WASM_BASE64 } from './read-bucket.wasm.js';
 import type { ReadPathBuild } from './read-path.js';
+import type { PackedKeyArgs } from './read-string-path.js';
 
 /** Lanes a bucket has in the maps getI32 serves (int32 keys, int32 values); its code assumes it. */
 export const I32_BUCKET_LANES = 7;
@@ -41,8 +44,17 @@ export interface WasmBucketReadPath {
   readonly getI32: BucketProbeFn<number>;
   /** float64 values: STATUS_MISS, STATUS_HIT or STATUS_RETRY. */
   readonly getF64: BucketProbeFn<number>;
-  /** The value of the last getF64 that returned STATUS_HIT in this instance. */
+  /** The value of the last getF64 / getStrF64 that returned STATUS_HIT in this instance. */
   readonly lastF64: () => number;
+  /** String keys, arena values: the bucket (SEQ word index) of the key's FULL lane, unvalidated; FIND_MISS or FIND_RETRY. */
+  readonly findStr: (...args: [...PackedKeyArgs, first: number, buckets: number, lanes: number, gen: number]) => number;
+  /** findStr's last hit: the bucket's SEQ as read (validate against it) and the lane. */
+  readonly lastSeq: () => number;
+  readonly lastLane: () => number;
+  /** string -> int32: the value, READ_MISS or READ_RETRY. */
+  readonly getStrI32: (...args: [...PackedKeyArgs, first: number, buckets: number, gen: number]) => number;
+  /** string -> float64: STATUS_MISS, STATUS_HIT (lastF64()) or STATUS_RETRY. */
+  readonly getStrF64: (...args: [...PackedKeyArgs, first: number, buckets: number, gen: number]) => number;
 }
 
 /** Which build this process reads with: 'tso' on x86-64, 'strict' elsewhere. */

@@ -29,7 +29,8 @@ import {
   lanesFor,
 } from '../../lib/bucket.js';
 import { GEN_SHIFT } from '../../lib/epoch.js';
-import { H_EPOCH, INT_BYTES } from '../../lib/layout.js';
+import { BLOCK_TAG_BITS, H_EPOCH, INT_BYTES } from '../../lib/layout.js';
+import { FIND_MISS, FIND_RETRY } from '../../lib/wasm/read-string-path.js';
 import { WASM_PAGE_BYTES, createSharedMemory } from '../../lib/memory.js';
 import { lockWord, ORDERED_PLAIN_LOADS } from '../../lib/seqlock.js';
 import { slotStart } from '../../lib/table.js';
@@ -56,17 +57,22 @@ test('the committed wasm bytes are exactly what scripts/build-wasm.mjs assembles
 
 test('the x86 build is read-bucket.wat with its META and value loads plain and no fences; SEQ and epoch loads stay atomic', async (t) => {
   const tso = await assertAssembledFromWat(t, 'read-bucket-tso', TSO_WASM_BASE64);
-  // getI32: META, value; getF64: META, low and high value words.
-  t.is(count(wat, /i32\.atomic\.load offset=/g), 5);
+  // Payload loads (with an offset): META, value words, KEY_REF, key block payload words.
+  const payloadLoads = count(wat, /i32\.atomic\.load offset=/g);
+  t.true(payloadLoads >= 5 + 1 + 8 + 1 + 3);
   t.is(count(tso, /i32\.atomic\.load offset=/g), 0);
-  t.is(count(tso, /\bi32\.load offset=/g), 5);
+  t.is(count(tso, /\bi32\.load offset=/g), payloadLoads);
   t.is(count(tso, /atomic\.fence/g), 0);
-  // Per function: the first SEQ load and the validating reload of a hit and of a miss.
-  t.is(count(tso, /i32\.atomic\.load \(local\.get \$at\)\)/g), 3 * 2);
-  t.is(count(tso, new RegExp(`i32\\.atomic\\.load \\(i32\\.const ${H_EPOCH * INT_BYTES}\\)`, 'g')), 2 * 2);
-  // The weak-CPU build: one fence right before each of the 4 validations (epoch load, then SEQ).
-  t.is(count(wat, /\(atomic\.fence\)\s*\(br_if \$retry \(i32\.ne \(i32\.shr_u \(i32\.atomic\.load \(i32\.const 128\)\)/g), 4);
-  t.is(count(wat, /atomic\.fence/g), 4);
+  // What stays atomic: SEQ loads and reloads (getI32, getF64: first, hit, miss; findStr: first,
+  // tombstone, miss; getStrI32 / getStrF64: the validating reload), the key block header, the epoch.
+  t.is(count(tso, /i32\.atomic\.load \(local\.get \$at\)\)/g), 3 * 2 + 3 + 1);
+  t.is(count(tso, /i32\.atomic\.load \(i32\.shl \(local\.get \$w\)/g), 1, 'getStrF64 reloads SEQ at the bucket, not the lane');
+  t.is(count(tso, /i32\.atomic\.load \(local\.get \$b\)\)/g), 1, 'the key block header');
+  t.is(count(tso, new RegExp(`i32\\.atomic\\.load \\(i32\\.const ${H_EPOCH * INT_BYTES}\\)`, 'g')), 2 * 2 + 2 + 2);
+  // The weak-CPU build: one fence right before each validation (epoch load, then SEQ).
+  const validations = count(wat, new RegExp(`\\(i32\\.atomic\\.load \\(i32\\.const ${H_EPOCH * INT_BYTES}\\)\\)`, 'g'));
+  t.is(count(wat, /\(atomic\.fence\)\s*\((?:br_if \$retry|if) \(i32\.ne \(i32\.shr_u \(i32\.atomic\.load \(i32\.const 128\)\)/g), validations);
+  t.is(count(wat, /atomic\.fence/g), validations);
 });
 
 test('a process reads buckets with the x86 build exactly when plain loads are ordered on its CPU', (t) => {
@@ -95,6 +101,15 @@ test('the layout constants the .wat was written for are the ones lib/ defines', 
     F64_LANE_MASK: laneMask(F64_BUCKET_LANES),
     TOMBSTONE_SHIFT,
     OVERFLOW,
+    PAGE_WORDS_SHIFT: Math.log2(WASM_PAGE_BYTES / INT_BYTES),
+    BLOCK_TAG_BITS,
+    STR_LANES: bucketGeometry('string', 'int32').lanes,
+    STR_VALUES_BYTES: (B_LANES + 2 * bucketGeometry('string', 'int32').lanes) * INT_BYTES,
+    STR_F64_LANES: bucketGeometry('string', 'float64').lanes,
+    STR_F64_LOW_BYTES: (B_LANES + 2 * bucketGeometry('string', 'float64').lanes) * INT_BYTES,
+    STR_F64_HIGH_BYTES: (B_LANES + 3 * bucketGeometry('string', 'float64').lanes) * INT_BYTES,
+    FIND_MISS,
+    FIND_RETRY,
   });
   const code = watCode(wat);
   for (const offset of [B_META * INT_BYTES, B_LANES * INT_BYTES, (B_LANES + I32_BUCKET_LANES) * INT_BYTES, (B_LANES + F64_BUCKET_LANES) * INT_BYTES, (B_LANES + 2 * F64_BUCKET_LANES) * INT_BYTES]) {
@@ -104,7 +119,7 @@ test('the layout constants the .wat was written for are the ones lib/ defines', 
   t.regex(code, new RegExp(`\\(i32\\.const ${laneMask(F64_BUCKET_LANES)}\\)`));
   t.regex(code, new RegExp(`\\(i32\\.const ${OVERFLOW}\\)`));
   t.regex(code, new RegExp(`\\(i32\\.const ${TOMBSTONE_SHIFT}\\)`));
-  t.is(count(code, new RegExp(`\\(i32\\.const ${BUCKET_INTS * INT_BYTES}\\)`, 'g')), 2, 'each function steps one bucket');
+  t.is(count(code, new RegExp(`\\(i32\\.const ${BUCKET_INTS * INT_BYTES}\\)`, 'g')), 3, 'each probe (getI32, getF64, findStr) steps one bucket');
   t.regex(code, new RegExp(`f64\\.const ${READ_MISS}\\)`));
   t.regex(code, new RegExp(`f64\\.const ${READ_RETRY}\\)`));
 });
@@ -113,7 +128,7 @@ test('the module only reads the shared memory: no store, rmw, notify or grow; im
   t.notRegex(watCode(wat), /store|\.rmw|notify|memory\.grow|memory\.fill|memory\.copy|memory\.init/);
   const { imports, exports } = moduleInterface(bucketReadModule());
   t.deepEqual(imports, MEMORY_IMPORT);
-  t.deepEqual(exports, ['getI32', 'getF64', 'lastF64']);
+  t.deepEqual(exports, ['getI32', 'getF64', 'findStr', 'lastSeq', 'lastLane', 'getStrI32', 'getStrF64', 'lastF64']);
 });
 
 const GEN = 3;
