@@ -15,6 +15,7 @@
  */
 import { compiledOnce, instantiateOver, type SharedWasmMemory, type WasmModule } from './api.js';
 import { WASM_BASE64 } from './write-bucket.wasm.js';
+import type { PackedKeyArgs } from './read-string-path.js';
 
 /** put results. */
 export const PUT_SLOW = 0;
@@ -24,6 +25,9 @@ export const PUT_OVERWROTE = 2;
 export const DEL_SLOW = 0;
 export const DEL_DELETED = 1;
 export const DEL_ABSENT = 2;
+/** putStr*: the key is absent and needs its key block (nothing changed); the lane now references keyRef. */
+export const PUT_NEED_BLOCK = 3;
+export const PUT_STORED_BLOCK = 4;
 /** addI32's SLOW answer (INT32_MIN), telling itself from a real result of that value by handedBack() = 1. */
 export const ADD_SLOW_RESULT = -0x80000000;
 
@@ -47,6 +51,13 @@ export interface WasmBucketWritePath {
    */
   copyBuckets(oldFirst: number, from: number, end: number, newFirst: number, newBuckets: number, newBase: number, hashMode: number): number;
   stoppedAt(): number;
+  /** String keys, int32 values (4 lanes): PUT_SLOW, PUT_NEED_BLOCK, PUT_STORED_BLOCK, PUT_INSERTED (a revival) or PUT_OVERWROTE. */
+  readonly putStrI32: (...args: [...PackedKeyArgs, value: number, first: number, buckets: number, gen: number, base: number, keyRef: number]) => number;
+  /** String keys, float64 values (3 lanes): as putStrI32. */
+  readonly putStrF64: (...args: [...PackedKeyArgs, value: number, first: number, buckets: number, gen: number, base: number, keyRef: number]) => number;
+  /** String keys, any value kind (`lanes` of the map): DEL_DELETED (lastOld(): the value column's word), DEL_ABSENT or DEL_SLOW. */
+  readonly deleteStr: (...args: [...PackedKeyArgs, lanes: number, first: number, buckets: number, gen: number, base: number]) => number;
+  readonly lastOld: () => number;
 }
 
 /** copyBuckets hash modes: the built-in murmur3 of an int32 key, or the HASH column of a string key. */

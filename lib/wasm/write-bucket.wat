@@ -5,6 +5,10 @@
 ;;   bucket) or float64 values (4 lanes), when nothing needs waiting for;
 ;; - addI32: add for int32 values, as putI32 with value + delta under the lock;
 ;; - deleteI32: delete for the same maps;
+;; - putStrI32 / putStrF64 / deleteStr: set and delete of short one-byte
+;;   string keys (built-in murmur3), the key matched by its HASH column and
+;;   its key block as read-bucket.wat's findStr does (`$blockEquals` is a copy
+;;   of that module's: modules do not share functions), the writes as putI32's;
 ;; - copyBuckets: the migration copy of a run of old buckets into the new
 ;;   table (lib/bucket-copy.ts copyBucket, step for step), for every key kind:
 ;;   int32 keys hashed by the built-in murmur3 (fmix32 inline) and string keys
@@ -101,6 +105,8 @@
 ;; const DEL_ABSENT = 2
 ;; const ADD_SLOW_RESULT = -2147483648
 ;; const INTENT_COPY = 3
+;; const PUT_NEED_BLOCK = 3
+;; const PUT_STORED_BLOCK = 4
 ;; const FMIX_C1 = 2246822507      ;; hashers/murmur3.ts (0x85ebca6b)
 ;; const FMIX_C2 = 3266489909      ;; hashers/murmur3.ts (0xc2b2ae35)
 (module
@@ -118,6 +124,7 @@
   (global $cKeyInts (mut i32) (i32.const 1))
   (global $seed (mut i32) (i32.const 0))
   (global $stop (mut i32) (i32.const 0))
+  (global $old (mut i32) (i32.const 0))    ;; deleteStr: the value word of the lane it deleted
 
   (func (export "configureCopy") (param $lanes i32) (param $laneInts i32) (param $keyInts i32) (param $seed i32)
     (global.set $cLanes (local.get $lanes))
@@ -521,4 +528,358 @@
         (br $bucketLoop)))
     (global.set $stop (local.get $i))
     (local.get $copied))
+  ;; 1 when the key block at byte `b` holds the packed key: its header is `header` and every
+  ;; payload word equals w0.. (the last one masked by `tailmask`: a reused block keeps stale
+  ;; padding); else 0. The caller checked that the block lies inside the memory.
+  (func $blockEquals
+    (param $b i32) (param $header i32) (param $nwords i32) (param $tailmask i32)
+    (param $w0 i32) (param $w1 i32) (param $w2 i32) (param $w3 i32) (param $w4 i32) (param $w5 i32) (param $w6 i32) (param $w7 i32)
+    (result i32)
+    (block $differ
+      (br_if $differ (i32.ne (i32.atomic.load (local.get $b)) (local.get $header)))
+      (if (i32.gt_u (local.get $nwords) (i32.const 0))
+        (then
+          (br_if $differ (i32.ne
+            (i32.and (i32.atomic.load offset=4 (local.get $b))
+              (select (local.get $tailmask) (i32.const -1) (i32.eq (local.get $nwords) (i32.const 1))))
+            (local.get $w0)))))
+      (if (i32.gt_u (local.get $nwords) (i32.const 1))
+        (then
+          (br_if $differ (i32.ne
+            (i32.and (i32.atomic.load offset=8 (local.get $b))
+              (select (local.get $tailmask) (i32.const -1) (i32.eq (local.get $nwords) (i32.const 2))))
+            (local.get $w1)))))
+      (if (i32.gt_u (local.get $nwords) (i32.const 2))
+        (then
+          (br_if $differ (i32.ne
+            (i32.and (i32.atomic.load offset=12 (local.get $b))
+              (select (local.get $tailmask) (i32.const -1) (i32.eq (local.get $nwords) (i32.const 3))))
+            (local.get $w2)))))
+      (if (i32.gt_u (local.get $nwords) (i32.const 3))
+        (then
+          (br_if $differ (i32.ne
+            (i32.and (i32.atomic.load offset=16 (local.get $b))
+              (select (local.get $tailmask) (i32.const -1) (i32.eq (local.get $nwords) (i32.const 4))))
+            (local.get $w3)))))
+      (if (i32.gt_u (local.get $nwords) (i32.const 4))
+        (then
+          (br_if $differ (i32.ne
+            (i32.and (i32.atomic.load offset=20 (local.get $b))
+              (select (local.get $tailmask) (i32.const -1) (i32.eq (local.get $nwords) (i32.const 5))))
+            (local.get $w4)))))
+      (if (i32.gt_u (local.get $nwords) (i32.const 5))
+        (then
+          (br_if $differ (i32.ne
+            (i32.and (i32.atomic.load offset=24 (local.get $b))
+              (select (local.get $tailmask) (i32.const -1) (i32.eq (local.get $nwords) (i32.const 6))))
+            (local.get $w5)))))
+      (if (i32.gt_u (local.get $nwords) (i32.const 6))
+        (then
+          (br_if $differ (i32.ne
+            (i32.and (i32.atomic.load offset=28 (local.get $b))
+              (select (local.get $tailmask) (i32.const -1) (i32.eq (local.get $nwords) (i32.const 7))))
+            (local.get $w6)))))
+      (if (i32.gt_u (local.get $nwords) (i32.const 7))
+        (then
+          (br_if $differ (i32.ne
+            (i32.and (i32.atomic.load offset=32 (local.get $b))
+              (select (local.get $tailmask) (i32.const -1) (i32.eq (local.get $nwords) (i32.const 8))))
+            (local.get $w7)))))
+      (return (i32.const 1)))
+    (i32.const 0))
+
+
+  ;; ---- string keys ------------------------------------------------------------
+  ;; putStrI32 / putStrF64 / deleteStr: SharedFlatMap.set / delete of a string key of at most
+  ;; KEY_MAX_UNITS one-byte units (built-in murmur3), packed by JS as for read-bucket.wat's
+  ;; findStr (w0..w7; header = n << 2 | TAG_LATIN1). Lanes: HASH, KEY_REF, value (4 lanes;
+  ;; float64 values: 3 lanes, two value columns). The walk is findStr's (the HASH column by one
+  ;; v128 compare, then the key block of each matching lane); the writes are putI32's steps.
+  ;; keyRef: the key block for an insert: 0 the first time, and an EMPTY lane then answers
+  ;; NEED_BLOCK with nothing changed, if the insert budget has room (else SLOW); JS allocates and
+  ;; writes the block and calls again. STORED_BLOCK: the new lane references keyRef; any other
+  ;; answer leaves keyRef unused (JS frees it).
+  (func (export "putStrI32")
+    (param $hash i32) (param $header i32) (param $w0 i32) (param $w1 i32) (param $w2 i32) (param $w3 i32)
+    (param $w4 i32) (param $w5 i32) (param $w6 i32) (param $w7 i32) (param $v i32)
+    (param $first i32) (param $buckets i32) (param $gen i32) (param $base i32) (param $keyRef i32) (result i32)
+    (call $putStr (local.get $hash) (local.get $header) (local.get $w0) (local.get $w1) (local.get $w2) (local.get $w3)
+      (local.get $w4) (local.get $w5) (local.get $w6) (local.get $w7) (i64.extend_i32_u (local.get $v)) (i32.const 4)
+      (local.get $first) (local.get $buckets) (local.get $gen) (local.get $base) (local.get $keyRef)))
+
+  (func (export "putStrF64")
+    (param $hash i32) (param $header i32) (param $w0 i32) (param $w1 i32) (param $w2 i32) (param $w3 i32)
+    (param $w4 i32) (param $w5 i32) (param $w6 i32) (param $w7 i32) (param $v f64)
+    (param $first i32) (param $buckets i32) (param $gen i32) (param $base i32) (param $keyRef i32) (result i32)
+    (call $putStr (local.get $hash) (local.get $header) (local.get $w0) (local.get $w1) (local.get $w2) (local.get $w3)
+      (local.get $w4) (local.get $w5) (local.get $w6) (local.get $w7) (i64.reinterpret_f64 (local.get $v)) (i32.const 3)
+      (local.get $first) (local.get $buckets) (local.get $gen) (local.get $base) (local.get $keyRef)))
+
+  ;; The lane of the packed key among the OCCUPIED lanes of the bucket at byte `at` (META `meta`,
+  ;; `lanes` lanes): 0..lanes-1, NO_LANE (-1), or BAD_LANE (-2: a FULL lane with NULL_BLOCK, or a
+  ;; key block not wholly inside the memory: a stale table, the caller answers SLOW).
+  (func $strLane
+    (param $at i32) (param $meta i32) (param $lanes i32) (param $hash i32) (param $header i32)
+    (param $w0 i32) (param $w1 i32) (param $w2 i32) (param $w3 i32) (param $w4 i32) (param $w5 i32) (param $w6 i32) (param $w7 i32)
+    (result i32)
+    (local $m i32) (local $lane i32) (local $block i32) (local $units i32) (local $nwords i32) (local $tailmask i32) (local $memWords i32)
+    (local.set $units (i32.shr_u (local.get $header) (i32.const 2)))
+    (local.set $nwords (i32.shr_u (i32.add (local.get $units) (i32.const 3)) (i32.const 2)))
+    (local.set $tailmask
+      (select
+        (i32.sub (i32.shl (i32.const 1) (i32.shl (i32.and (local.get $units) (i32.const 3)) (i32.const 3))) (i32.const 1))
+        (i32.const -1)
+        (i32.and (local.get $units) (i32.const 3))))
+    (local.set $memWords (i32.shl (memory.size) (i32.const 14)))
+    (local.set $m (i32.and
+      (i32x4.bitmask (i32x4.eq (v128.load offset=8 (local.get $at)) (i32x4.splat (local.get $hash))))
+      (i32.and (local.get $meta) (i32.sub (i32.shl (i32.const 1) (local.get $lanes)) (i32.const 1)))))
+    (block $none
+      (loop $lanesLoop
+        (br_if $none (i32.eqz (local.get $m)))
+        (local.set $lane (i32.ctz (local.get $m)))
+        (local.set $m (i32.and (local.get $m) (i32.sub (local.get $m) (i32.const 1))))
+        (local.set $block (i32.atomic.load offset=8
+          (i32.add (i32.add (local.get $at) (i32.shl (local.get $lanes) (i32.const 2))) (i32.shl (local.get $lane) (i32.const 2)))))
+        (if (i32.eqz (local.get $block))
+          (then
+            (br_if $lanesLoop (i32.and (i32.shr_u (local.get $meta) (i32.add (local.get $lane) (i32.const 8))) (i32.const 1)))
+            (return (i32.const -2))))
+        (if (i32.or
+              (i32.ge_u (local.get $block) (local.get $memWords))
+              (i32.gt_u (i32.add (local.get $block) (i32.add (local.get $nwords) (i32.const 1))) (local.get $memWords)))
+          (then (return (i32.const -2))))
+        (br_if $lanesLoop (i32.eqz (call $blockEquals
+          (i32.shl (local.get $block) (i32.const 2)) (local.get $header) (local.get $nwords) (local.get $tailmask)
+          (local.get $w0) (local.get $w1) (local.get $w2) (local.get $w3) (local.get $w4) (local.get $w5) (local.get $w6) (local.get $w7))))
+        (return (local.get $lane))))
+    (i32.const -1))
+
+  (func $putStr
+    (param $hash i32) (param $header i32) (param $w0 i32) (param $w1 i32) (param $w2 i32) (param $w3 i32)
+    (param $w4 i32) (param $w5 i32) (param $w6 i32) (param $w7 i32) (param $val i64) (param $lanes i32)
+    (param $first i32) (param $buckets i32) (param $gen i32) (param $base i32) (param $keyRef i32) (result i32)
+    (local $r i32) (local $epoch i32) (local $bk i32) (local $at i32) (local $seq i32) (local $meta i32)
+    (local $found i32) (local $free i32) (local $lane i32) (local $state i32) (local $steps i32) (local $b i32)
+    (local $lo i32) (local $hi i32) (local $col i32) (local $mask i32) (local $v i32) (local $wide i32) (local $result i32)
+    (local.set $r (global.get $rec))
+    (if (i32.eqz (local.get $r)) (then (return (i32.const 0))))
+    (local.set $epoch (i32.shl (local.get $gen) (i32.const 2)))
+    (if (i32.ne (i32.atomic.load (i32.const 128)) (local.get $epoch)) (then (return (i32.const 0))))
+    (local.set $b (i32.shl (local.get $base) (i32.const 2)))
+    (local.set $lo (i32.wrap_i64 (local.get $val)))
+    (local.set $hi (i32.wrap_i64 (i64.shr_u (local.get $val) (i64.const 32))))
+    (local.set $wide (i32.eq (local.get $lanes) (i32.const 3)))
+    (local.set $col (i32.shl (local.get $lanes) (i32.const 2)))
+    (local.set $mask (i32.sub (i32.shl (i32.const 1) (local.get $lanes)) (i32.const 1)))
+    (block $slow
+      (i32.atomic.store offset=4 (local.get $r) (i32.add (local.get $gen) (i32.const 1)))
+      (br_if $slow (i32.ne (i32.atomic.load (i32.const 128)) (local.get $epoch)))
+      (local.set $bk (i32.wrap_i64 (i64.shr_u
+        (i64.mul (i64.extend_i32_u (local.get $hash)) (i64.extend_i32_u (local.get $buckets)))
+        (i64.const 32))))
+      (local.set $at (i32.add (i32.shl (local.get $first) (i32.const 2)) (i32.shl (local.get $bk) (i32.const 6))))
+      (loop $walk
+        (local.set $seq (i32.atomic.load (local.get $at)))
+        (local.set $meta (i32.atomic.load offset=4 (local.get $at)))
+        (local.set $found (call $strLane (local.get $at) (local.get $meta) (local.get $lanes) (local.get $hash) (local.get $header)
+          (local.get $w0) (local.get $w1) (local.get $w2) (local.get $w3) (local.get $w4) (local.get $w5) (local.get $w6) (local.get $w7)))
+        (br_if $slow (i32.eq (local.get $found) (i32.const -2)))
+        (local.set $free (i32.and (i32.xor (local.get $meta) (local.get $mask)) (local.get $mask)))
+        (if (i32.and (local.get $seq) (i32.const 1))
+          (then (br_if $slow (i32.or (i32.ge_s (local.get $found) (i32.const 0)) (local.get $free)))))
+        (if (i32.or (i32.ge_s (local.get $found) (i32.const 0)) (local.get $free))
+          (then
+            ;; An insert without its key block yet: ask for one (nothing changed), if the budget has room.
+            (if (i32.and (i32.lt_s (local.get $found) (i32.const 0)) (i32.eqz (local.get $keyRef)))
+              (then
+                (br_if $slow (i32.le_s (i32.atomic.load offset=64 (local.get $b)) (i32.const 0)))
+                (local.set $result (i32.const 3))
+                (br $slow)))
+            (i32.store offset=8 (local.get $r) (i32.shr_u (local.get $at) (i32.const 2)))
+            (i32.store offset=12 (local.get $r) (local.get $seq))
+            (if (i32.ne
+                  (i32.atomic.rmw.cmpxchg (local.get $at) (local.get $seq)
+                    (i32.or (i32.shl (global.get $tag) (i32.const 3)) (i32.const 1)))
+                  (local.get $seq))
+              (then (i32.store offset=20 (local.get $r) (i32.const 0))
+                    (i32.store offset=8 (local.get $r) (i32.const 0)) (br $slow)))
+            (if (i32.ne (i32.atomic.load (i32.const 128)) (local.get $epoch))
+              (then
+                (i32.atomic.store (local.get $at) (local.get $seq))
+                (i32.store offset=20 (local.get $r) (i32.const 0))
+                (i32.store offset=8 (local.get $r) (i32.const 0))
+                (br $slow)))
+            (if (i32.ge_s (local.get $found) (i32.const 0))
+              (then
+                (local.set $lane (local.get $found))
+                (local.set $state (select (i32.const 2) (i32.const 1)
+                  (i32.and (i32.shr_u (local.get $meta) (i32.add (local.get $lane) (i32.const 8))) (i32.const 1)))))
+              (else
+                (if (i32.le_s (i32.atomic.rmw.sub offset=64 (local.get $b) (i32.const 1)) (i32.const 0))
+                  (then
+                    (drop (i32.atomic.rmw.add offset=64 (local.get $b) (i32.const 1)))
+                    (i32.atomic.store (local.get $at) (local.get $seq))
+                    (i32.store offset=20 (local.get $r) (i32.const 0))
+                    (i32.store offset=8 (local.get $r) (i32.const 0))
+                    (br $slow)))
+                (local.set $lane (i32.ctz (i32.and (i32.xor (i32.atomic.load offset=4 (local.get $at)) (local.get $mask)) (local.get $mask))))
+                (local.set $state (i32.const 0))))
+            (local.set $v (i32.add (local.get $at) (i32.shl (local.get $lane) (i32.const 2))))
+            ;; Stage LANE_INFO, HASH, KEY_REF (the lane's own unless EMPTY), the value words; commit.
+            (i32.store offset=32 (local.get $r) (i32.or (local.get $lane) (i32.shl (local.get $state) (i32.const 4))))
+            (i32.store offset=36 (local.get $r) (local.get $hash))
+            (i32.store offset=40 (local.get $r)
+              (select (local.get $keyRef) (i32.atomic.load offset=8 (i32.add (local.get $v) (local.get $col))) (i32.eqz (local.get $state))))
+            (i32.store offset=44 (local.get $r) (local.get $lo))
+            (if (local.get $wide) (then (i32.store offset=48 (local.get $r) (local.get $hi))))
+            (i32.store offset=24 (local.get $r) (local.get $base))
+            (if (global.get $strict)
+              (then (i32.atomic.store offset=20 (local.get $r) (i32.const 1)))
+              (else (i32.store offset=20 (local.get $r) (i32.const 1))))
+            ;; Apply: HASH and KEY_REF for an EMPTY lane, then the value word(s).
+            (if (i32.eqz (local.get $state))
+              (then
+                (if (global.get $strict)
+                  (then
+                    (i32.atomic.store offset=8 (local.get $v) (local.get $hash))
+                    (i32.atomic.store offset=8 (i32.add (local.get $v) (local.get $col)) (local.get $keyRef)))
+                  (else
+                    (i32.store offset=8 (local.get $v) (local.get $hash))
+                    (i32.store offset=8 (i32.add (local.get $v) (local.get $col)) (local.get $keyRef))))))
+            (if (global.get $strict)
+              (then
+                (i32.atomic.store offset=8 (i32.add (local.get $v) (i32.shl (local.get $col) (i32.const 1))) (local.get $lo))
+                (if (local.get $wide)
+                  (then (i32.atomic.store offset=8 (i32.add (local.get $v) (i32.mul (local.get $col) (i32.const 3))) (local.get $hi)))))
+              (else
+                (i32.store offset=8 (i32.add (local.get $v) (i32.shl (local.get $col) (i32.const 1))) (local.get $lo))
+                (if (local.get $wide)
+                  (then (i32.store offset=8 (i32.add (local.get $v) (i32.mul (local.get $col) (i32.const 3))) (local.get $hi))))))
+            (if (i32.eqz (local.get $state))
+              (then (drop (i32.atomic.rmw.or offset=4 (local.get $at) (i32.shl (i32.const 1) (local.get $lane))))))
+            (if (i32.eq (local.get $state) (i32.const 2))
+              (then (drop (i32.atomic.rmw.and offset=4 (local.get $at)
+                (i32.xor (i32.shl (i32.const 1) (i32.add (local.get $lane) (i32.const 8))) (i32.const -1))))))
+            (if (i32.ne (local.get $state) (i32.const 1))
+              (then
+                (drop (i32.atomic.rmw.add (local.get $b) (i32.const 1)))
+                (if (global.get $strict)
+                  (then (i32.atomic.store offset=20 (local.get $r) (i32.const 5)))
+                  (else (i32.store offset=20 (local.get $r) (i32.const 5))))))
+            (i32.atomic.store (local.get $at) (i32.add (i32.and (local.get $seq) (i32.const -8)) (i32.const 8)))
+            (i32.store offset=20 (local.get $r) (i32.const 0))
+            (i32.store offset=8 (local.get $r) (i32.const 0))
+            (if (global.get $strict)
+              (then (i32.atomic.store offset=4 (local.get $r) (i32.const 0)))
+              (else (i32.store offset=4 (local.get $r) (i32.const 0))))
+            ;; STORED_BLOCK (4) for an EMPTY lane, INSERTED (1) for a revival, OVERWROTE (2).
+            (return (select (i32.const 4) (select (i32.const 1) (i32.const 2) (i32.eq (local.get $state) (i32.const 2))) (i32.eqz (local.get $state))))))
+        (if (i32.eqz (i32.and (local.get $meta) (i32.const 65536)))
+          (then (drop (i32.atomic.rmw.or offset=4 (local.get $at) (i32.const 65536)))))
+        (local.set $bk (i32.add (local.get $bk) (i32.const 1)))
+        (local.set $at (i32.add (local.get $at) (i32.const 64)))
+        (if (i32.ge_u (local.get $bk) (local.get $buckets))
+          (then (local.set $bk (i32.const 0)) (local.set $at (i32.shl (local.get $first) (i32.const 2)))))
+        (local.set $steps (i32.add (local.get $steps) (i32.const 1)))
+        (br_if $walk (i32.le_u (local.get $steps) (local.get $buckets)))))
+    ;; SLOW or NEED_BLOCK: nothing changed; idle again.
+    (if (global.get $strict)
+      (then (i32.atomic.store offset=4 (local.get $r) (i32.const 0)))
+      (else (i32.store offset=4 (local.get $r) (i32.const 0))))
+    (local.get $result))
+
+  ;; delete of a string key (any value kind: lanes 4, or 3 for float64 values): DELETED (the
+  ;; value column's first word, an arena value's block, in lastOld()), ABSENT or SLOW.
+  (func (export "deleteStr")
+    (param $hash i32) (param $header i32) (param $w0 i32) (param $w1 i32) (param $w2 i32) (param $w3 i32)
+    (param $w4 i32) (param $w5 i32) (param $w6 i32) (param $w7 i32) (param $lanes i32)
+    (param $first i32) (param $buckets i32) (param $gen i32) (param $base i32) (result i32)
+    (local $r i32) (local $epoch i32) (local $bk i32) (local $at i32) (local $seq i32) (local $meta i32)
+    (local $found i32) (local $free i32) (local $steps i32) (local $b i32) (local $mask i32)
+    (local.set $r (global.get $rec))
+    (if (i32.eqz (local.get $r)) (then (return (i32.const 0))))
+    (local.set $epoch (i32.shl (local.get $gen) (i32.const 2)))
+    (if (i32.ne (i32.atomic.load (i32.const 128)) (local.get $epoch)) (then (return (i32.const 0))))
+    (local.set $b (i32.shl (local.get $base) (i32.const 2)))
+    (local.set $mask (i32.sub (i32.shl (i32.const 1) (local.get $lanes)) (i32.const 1)))
+    (block $absent
+    (block $slow
+      (i32.atomic.store offset=4 (local.get $r) (i32.add (local.get $gen) (i32.const 1)))
+      (br_if $slow (i32.ne (i32.atomic.load (i32.const 128)) (local.get $epoch)))
+      (local.set $bk (i32.wrap_i64 (i64.shr_u
+        (i64.mul (i64.extend_i32_u (local.get $hash)) (i64.extend_i32_u (local.get $buckets)))
+        (i64.const 32))))
+      (local.set $at (i32.add (i32.shl (local.get $first) (i32.const 2)) (i32.shl (local.get $bk) (i32.const 6))))
+      (loop $walk
+        (local.set $seq (i32.atomic.load (local.get $at)))
+        (local.set $meta (i32.atomic.load offset=4 (local.get $at)))
+        (local.set $found (call $strLane (local.get $at) (local.get $meta) (local.get $lanes) (local.get $hash) (local.get $header)
+          (local.get $w0) (local.get $w1) (local.get $w2) (local.get $w3) (local.get $w4) (local.get $w5) (local.get $w6) (local.get $w7)))
+        (br_if $slow (i32.eq (local.get $found) (i32.const -2)))
+        (local.set $free (i32.and (i32.xor (local.get $meta) (local.get $mask)) (local.get $mask)))
+        (br_if $slow (i32.and (i32.and (local.get $seq) (i32.const 1))
+          (i32.or (i32.ge_s (local.get $found) (i32.const 0)) (i32.ne (local.get $free) (i32.const 0)))))
+        (if (i32.ge_s (local.get $found) (i32.const 0))
+          (then
+            (if (i32.and (i32.shr_u (local.get $meta) (i32.add (local.get $found) (i32.const 8))) (i32.const 1))
+              (then
+                (br_if $slow (i32.ne (i32.atomic.load (local.get $at)) (local.get $seq)))
+                (br_if $slow (i32.ne (i32.atomic.load (i32.const 128)) (local.get $epoch)))
+                (br $absent)))
+            (i32.store offset=8 (local.get $r) (i32.shr_u (local.get $at) (i32.const 2)))
+            (i32.store offset=12 (local.get $r) (local.get $seq))
+            (if (i32.ne
+                  (i32.atomic.rmw.cmpxchg (local.get $at) (local.get $seq)
+                    (i32.or (i32.shl (global.get $tag) (i32.const 3)) (i32.const 1)))
+                  (local.get $seq))
+              (then (i32.store offset=20 (local.get $r) (i32.const 0))
+                    (i32.store offset=8 (local.get $r) (i32.const 0)) (br $slow)))
+            (if (i32.ne (i32.atomic.load (i32.const 128)) (local.get $epoch))
+              (then
+                (i32.atomic.store (local.get $at) (local.get $seq))
+                (i32.store offset=20 (local.get $r) (i32.const 0))
+                (i32.store offset=8 (local.get $r) (i32.const 0))
+                (br $slow)))
+            ;; The value column's first word: an arena value's block, freed by JS after the release.
+            (global.set $old (i32.atomic.load offset=8
+              (i32.add (i32.add (local.get $at) (i32.shl (local.get $lanes) (i32.const 3))) (i32.shl (local.get $found) (i32.const 2)))))
+            (i32.store offset=32 (local.get $r) (i32.or (local.get $found) (i32.const 16))) ;; LANE_INFO: lane, FULL
+            (i32.store offset=24 (local.get $r) (local.get $base))
+            (if (global.get $strict)
+              (then (i32.atomic.store offset=20 (local.get $r) (i32.const 2)))
+              (else (i32.store offset=20 (local.get $r) (i32.const 2))))
+            (drop (i32.atomic.rmw.or offset=4 (local.get $at) (i32.shl (i32.const 1) (i32.add (local.get $found) (i32.const 8)))))
+            (drop (i32.atomic.rmw.sub (local.get $b) (i32.const 1)))
+            (if (global.get $strict)
+              (then (i32.atomic.store offset=20 (local.get $r) (i32.const 6)))
+              (else (i32.store offset=20 (local.get $r) (i32.const 6))))
+            (i32.atomic.store (local.get $at) (i32.add (i32.and (local.get $seq) (i32.const -8)) (i32.const 8)))
+            (i32.store offset=20 (local.get $r) (i32.const 0))
+            (i32.store offset=8 (local.get $r) (i32.const 0))
+            (if (global.get $strict)
+              (then (i32.atomic.store offset=4 (local.get $r) (i32.const 0)))
+              (else (i32.store offset=4 (local.get $r) (i32.const 0))))
+            (return (i32.const 1))))
+        (if (i32.or (local.get $free) (i32.eqz (i32.and (local.get $meta) (i32.const 65536))))
+          (then
+            (br_if $slow (i32.ne (i32.atomic.load (local.get $at)) (local.get $seq)))
+            (br_if $slow (i32.ne (i32.atomic.load (i32.const 128)) (local.get $epoch)))
+            (br $absent)))
+        (local.set $bk (i32.add (local.get $bk) (i32.const 1)))
+        (local.set $at (i32.add (local.get $at) (i32.const 64)))
+        (if (i32.ge_u (local.get $bk) (local.get $buckets))
+          (then (local.set $bk (i32.const 0)) (local.set $at (i32.shl (local.get $first) (i32.const 2)))))
+        (local.set $steps (i32.add (local.get $steps) (i32.const 1)))
+        (br_if $walk (i32.le_u (local.get $steps) (local.get $buckets)))))
+    (if (global.get $strict)
+      (then (i32.atomic.store offset=4 (local.get $r) (i32.const 0)))
+      (else (i32.store offset=4 (local.get $r) (i32.const 0))))
+    (return (i32.const 0)))
+    (if (global.get $strict)
+      (then (i32.atomic.store offset=4 (local.get $r) (i32.const 0)))
+      (else (i32.store offset=4 (local.get $r) (i32.const 0))))
+    (i32.const 2))
+
+  (func (export "lastOld") (result i32) (global.get $old))
 )

@@ -44,6 +44,8 @@ import {
   DEL_DELETED,
   DEL_SLOW,
   PUT_INSERTED,
+  PUT_NEED_BLOCK,
+  PUT_STORED_BLOCK,
   PUT_OVERWROTE,
   PUT_SLOW,
 } from '../../lib/wasm/bucket-write-path.js';
@@ -95,6 +97,8 @@ test('the layout constants the .wat was written for are the ones lib/ defines', 
     DEL_ABSENT,
     ADD_SLOW_RESULT,
     INTENT_COPY,
+    PUT_NEED_BLOCK,
+    PUT_STORED_BLOCK,
     FMIX_C1: 0x85ebca6b,
     FMIX_C2: 0xc2b2ae35,
   });
