@@ -2,8 +2,9 @@
  * The layout-6 modules themselves (not a prototype): lib/wasm/read-bucket.wat
  * for get and lib/wasm/write-bucket.wat for set, over a bucket table of
  * int32 keys and values laid out as lib/bucket.ts defines, behind the same JS
- * side as SharedFlatMap's fast paths (int32 checks, fmix32(key ^ seed), one
- * wasm call, the result test). Timed against `Map` and today's library in
+ * side as SharedFlatMap's fast paths (get: SharedFlatMap.get's fast path line
+ * for line; set: int32 checks, fmix32(key ^ seed), one wasm call, the result
+ * test). Timed against `Map` and today's library in
  * the same child processes, 100k random int32 keys. Before SharedFlatMap uses
  * buckets (docs/layout6.md), this is what says whether the layout meets
  * BRIEF §6's get target.
@@ -34,7 +35,6 @@ import { ORDERED_PLAIN_LOADS } from '../lib/seqlock.js';
 import { recordTag, writerRecordAt } from '../lib/writers.js';
 import { instantiateBucketReadPath } from '../lib/wasm/bucket-read-path.js';
 import { PUT_SLOW, instantiateBucketWritePath } from '../lib/wasm/bucket-write-path.js';
-import { READ_MISS } from '../lib/wasm/read-path.js';
 import { contextLines, rangeText, runAlternating, runChildScript } from './prototype-harness.js';
 import { median } from './measure.js';
 import { Prng, distinctKeys, sampleKeys, shuffled } from './prng.js';
@@ -63,15 +63,24 @@ class BucketEngine implements Store {
   private readonly lanes = bucketGeometry('int32', 'int32').lanes;
   private readonly words: Int32Array;
   private readonly first = TABLE_BASE + TABLE_HEADER_INTS;
-  private readonly getI32;
+  private readonly probeI32;
   private readonly putI32;
+  // The fields SharedFlatMap.get reads (see `get`).
+  private readonly fastGet = true;
+  private readonly murmurSeed = HASH_SEED;
+  private readonly callSite = 0;
+  private readonly tableFirst: number;
+  private readonly tableBuckets: number;
+  private readonly gen = 0;
 
   constructor(load: number) {
     this.buckets = Math.ceil(ENTRIES / (this.lanes * load));
     const bytes = Math.ceil(((this.first + this.buckets * BUCKET_INTS) * 4) / WASM_PAGE_BYTES) * WASM_PAGE_BYTES;
     const memory = createSharedMemory(bytes, bytes).memory;
     this.words = new Int32Array(memory.buffer);
-    this.getI32 = instantiateBucketReadPath(memory).getI32;
+    this.probeI32 = instantiateBucketReadPath(memory).getI32;
+    this.tableFirst = this.first;
+    this.tableBuckets = this.buckets;
     const write = instantiateBucketWritePath(memory);
     write.configure(0, ORDERED_PLAIN_LOADS ? 0 : 1);
     const rec = writerRecordAt(0);
@@ -95,12 +104,31 @@ class BucketEngine implements Store {
     return this;
   }
 
+  /**
+   * SharedFlatMap.get's fast path line for line (lib/shared-flat-map.ts): the
+   * `fastGet` test, fmix32 with the seed from a field, the call-site switch,
+   * the table geometry and generation from fields, the probe held in a field,
+   * READ_MISS as a literal. So buckets / library below is the probe alone.
+   */
   get(key: number): number | undefined {
-    if (typeof key !== 'number' || (key | 0) !== key) throw new TypeError('not an int32 key');
-    const r = this.getI32(key, fmix32(key ^ HASH_SEED), this.first, this.buckets, 0);
-    if (r < READ_MISS) return r;
-    if (r === READ_MISS) return undefined;
-    throw new Error('RETRY in a table nobody else writes');
+    if (this.fastGet) {
+      const k = key;
+      if (typeof k !== 'number' || (k | 0) !== k) throw new TypeError('not an int32 key');
+      const hash = fmix32(k ^ this.murmurSeed);
+      const site = this.callSite;
+      const r =
+        site === 0
+          ? this.probeI32(k, hash, this.tableFirst, this.tableBuckets, this.gen)
+          : site === 1
+            ? this.probeI32(k, hash, this.tableFirst, this.tableBuckets, this.gen)
+            : site === 2
+              ? this.probeI32(k, hash, this.tableFirst, this.tableBuckets, this.gen)
+              : this.probeI32(k, hash, this.tableFirst, this.tableBuckets, this.gen);
+      if (r < /* READ_MISS */ 4294967296) return r;
+      if (r === /* READ_MISS */ 4294967296) return undefined;
+      throw new Error('RETRY in a table nobody else writes');
+    }
+    throw new Error('not the fast path');
   }
 }
 
