@@ -43,15 +43,14 @@ import {
   P_LANE_INFO,
   P_LANE_WORDS,
   changeMeta,
-  clearLaneLock,
-  commitIntent,
   laneInfo,
   payloadAt,
   releaseBucket,
   writeLane,
   type BucketTable,
 } from './bucket-write.js';
-import { INTENT_COPY, W_LOCK_AT, W_LOCK_SEQ } from './layout.js';
+import { INTENT_COPY } from './layout.js';
+import { announceLock, clearLock, commitIntent } from './recovery.js';
 import { LOCKED, loadWord, lockWord } from './seqlock.js';
 
 /** What a copier needs from its thread. */
@@ -112,8 +111,7 @@ function copyLane(host: BucketCopyHost, words: Int32Array, from: number, lane: n
     const free = firstEmptyLane(meta, g.lanes);
     if (free >= 0) {
       // Stage and commit first (recovery.ts rolls a dead copier forward), then take the bucket.
-      words[rec + W_LOCK_AT] = at;
-      words[rec + W_LOCK_SEQ] = seq;
+      announceLock(words, rec, at, seq);
       words[payloadAt(rec, P_LANE_INFO)] = laneInfo(free, LANE_EMPTY);
       // The old lane is FULL in a read-only table: its words are stable.
       for (let c = 0; c < g.laneInts; c++) {
@@ -124,10 +122,10 @@ function copyLane(host: BucketCopyHost, words: Int32Array, from: number, lane: n
         writeLane(words, rec, at, g, atomic);
         changeMeta(words, rec, at);
         releaseBucket(words, rec, at);
-        clearLaneLock(words, rec);
+        clearLock(words, rec);
         return;
       }
-      clearLaneLock(words, rec);
+      clearLock(words, rec);
       continue; // another copier took the bucket first: read it again
     }
     if ((meta & OVERFLOW) === 0) Atomics.or(words, at + B_META, OVERFLOW);

@@ -63,7 +63,6 @@ import {
   H_EPOCH,
   INTENT_COPY,
   INTENT_DELETE,
-  INTENT_NONE,
   INTENT_OP_MASK,
   INTENT_PUT,
   INTENT_SIZED,
@@ -72,10 +71,10 @@ import {
   W_INTENT,
   W_INTENT_PAYLOAD,
   W_INTENT_TABLE,
-  W_LOCK_AT,
   W_LOCK_SEQ,
 } from './layout.js';
 import { LOCKED, loadWord, lockWord, released, storeWord } from './seqlock.js';
+import { abortLocked, announceLock, clearLock, commitIntent } from './recovery.js';
 
 /** A table of buckets as one thread sees it. */
 export interface BucketTable {
@@ -166,20 +165,19 @@ export function tryLockBucket(host: BucketWriteHost, table: BucketTable, at: num
   const words = host.words;
   const rec = host.rec;
   // Plain: the CAS below publishes them (recovery trusts LOCK_AT only when the word is locked with this tag).
-  words[rec + W_LOCK_AT] = at;
-  words[rec + W_LOCK_SEQ] = seq;
+  announceLock(words, rec, at, seq);
   if (Atomics.compareExchange(words, at, seq, lockWord(host.tag, seq)) !== seq) {
-    clearLaneLock(words, rec);
+    clearLock(words, rec);
     return BUCKET_LOST;
   }
   // After the locked CAS (a full fence on x86) a plain load reads the epoch as of the CAS or later.
   if (loadWord(words, H_EPOCH) !== epoch) {
-    abortBucket(words, rec, at, seq);
+    abortLocked(words, rec, at, seq);
     return BUCKET_RESTART;
   }
   if (insert && Atomics.sub(words, table.base + T_REMAINING, 1) <= 0) {
     Atomics.add(words, table.base + T_REMAINING, 1);
-    abortBucket(words, rec, at, seq);
+    abortLocked(words, rec, at, seq);
     host.budgetExhausted(epoch);
     return BUCKET_RESTART;
   }
@@ -272,12 +270,12 @@ export function findLane(
 // A put, step by step (each an exported function, in this order, so the unit
 // tests can stop a writer after any one of them and run recovery):
 //   stagePut       record LANE_INFO and the lane's words          (plain)
-//   commitIntent   INTENT_TABLE, INTENT = PUT / DELETE            from here recovery rolls FORWARD
+//   commitIntent   INTENT_TABLE, INTENT = PUT / DELETE            from here recovery rolls FORWARD (recovery.ts's)
 //   writeLane      the lane's words from the record               (plain on x86, Atomics elsewhere)
 //   changeMeta     OR OCCUPIED / AND ~TOMBSTONE / OR TOMBSTONE    (atomic; idempotent)
 //   countSize      SIZE +- 1 unless the intent is SIZED; then SIZED
 //   releaseBucket  SEQ = released(LOCK_SEQ, 0)                    publishes the bucket
-//   clearLaneLock  INTENT = 0, LOCK_AT = 0                        (plain)
+//   clearLock      INTENT = 0, LOCK_AT = 0 (recovery.ts's)          (plain)
 // A delete stages LANE_INFO only and skips writeLane.
 
 /** Stage a put into the locked lane: LANE_INFO, then the key columns (the lane's own unless it is EMPTY) and the value columns. */
@@ -295,13 +293,6 @@ export function stagePut(
       lock.state === LANE_EMPTY ? (keyWords[c] as number) : (words[lock.at + laneWordOffset(g, c, lock.lane)] as number);
   }
   for (let c = 0; c < g.valueInts; c++) words[payloadAt(rec, P_LANE_WORDS + g.keyInts + c)] = valueWords[c] as number;
-}
-
-/** Commit point: from this store on, recovery completes the write instead of undoing it. */
-export function commitIntent(words: Int32Array, rec: number, op: number, tableBase: number): void {
-  words[rec + W_INTENT_TABLE] = tableBase;
-  // Plain on x86 (stores are seen in program order): the staged words before the intent.
-  storeWord(words, rec + W_INTENT, op);
 }
 
 /** Copy the staged lane words into the lane. `atomic`: with Atomics (weakly ordered CPUs). */
@@ -361,7 +352,7 @@ export function putLane(
   changeMeta(words, rec, lock.at);
   countSize(words, rec);
   releaseBucket(words, rec, lock.at);
-  clearLaneLock(words, rec);
+  clearLock(words, rec);
 }
 
 /** Delete the locked FULL lane. */
@@ -373,7 +364,7 @@ export function deleteLane(host: BucketWriteHost, table: BucketTable, lock: Lane
   changeMeta(words, rec, lock.at);
   countSize(words, rec);
   releaseBucket(words, rec, lock.at);
-  clearLaneLock(words, rec);
+  clearLock(words, rec);
 }
 
 /**
@@ -382,19 +373,7 @@ export function deleteLane(host: BucketWriteHost, table: BucketTable, lock: Lane
  */
 export function abortLane(host: BucketWriteHost, table: BucketTable, lock: LaneLock): void {
   if (lock.state === LANE_EMPTY) Atomics.add(host.words, table.base + T_REMAINING, 1);
-  abortBucket(host.words, host.rec, lock.at, lock.seq);
-}
-
-/** Restore a bucket's SEQ (nothing was written) and forget the lock. */
-export function abortBucket(words: Int32Array, rec: number, at: number, seq: number): void {
-  Atomics.store(words, at, seq);
-  clearLaneLock(words, rec);
-}
-
-/** Forget the lock and intent after the release (plain stores). */
-export function clearLaneLock(words: Int32Array, rec: number): void {
-  words[rec + W_INTENT] = INTENT_NONE;
-  words[rec + W_LOCK_AT] = 0;
+  abortLocked(host.words, host.rec, lock.at, lock.seq);
 }
 
 // ---- recovery ------------------------------------------------------------------
@@ -416,9 +395,9 @@ export function finishBucketLock(words: Int32Array, g: BucketGeometry, rec: numb
     changeMeta(words, rec, at);
     if (op !== INTENT_COPY) countSize(words, rec); // a copy's count is the chunk's (bucket-copy.ts)
     releaseBucket(words, rec, at);
-    clearLaneLock(words, rec);
+    clearLock(words, rec);
     return true;
   }
-  abortBucket(words, rec, at, Atomics.load(words, rec + W_LOCK_SEQ));
+  abortLocked(words, rec, at, Atomics.load(words, rec + W_LOCK_SEQ));
   return false;
 }

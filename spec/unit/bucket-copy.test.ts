@@ -25,7 +25,6 @@ import {
   NO_MATCH,
   P_LANE_INFO,
   P_LANE_WORDS,
-  commitIntent,
   finishBucketLock,
   findLane,
   laneInfo,
@@ -35,6 +34,7 @@ import {
   type LaneLock,
 } from '../../lib/bucket-write.js';
 import { backoff } from '../../lib/backoff.js';
+import { commitIntent } from '../../lib/recovery.js';
 import { H_EPOCH, INTENT_COPY, TABLE_HEADER_INTS, T_REMAINING, T_SIZE, W_LOCK_AT, W_LOCK_SEQ } from '../../lib/layout.js';
 import { fmix32 } from '../../lib/hashers/murmur3.js';
 import { recordTag, writerRecordAt } from '../../lib/writers.js';

@@ -20,8 +20,6 @@ import {
   MATCH,
   NO_MATCH,
   changeMeta,
-  clearLaneLock,
-  commitIntent,
   countSize,
   finishBucketLock,
   findLane,
@@ -35,6 +33,7 @@ import {
 } from '../../lib/bucket-write.js';
 import { INTENT_DELETE, INTENT_PUT, T_REMAINING, insertBudget } from '../../lib/layout.js';
 import { lockOwnerTag } from '../../lib/seqlock.js';
+import { clearLock, commitIntent } from '../../lib/recovery.js';
 import { slotStart } from '../../lib/table.js';
 import { BucketHarness, createBucketTable } from '../helpers/bucket-harness.js';
 import { SeededPrng } from '../helpers/prng.js';
@@ -169,7 +168,7 @@ test('a writer whose bucket changed after it read SEQ loses its CAS and finds th
   changeMeta(a.words, a.rec, lock.at);
   countSize(a.words, a.rec);
   releaseBucket(a.words, a.rec, lock.at);
-  clearLaneLock(a.words, a.rec);
+  clearLock(a.words, a.rec);
   t.is(a.get(key), 30);
   t.deepEqual(a.audit().problems, []);
   t.is(a.size(), 2);
