@@ -35,7 +35,7 @@ import { ORDERED_PLAIN_LOADS } from '../lib/seqlock.js';
 import { recordTag, writerRecordAt } from '../lib/writers.js';
 import { instantiateBucketReadPath } from '../lib/wasm/bucket-read-path.js';
 import { PUT_SLOW, instantiateBucketWritePath } from '../lib/wasm/bucket-write-path.js';
-import { contextLines, rangeText, runAlternating, runChildScript } from './prototype-harness.js';
+import { checkAgainstMap, contextLines, rangeText, runAlternating, runChildScript, type Store } from './prototype-harness.js';
 import { median } from './measure.js';
 import { Prng, distinctKeys, sampleKeys, shuffled } from './prng.js';
 
@@ -51,11 +51,6 @@ const OPS = ['get-hit', 'set-new', 'overwrite'] as const;
 type Op = (typeof OPS)[number];
 /** The table region starts past the map's fixed part, as a real map's first table does. */
 const TABLE_BASE = FIXED_INTS;
-
-interface Store {
-  set(k: number, v: number): unknown;
-  get(k: number): number | undefined;
-}
 
 /** A bucket table of int32 keys and values driven by the layout-6 wasm modules; generation 0, one writer. */
 class BucketEngine implements Store {
@@ -159,12 +154,6 @@ interface ChildResult {
   bucketsRatio: number;
 }
 
-function check(what: string, want: Map<number, number>, got: Store, keys: Int32Array): void {
-  for (let i = 0; i < keys.length; i++) {
-    const k = keys[i] as number;
-    if (got.get(k) !== want.get(k)) throw new Error(`${what}: key ${k} holds ${got.get(k)}, Map ${want.get(k)}`);
-  }
-}
 
 function child(op: Op, load: number): ChildResult {
   const prng = new Prng(SEED);
@@ -180,8 +169,8 @@ function child(op: Op, load: number): ChildResult {
     library.set(keys[i] as number, i);
     buckets.set(keys[i] as number, i);
   }
-  check('library', map, library, keys);
-  check('buckets', map, buckets, keys);
+  checkAgainstMap('library', map, library, keys);
+  checkAgainstMap('buckets', map, buckets, keys);
   const timers = { Map: timer('Map', op), library: timer('library', op), buckets: timer('buckets', op) };
   const ns: Record<keyof typeof timers, number[]> = { Map: [], library: [], buckets: [] };
   for (let round = 0; round < WARM_ROUNDS + CHILD_ROUNDS; round++) {
@@ -197,7 +186,7 @@ function child(op: Op, load: number): ChildResult {
     for (const name of order) times[name] = timers[name](impls[name], k, values);
     if (round >= WARM_ROUNDS) for (const name of order) ns[name].push(times[name] as number);
   }
-  if (op !== 'get-hit') check('buckets after the timed rounds', map, buckets, keys);
+  if (op !== 'get-hit') checkAgainstMap('buckets after the timed rounds', map, buckets, keys);
   const ratio = (of: number[]): number => median(of.map((t, i) => t / (ns.Map[i] as number)));
   return {
     op,

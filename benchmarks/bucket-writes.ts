@@ -34,6 +34,7 @@ import type { SharedWasmMemory } from '../lib/wasm/api.js';
 import { READ_MISS } from '../lib/wasm/read-path.js';
 import {
   PROTO_TABLE_BASE_BYTES,
+  checkAgainstMap,
   contextLines,
   instantiateWat,
   prototypeMemory,
@@ -41,6 +42,7 @@ import {
   runAlternating,
   runChildScript,
   type Probe,
+  type Store,
 } from './prototype-harness.js';
 import { median } from './measure.js';
 import { Prng, distinctKeys, shuffled } from './prng.js';
@@ -67,12 +69,6 @@ const PUT_WAT = fileURLToPath(new URL('../../benchmarks/prototypes/bucket-put.wa
 const PROBE_WAT = fileURLToPath(new URL('../../benchmarks/prototypes/bucket-probe.wat', import.meta.url));
 
 type Put = (k: number, hash: number, v: number, table: number, buckets: number, gen: number) => number;
-
-/** Something with Map-like `set` and `get` of int32 keys and values. */
-interface Store {
-  set(k: number, v: number): unknown;
-  get(k: number): number | undefined;
-}
 
 class BucketTable implements Store {
   readonly buckets: number;
@@ -138,12 +134,6 @@ interface ChildResult {
   protoRatio: number;
 }
 
-function check(what: string, want: Map<number, number>, got: Store, keys: Int32Array): void {
-  for (let i = 0; i < keys.length; i++) {
-    const k = keys[i] as number;
-    if (got.get(k) !== want.get(k)) throw new Error(`${what}: key ${k} holds ${got.get(k)}, Map ${want.get(k)}`);
-  }
-}
 
 async function child(op: Op, load: number): Promise<ChildResult> {
   const prng = new Prng(SEED);
@@ -162,8 +152,8 @@ async function child(op: Op, load: number): Promise<ChildResult> {
       flat.set(k[i] as number, v[i] as number);
       proto.set(k[i] as number, v[i] as number);
     }
-    check('flatshare', map, flat, keys);
-    check('prototype', map, proto, keys);
+    checkAgainstMap('flatshare', map, flat, keys);
+    checkAgainstMap('prototype', map, proto, keys);
   }
   const timers = { Map: setTimer('Map'), flatshare: setTimer('flatshare'), proto: setTimer('proto') };
   const ns: Record<keyof typeof timers, number[]> = { Map: [], flatshare: [], proto: [] };

@@ -37,6 +37,19 @@ export interface Getter {
   get(key: number): number | undefined;
 }
 
+/** Something with Map-like `set` and `get` of int32 keys and values. */
+export interface Store extends Getter {
+  set(k: number, v: number): unknown;
+}
+
+/** Throw unless `got` holds what `want` holds for every one of `keys` (the check before timing). */
+export function checkAgainstMap(what: string, want: Map<number, number>, got: Getter, keys: Int32Array): void {
+  for (let i = 0; i < keys.length; i++) {
+    const k = keys[i] as number;
+    if (got.get(k) !== want.get(k)) throw new Error(`${what}: key ${k} holds ${got.get(k)}, Map ${want.get(k)}`);
+  }
+}
+
 /** Assemble the .wat at `path` (threads and SIMD enabled) and instantiate it over `memory`; returns its exports. */
 export async function instantiateWat(path: string, memory: SharedWasmMemory): Promise<unknown> {
   const wabt = await wabtInit();
