@@ -50,7 +50,7 @@ import {
   type BucketTable,
 } from './bucket-write.js';
 import { INTENT_COPY } from './layout.js';
-import { announceLock, clearLock, commitIntent } from './recovery.js';
+import { announceLock, clearLock, commitIntent } from './intent.js';
 import { LOCKED, loadWord, lockWord } from './seqlock.js';
 
 /** What a copier needs from its thread. */

@@ -74,7 +74,7 @@ import {
   W_LOCK_SEQ,
 } from './layout.js';
 import { LOCKED, loadWord, lockWord, released, storeWord } from './seqlock.js';
-import { abortLocked, announceLock, clearLock, commitIntent } from './recovery.js';
+import { abortLocked, announceLock, clearLock, commitIntent } from './intent.js';
 
 /** A table of buckets as one thread sees it. */
 export interface BucketTable {

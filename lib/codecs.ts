@@ -67,6 +67,20 @@ export function readFloat64(words: Int32Array, index: number): number {
   return scratchF64[0] as number;
 }
 
+/** readFloat64 for a float64 whose two words are apart (a bucket's low and high value columns). */
+export function readFloat64Split(words: Int32Array, low: number, high: number): number {
+  scratchI32[LOW] = loadWord(words, low);
+  scratchI32[HIGH] = loadWord(words, high);
+  return scratchF64[0] as number;
+}
+
+/** The two int32 words of `value` (little-endian order: low, high) into out[0], out[1]. */
+export function float64Words(value: number, out: Int32Array): void {
+  scratchF64[0] = value;
+  out[0] = scratchI32[LOW] as number;
+  out[1] = scratchI32[HIGH] as number;
+}
+
 export function writeFloat64(words: Int32Array, index: number, value: number): void {
   scratchF64[0] = value;
   storeWord(words, index, scratchI32[LOW] as number);

@@ -63,9 +63,9 @@ export function makeEpoch(gen: number, phase: number): number {
   return ((gen << GEN_SHIFT) | phase) | 0;
 }
 
-/** Slots of the old table copied per claimed chunk (defined in layout.ts: it sizes the chunk state words). */
-export { MIGRATION_CHUNK_SLOTS } from './layout.js';
-/** Bits for the chunk index in the cursor word: 2^18 chunks x 1024 slots >= MAX_CAPACITY. */
+/** Buckets of the old table copied per claimed chunk (defined in layout.ts: it sizes the chunk state words). */
+export { MIGRATION_CHUNK_BUCKETS } from './layout.js';
+/** Bits for the chunk index in the cursor word: 2^18 chunks x 128 buckets = MAX_BUCKETS. */
 export const CURSOR_TAG_SHIFT = 18;
 export const CURSOR_CHUNK_MASK = (1 << CURSOR_TAG_SHIFT) - 1;
 /** 13 tag bits keep the cursor word positive. */

@@ -21,16 +21,16 @@
  *  +1   LAYOUT_VERSION     bumped on every incompatible change
  *  +2   KEY_KIND           KeyKindCode
  *  +3   VALUE_KIND         ValueKindCode
- *  +4   SLOT_INTS          words per slot (depends on the kinds)
+ *  +4   LANE_INTS          words per lane (depends on the kinds; bucket.ts lanesFor)
  *  +5   MAX_INTS           maxBytes / 4 (the buffer never grows past it)
- *  +6   INITIAL_CAPACITY   slots of the first table (clear() returns to it)
+ *  +6   INITIAL_BUCKETS    buckets of the first table (clear() returns to it)
  *  +7   HASHER_SEED        seed of the hasher, as int32
  *  +8   HASHER_ID_BYTES    length of the hasher id
  *  +9 .. +24  HASHER_ID    hasher id, UTF-8, 64 bytes max
  *  +25, +26 MAP_ID         two random words naming this map (per-thread caches key on it)
  *  +32  EPOCH              generation << 2 | phase                (line 1)
  *  +48  ALLOC_TOP          next free word (bump allocator)        (line 2)
- *  +64  TABLE_DESC[0]      { base word, capacity in slots }       (line 3)
+ *  +64  TABLE_DESC[0]      { base word, buckets }                 (line 3)
  *  +66  TABLE_DESC[1]        table of generation g is TABLE_DESC[g & 1]
  *  +80  MIG_CURSOR         tag << CURSOR_TAG_SHIFT | next chunk   (line 4)
  *  +96  MIG_OWNER          record tag of the thread allocating or flipping; 0 = none (line 5)
@@ -42,32 +42,31 @@
  *  Writer record (WRITER_RECORD_INTS = 16 words = one cache line per writing thread):
  *  +0  OWNER        threadId + 1 of the thread using it; 0 = free
  *  +1  ACTIVE_GEN   generation + 1 whose table this writer may touch; 0 = idle
- *  +2  LOCK_AT      seq word index of the slot it is locking or holds; 0 = none
- *  +3  LOCK_SEQ     the even seq value that slot had before the lock
+ *  +2  LOCK_AT      SEQ word index of the bucket it is locking or holds; 0 = none
+ *  +3  LOCK_SEQ     the even SEQ value that bucket had before the lock
  *  +4  STATUS       0 live, RECORD_DEAD once recovery knows the thread is gone
  *  +5  INTENT       INTENT_* op (| INTENT_SIZED) committed for the held lock; 0 = none
  *  +6  INTENT_TABLE base of the table whose SIZE the intent adjusts
  *  +7  (reserved)
- *  +8  INTENT_PAYLOAD  the slot's new payload words (slot words 1 .. SLOT_INTS-1)
+ *  +8  INTENT_PAYLOAD  LANE_INFO (lane, its state before), then the lane's new words (bucket-write.ts)
  *
  *  Table region (tableRegionInts: TABLE_HEADER_INTS + capacity x SLOT_INTS + chunk words):
  *  +0   SIZE        live entries in this table                    (line 0)
- *  +16  REMAINING   inserts into EMPTY slots left before a resize (line 1)
- *  +32  slot 0, slot 1, ... slot capacity-1
- *  then one CHUNK_STATE word per MIGRATION_CHUNK_SLOTS slots, used when this
+ *  +16  REMAINING   inserts into EMPTY lanes left before a resize (line 1)
+ *  +32  bucket 0, bucket 1, ... bucket buckets-1 (TABLE_BUCKET_INTS = 16 words each, bucket.ts)
+ *  then one CHUNK_STATE word per MIGRATION_CHUNK_BUCKETS buckets, used when this
  *  table is migrated out: 0 unclaimed, CHUNK_CLAIMED | tag, CHUNK_DONE | entries
  *
- *  Slot, int32 key (SLOT_INTS = 1 + 1 + value words):
- *  +0 SEQ   seqlock / state word, see seqlock.ts
- *  +1 KEY   the int32 key (immutable while the slot is FULL or a TOMBSTONE)
- *  +2 VALUE int32: 1 word; float64: 2 words (low, high);
- *           string, bytes, json: 1 word, the block index of the value's arena block
- *
- *  Slot, string key (SLOT_INTS = 1 + 2 + value words):
- *  +0 SEQ      seqlock / state word
- *  +1 HASH     the key's full 32-bit hash (migration never rehashes)
- *  +2 KEY_REF  block index of the key's arena block (immutable while FULL or TOMBSTONE)
- *  +3 VALUE    as above
+ *  Bucket (TABLE_BUCKET_INTS = 16 words = one line; protocol in bucket.ts):
+ *  +0  SEQ    seqlock word of the bucket (seqlock.ts; its state bits stay 0)
+ *  +1  META   OCCUPIED bits 0..lanes-1 | TOMBSTONE bits 8.. | OVERFLOW bit 16
+ *  +2  ...    the lanes in columns: column c of lane l at word 2 + c * lanes + l
+ *  A lane's columns: int32 key: KEY (C_KEY), then the value words;
+ *  string key: HASH (C_HASH, the full 32-bit hash: migration never rehashes),
+ *  KEY_REF (C_KEY_REF, the key's arena block), then the value words.
+ *  Value words: int32 1; float64 2 (low, high); string, bytes, json 1 (a block index).
+ *  Lanes per bucket: floor(14 / LANE_INTS): int32 -> int32 7, int32 -> float64 4,
+ *  string -> int32 / arena 4, string -> float64 3.
  *
  *  Arena class record (ARENA_CLASS_INTS = 2 words, one per size class, after the
  *  writer records):
@@ -81,8 +80,8 @@
  * ```
  *
  * Sizing notes:
- * - A 12-byte int32->int32 slot at the 0.8 maximum load factor costs 15 bytes
- *   per entry at the fullest point, inside the 16 bytes/entry target.
+ * - An int32->int32 lane is 64/7 = 9.1 bytes; at the 0.8 maximum load a
+ *   presized table costs 11.4 bytes per entry, inside the 16 bytes/entry target.
  * - Cache-line padding only for words that many threads write (EPOCH,
  *   ALLOC_TOP, the migration counters, SIZE and REMAINING), so a reader's
  *   epoch load does not share a line with counters that writers hammer.
@@ -116,8 +115,11 @@ export const MAGIC = 0x464c5348;
  * 5: a table has any number of slots, not only a power of two, and a key's home
  * slot is floor(hash * capacity / 2^32) (table.ts); for a power-of-two capacity
  * that is the same slot as in 4, but a 4 reader would misplace keys of other sizes.
+ * 6: a table is an array of 64-byte buckets of lanes (bucket.ts), one seqlock
+ * word per bucket, instead of slots with one seq word each (docs/design.md §10);
+ * header word 4 holds the words per lane, the descriptors and INITIAL count buckets.
  */
-export const LAYOUT_VERSION = 5;
+export const LAYOUT_VERSION = 6;
 
 // ---- header -----------------------------------------------------------------
 
@@ -125,10 +127,10 @@ export const H_MAGIC = 0; // MAGIC
 export const H_LAYOUT_VERSION = H_MAGIC + 1; // LAYOUT_VERSION
 export const H_KEY_KIND = H_LAYOUT_VERSION + 1; // KeyKindCode
 export const H_VALUE_KIND = H_KEY_KIND + 1; // ValueKindCode
-export const H_SLOT_INTS = H_VALUE_KIND + 1; // words per slot
-export const H_MAX_INTS = H_SLOT_INTS + 1; // maxBytes / INT_BYTES
-export const H_INITIAL_CAPACITY = H_MAX_INTS + 1; // slots of the first table
-export const H_HASHER_SEED = H_INITIAL_CAPACITY + 1; // hasher seed (int32)
+export const H_LANE_INTS = H_VALUE_KIND + 1; // words per lane
+export const H_MAX_INTS = H_LANE_INTS + 1; // maxBytes / INT_BYTES
+export const H_INITIAL_BUCKETS = H_MAX_INTS + 1; // buckets of the first table
+export const H_HASHER_SEED = H_INITIAL_BUCKETS + 1; // hasher seed (int32)
 export const H_HASHER_ID_BYTES = H_HASHER_SEED + 1; // byte length of the hasher id
 export const H_HASHER_ID = H_HASHER_ID_BYTES + 1; // hasher id bytes start here
 /** Longest hasher id, in UTF-8 bytes. */
@@ -145,7 +147,7 @@ export const H_ALLOC_TOP = H_EPOCH + CACHE_LINE_INTS; // 48
 /** Two table descriptors; generation g uses TABLE_DESC[g & 1]. */
 export const H_TABLE_DESC = H_ALLOC_TOP + CACHE_LINE_INTS; // 64
 export const TABLE_DESC_BASE = 0; // word index of the table region
-export const TABLE_DESC_CAPACITY = 1; // capacity in slots (any number from MIN_CAPACITY to MAX_CAPACITY)
+export const TABLE_DESC_BUCKETS = 1; // buckets (any number from MIN_BUCKETS to MAX_BUCKETS)
 export const TABLE_DESC_INTS = 2;
 /** Migration chunk cursor (tagged with the generation, see epoch.ts). Own line. */
 export const H_MIG_CURSOR = H_TABLE_DESC + CACHE_LINE_INTS; // 80
@@ -189,17 +191,16 @@ export const HEADER_INTS = 256;
 
 export const W_OWNER = 0; // threadId + 1; 0 = free
 export const W_ACTIVE_GEN = W_OWNER + 1; // generation + 1 the writer is working in; 0 = idle
-export const W_LOCK_AT = W_ACTIVE_GEN + 1; // seq word index of the slot it locks; 0 = none (word 0 is MAGIC)
-export const W_LOCK_SEQ = W_LOCK_AT + 1; // even seq value of that slot before the lock
+export const W_LOCK_AT = W_ACTIVE_GEN + 1; // SEQ word index of the bucket it locks; 0 = none (word 0 is MAGIC)
+export const W_LOCK_SEQ = W_LOCK_AT + 1; // even SEQ value of that bucket before the lock
 export const W_STATUS = W_LOCK_SEQ + 1; // RECORD_LIVE or RECORD_DEAD
 export const W_INTENT = W_STATUS + 1; // INTENT_* | INTENT_SIZED, or INTENT_NONE
 export const W_INTENT_TABLE = W_INTENT + 1; // base of the table whose SIZE the intent adjusts
-/** First word of the intent payload: the new values of slot words S_KEY .. SLOT_INTS-1. */
+/** First word of the intent payload: LANE_INFO, then the lane's new words (bucket-write.ts P_LANE_INFO, P_LANE_WORDS). */
 export const W_INTENT_PAYLOAD = W_INTENT_TABLE + 2; // 8
 /**
- * Payload words an intent can hold: SLOT_INTS - 1 of the largest slot. Today
- * the largest slot is int32 -> float64 (4 words, payload 3); 8 leaves room for
- * variable-length kinds (hash, key ref, value words or ref) without a layout change.
+ * Payload words an intent can hold: LANE_INFO plus the largest lane (string ->
+ * float64, 4 words): 5; 8 leaves room for other kinds without a layout change.
  */
 export const INTENT_PAYLOAD_INTS = 8;
 /** Words per writer record: one 64-byte line, so writers never share a line. */
@@ -286,17 +287,19 @@ export const FIXED_INTS =
 
 // ---- table region -----------------------------------------------------------
 
-export const T_SIZE = 0; // live entries (FULL slots) of this table
-export const T_REMAINING = CACHE_LINE_INTS; // inserts into EMPTY slots allowed before resize
-/** Words before slot 0 of a table region. */
+export const T_SIZE = 0; // live entries (FULL lanes) of this table
+export const T_REMAINING = CACHE_LINE_INTS; // inserts into EMPTY lanes allowed before resize
+/** Words before bucket 0 of a table region. */
 export const TABLE_HEADER_INTS = 2 * CACHE_LINE_INTS;
 
-// ---- slots ------------------------------------------------------------------
+// ---- lanes (a table is an array of buckets: bucket.ts) ---------------------
 
-export const S_SEQ = 0; // seqlock + state word (seqlock.ts)
-export const S_KEY = 1; // int32 keys: the key
-export const S_HASH = 1; // string keys: the key's full hash
-export const S_KEY_REF = 2; // string keys: block index of the key's arena block
+/** Lane columns: int32 keys, the key. */
+export const C_KEY = 0;
+/** Lane columns: string keys, the key's full 32-bit hash (migration never rehashes). */
+export const C_HASH = 0;
+/** Lane columns: string keys, the block index of the key's arena block. */
+export const C_KEY_REF = 1;
 export const INT32_KEY_INTS = 1;
 export const STRING_KEY_INTS = 2; // HASH, KEY_REF
 export const INT32_VALUE_INTS = 1;
@@ -311,7 +314,7 @@ export const ValueKindCode = { int32: 1, float64: 2, string: 3, bytes: 4, json: 
 export type KeyKind = keyof typeof KeyKindCode;
 export type ValueKind = keyof typeof ValueKindCode;
 
-/** Words a key of this kind takes in a slot. */
+/** Words a key of this kind takes in a lane. */
 export function keyInts(kind: KeyKind): number {
   switch (kind) {
     case 'int32':
@@ -321,7 +324,7 @@ export function keyInts(kind: KeyKind): number {
   }
 }
 
-/** Words a value of this kind takes in a slot. */
+/** Words a value of this kind takes in a lane. */
 export function valueInts(kind: ValueKind): number {
   switch (kind) {
     case 'int32':
@@ -335,84 +338,75 @@ export function valueInts(kind: ValueKind): number {
   }
 }
 
-/** Words per slot: the seq word, the key words, the value words. */
-export function slotInts(keys: KeyKind, values: ValueKind): number {
-  return 1 + keyInts(keys) + valueInts(values);
+/** Words per lane: the key words, the value words (H_LANE_INTS). */
+export function laneInts(keys: KeyKind, values: ValueKind): number {
+  return keyInts(keys) + valueInts(values);
 }
 
-/** True for value kinds stored in an arena block (the slot holds its block index). */
+/** True for value kinds stored in an arena block (the lane holds its block index). */
 export function isRefValue(kind: ValueKind): boolean {
   return kind === 'string' || kind === 'bytes' || kind === 'json';
 }
 
-/** Index of the first value word in a slot. */
-export function valueOffset(keys: KeyKind): number {
-  return S_KEY + keyInts(keys);
+/** Column of the first value word of a lane. */
+export function valueColumn(keys: KeyKind): number {
+  return keyInts(keys);
 }
 
 // ---- tables -----------------------------------------------------------------
 
+/** Words per bucket: one 64-byte cache line (bucket.ts BUCKET_INTS). */
+export const TABLE_BUCKET_INTS = CACHE_LINE_INTS;
+
 /**
- * Maximum load factor: (FULL + TOMBSTONE slots) / capacity before a resize.
- * 0.8 keeps int32->int32 at <= 15 bytes per entry at the fullest point;
- * linear probing then costs ~3 probes for a hit and ~13 for a miss, all within
- * a few cache lines (5 int32 slots share a line).
+ * Maximum load factor: OCCUPIED lanes (FULL + TOMBSTONE) / lanes before a
+ * resize. 0.8: measured on buckets (docs/layout6.md), a table at 0.8 of its
+ * lanes answers a 100k get hit ~10 % under Map.get and one at 0.6 ~20 %
+ * slower (the fuller table keeps more of itself in the 1 MiB L2); tombstones
+ * count, and misses stay cheap up to it (design.md §10, "Deletes and two
+ * writers, measured").
  */
 export const MAX_LOAD_NUMERATOR = 4;
 export const MAX_LOAD_DENOMINATOR = 5;
-/** Smallest table, in slots. */
-export const MIN_CAPACITY = 16;
-/** Largest table: keeps slot indices and capacity * SLOT_INTS far below 2^31. */
-export const MAX_CAPACITY = 1 << 27;
+/** Smallest table, in buckets. */
+export const MIN_BUCKETS = 4;
+/**
+ * Largest table, in buckets: 2^25 buckets are 2 GiB, half of the largest map
+ * (MAX_BYTES_LIMIT), so a resize can hold two tables; bucket indices times
+ * TABLE_BUCKET_INTS stay far below 2^31.
+ */
+export const MAX_BUCKETS = 1 << 25;
 
-/** Inserts into EMPTY slots a table of `capacity` slots accepts before it must migrate. */
-export function insertBudget(capacity: number): number {
-  return Math.floor((capacity * MAX_LOAD_NUMERATOR) / MAX_LOAD_DENOMINATOR);
+/** Inserts into EMPTY lanes a table of `buckets` buckets of `lanes` lanes accepts before it must migrate. */
+export function insertBudget(buckets: number, lanes: number): number {
+  return Math.floor((buckets * lanes * MAX_LOAD_NUMERATOR) / MAX_LOAD_DENOMINATOR);
 }
 
 /**
- * Smallest capacity that holds `entries` within the maximum load (at least
- * MIN_CAPACITY, at most MAX_CAPACITY): ceil(entries * 5 / 4). Any number of
- * slots, so a presized int32 -> int32 table costs 15 bytes per entry plus the
- * fixed part, where rounding up to a power of two cost up to 30 (layout 4).
+ * Fewest buckets (at least MIN_BUCKETS, at most MAX_BUCKETS) whose insert
+ * budget holds `entries`: ceil(entries * 5 / 4 / lanes), any number of
+ * buckets (table.ts homeSlot), so a presized table starts at the maximum load.
  */
-export function capacityFor(entries: number): number {
-  const capacity = Math.ceil((entries * MAX_LOAD_DENOMINATOR) / MAX_LOAD_NUMERATOR);
-  return Math.min(MAX_CAPACITY, Math.max(MIN_CAPACITY, capacity));
+export function bucketsFor(entries: number, lanes: number): number {
+  let buckets = Math.ceil((entries * MAX_LOAD_DENOMINATOR) / MAX_LOAD_NUMERATOR / lanes);
+  buckets = Math.min(MAX_BUCKETS, Math.max(MIN_BUCKETS, buckets));
+  while (buckets < MAX_BUCKETS && insertBudget(buckets, lanes) < entries) buckets++;
+  return buckets;
 }
 
 /**
- * Capacity of a table that grows online, and of the first table of a map
- * created without `capacity`: capacityFor rounded up to a power of two (at
- * most MAX_CAPACITY, itself a power of two). Only presized tables use the
- * exact size. Why: the load a grown map reaches at a given size is set by
- * the chain of sizes it grows through; with the exact sizes a default map
- * grew through 80, 160, ... 1,280 slots, so 1,000 entries sat at 78 % load
- * and a get hit at 1k measured ~15 % slower than in layout 4's 2,048 slots
- * (docs/design.md §4, "Tables of any size"), and its first 64 KiB page held
- * 1,024 entries instead of 1,638. Powers of two keep grown maps exactly as
- * layout 4 had them.
+ * Old-table buckets per migration chunk. Chunks are claimed one at a time by
+ * helpers; 128 buckets (384 to 896 lanes, 8 KiB) keep the per-claim CAS rare
+ * and the work a dead helper leaves behind small.
  */
-export function grownCapacityFor(entries: number): number {
-  const exact = capacityFor(entries);
-  let capacity = MIN_CAPACITY;
-  while (capacity < exact) capacity *= 2;
-  return capacity;
-}
-
-/**
- * Old-table slots per migration chunk. Chunks are claimed one at a time by
- * helpers; 1024 slots keep the per-claim CAS rare and the work a dead helper
- * leaves behind small.
- */
-export const MIGRATION_CHUNK_SLOTS = 1024;
-/** Migration chunks of a table of `capacity` slots (one CHUNK_STATE word each). */
-export function chunkCount(capacity: number): number {
-  return Math.ceil(capacity / MIGRATION_CHUNK_SLOTS);
+export const MIGRATION_CHUNK_BUCKETS = 128;
+/** Migration chunks of a table of `buckets` buckets (one CHUNK_STATE word each). */
+export function chunkCount(buckets: number): number {
+  return Math.ceil(buckets / MIGRATION_CHUNK_BUCKETS);
 }
 /** Words reserved for the chunk states: chunkCount rounded up to whole cache lines, so regions stay line-aligned. */
-export function chunkStateInts(capacity: number): number {
-  return Math.ceil(chunkCount(capacity) / CACHE_LINE_INTS) * CACHE_LINE_INTS;
+export function chunkStateInts(buckets: number): number {
+  return Math.ceil(chunkCount(buckets) / CACHE_LINE_INTS) * CACHE_LINE_INTS;
 }
 /** Chunk state: claimed by the record whose tag is in the low bits. */
 export const CHUNK_CLAIMED = 0x4000_0000;
@@ -421,43 +415,30 @@ export const CHUNK_DONE = 0x2000_0000;
 export const CHUNK_VALUE_MASK = CHUNK_DONE - 1;
 
 /**
- * Words of `capacity` slots of `slotWords` words, rounded up to whole cache
- * lines. Table regions are allocated line-aligned, so a region whose length is
- * whole lines ends where the next one starts, and retired neighbours merge
- * (memory.ts retireRegion). A table of any capacity (layout 5) would otherwise
- * leave a gap of up to 15 words after its slots, and the retired regions of a
- * growing map would never merge into room for a same-size rehash.
+ * Words of a table region with `buckets` buckets, chunk states included:
+ * whole cache lines. Table regions are allocated line-aligned, so a region
+ * ends where the next one starts, every bucket is one line, and retired
+ * neighbours merge (memory.ts retireRegion).
  */
-export function slotAreaInts(capacity: number, slotWords: number): number {
-  return Math.ceil((capacity * slotWords) / CACHE_LINE_INTS) * CACHE_LINE_INTS;
-}
-
-/** Words of a table region with `capacity` slots of `slotWords` words, chunk states included: whole cache lines. */
-export function tableRegionInts(capacity: number, slotWords: number): number {
-  return TABLE_HEADER_INTS + slotAreaInts(capacity, slotWords) + chunkStateInts(capacity);
+export function tableRegionInts(buckets: number): number {
+  return TABLE_HEADER_INTS + buckets * TABLE_BUCKET_INTS + chunkStateInts(buckets);
 }
 
 /**
- * Largest capacity (at most MAX_CAPACITY) whose table region fits in `ints`
- * words, or 0 when not even MIN_CAPACITY slots fit. The inverse of
- * tableRegionInts: the estimate from the slot words alone is an upper bound,
- * walked down by the excess, then up by single slots (several capacities
- * share a region size, because regions are whole cache lines).
+ * Most buckets (at most MAX_BUCKETS) whose table region fits in `ints` words,
+ * or 0 when not even MIN_BUCKETS fit. The inverse of tableRegionInts: the
+ * estimate from the bucket words alone is an upper bound, walked down while
+ * the chunk states do not fit.
  */
-export function capacityForRegionInts(ints: number, slotWords: number): number {
-  let capacity = Math.min(MAX_CAPACITY, Math.floor((ints - TABLE_HEADER_INTS) / slotWords));
-  while (capacity >= MIN_CAPACITY && tableRegionInts(capacity, slotWords) > ints) {
-    capacity -= Math.max(1, Math.floor((tableRegionInts(capacity, slotWords) - ints) / slotWords));
-  }
-  // The steps down can pass the answer by a few slots (regions are whole cache lines): step back up.
-  capacity = Math.max(0, capacity);
-  while (capacity < MAX_CAPACITY && tableRegionInts(capacity + 1, slotWords) <= ints) capacity++;
-  return capacity >= MIN_CAPACITY ? capacity : 0;
+export function bucketsForRegionInts(ints: number): number {
+  let buckets = Math.min(MAX_BUCKETS, Math.floor((ints - TABLE_HEADER_INTS) / TABLE_BUCKET_INTS));
+  while (buckets >= MIN_BUCKETS && tableRegionInts(buckets) > ints) buckets--;
+  return buckets >= MIN_BUCKETS ? buckets : 0;
 }
 
 /** Word index of the first chunk state of the table region at `base`. */
-export function chunkStatesAt(base: number, capacity: number, slotWords: number): number {
-  return base + TABLE_HEADER_INTS + slotAreaInts(capacity, slotWords);
+export function chunkStatesAt(base: number, buckets: number): number {
+  return base + TABLE_HEADER_INTS + buckets * TABLE_BUCKET_INTS;
 }
 
 // ---- buffer -----------------------------------------------------------------

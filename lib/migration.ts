@@ -58,12 +58,12 @@
  * of the initial capacity (at maxBytes, the largest that fits if the initial
  * one does not fit beside table g), then STABLE(g+1) directly.
  */
-import { EMPTY, FULL, LOCKED, STATE_MASK, loadWord, lockWord, released, storeWord } from './seqlock.js';
+import { LOCKED, ORDERED_PLAIN_LOADS } from './seqlock.js';
 import {
   PHASE_ALLOCATING,
   PHASE_COPYING,
   PHASE_STABLE,
-  MIGRATION_CHUNK_SLOTS,
+  MIGRATION_CHUNK_BUCKETS,
   CURSOR_TAG_MASK,
   cursorChunk,
   cursorTag,
@@ -79,14 +79,13 @@ import {
   H_EPOCH,
   H_MIG_CURSOR,
   H_MIG_OWNER,
-  INTENT_COPY,
-  MAX_CAPACITY,
+  MAX_BUCKETS,
+  TABLE_BUCKET_INTS,
   T_SIZE,
   T_REMAINING,
   W_ACTIVE_GEN,
-  capacityFor,
-  capacityForRegionInts,
-  grownCapacityFor,
+  bucketsFor,
+  bucketsForRegionInts,
   chunkCount,
   chunkStateInts,
   chunkStatesAt,
@@ -107,16 +106,24 @@ import {
   writersAnnouncing,
   type SharedMemory,
 } from './memory.js';
-import { homeSlot, initTableHeader, readTableInfo, tableRegionOf, writeTableInfo, type TableInfo } from './table.js';
-import { allChunksDone, announceLock, clearLock, commitIntent, copiedEntries, stagedAt } from './recovery.js';
+import { initTableHeader, readTableInfo, tableRegionOf, writeTableInfo, type TableInfo } from './table.js';
+import { allChunksDone, copiedEntries } from './recovery.js';
+import type { BucketGeometry } from './bucket.js';
+import { copyBucket, type BucketCopyHost } from './bucket-copy.js';
 
 /**
  * The new table holds GROWTH_FACTOR x the live entries within its insert
- * budget: a table full of live entries (live = 0.8 C) doubles to 2C, whose
- * budget is exactly 1.6 C; a table full of tombstones is rehashed at its own
- * size. (`2 * (live + 1)` overshot that budget by 2 and quadrupled full tables.)
+ * budget (layout.ts bucketsFor, exact: no rounding to a power of two): a table
+ * full of live entries (live = 0.8 L lanes) doubles to 2L lanes, whose budget
+ * is 1.6 L; a table full of tombstones is rehashed at its own size (at least
+ * the initial one).
  */
 export const GROWTH_FACTOR = 2;
+
+/** Buckets of the table a migration of a table with `live` entries and `inFlight` announced writers allocates. */
+export function grownBuckets(live: number, inFlight: number, lanes: number, initialBuckets: number): number {
+  return Math.max(initialBuckets, bucketsFor(live + Math.max((GROWTH_FACTOR - 1) * live, inFlight), lanes));
+}
 
 /** How long one Atomics.wait for an epoch change may last before re-checking, in ms. */
 export const EPOCH_WAIT_MS = 5;
@@ -124,8 +131,10 @@ export const EPOCH_WAIT_MS = 5;
 /** What migration needs from the map instance of the calling thread. */
 export interface MigrationHost {
   readonly memory: SharedMemory;
-  readonly slotInts: number;
-  readonly initialCapacity: number;
+  /** The map's bucket geometry. */
+  readonly g: BucketGeometry;
+  /** Buckets of the first table (H_INITIAL_BUCKETS): the smallest a resize makes, and a clear's. */
+  readonly initialBuckets: number;
   /**
    * Whether the map keeps arena blocks (string keys, or string, bytes or json
    * values). They are bump-allocated from the same top as table regions, and a
@@ -141,19 +150,21 @@ export interface MigrationHost {
   words(): Int32Array;
   /** Make a new view after the buffer grew; returns it. */
   refreshWords(): Int32Array;
-  /** Hash of the key stored in the slot whose seq word is at `at`. */
-  hashAt(words: Int32Array, at: number): number;
+  /** Hash of the key in lane `lane` of the bucket at `at`. */
+  hashAt(words: Int32Array, at: number, lane: number): number;
   /**
    * Wait a little (attempt counts the calls of this wait): spin, sleep, repair
    * DEAD threads, throw ERR_FLATSHARE_TIMEOUT past the instance's limit.
    */
   pause(attempt: number, what: string): void;
   /**
-   * Copy old slots [first, end) of `old` into `next` in one WebAssembly call
-   * (wasm/write-path.ts `copyRange`, the same steps as `copySlot`). Returns the
-   * entries found; `copyStoppedAt()` is then the first slot it did not handle
-   * (one it would have had to wait for), or `end`. Absent when the keys are
-   * hashed by a JS hasher (int32 keys with a hasher other than the built-in murmur3).
+   * Copy old buckets [first, end) of `old` into `next` in one WebAssembly call
+   * (wasm/bucket-write-path.ts `copyBuckets`, the same steps as bucket-copy.ts
+   * `copyBucket`). Returns the entries of the buckets it finished;
+   * `copyStoppedAt()` is then the first bucket it did not finish (one it
+   * would have had to wait for, which copyBucket redoes), or `end`. Absent
+   * when the keys are hashed by a JS hasher (int32 keys with a hasher other
+   * than the built-in murmur3).
    */
   copyRange?(old: TableInfo, next: TableInfo, first: number, end: number): number;
   copyStoppedAt?(): number;
@@ -188,16 +199,14 @@ export function startMigration(host: MigrationHost, epoch: number, clear: boolea
     // Read after the ALLOCATING CAS and before SIZE: see writersAnnouncing.
     const inFlight = clear ? 0 : writersAnnouncing(words, gen);
     const live = Atomics.load(words, old.base + T_SIZE);
-    const wanted = clear
-      ? host.initialCapacity
-      : Math.max(host.initialCapacity, grownCapacityFor(live + Math.max(live, inFlight)));
-    const base = allocateTable(host, gen + 1, wanted, old, clear ? { live: 0, inFlight: 0, most: host.initialCapacity } : { live, inFlight });
+    const wanted = clear ? host.initialBuckets : grownBuckets(live, inFlight, host.g.lanes, host.initialBuckets);
+    const base = allocateTable(host, gen + 1, wanted, old, clear ? { live: 0, inFlight: 0, most: host.initialBuckets } : { live, inFlight });
     words = host.refreshWords();
-    const capacity = base.capacity;
-    writeTableInfo(words, gen + 1, base.base, capacity);
+    const buckets = base.buckets;
+    writeTableInfo(words, gen + 1, base.base, buckets);
     next = readTableInfo(words, gen + 1);
     if (clear) {
-      initTableHeader(words, next.base, 0, insertBudget(capacity));
+      initTableHeader(words, next.base, 0, insertBudget(buckets, host.g.lanes));
       flip(host, words, gen, old, 0, true);
       clearAnnouncedAllocation(words);
       Atomics.store(words, H_MIG_OWNER, 0);
@@ -213,7 +222,7 @@ export function startMigration(host: MigrationHost, epoch: number, clear: boolea
       // A region taken for table g+1 goes back on the free list (retired as it was). The
       // announcement may overlap a record (the rest of the one it was taken from): a union.
       const taken = announcedAllocation(words, gen + 1);
-      if (taken !== undefined) rebuildFreeList(words, [taken], [tableRegionOf(words, host.slotInts, gen)]);
+      if (taken !== undefined) rebuildFreeList(words, [taken], [tableRegionOf(words, gen)]);
       Atomics.store(words, H_EPOCH, epoch);
     }
     clearAnnouncedAllocation(words);
@@ -221,7 +230,7 @@ export function startMigration(host: MigrationHost, epoch: number, clear: boolea
     Atomics.notify(words, H_EPOCH);
     throw error;
   }
-  // Publishes the new table's descriptor, its zeroed slots and the cursor.
+  // Publishes the new table's descriptor, its zeroed buckets and the cursor.
   Atomics.store(words, H_EPOCH, makeEpoch(gen, PHASE_COPYING));
   clearAnnouncedAllocation(words); // table g+1 is in use now: recovery must never give it back
   Atomics.store(words, H_MIG_OWNER, 0);
@@ -246,26 +255,26 @@ function takeControl(host: MigrationHost, epoch: number): boolean {
   }
 }
 
-/** A zeroed region of `capacity` slots: a reusable retired region first, else bump-allocated. Throws FlatshareFullError. */
-function allocateRegion(host: MigrationHost, forGen: number, capacity: number): { base: number; capacity: number } {
+/** A zeroed region of `buckets` buckets: a reusable retired region first, else bump-allocated. Throws FlatshareFullError. */
+function allocateRegion(host: MigrationHost, forGen: number, buckets: number): { base: number; buckets: number } {
   const words = host.words();
-  const ints = tableRegionInts(capacity, host.slotInts);
+  const ints = tableRegionInts(buckets);
   // Announced before the free list gives the region up (memory.ts announceAllocation), so
   // that recovery gives it back if this thread dies before the table is published.
   const announce = (base: number, recordInts: number, retiredAt: number): void =>
     announceAllocation(words, forGen, base, recordInts, retiredAt);
-  const reused = capacity <= MAX_CAPACITY ? takeFreeRegion(words, ints, announce) : -1;
+  const reused = buckets <= MAX_BUCKETS ? takeFreeRegion(words, ints, announce) : -1;
   if (reused >= 0) {
     // Nobody can be in a reusable region; readers that still think so fail their generation check.
     host.refreshWords().fill(0, reused, reused + ints);
-    return { base: reused, capacity };
+    return { base: reused, buckets };
   }
-  if (capacity > MAX_CAPACITY) throw new FlatshareFullError(ints * Int32Array.BYTES_PER_ELEMENT, host.memory.maxByteLength);
+  if (buckets > MAX_BUCKETS) throw new FlatshareFullError(ints * Int32Array.BYTES_PER_ELEMENT, host.memory.maxByteLength);
   const base = bumpAllocate(words, host.memory, ints, CACHE_LINE_INTS);
   // After the CAS that took it (before it, the words could be another thread's next
   // arena block). A thread stopped in between (a return and a call) leaks the region.
   announceAllocation(host.words(), forGen, base, ints, 0);
-  return { base, capacity };
+  return { base, buckets };
 }
 
 /** What a table sized to the room left must hold (fittingCapacity). */
@@ -274,7 +283,7 @@ export interface FitNeed {
   readonly live: number;
   /** Writers that may still land an insert in table g (writersAnnouncing). */
   readonly inFlight: number;
-  /** At most this many slots (a clear: the initial capacity); default: enough for GROWTH_FACTOR x live. */
+  /** At most this many buckets (a clear: the initial table's); default: enough for GROWTH_FACTOR x live. */
   readonly most?: number;
 }
 
@@ -301,12 +310,12 @@ export const PINNED_REGION_WAIT_MS = 250;
  * be free, or settle for a smaller table. Throws the FlatshareFullError of
  * `capacity` when nothing fits.
  */
-function allocateTable(host: MigrationHost, forGen: number, capacity: number, old: TableInfo, need: FitNeed): { base: number; capacity: number } {
+function allocateTable(host: MigrationHost, forGen: number, buckets: number, old: TableInfo, need: FitNeed): { base: number; buckets: number } {
   let waitingSince = 0;
   for (let attempt = 0; ; attempt++) {
     let full: FlatshareFullError;
     try {
-      return allocateRegion(host, forGen, capacity);
+      return allocateRegion(host, forGen, buckets);
     } catch (error) {
       if (!(error instanceof FlatshareFullError)) throw error;
       full = error;
@@ -317,8 +326,8 @@ function allocateTable(host: MigrationHost, forGen: number, capacity: number, ol
     const waited = waitingSince === 0 ? 0 : Date.now() - waitingSince;
     const mayWait = waited <= PINNED_REGION_WAIT_MS;
     // The wanted table fits once a writer moves on: wait for that, not for a smaller one.
-    if (!(mayWait && pinned >= tableRegionInts(capacity, host.slotInts))) {
-      const fit = fittingCapacity(host, old, need, largestFreeRegionInts(host.words(), false));
+    if (!(mayWait && pinned >= tableRegionInts(buckets))) {
+      const fit = fittingBuckets(host, old, need, largestFreeRegionInts(host.words(), false));
       if (fit > 0) {
         try {
           return allocateRegion(host, forGen, fit);
@@ -329,7 +338,7 @@ function allocateTable(host: MigrationHost, forGen: number, capacity: number, ol
       }
       // Counting the regions writers may still be in: would anything fit? (One can also
       // have become reusable since the tries above: then the next turn takes it.)
-      if (!mayWait || fittingCapacity(host, old, need, pinned) === 0) throw full;
+      if (!mayWait || fittingBuckets(host, old, need, pinned) === 0) throw full;
     }
     if (waitingSince === 0) waitingSince = Date.now();
     host.pause(attempt, 'a retired table region that a writer of an older generation is still in');
@@ -372,14 +381,15 @@ export function minFitHeadroom(live: number, inFlight: number): number {
  * map whose used slots are mostly tombstones) or between it and its double.
  * Caller owns the ALLOCATING phase.
  */
-export function fittingCapacity(host: MigrationHost, old: TableInfo, need: FitNeed, regionInts: number): number {
+export function fittingBuckets(host: MigrationHost, old: TableInfo, need: FitNeed, regionInts: number): number {
+  const lanes = host.g.lanes;
   const headroom = minFitHeadroom(need.live, need.inFlight);
-  const inRegion = capacityForRegionInts(regionInts, host.slotInts);
-  const atTop = capacityForRegionInts(bumpRoomInts(host.words(), host.memory, CACHE_LINE_INTS), host.slotInts);
-  const room = Math.max(inRegion, host.arenaBlocks ? Math.min(atTop, old.capacity) : atTop);
-  const enough = need.most ?? Math.max(capacityFor(GROWTH_FACTOR * need.live), capacityFor(need.live + headroom));
-  const capacity = Math.min(room, enough);
-  return capacity > 0 && insertBudget(capacity) - need.live >= headroom ? capacity : 0;
+  const inRegion = bucketsForRegionInts(regionInts);
+  const atTop = bucketsForRegionInts(bumpRoomInts(host.words(), host.memory, CACHE_LINE_INTS));
+  const room = Math.max(inRegion, host.arenaBlocks ? Math.min(atTop, old.buckets) : atTop);
+  const enough = need.most ?? Math.max(bucketsFor(GROWTH_FACTOR * need.live, lanes), bucketsFor(need.live + headroom, lanes));
+  const buckets = Math.min(room, enough);
+  return buckets > 0 && insertBudget(buckets, lanes) - need.live >= headroom ? buckets : 0;
 }
 
 /**
@@ -419,10 +429,10 @@ export function helpCopy(host: MigrationHost, epoch: number): void {
   // them: every entry in them lost. Descriptor g is only rewritten after the
   // epoch left COPYING(g), so an unchanged epoch after the reads vouches for them.
   if (Atomics.load(words, H_EPOCH) !== epoch) return;
-  const need = Math.max(next.slots + next.capacity * host.slotInts, chunkStatesAt(old.base, old.capacity, host.slotInts) + chunkStateInts(old.capacity));
+  const need = Math.max(next.first + next.buckets * TABLE_BUCKET_INTS, chunkStatesAt(old.base, old.buckets) + chunkStateInts(old.buckets));
   if (need > words.length) words = host.refreshWords();
-  const chunks = chunkCount(old.capacity);
-  const states = chunkStatesAt(old.base, old.capacity, host.slotInts);
+  const chunks = chunkCount(old.buckets);
+  const states = chunkStatesAt(old.base, old.buckets);
   const tag = gen & CURSOR_TAG_MASK;
   // Fast path: the cursor hands out each chunk once.
   for (;;) {
@@ -434,26 +444,28 @@ export function helpCopy(host: MigrationHost, epoch: number): void {
   }
   // Chunks given back by a helper that threw or died.
   for (let c = 0; c < chunks; c++) if (Atomics.load(words, states + c) === 0) copyChunk(host, words, old, next, states, c);
-  if (allChunksDone(words, host.slotInts, old)) tryFlip(host, words, epoch, old);
+  if (allChunksDone(words, old)) tryFlip(host, words, epoch, old);
 }
 
 /** Claim chunk `c` and copy it; on an exception give the chunk back and rethrow. */
 function copyChunk(host: MigrationHost, words: Int32Array, old: TableInfo, next: TableInfo, states: number, c: number): void {
   const claim = CHUNK_CLAIMED | host.recordTag;
   if (Atomics.compareExchange(words, states + c, 0, claim) !== 0) return;
-  const first = c * MIGRATION_CHUNK_SLOTS;
-  const end = Math.min(old.capacity, first + MIGRATION_CHUNK_SLOTS);
+  const first = c * MIGRATION_CHUNK_BUCKETS;
+  const end = Math.min(old.buckets, first + MIGRATION_CHUNK_BUCKETS);
+  const copier = copyHostOf(host);
+  const atomic = !ORDERED_PLAIN_LOADS;
   let copied = 0;
   try {
     if (host.copyRange !== undefined) {
-      // wasm copies the run; a slot it would wait for is copied (waited for) here, then wasm goes on.
-      for (let i = first; i < end; i++) {
-        copied += host.copyRange(old, next, i, end);
-        i = (host.copyStoppedAt as () => number)();
-        if (i < end) copied += copySlot(host, words, old, next, i);
+      // wasm copies the run; a bucket it would wait for is copied (waited for) here, then wasm goes on.
+      for (let b = first; b < end; b++) {
+        copied += host.copyRange(old, next, b, end);
+        b = (host.copyStoppedAt as () => number)();
+        if (b < end) copied += copyBucket(copier, words, old, next, b, atomic);
       }
     } else {
-      for (let i = first; i < end; i++) copied += copySlot(host, words, old, next, i);
+      for (let b = first; b < end; b++) copied += copyBucket(copier, words, old, next, b, atomic);
     }
   } catch (error) {
     // Entries already copied stay; the redo skips them.
@@ -464,61 +476,15 @@ function copyChunk(host: MigrationHost, words: Int32Array, old: TableInfo, next:
   Atomics.store(words, states + c, CHUNK_DONE | copied);
 }
 
-/**
- * Copy old slot `i` into the new table if it is FULL; returns 1 if it holds an entry (copied now or before).
- * Exported for spec/unit/wasm-write-path.test.ts, which checks wasm `copyRange` against it.
- */
-export function copySlot(host: MigrationHost, words: Int32Array, old: TableInfo, next: TableInfo, i: number): number {
-  const stride = host.slotInts;
-  const at = old.slots + i * stride;
-  // First look plain on x86: a lock taken before ALLOCATING precedes our
-  // Atomics.load of COPYING in the total order, so this load sees it or its
-  // release. The wait below reloads with Atomics.load.
-  let seq = loadWord(words, at);
-  for (let attempt = 0; (seq & LOCKED) !== 0; attempt++) {
-    host.pause(attempt, 'a slot lock (migration)');
-    seq = Atomics.load(words, at);
-  }
-  if ((seq & STATE_MASK) !== FULL) return 0;
-  const rec = host.writerRecord;
-  const capacity = next.capacity;
-  let slot = homeSlot(host.hashAt(words, at), capacity);
-  for (let attempt = 0; ; ) {
-    const target = next.slots + slot * stride;
-    // Plain on x86: the CAS below validates an EMPTY, and a FULL slot of table g+1 never changes before the flip.
-    const current = loadWord(words, target);
-    if (current === EMPTY) {
-      // Same protocol as a write, so recovery rolls a dead copier forward (recovery.ts).
-      announceLock(words, rec, target, EMPTY);
-      // The old slot is unlocked and table g is read-only while COPYING: its words are stable.
-      for (let w = 1; w < stride; w++) words[stagedAt(rec, w)] = loadWord(words, at + w);
-      commitIntent(words, rec, INTENT_COPY, next.base);
-      if (Atomics.compareExchange(words, target, EMPTY, lockWord(host.recordTag, EMPTY)) === EMPTY) {
-        // Plain stores: nobody reads table g+1 before the flip, which publishes them.
-        for (let w = 1; w < stride; w++) words[target + w] = words[stagedAt(rec, w)] as number;
-        // Plain on x86 too (storeWord): another copier that still sees the lock
-        // word waits; the chunk's DONE store (an xchg) makes every slot store
-        // of the chunk visible before the flip can be decided.
-        storeWord(words, target, released(EMPTY, FULL));
-        clearLock(words, rec);
-        return 1;
-      }
-      clearLock(words, rec);
-      continue;
-    }
-    if ((current & LOCKED) !== 0) {
-      host.pause(attempt++, 'a slot lock (migration)');
-      continue;
-    }
-    if (samePayload(words, target, at, stride)) return 1; // copied before by a helper that did not finish the chunk
-    if (++slot === capacity) slot = 0;
-  }
-}
-
-/** True when the slots at `a` and `b` hold the same payload words (keys are unique, so: the same entry). */
-function samePayload(words: Int32Array, a: number, b: number, stride: number): boolean {
-  for (let w = 1; w < stride; w++) if (words[a + w] !== Atomics.load(words, b + w)) return false;
-  return true;
+/** What bucket-copy.ts needs, from the migration host of this thread (its record is fixed for the call). */
+function copyHostOf(host: MigrationHost): BucketCopyHost {
+  return {
+    g: host.g,
+    rec: host.writerRecord,
+    tag: host.recordTag,
+    hashAt: (words, at, lane) => host.hashAt(words, at, lane),
+    pause: (attempt, what) => host.pause(attempt, what),
+  };
 }
 
 /** Flip table g+1 in if every chunk is done, under the migration control. */
@@ -526,8 +492,8 @@ function tryFlip(host: MigrationHost, words: Int32Array, epoch: number, old: Tab
   if (Atomics.compareExchange(words, H_MIG_OWNER, 0, host.recordTag) !== 0) return;
   const gen = genOf(epoch);
   try {
-    if (Atomics.load(words, H_EPOCH) === epoch && allChunksDone(words, host.slotInts, old)) {
-      flip(host, words, gen, old, copiedEntries(words, host.slotInts, old), false);
+    if (Atomics.load(words, H_EPOCH) === epoch && allChunksDone(words, old)) {
+      flip(host, words, gen, old, copiedEntries(words, old), false);
     }
   } finally {
     // Also when the clean-up after the flip (releaseRetired: arena locks, with a timeout) throws.
@@ -538,10 +504,11 @@ function tryFlip(host: MigrationHost, words: Int32Array, epoch: number, old: Tab
 /** Make table gen+1 current. The caller holds the migration control and every chunk is done (or it is clearing). */
 function flip(host: MigrationHost, words: Int32Array, gen: number, old: TableInfo, copied: number, clear: boolean): void {
   const next = readTableInfo(words, gen + 1);
-  initTableHeader(words, next.base, copied, insertBudget(next.capacity) - copied);
-  retireRegion(words, old.base, tableRegionInts(old.capacity, host.slotInts), gen + 1);
-  // Tombstones in table g: slots ever filled minus the FULL ones just copied.
-  const tombstones = insertBudget(old.capacity) - Atomics.load(words, old.base + T_REMAINING) - copied;
+  const lanes = host.g.lanes;
+  initTableHeader(words, next.base, copied, insertBudget(next.buckets, lanes) - copied);
+  retireRegion(words, old.base, tableRegionInts(old.buckets), gen + 1);
+  // Tombstones in table g: lanes ever filled minus the FULL ones just copied.
+  const tombstones = insertBudget(old.buckets, lanes) - Atomics.load(words, old.base + T_REMAINING) - copied;
   Atomics.store(words, H_EPOCH, makeEpoch(gen + 1, PHASE_STABLE));
   Atomics.notify(words, H_EPOCH);
   // After the flip: a reader still in table g that reads a freed block fails its epoch check.
@@ -549,9 +516,9 @@ function flip(host: MigrationHost, words: Int32Array, gen: number, old: TableInf
 }
 
 /**
- * Wait until the slot at `at` of a retired table is unlocked and return its
- * seq word, or undefined when `pause` gives up (the holder died: its blocks leak).
- * After a flip only a writer that locked the slot before the phase left
+ * Wait until the bucket at `at` of a retired table is unlocked and return its
+ * SEQ word, or undefined when `pause` gives up (the holder died: its blocks leak).
+ * After a flip only a writer that locked the bucket before the phase left
  * STABLE can still hold it (clear() does not wait for them); it releases soon
  * and never locks a retired table again.
  */
@@ -563,7 +530,7 @@ export function settledSeq(
   let seq = Atomics.load(words, at);
   for (let attempt = 0; (seq & LOCKED) !== 0; attempt++) {
     try {
-      pause(attempt, 'a slot lock of a retired table');
+      pause(attempt, 'a bucket lock of a retired table');
     } catch {
       return undefined;
     }

@@ -7,31 +7,21 @@
  *
  * | held by the dead thread                  | found by                                   | repair |
  * |------------------------------------------|--------------------------------------------|--------|
- * | a slot lock, no intent committed         | lockOwnerTag(words[LOCK_AT]) === its tag   | roll back: store LOCK_SEQ (nothing was written, except a TOMBSTONE's KEY_REF = NULL_BLOCK by reclaimTombstoneKeys: it stays, matches no key, and the block leaks) |
- * | a slot lock with INTENT_PUT / _COPY      | same, W_INTENT                             | roll forward: write INTENT_PAYLOAD, SIZE + 1 unless INTENT_SIZED or it was FULL, release FULL |
- * | a slot lock with INTENT_DELETE           | same                                       | roll forward: SIZE - 1 unless INTENT_SIZED, release TOMBSTONE |
+ * | a bucket lock, no intent committed       | lockOwnerTag(words[LOCK_AT]) === its tag   | roll back: store LOCK_SEQ (nothing was written, except a TOMBSTONE lane's KEY_REF = NULL_BLOCK by reclaimTombstoneKeys: it stays, matches no key, and the block leaks) |
+ * | a bucket lock with INTENT_PUT / _COPY    | same, W_INTENT                             | roll forward (bucket-write.ts finishBucketLock): rewrite the lane from INTENT_PAYLOAD, redo the META bit, SIZE + 1 unless INTENT_SIZED, it was FULL or a copy; release |
+ * | a bucket lock with INTENT_DELETE         | same                                       | roll forward: redo the TOMBSTONE bit, SIZE - 1 unless INTENT_SIZED, release |
  * | the migration control in ALLOCATING      | H_MIG_OWNER === its tag                    | roll back to STABLE(g); rebuild the free list (memory.ts rebuildFreeList) with the region it announced (ALLOC_PENDING) given back |
  * | the migration control while flipping     | H_MIG_OWNER === its tag, phase COPYING     | all chunks done: finish the flip, the old region retired into the rebuilt free list; else just release |
  * | a claimed, unfinished migration chunk    | CHUNK_CLAIMED | its tag in the chunk words | unclaim; any helper redoes it (copying is idempotent) |
  * | its writer record                        | W_OWNER === threadId + 1                   | reset and free it |
  *
- * Write protocol with intent (one slot, lock held; steps are the exported
- * functions below, in this order, so the unit tests can stop after any step):
- * ```
- *  announceLock   record LOCK_AT, LOCK_SEQ           (plain; published by the CAS)
- *  CAS            seq: s -> lockWord(tag, s)          the slot is ours; a dead owner is identifiable
- *  stage          record INTENT_PAYLOAD = new payload (plain)
- *  commitIntent   storeWord INTENT = op               from here recovery rolls FORWARD
- *                 (plain on x86: stores become visible in program order; Atomics.store elsewhere)
- *  applyIntent    slot payload = INTENT_PAYLOAD
- *  adjustSize     Atomics.add SIZE; storeWord INTENT |= SIZED
- *  release        Atomics.store seq = released(s, state)   publishes the slot
- *  clearLock      record INTENT = 0, LOCK_AT = 0      (plain)
- * ```
- * The key ends holding its old value (rolled back, or the lock was never
- * taken) or its new value (rolled forward, or released): never a mix, since
- * readers only accept a slot between two equal even seq values and recovery
- * publishes with the same release store as the writer.
+ * Write protocol with intent: intent.ts and bucket-write.ts ("A put, step
+ * by step"). Every step after the commit is idempotent (lane words rewritten
+ * from the record, META changed by one atomic OR / AND), so recovery redoes
+ * them all. The key ends holding its old value (rolled back, or the lock was
+ * never taken) or its new value (rolled forward, or released): never a mix,
+ * since readers only accept a bucket between two equal even SEQ values and
+ * recovery publishes with the same release store as the writer.
  *
  * Who is dead: only a thread KNOWN to be dead is repaired, never one that is
  * merely slow, and nothing is time-based:
@@ -62,7 +52,6 @@
  *   those words (a return and a call apart) leaks them;
  * - a recovery killed while it rebuilds the free list may leave regions off
  *   it (memory.ts rebuildFreeList: never a word in use, but not lossless).
- * - arena blocks (variable-length keys and values) do not exist yet.
  */
 import { releaseClassLocksOf } from './arena.js';
 import {
@@ -72,22 +61,13 @@ import {
   H_EPOCH,
   H_MIG_OWNER,
   H_RECOVERY_LOCK,
-  INTENT_COPY,
-  INTENT_DELETE,
   INTENT_NONE,
-  INTENT_OP_MASK,
-  INTENT_PUT,
-  INTENT_SIZED,
   MAX_WRITERS,
   RECORD_DEAD,
   RECORD_LIVE,
-  T_SIZE,
   W_ACTIVE_GEN,
   W_INTENT,
-  W_INTENT_PAYLOAD,
-  W_INTENT_TABLE,
   W_LOCK_AT,
-  W_LOCK_SEQ,
   W_OWNER,
   W_STATUS,
   chunkCount,
@@ -95,93 +75,19 @@ import {
   insertBudget,
 } from './layout.js';
 import { announcedAllocation, clearAnnouncedAllocation, rebuildFreeList } from './memory.js';
-import { FULL, STATE_MASK, TOMBSTONE, lockOwnerTag, released, storeWord } from './seqlock.js';
+import { TABLE_BUCKET_INTS } from './layout.js';
+import { lockOwnerTag } from './seqlock.js';
+import type { BucketGeometry } from './bucket.js';
+import { finishBucketLock } from './bucket-write.js';
 import { PHASE_ALLOCATING, PHASE_COPYING, PHASE_STABLE, genOf, makeEpoch, phaseOf } from './epoch.js';
 import { readTableInfo, initTableHeader, tableRegionOf, type TableInfo } from './table.js';
 import { forgetClaimedRecord, recordTag, writerRecordAt } from './writers.js';
 import { FlatshareTimeoutError } from './errors.js';
 import { SPIN_ROUNDS, backoff } from './backoff.js';
 
-// ---------------------------------------------------------------- write path steps
-
-/** Step 1: announce the lock about to be taken (plain stores, published by the lock CAS). */
-export function announceLock(words: Int32Array, rec: number, at: number, seq: number): void {
-  words[rec + W_LOCK_AT] = at;
-  words[rec + W_LOCK_SEQ] = seq;
-}
-
-/**
- * Word index where the staged value of slot word `slotWord` (>= 1) goes:
- * stage the slot's new payload with `words[stagedAt(rec, w)] = ...` before
- * `commitIntent`.
- */
-export function stagedAt(rec: number, slotWord: number): number {
-  return rec + W_INTENT_PAYLOAD - 1 + slotWord;
-}
-
-/** Commit point: from this store on, recovery completes the operation instead of undoing it. */
-export function commitIntent(words: Int32Array, rec: number, op: number, tableBase: number): void {
-  words[rec + W_INTENT_TABLE] = tableBase;
-  // storeWord: a plain store on x86, where stores become visible in program
-  // order: the staged payload before the intent, the intent before any slot word.
-  storeWord(words, rec + W_INTENT, op);
-}
-
-/** Copy the staged payload into the slot at `at` (lock held). */
-export function applyIntent(words: Int32Array, rec: number, at: number, slotInts: number, atomic: boolean): void {
-  const from = rec + W_INTENT_PAYLOAD - 1;
-  if (atomic) for (let w = 1; w < slotInts; w++) Atomics.store(words, at + w, words[from + w] as number);
-  else for (let w = 1; w < slotInts; w++) words[at + w] = words[from + w] as number;
-}
-
-/** Adjust the table's live count and record that it is done, with no JS call in between. */
-export function adjustSize(words: Int32Array, rec: number, tableBase: number, delta: number, op: number): void {
-  Atomics.add(words, tableBase + T_SIZE, delta);
-  // After the locked add (a full fence on x86), a plain store there suffices (storeWord).
-  storeWord(words, rec + W_INTENT, op | INTENT_SIZED);
-}
-
-/** Forget the lock and intent after the releasing store (plain stores). */
-export function clearLock(words: Int32Array, rec: number): void {
-  words[rec + W_INTENT] = INTENT_NONE;
-  words[rec + W_LOCK_AT] = 0;
-}
-
-/**
- * Finish a put into the slot at `at`, locked from `seq`, whose payload the
- * caller has staged (`stagedAt`): commit, apply, count, release, clear.
- */
-export function putLocked(
-  words: Int32Array,
-  rec: number,
-  at: number,
-  slotInts: number,
-  seq: number,
-  tableBase: number,
-  atomic: boolean,
-): void {
-  commitIntent(words, rec, INTENT_PUT, tableBase);
-  applyIntent(words, rec, at, slotInts, atomic);
-  if ((seq & STATE_MASK) !== FULL) adjustSize(words, rec, tableBase, 1, INTENT_PUT);
-  // Publishes the payload and the FULL state together.
-  Atomics.store(words, at, released(seq, FULL));
-  clearLock(words, rec);
-}
-
-/** Finish a delete of the FULL slot at `at`, locked from `seq`. */
-export function deleteLocked(words: Int32Array, rec: number, at: number, seq: number, tableBase: number): void {
-  commitIntent(words, rec, INTENT_DELETE, tableBase);
-  adjustSize(words, rec, tableBase, -1, INTENT_DELETE);
-  // Publishes the TOMBSTONE state.
-  Atomics.store(words, at, released(seq, TOMBSTONE));
-  clearLock(words, rec);
-}
-
-/** Release a lock without changing the slot (nothing was written). */
-export function abortLocked(words: Int32Array, rec: number, at: number, seq: number): void {
-  Atomics.store(words, at, seq);
-  clearLock(words, rec);
-}
+// The write steps recovery undoes or completes are in intent.ts and
+// bucket-write.ts; re-exported here for the callers that name them with recovery.
+export { abortLocked, announceLock, clearLock, commitIntent } from './intent.js';
 
 // ---------------------------------------------------------------- repair
 
@@ -191,9 +97,9 @@ export interface RecoveryReport {
   threadId: number;
   /** Writer records that belonged to it and were freed. */
   records: number;
-  /** Slot locks released by completing the dead thread's committed intent. */
+  /** Bucket locks released by completing the dead thread's committed intent. */
   rolledForward: number;
-  /** Slot locks released by restoring the slot (no intent committed: nothing was written). */
+  /** Bucket locks released by restoring the bucket (no intent committed: nothing was written). */
   rolledBack: number;
   /** Migrations it was allocating, rolled back to STABLE. */
   allocationsRolledBack: number;
@@ -209,7 +115,8 @@ export interface RecoveryReport {
 
 /** What recovery needs from the map instance of the recovering thread. */
 export interface RecoveryHost {
-  readonly slotInts: number;
+  /** The map's bucket geometry (lanes, words a lane). */
+  readonly g: BucketGeometry;
   /** A view of the buffer that covers every allocated word. */
   refreshWords(): Int32Array;
   /** Help an in-flight migration to its end as this thread (needs this thread's writer record). */
@@ -287,7 +194,7 @@ export function repairDead(host: RecoveryHost, me: number, report?: RecoveryRepo
     for (let n = 0; n < MAX_WRITERS; n++) {
       const rec = writerRecordAt(n);
       if (Atomics.load(words, rec + W_STATUS) !== RECORD_DEAD) continue;
-      repairRecord(words, host.slotInts, rec, report ?? emptyReport(Atomics.load(words, rec + W_OWNER) - 1), () => host.refreshWords());
+      repairRecord(words, host.g, rec, report ?? emptyReport(Atomics.load(words, rec + W_OWNER) - 1), () => host.refreshWords());
     }
   } finally {
     Atomics.store(words, H_RECOVERY_LOCK, 0);
@@ -309,7 +216,7 @@ export function anyDead(words: Int32Array): boolean {
  */
 export function repairRecord(
   words: Int32Array,
-  slotInts: number,
+  g: BucketGeometry,
   rec: number,
   report: RecoveryReport,
   refresh: () => Int32Array = () => words,
@@ -317,18 +224,18 @@ export function repairRecord(
   const tag = recordTag(rec);
   const at = Atomics.load(words, rec + W_LOCK_AT);
   // LOCK_AT may be stale (a lock attempt whose CAS failed, a kill before the clear): trust it only
-  // when it names a seq word of a live table AND that word is locked with this record's tag.
-  // Without the first check a stale index into a reused region could hit a key or value word
-  // that merely looks like a lock word (an int32 key 17 is lockWord(tag 2, EMPTY)).
-  if (isLiveSeqIndex(words, slotInts, at, refresh)) {
+  // when it names a SEQ word of a bucket of a live table AND that word is locked with this
+  // record's tag. Without the first check a stale index into a reused region could hit a key
+  // or value word that merely looks like a lock word (an int32 key 17 is lockWord(tag 2, 0)).
+  if (isLiveSeqIndex(words, at, refresh)) {
     words = refresh(); // reaches `at`: it lies in a table that isLiveSeqIndex's views reached
     if (lockOwnerTag(Atomics.load(words, at)) === tag) {
-      if (finishSlot(words, slotInts, rec, at)) report.rolledForward++;
+      if (finishBucketLock(words, g, rec, at)) report.rolledForward++;
       else report.rolledBack++;
     }
   }
-  if (Atomics.load(words, H_MIG_OWNER) === tag) repairMigrationOwner(refresh(), slotInts, report);
-  report.chunksReleased += releaseChunks(words, slotInts, tag, refresh);
+  if (Atomics.load(words, H_MIG_OWNER) === tag) repairMigrationOwner(refresh(), g, report);
+  report.chunksReleased += releaseChunks(words, tag, refresh);
   // Arena class locks name their owner as threadId + 1, the record's OWNER.
   report.arenaLocksReleased += releaseClassLocksOf(words, Atomics.load(words, rec + W_OWNER));
   // Free the record; OWNER last, so nobody claims it half-reset.
@@ -341,10 +248,10 @@ export function repairRecord(
 }
 
 /**
- * True when `at` is the seq word of a slot of the current table, or of the
- * new table of a running copy (copiers lock slots there).
+ * True when `at` is the SEQ word of a bucket of the current table, or of the
+ * new table of a running copy (copiers lock buckets there).
  */
-export function isLiveSeqIndex(words: Int32Array, slotInts: number, at: number, refresh: () => Int32Array = () => words): boolean {
+export function isLiveSeqIndex(words: Int32Array, at: number, refresh: () => Int32Array = () => words): boolean {
   const epoch = Atomics.load(words, H_EPOCH);
   // Views made after the epoch load reach every table it names (a table is allocated before it is named).
   words = refresh();
@@ -352,38 +259,14 @@ export function isLiveSeqIndex(words: Int32Array, slotInts: number, at: number, 
   const gen = genOf(epoch);
   const tables = phaseOf(epoch) === PHASE_COPYING ? [readTableInfo(words, gen), readTableInfo(words, gen + 1)] : [readTableInfo(words, gen)];
   for (const t of tables) {
-    const offset = at - t.slots;
-    if (offset >= 0 && offset < t.capacity * slotInts && offset % slotInts === 0) return true;
+    const offset = at - t.first;
+    if (offset >= 0 && offset < t.buckets * TABLE_BUCKET_INTS && offset % TABLE_BUCKET_INTS === 0) return true;
   }
   return false;
 }
 
-/** Complete (true) or undo (false) the dead record's operation on the slot it holds at `at`. */
-function finishSlot(words: Int32Array, slotInts: number, rec: number, at: number): boolean {
-  const seq = Atomics.load(words, rec + W_LOCK_SEQ);
-  const intent = Atomics.load(words, rec + W_INTENT);
-  const op = intent & INTENT_OP_MASK;
-  const sized = (intent & INTENT_SIZED) !== 0;
-  const tableBase = Atomics.load(words, rec + W_INTENT_TABLE);
-  switch (op) {
-    case INTENT_PUT:
-    case INTENT_COPY:
-      applyIntent(words, rec, at, slotInts, true);
-      if (op === INTENT_PUT && !sized && (seq & STATE_MASK) !== FULL) Atomics.add(words, tableBase + T_SIZE, 1);
-      Atomics.store(words, at, released(seq, FULL));
-      return true;
-    case INTENT_DELETE:
-      if (!sized) Atomics.add(words, tableBase + T_SIZE, -1);
-      Atomics.store(words, at, released(seq, TOMBSTONE));
-      return true;
-    default:
-      Atomics.store(words, at, seq);
-      return false;
-  }
-}
-
 /** The dead record held H_MIG_OWNER: undo an allocation, finish a flip, or just let go. */
-function repairMigrationOwner(words: Int32Array, slotInts: number, report: RecoveryReport): void {
+function repairMigrationOwner(words: Int32Array, g: BucketGeometry, report: RecoveryReport): void {
   const epoch = Atomics.load(words, H_EPOCH);
   const gen = genOf(epoch);
   const phase = phaseOf(epoch);
@@ -392,18 +275,18 @@ function repairMigrationOwner(words: Int32Array, slotInts: number, report: Recov
     // free words at every step), with the region it had taken for table g+1 given back, and
     // without table g, which a clear's flip may already have retired (a clear flips in ALLOCATING).
     const taken = announcedAllocation(words, gen + 1);
-    rebuildFreeList(words, taken === undefined ? [] : [taken], [tableRegionOf(words, slotInts, gen)]);
+    rebuildFreeList(words, taken === undefined ? [] : [taken], [tableRegionOf(words, gen)]);
     clearAnnouncedAllocation(words);
     Atomics.store(words, H_EPOCH, makeEpoch(gen, PHASE_STABLE));
     report.allocationsRolledBack++;
-  } else if (phase === PHASE_COPYING && allChunksDone(words, slotInts, readTableInfo(words, gen))) {
+  } else if (phase === PHASE_COPYING && allChunksDone(words, readTableInfo(words, gen))) {
     // It was flipping: finish it, and the old region's retirement, which it may have begun
     // or not (rebuildFreeList: the union of what the list has and that region).
-    const oldRegion = tableRegionOf(words, slotInts, gen);
-    rebuildFreeList(words, [{ ...oldRegion, retiredAtGen: gen + 1 }], [tableRegionOf(words, slotInts, gen + 1)]);
-    const copied = copiedEntries(words, slotInts, readTableInfo(words, gen));
+    const oldRegion = tableRegionOf(words, gen);
+    rebuildFreeList(words, [{ ...oldRegion, retiredAtGen: gen + 1 }], [tableRegionOf(words, gen + 1)]);
+    const copied = copiedEntries(words, readTableInfo(words, gen));
     const next = readTableInfo(words, gen + 1);
-    initTableHeader(words, next.base, copied, insertBudget(next.capacity) - copied);
+    initTableHeader(words, next.base, copied, insertBudget(next.buckets, g.lanes) - copied);
     Atomics.store(words, H_EPOCH, makeEpoch(gen + 1, PHASE_STABLE));
     report.flipsFinished++;
   } else {
@@ -414,14 +297,14 @@ function repairMigrationOwner(words: Int32Array, slotInts: number, report: Recov
 }
 
 /** Unclaim the chunks of the running migration that `tag` claimed. Returns how many. */
-function releaseChunks(words: Int32Array, slotInts: number, tag: number, refresh: () => Int32Array): number {
+function releaseChunks(words: Int32Array, tag: number, refresh: () => Int32Array): number {
   const epoch = Atomics.load(words, H_EPOCH);
   if (phaseOf(epoch) !== PHASE_COPYING) return 0;
   words = refresh(); // after the epoch load: reaches the table it names and its chunk states
   const old = readTableInfo(words, genOf(epoch));
-  const states = chunkStatesAt(old.base, old.capacity, slotInts);
+  const states = chunkStatesAt(old.base, old.buckets);
   let released = 0;
-  for (let c = 0; c < chunkCount(old.capacity); c++) {
+  for (let c = 0; c < chunkCount(old.buckets); c++) {
     if (Atomics.compareExchange(words, states + c, CHUNK_CLAIMED | tag, 0) === (CHUNK_CLAIMED | tag)) released++;
   }
   return released;
@@ -432,19 +315,19 @@ function releaseChunks(words: Int32Array, slotInts: number, tag: number, refresh
  * generation: once the epoch moved on, the descriptor of that generation may
  * already describe another table (g + 2 shares it).
  */
-export function allChunksDone(words: Int32Array, slotInts: number, old: TableInfo): boolean {
-  const states = chunkStatesAt(old.base, old.capacity, slotInts);
-  for (let c = 0; c < chunkCount(old.capacity); c++) {
+export function allChunksDone(words: Int32Array, old: TableInfo): boolean {
+  const states = chunkStatesAt(old.base, old.buckets);
+  for (let c = 0; c < chunkCount(old.buckets); c++) {
     if ((Atomics.load(words, states + c) & CHUNK_DONE) === 0) return false;
   }
   return true;
 }
 
 /** Entries copied out of the table `old`: the sum over its DONE chunks. */
-export function copiedEntries(words: Int32Array, slotInts: number, old: TableInfo): number {
-  const states = chunkStatesAt(old.base, old.capacity, slotInts);
+export function copiedEntries(words: Int32Array, old: TableInfo): number {
+  const states = chunkStatesAt(old.base, old.buckets);
   let copied = 0;
-  for (let c = 0; c < chunkCount(old.capacity); c++) copied += Atomics.load(words, states + c) & CHUNK_VALUE_MASK;
+  for (let c = 0; c < chunkCount(old.buckets); c++) copied += Atomics.load(words, states + c) & CHUNK_VALUE_MASK;
   return copied;
 }
 

@@ -3,19 +3,21 @@
  * process can read and write directly.
  *
  * Per-thread state: each thread's instance caches an explicit-length Int32Array
- * view of the buffer and the descriptor (base, capacity) of the table
- * generation it last saw. Readers validate that generation after every lookup
+ * view of the buffer and the descriptor (base, first bucket, buckets) of the
+ * table generation it last saw. Readers validate that generation after every lookup
  * and refresh the cache when it moved (epoch.ts); writers announce it.
  *
  * Operations and their protocols:
- * - get / has: optimistic seqlock read, no shared write, no lock (seqlock.ts).
- * - set / delete / getOrSet / add / compareAndSet: lock the key's slot (or the
- *   first EMPTY slot of its probe sequence) by CAS, re-check the epoch, write,
- *   release with one store (seqlock.ts). Inserts into EMPTY slots first take
- *   one unit of the table's insert budget; when none is left, the writer
- *   starts a migration (migration.ts) and retries in the new table.
+ * - get / has: optimistic seqlock read of the key's bucket chain, no shared
+ *   write, no lock (bucket.ts; wasm/read-bucket.wat, bucket-read.ts).
+ * - set / delete / getOrSet / add / compareAndSet: lock the bucket of the
+ *   key's lane (or of the first EMPTY lane on its chain) by CAS, re-check the
+ *   epoch, write the lane with an intent, release with one store
+ *   (bucket-write.ts; wasm/write-bucket.wat). Inserts into EMPTY lanes first
+ *   take one unit of the table's insert budget; when none is left, the
+ *   writer starts a migration (migration.ts) and retries in the new table.
  * - clear: a migration to an empty table, atomic for readers.
- * - iteration: weakly consistent, cluster by cluster in hash order (iterator.ts).
+ * - iteration: weakly consistent, cluster by cluster in hash order (bucket-iterator.ts).
  * - size: the current table's live-entry counter; racy by nature.
  * - recover / automatic recovery: a thread that died inside an operation is
  *   repaired from its writer record (recovery.ts); every wait is bounded.
@@ -32,13 +34,13 @@ import {
   H_HASHER_ID,
   H_HASHER_ID_BYTES,
   H_HASHER_SEED,
-  H_INITIAL_CAPACITY,
+  H_INITIAL_BUCKETS,
   H_KEY_KIND,
   H_LAYOUT_VERSION,
   H_MAGIC,
   H_MAP_ID,
   H_MAX_INTS,
-  H_SLOT_INTS,
+  H_LANE_INTS,
   H_VALUE_KIND,
   HASHER_ID_MAX_BYTES,
   INT_BYTES,
@@ -47,28 +49,25 @@ import {
   MAGIC,
   MAP_ID_INTS,
   MAX_BYTES_LIMIT,
-  MAX_CAPACITY,
+  MAX_BUCKETS,
   MAX_KEY_BYTES,
   MAX_VALUE_BYTES,
   NULL_BLOCK,
-  S_HASH,
-  S_KEY,
-  S_KEY_REF,
+  C_KEY_REF,
   T_REMAINING,
   T_SIZE,
   ValueKindCode,
   W_ACTIVE_GEN,
-  capacityFor,
-  grownCapacityFor,
+  bucketsFor,
   insertBudget,
   isRefValue,
-  slotInts,
+  laneInts,
   tableRegionInts,
-  valueOffset,
+  valueColumn,
   type KeyKind,
   type ValueKind,
 } from './layout.js';
-import { EMPTY, FULL, LOCKED, ORDERED_PLAIN_LOADS, STATE_MASK, TOMBSTONE, loadWord, lockWord, released, storeWord } from './seqlock.js';
+import { LOCKED, ORDERED_PLAIN_LOADS, loadWord, released, storeWord } from './seqlock.js';
 import { PHASE_COPYING, PHASE_STABLE, genOf, makeEpoch, phaseOf } from './epoch.js';
 import {
   ErrorCode,
@@ -80,8 +79,6 @@ import {
 import { allocateBlock, freeBlock, type ArenaHost } from './arena.js';
 import {
   TORN,
-  blockEqualsPacked,
-  blockEqualsString,
   makeViews,
   readBlockBytes,
   readBlockString,
@@ -99,37 +96,76 @@ import {
   prepareStringValue,
   type Prepared,
 } from './values.js';
-import { checkFloat64Value, checkInt32Key, checkInt32Value, readFloat64, sameValueZero, writeFloat64 } from './codecs.js';
+import { checkFloat64Value, checkInt32Key, checkInt32Value, float64Words, readFloat64Split, sameValueZero } from './codecs.js';
 import { hashers, rebuildHasher, validateHasher, type Hasher } from './hashers/index.js';
 import { fmix32, isBuiltInMurmur3, murmur3StringPacked } from './hashers/murmur3.js';
 import { LATIN1_MAX_UNIT, LITTLE_ENDIAN, PACKED_KEY_MAX_UNITS, PackedKey, packLatin1 } from './strings.js';
 import { createSharedMemory, WasmSharedMemory } from './memory.js';
 import { wasmApi, type SharedWasmMemory } from './wasm/api.js';
-import { ADD_SLOW_RESULT, DEL_DELETED, DEL_SLOW, PUT_NEED_BLOCK, PUT_SLOW, PUT_STORED_BLOCK, instantiateWritePath, type WasmWritePath, HASH_MURMUR3_INT, HASH_STORED } from './wasm/write-path.js';
+import {
+  ADD_SLOW_RESULT,
+  COPY_HASH_MURMUR3_INT,
+  COPY_HASH_STORED,
+  DEL_DELETED,
+  DEL_SLOW,
+  PUT_NEED_BLOCK,
+  PUT_SLOW,
+  PUT_STORED_BLOCK,
+  instantiateBucketWritePath,
+  type WasmBucketWritePath,
+} from './wasm/bucket-write-path.js';
 import { warmUp } from './wasm/warm-up.js';
 import { takeCallSite } from './wasm/call-sites.js';
-import { FIND_MISS, KEY_MAX_UNITS, instantiateStringReadPath, type WasmStringReadPath } from './wasm/read-string-path.js';
-import { instantiateReadPath, READ_MISS, READ_RETRY, STATUS_HIT, STATUS_RETRY, type WasmReadPath } from './wasm/read-path.js';
-import { homeSlot, readTableInfo, initTableHeader, writeTableInfo, viewCovers, type TableInfo } from './table.js';
+import {
+  FIND_MISS,
+  KEY_MAX_UNITS,
+  READ_MISS,
+  READ_RETRY,
+  STATUS_HIT,
+  STATUS_RETRY,
+  instantiateBucketReadPath,
+  type WasmBucketReadPath,
+} from './wasm/bucket-read-path.js';
+import { readTableInfo, initTableHeader, writeTableInfo, viewCovers, type TableInfo } from './table.js';
+import {
+  B_LANES,
+  B_META,
+  LANE_EMPTY,
+  LANE_FULL,
+  bucketAt,
+  bucketGeometry,
+  occupiedLanes,
+  tombstoneLanes,
+  type BucketGeometry,
+} from './bucket.js';
+import {
+  BUCKET_RESTART,
+  BUCKET_TAKEN,
+  LANE_ABSENT,
+  LANE_LOCKED,
+  abortLane,
+  deleteLane,
+  findLane,
+  putLane,
+  tryLockBucket,
+  type BucketWriteHost,
+  type LaneLock,
+} from './bucket-write.js';
+import { Int32LaneMatcher, LANE_READ_HIT, LANE_READ_MISS, StringLaneMatcher, laneStillValid, readLane, type LaneHit } from './bucket-read.js';
 import { claimWriterRecord, recordTag, releaseWriterRecord } from './writers.js';
 import { helpCopy, helpOrWait, settledSeq, startMigration, type MigrationHost } from './migration.js';
 import { SPIN_ROUNDS, backoff } from './backoff.js';
 import {
   DEFAULT_WAIT_TIMEOUT_MS,
-  abortLocked,
-  announceLock,
   checkStall,
-  clearLock,
-  deleteLocked,
-  putLocked,
   recoverThread,
   registerMap,
   instancesOf,
-  stagedAt,
   type RecoveryHost,
   type RecoveryReport,
 } from './recovery.js';
-import { iterateEntries, type IterationHost } from './iterator.js';
+import { clearLock } from './intent.js';
+import { iterateBucketEntries, type BucketIterationHost } from './bucket-iterator.js';
 
 /** Key kinds a map can be created with. */
 export type KeyKindOption = 'int32' | 'string';
@@ -140,9 +176,9 @@ export type ValueKindOption = 'int32' | 'float64' | 'string' | 'bytes' | 'json';
 export interface SharedFlatMapOptions {
   /**
    * Key kind.
-   * - `'int32'`: integers in [-2^31, 2^31-1], stored inline in the slot (4 bytes).
+   * - `'int32'`: integers in [-2^31, 2^31-1], stored inline in the table (4 bytes).
    * - `'string'`: any string up to 64 KiB encoded (one byte per UTF-16 code
-   *   unit when all are <= 0xFF, else two), in a shared arena block; the slot
+   *   unit when all are <= 0xFF, else two), in a shared arena block; the table
    *   holds the key's 32-bit hash and the block's index (8 bytes).
    * @defaultValue `'string'`
    */
@@ -162,11 +198,12 @@ export interface SharedFlatMapOptions {
   values?: ValueKindOption;
   /**
    * Expected number of entries. Sizes the first table so that this many
-   * entries fit without a resize: ceil(capacity / 0.8) slots (at least 16),
-   * any number, not a power of two, so they fill it to 80% load. Without it
-   * the first table has 128 slots; the tables a map grows into have a power
-   * of two of slots, with room for twice the live entries.
-   * Costs `12-16 bytes x capacity / 0.8` of shared memory up front.
+   * entries fit without a resize: the fewest 64-byte buckets whose lanes hold
+   * them at 80% load (7 lanes a bucket for int32 keys and values, 4 for
+   * int32 -> float64 and string keys, 3 for string -> float64; at least 4
+   * buckets). The tables a map grows into hold twice the live entries.
+   * Costs `64 bytes x ceil(capacity / 0.8 / lanes)` of shared memory up front
+   * (11.4 bytes an entry for int32 -> int32, 20 for string keys).
    * @defaultValue 64
    */
   capacity?: number;
@@ -243,7 +280,8 @@ export interface SharedFlatMapInternals {
   memory: WasmSharedMemory;
   gen: number;
   table: TableInfo;
-  slotInts: number;
+  /** The bucket geometry (lanes, words a lane). */
+  g: BucketGeometry;
   writerRecord: number;
 }
 
@@ -271,12 +309,10 @@ export class SharedFlatMap<K = string, V = unknown> implements Iterable<[K, V]> 
   // ---- per-thread view (see class doc) ----
   private words: Int32Array;
   private readonly memory: WasmSharedMemory;
-  /** The int32-key read path over `memory` (lib/wasm/read-path.ts), one instance per map per thread. */
-  private readonly wasm: WasmReadPath;
-  /** String keys hashed by the built-in murmur3 (little-endian CPUs): the string-key read path over `memory`. */
-  private readonly wstr: WasmStringReadPath | undefined;
-  /** The fast write paths over `memory` (lib/wasm/write-path.ts): set for int32 keys, the migration copy. */
-  private readonly wput: WasmWritePath;
+  /** The read paths over `memory` (lib/wasm/bucket-read-path.ts), one instance per map per thread. */
+  private readonly wasm: WasmBucketReadPath;
+  /** The fast write paths over `memory` (lib/wasm/bucket-write-path.ts): set for int32 keys, the string puts, the migration copy. */
+  private readonly wput: WasmBucketWritePath;
   /** int32 keys with int32 or float64 values: `set` tries `wput` first. */
   private readonly fastPut: boolean;
   /**
@@ -284,7 +320,11 @@ export class SharedFlatMap<K = string, V = unknown> implements Iterable<[K, V]> 
    * `set` of a key of at most KEY_MAX_UNITS one-byte units tries `wput.putStr*` first.
    */
   private readonly fastPutStr: boolean;
-  /** String keys (any value kind), built-in murmur3, little-endian: `delete` tries `wput.deleteStr` first. */
+  /**
+   * String keys (any value kind), built-in murmur3, little-endian: `delete`
+   * tries `wput.deleteStr` first, and `get` of a short one-byte key the wasm
+   * string reads (`wasm.findStr`, `getStrI32`, `getStrF64`).
+   */
   private readonly fastDelStr: boolean;
   /**
    * int32 keys and int32 values with the built-in murmur3 hasher: `get` hashes
@@ -294,7 +334,7 @@ export class SharedFlatMap<K = string, V = unknown> implements Iterable<[K, V]> 
    */
   private readonly fastGet: boolean;
   /** `wasm.getI32`, held directly: one load less per `get`. */
-  private readonly probeI32: WasmReadPath['getI32'];
+  private readonly probeI32: WasmBucketReadPath['getI32'];
   /**
    * Which copy of each hot wasm call this map uses (wasm/call-sites.ts): in `get`, `set`,
    * `delete` and `add` for int32 keys (`fastPut`), in `getByString`, `putStr` and
@@ -302,37 +342,50 @@ export class SharedFlatMap<K = string, V = unknown> implements Iterable<[K, V]> 
    */
   private readonly callSite: number;
   private gen = -1;
-  private table: TableInfo = { base: 0, slots: 0, capacity: 0 };
-  /** Copies of `table.slots` and `table.capacity` for the read path (refreshTable). */
-  private tableSlots = 0;
-  private tableCapacity = 0;
+  private table: TableInfo = { base: 0, first: 0, buckets: 0 };
+  /** Copies of `table.first` and `table.buckets` for the read path (refreshTable). */
+  private tableFirst = 0;
+  private tableBuckets = 0;
   /** Copy of `table.base` for the write path. */
   private tableBase = 0;
   /** True when the hasher is the built-in murmur3 (any seed): the read path inlines its fmix32. */
   private readonly murmurInline: boolean;
   private readonly murmurSeed: number;
-  private readonly stride: number;
+  /** Where the lanes sit in a bucket (bucket.ts): lanes, words a lane, key and value words. */
+  private readonly g: BucketGeometry;
+  private readonly lanes: number;
+  /** Offset from a bucket's SEQ of lane 0's first value word (lane l's is valueAt + l; float64 high words a further `lanes` on). */
   private readonly valueAt: number;
+  /** Offset from a bucket's SEQ of lane 0's KEY_REF (string keys). */
+  private readonly keyRefAt: number;
   private readonly isFloat: boolean;
-  /** String keys: the slot holds HASH and KEY_REF. */
+  /** String keys: a lane holds HASH and KEY_REF. */
   private readonly strKeys: boolean;
-  /** string, bytes or json values: the slot holds the index of an arena block. */
+  /** string, bytes or json values: a lane holds the index of an arena block. */
   private readonly refValues: boolean;
   private readonly mapId: string;
   private writerRec = -1;
   /** Tag of `writerRec` (writers.ts `recordTag`): goes into lock words. */
   private recTag = 0;
-  /** Seq word value before the lock taken by the last `lockSlot`. */
-  private lockedSeq = 0;
+  /** The lane the last `lock` holds (its bucket, lane, SEQ before the lock and state then). */
+  private readonly held: LaneLock = { at: 0, lane: 0, seq: 0, state: LANE_EMPTY };
+  /** Where the last JS read found its key (readLane). */
+  private readonly hit: LaneHit = { at: 0, lane: 0, seq: 0 };
+  private readonly i32Match: Int32LaneMatcher;
+  private readonly strMatch: StringLaneMatcher;
+  /** The key and value words of the write in progress, for putLane. */
+  private readonly keyWords = new Int32Array(2);
+  private readonly valueWords = new Int32Array(2);
+  private readonly writeHost: BucketWriteHost;
   /** When the current wait passed its spin phase (Date.now()). */
   private waitSince = 0;
   private readonly waitTimeoutMs: number;
   private readonly recoveryHost: RecoveryHost;
-  /** Key block allocated for the EMPTY slot locked by the last `lockSlotStr`; NULL_BLOCK otherwise. */
+  /** Key block allocated for the EMPTY lane locked by the last `lockLaneStr`; NULL_BLOCK otherwise. */
   private lockedKeyRef = NULL_BLOCK;
   /**
    * The table's epoch, T_SIZE and T_REMAINING when a reclaimTombstoneKeys scan
-   * in this thread last freed nothing and skipped no slot that a writer held
+   * in this thread last freed nothing and skipped no bucket that a writer held
    * (all -1: none yet). While all three are unchanged no tombstone with a key
    * block has appeared since (reclaimTombstoneKeys says why), so the next
    * insert that hits FULL skips the O(capacity) scan.
@@ -349,7 +402,7 @@ export class SharedFlatMap<K = string, V = unknown> implements Iterable<[K, V]> 
   private opPacked = false;
   private readonly arenaHost: ArenaHost;
   private readonly migrationHost: MigrationHost;
-  private readonly iterationHost: IterationHost;
+  private readonly iterationHost: BucketIterationHost;
 
   /**
    * Create a new map in a fresh SharedArrayBuffer.
@@ -365,7 +418,7 @@ export class SharedFlatMap<K = string, V = unknown> implements Iterable<[K, V]> 
     const words = views.words;
     this.handle = { flatshare: LAYOUT_VERSION, memory: memory.memory, keys, values, hasherId: hasher.id };
     this.memory = memory;
-    this.wasm = instantiateReadPath(memory.memory);
+    this.wasm = instantiateBucketReadPath(memory.memory);
     this.views = views;
     this.words = words;
     this.keyKind = keys;
@@ -373,13 +426,18 @@ export class SharedFlatMap<K = string, V = unknown> implements Iterable<[K, V]> 
     this.hasher = hasher;
     this.murmurInline = isBuiltInMurmur3(hasher);
     this.murmurSeed = hasher.seed | 0;
-    this.stride = slotInts(keys, values); // what writeHeader recorded in H_SLOT_INTS; attach checked it
-    this.valueAt = valueOffset(keys);
+    this.g = bucketGeometry(keys, values); // lane words as writeHeader recorded them in H_LANE_INTS; attach checked them
+    this.lanes = this.g.lanes;
+    this.valueAt = B_LANES + valueColumn(keys) * this.lanes;
+    this.keyRefAt = B_LANES + C_KEY_REF * this.lanes;
     this.isFloat = values === 'float64';
     this.strKeys = keys === 'string';
     this.refValues = isRefValue(values);
-    this.wput = instantiateWritePath(memory.memory, this.stride, !ORDERED_PLAIN_LOADS, this.murmurSeed);
-    this.wstr = this.strKeys && this.murmurInline && LITTLE_ENDIAN ? instantiateStringReadPath(memory.memory) : undefined;
+    this.wput = instantiateBucketWritePath(memory.memory);
+    this.wput.configure(this.isFloat ? 1 : 0, ORDERED_PLAIN_LOADS ? 0 : 1);
+    this.wput.configureCopy(this.lanes, this.g.laneInts, this.g.keyInts, this.murmurSeed);
+    this.i32Match = new Int32LaneMatcher(this.g);
+    this.strMatch = new StringLaneMatcher(this.g, views);
     this.fastPut = !this.strKeys && !this.refValues;
     this.fastPutStr = this.strKeys && !this.refValues && this.murmurInline && LITTLE_ENDIAN;
     this.fastDelStr = this.strKeys && this.murmurInline && LITTLE_ENDIAN;
@@ -392,6 +450,7 @@ export class SharedFlatMap<K = string, V = unknown> implements Iterable<[K, V]> 
     this.migrationHost = this.makeMigrationHost();
     this.iterationHost = this.makeIterationHost();
     this.recoveryHost = this.makeRecoveryHost();
+    this.writeHost = this.makeWriteHost();
     this.refreshTable();
     this.warmUpWasm();
     registerMap(this.mapId, this);
@@ -409,14 +468,14 @@ export class SharedFlatMap<K = string, V = unknown> implements Iterable<[K, V]> 
     const words = views.words;
     const keys = keyKindName(Atomics.load(words, H_KEY_KIND));
     const values = valueKindName(Atomics.load(words, H_VALUE_KIND));
-    // The slot size follows from the kinds; the wasm probes assume it (lib/wasm/read-path.ts).
-    const recordedSlotInts = Atomics.load(words, H_SLOT_INTS);
-    const expectedSlotInts = slotInts(keys, values);
-    if (recordedSlotInts !== expectedSlotInts) {
+    // The lane size follows from the kinds; the wasm probes assume it (lib/wasm/bucket-read-path.ts).
+    const recordedLaneInts = Atomics.load(words, H_LANE_INTS);
+    const expectedLaneInts = laneInts(keys, values);
+    if (recordedLaneInts !== expectedLaneInts) {
       throw new FlatshareTypeError(
         ErrorCode.HANDLE,
-        `attach: the handle memory is not a flatshare map (its header says ${recordedSlotInts} words per slot; ` +
-          `${keys} keys with ${values} values take ${expectedSlotInts})`,
+        `attach: the handle memory is not a flatshare map (its header says ${recordedLaneInts} words per lane; ` +
+          `${keys} keys with ${values} values take ${expectedLaneInts})`,
       );
     }
     const recordedId = readHasherId(words);
@@ -453,7 +512,7 @@ export class SharedFlatMap<K = string, V = unknown> implements Iterable<[K, V]> 
    */
   get(key: K): V | undefined {
     if (this.fastGet) {
-      // int32 keys and values, built-in murmur3: one wasm call (lib/wasm/read-path.ts)
+      // int32 keys and values, built-in murmur3: one wasm call (lib/wasm/read-bucket.wat getI32)
       // answers the value, READ_MISS or READ_RETRY. Everything it needs is a field of
       // `this`, so the call costs no more loads than it must (docs/design.md §4).
       const k = key as unknown as number;
@@ -465,12 +524,12 @@ export class SharedFlatMap<K = string, V = unknown> implements Iterable<[K, V]> 
       const site = this.callSite;
       const r =
         site === 0
-          ? this.probeI32(k, hash, this.tableSlots, this.tableCapacity, this.gen)
+          ? this.probeI32(k, hash, this.tableFirst, this.tableBuckets, this.gen)
           : site === 1
-            ? this.probeI32(k, hash, this.tableSlots, this.tableCapacity, this.gen)
+            ? this.probeI32(k, hash, this.tableFirst, this.tableBuckets, this.gen)
             : site === 2
-              ? this.probeI32(k, hash, this.tableSlots, this.tableCapacity, this.gen)
-              : this.probeI32(k, hash, this.tableSlots, this.tableCapacity, this.gen);
+              ? this.probeI32(k, hash, this.tableFirst, this.tableBuckets, this.gen)
+              : this.probeI32(k, hash, this.tableFirst, this.tableBuckets, this.gen);
       // READ_MISS as a literal: an imported const is a load on every call in V8
       // 11.3 optimized code (design.md §4; spec/unit/inlined-constants.test.ts).
       if (r < /* READ_MISS */ 4294967296) return r as V;
@@ -488,7 +547,7 @@ export class SharedFlatMap<K = string, V = unknown> implements Iterable<[K, V]> 
     const hash = this.murmurInline ? fmix32(k ^ this.murmurSeed) : this.hasher.hashInt(k);
     if (this.refValues) return this.getInt32Ref(k, hash) as V | undefined;
     if (this.isFloat) return this.getFloat64(k, hash) as V | undefined;
-    const r = this.probeI32(k, hash, this.tableSlots, this.tableCapacity, this.gen);
+    const r = this.probeI32(k, hash, this.tableFirst, this.tableBuckets, this.gen);
     if (r < READ_MISS) return r as V;
     if (r === READ_MISS) return undefined;
     return this.getInt32Retry(k, hash) as V | undefined;
@@ -496,13 +555,13 @@ export class SharedFlatMap<K = string, V = unknown> implements Iterable<[K, V]> 
 
   /**
    * The int32-key read after a READ_RETRY: refresh the cached table if the
-   * generation moved (or back off while a writer holds the slot), then probe
+   * generation moved (or back off while a writer holds the bucket), then probe
    * again. Kept out of `get` so that `get` stays small enough to inline.
    */
   private getInt32Retry(k: number, hash: number): number | undefined {
     for (let attempt = 0; ; attempt++) {
       this.afterFailedRead(attempt);
-      const r = this.wasm.getI32(k, hash, this.tableSlots, this.tableCapacity, this.gen);
+      const r = this.wasm.getI32(k, hash, this.tableFirst, this.tableBuckets, this.gen);
       if (r < READ_MISS) return r;
       if (r !== READ_RETRY) return undefined;
     }
@@ -515,12 +574,12 @@ export class SharedFlatMap<K = string, V = unknown> implements Iterable<[K, V]> 
     for (let attempt = 0; ; attempt++) {
       const status =
         site === 0
-          ? wasm.getF64(k, hash, this.tableSlots, this.tableCapacity, this.gen)
+          ? wasm.getF64(k, hash, this.tableFirst, this.tableBuckets, this.gen)
           : site === 1
-            ? wasm.getF64(k, hash, this.tableSlots, this.tableCapacity, this.gen)
+            ? wasm.getF64(k, hash, this.tableFirst, this.tableBuckets, this.gen)
             : site === 2
-              ? wasm.getF64(k, hash, this.tableSlots, this.tableCapacity, this.gen)
-              : wasm.getF64(k, hash, this.tableSlots, this.tableCapacity, this.gen);
+              ? wasm.getF64(k, hash, this.tableFirst, this.tableBuckets, this.gen)
+              : wasm.getF64(k, hash, this.tableFirst, this.tableBuckets, this.gen);
       if (status === STATUS_HIT) return wasm.lastF64();
       if (status !== STATUS_RETRY) return undefined;
       this.afterFailedRead(attempt);
@@ -529,45 +588,35 @@ export class SharedFlatMap<K = string, V = unknown> implements Iterable<[K, V]> 
 
   /**
    * The int32-key read for arena values (string, bytes, json): the value word
-   * is a block index, decoded inside the window (bounds-checked) and, for
-   * json, parsed only after validation.
+   * is a block index, decoded inside the read window (bounds-checked) and, for
+   * json, parsed only after validation (bucket-read.ts readLane).
    */
   private getInt32Ref(k: number, hash: number): unknown {
+    const hit = this.hit;
     for (let attempt = 0; ; attempt++) {
       const words = this.words;
       const gen = this.gen;
-      const slots = this.tableSlots;
-      const capacity = this.tableCapacity;
-      const stride = this.stride;
-      let slot = homeSlot(hash, capacity);
-      for (let probes = 0; probes < capacity; probes++) {
-        const at = slots + slot * stride;
-        const s1 = loadWord(words, at);
-        if ((s1 & LOCKED) !== 0) break;
-        const state = s1 & STATE_MASK;
-        if (state !== EMPTY && loadWord(words, at + S_KEY) !== k) {
-          if (++slot === capacity) slot = 0;
-          continue;
-        }
-        let value: unknown;
-        if (state === FULL) value = this.readSlotValue(words, at);
-        if (genOf(loadWord(words, H_EPOCH)) === gen && Atomics.load(words, at) === s1) {
+      this.i32Match.key = k;
+      const r = readLane(words, this.table, this.g, gen, hash, this.i32Match.match, hit);
+      if (r === LANE_READ_MISS) return undefined;
+      if (r === LANE_READ_HIT) {
+        const value = this.readLaneValue(words, hit.at, hit.lane);
+        if (laneStillValid(words, hit.at, hit.seq, gen)) {
           if (value !== TORN) return this.finishValue(value);
           this.checkViewsBehind(); // the value block lies past this thread's views: refresh them and retry
         }
-        break;
       }
       this.afterFailedRead(attempt);
     }
   }
 
   /**
-   * `get` for string keys: probe by the stored full hash, then compare the key
-   * block with the key. A key block is immutable while its table is current,
-   * so a non-matching slot is skipped without validation, as for int32 keys.
-   * (The one exception, a tombstone whose key block is reclaimed, changes only
-   * a slot that holds no live key: skipping it is right either way;
-   * reclaimTombstoneKeys.)
+   * `get` for string keys: walk the chain by the stored full hash, then compare
+   * the key block with the key. A key block is immutable while its table is
+   * current, so a non-matching lane is skipped without validation, as for
+   * int32 keys. (The one exception, a tombstone whose key block is reclaimed,
+   * changes only a lane that holds no live key: skipping it is right either
+   * way; reclaimTombstoneKeys.)
    *
    * Keys of at most PACKED_KEY_MAX_UNITS units, all <= 0xFF (on a
    * little-endian CPU), are packed into 32-bit words once per call, in the
@@ -576,8 +625,8 @@ export class SharedFlatMap<K = string, V = unknown> implements Iterable<[K, V]> 
    * Other keys are compared unit by unit (`blockEqualsString`).
    *
    * With the built-in murmur3, a packed key of at most KEY_MAX_UNITS units is
-   * looked up by one WebAssembly call first (wasm/read-string-path.ts); a
-   * RETRY from it, and every other key, runs the JS loop.
+   * looked up by one WebAssembly call first (wasm/read-bucket.wat); a RETRY
+   * from it, and every other key, runs the JS walk (bucket-read.ts readLane).
    */
   private getByString(key: K): V | undefined {
     const k = checkStringKey(key);
@@ -591,95 +640,78 @@ export class SharedFlatMap<K = string, V = unknown> implements Iterable<[K, V]> 
       if (packable) packLatin1(k, packedKey); // after the (possibly user) hasher: nothing runs between pack and compare
     }
     const packed = packable && packedKey.unitsOr <= LATIN1_MAX_UNIT;
-    const ws = this.wstr;
-    if (packed && n <= KEY_MAX_UNITS && ws !== undefined) {
+    if (packed && n <= KEY_MAX_UNITS && this.fastDelStr) {
+      const ws = this.wasm;
       const w = packedKey.words;
       const header = (n << BLOCK_TAG_BITS) | TAG_LATIN1;
-      const slots = this.tableSlots;
-      const capacity = this.tableCapacity;
-      const stride = this.stride;
+      const first = this.tableFirst;
+      const buckets = this.tableBuckets;
       const gen = this.gen;
       // One copy of each call per site, as in `get` (wasm/call-sites.ts): the string maps of a
       // thread take the sites of their own family.
       const site = this.callSite;
       if (this.refValues) {
+        const lanes = this.lanes;
         const at =
           site === 0
-            ? ws.findStr(hash, header, w[0]!, w[1]!, w[2]!, w[3]!, w[4]!, w[5]!, w[6]!, w[7]!, slots, capacity, stride, gen)
+            ? ws.findStr(hash, header, w[0]!, w[1]!, w[2]!, w[3]!, w[4]!, w[5]!, w[6]!, w[7]!, first, buckets, lanes, gen)
             : site === 1
-              ? ws.findStr(hash, header, w[0]!, w[1]!, w[2]!, w[3]!, w[4]!, w[5]!, w[6]!, w[7]!, slots, capacity, stride, gen)
+              ? ws.findStr(hash, header, w[0]!, w[1]!, w[2]!, w[3]!, w[4]!, w[5]!, w[6]!, w[7]!, first, buckets, lanes, gen)
               : site === 2
-                ? ws.findStr(hash, header, w[0]!, w[1]!, w[2]!, w[3]!, w[4]!, w[5]!, w[6]!, w[7]!, slots, capacity, stride, gen)
-                : ws.findStr(hash, header, w[0]!, w[1]!, w[2]!, w[3]!, w[4]!, w[5]!, w[6]!, w[7]!, slots, capacity, stride, gen);
+                ? ws.findStr(hash, header, w[0]!, w[1]!, w[2]!, w[3]!, w[4]!, w[5]!, w[6]!, w[7]!, first, buckets, lanes, gen)
+                : ws.findStr(hash, header, w[0]!, w[1]!, w[2]!, w[3]!, w[4]!, w[5]!, w[6]!, w[7]!, first, buckets, lanes, gen);
         if (at === FIND_MISS) return undefined;
         if (at > 0) {
-          // The key is in slot `at` (FULL or TOMBSTONE) as of s1: read the value block, then validate.
+          // The key is in a FULL lane of the bucket at `at` as of s1: read the value block, then validate.
           const words = this.words;
           const s1 = ws.lastSeq();
-          const value = (s1 & STATE_MASK) === FULL ? this.readSlotValue(words, at) : undefined;
-          if (value !== TORN && genOf(loadWord(words, H_EPOCH)) === gen && Atomics.load(words, at) === s1) {
-            return this.finishValue(value) as V | undefined;
-          }
+          const value = this.readLaneValue(words, at, ws.lastLane());
+          if (value !== TORN && laneStillValid(words, at, s1, gen)) return this.finishValue(value) as V | undefined;
         }
       } else if (this.isFloat) {
         const status =
           site === 0
-            ? ws.getStrF64(hash, header, w[0]!, w[1]!, w[2]!, w[3]!, w[4]!, w[5]!, w[6]!, w[7]!, slots, capacity, stride, gen)
+            ? ws.getStrF64(hash, header, w[0]!, w[1]!, w[2]!, w[3]!, w[4]!, w[5]!, w[6]!, w[7]!, first, buckets, gen)
             : site === 1
-              ? ws.getStrF64(hash, header, w[0]!, w[1]!, w[2]!, w[3]!, w[4]!, w[5]!, w[6]!, w[7]!, slots, capacity, stride, gen)
+              ? ws.getStrF64(hash, header, w[0]!, w[1]!, w[2]!, w[3]!, w[4]!, w[5]!, w[6]!, w[7]!, first, buckets, gen)
               : site === 2
-                ? ws.getStrF64(hash, header, w[0]!, w[1]!, w[2]!, w[3]!, w[4]!, w[5]!, w[6]!, w[7]!, slots, capacity, stride, gen)
-                : ws.getStrF64(hash, header, w[0]!, w[1]!, w[2]!, w[3]!, w[4]!, w[5]!, w[6]!, w[7]!, slots, capacity, stride, gen);
+                ? ws.getStrF64(hash, header, w[0]!, w[1]!, w[2]!, w[3]!, w[4]!, w[5]!, w[6]!, w[7]!, first, buckets, gen)
+                : ws.getStrF64(hash, header, w[0]!, w[1]!, w[2]!, w[3]!, w[4]!, w[5]!, w[6]!, w[7]!, first, buckets, gen);
         if (status === STATUS_HIT) return ws.lastF64() as V;
         if (status !== STATUS_RETRY) return undefined;
       } else {
         const r =
           site === 0
-            ? ws.getStrI32(hash, header, w[0]!, w[1]!, w[2]!, w[3]!, w[4]!, w[5]!, w[6]!, w[7]!, slots, capacity, stride, gen)
+            ? ws.getStrI32(hash, header, w[0]!, w[1]!, w[2]!, w[3]!, w[4]!, w[5]!, w[6]!, w[7]!, first, buckets, gen)
             : site === 1
-              ? ws.getStrI32(hash, header, w[0]!, w[1]!, w[2]!, w[3]!, w[4]!, w[5]!, w[6]!, w[7]!, slots, capacity, stride, gen)
+              ? ws.getStrI32(hash, header, w[0]!, w[1]!, w[2]!, w[3]!, w[4]!, w[5]!, w[6]!, w[7]!, first, buckets, gen)
               : site === 2
-                ? ws.getStrI32(hash, header, w[0]!, w[1]!, w[2]!, w[3]!, w[4]!, w[5]!, w[6]!, w[7]!, slots, capacity, stride, gen)
-                : ws.getStrI32(hash, header, w[0]!, w[1]!, w[2]!, w[3]!, w[4]!, w[5]!, w[6]!, w[7]!, slots, capacity, stride, gen);
+                ? ws.getStrI32(hash, header, w[0]!, w[1]!, w[2]!, w[3]!, w[4]!, w[5]!, w[6]!, w[7]!, first, buckets, gen)
+                : ws.getStrI32(hash, header, w[0]!, w[1]!, w[2]!, w[3]!, w[4]!, w[5]!, w[6]!, w[7]!, first, buckets, gen);
         if (r < READ_MISS) return r as V;
         if (r === READ_MISS) return undefined;
       }
     }
+    const m = this.strMatch;
+    const hit = this.hit;
     for (let attempt = 0; ; attempt++) {
       const words = this.words;
       const gen = this.gen;
-      const slots = this.tableSlots;
-      const capacity = this.tableCapacity;
-      const stride = this.stride;
-      let slot = homeSlot(hash, capacity);
-      for (let probes = 0; probes < capacity; probes++) {
-        const at = slots + slot * stride;
-        const s1 = loadWord(words, at);
-        if ((s1 & LOCKED) !== 0) break;
-        const state = s1 & STATE_MASK;
-        let value: unknown;
-        if (state !== EMPTY) {
-          if (loadWord(words, at + S_HASH) !== hash) {
-            if (++slot === capacity) slot = 0;
-            continue;
-          }
-          const block = loadWord(words, at + S_KEY_REF);
-          const same = packed ? blockEqualsPacked(words, block, packedKey, n) : blockEqualsString(this.views, block, k, MAX_KEY_BYTES);
-          if (same === 0) {
-            if (++slot === capacity) slot = 0;
-            continue;
-          }
-          if (same < 0) break; // torn key block, or one beyond this thread's view: retry
-          if (state === FULL) value = this.readSlotValue(words, at);
-        }
-        if (genOf(loadWord(words, H_EPOCH)) === gen && Atomics.load(words, at) === s1) {
+      m.hash = hash;
+      m.text = k;
+      m.packed = packed ? packedKey : undefined;
+      m.views = this.views;
+      const r = readLane(words, this.table, this.g, gen, hash, m.match, hit);
+      if (r === LANE_READ_MISS) return undefined;
+      if (r === LANE_READ_HIT) {
+        const value = this.readLaneValue(words, hit.at, hit.lane);
+        if (laneStillValid(words, hit.at, hit.seq, gen)) {
           if (!this.refValues) return value as V | undefined;
           if (value !== TORN) return this.finishValue(value) as V | undefined;
           this.checkViewsBehind(); // the value block lies past this thread's views: refresh them and retry
         }
-        break;
       }
-      this.afterFailedRead(attempt);
+      this.afterFailedRead(attempt); // also a key block past this thread's views (MATCH_RESTART): refreshed there
     }
   }
 
@@ -722,7 +754,7 @@ export class SharedFlatMap<K = string, V = unknown> implements Iterable<[K, V]> 
   set(key: K, value: V): this {
     if (this.fastPut) {
       // int32 key and value of the map's kind: one wasm call does the whole write
-      // unless it has to wait for something (lib/wasm/write-path.ts).
+      // unless it has to wait for something (lib/wasm/write-bucket.wat).
       const k = key as unknown as number;
       const v = value as unknown as number;
       if (typeof k === 'number' && (k | 0) === k && typeof v === 'number' && (this.isFloat || (v | 0) === v)) {
@@ -732,14 +764,14 @@ export class SharedFlatMap<K = string, V = unknown> implements Iterable<[K, V]> 
         // putF64 has one site: its copies made every int32 overwrite ~2.4 ns slower (39.1-40.5 ->
         // 41.5-41.6 ns, suite child at 100k, pinned, 3 alternating pairs), more than they save.
         const r = this.isFloat
-          ? w.putF64(k, hash, v, this.tableSlots, this.tableCapacity, this.gen, this.tableBase)
+          ? w.putF64(k, hash, v, this.tableFirst, this.tableBuckets, this.gen, this.tableBase)
           : site === 0
-            ? w.putI32(k, hash, v, this.tableSlots, this.tableCapacity, this.gen, this.tableBase)
+            ? w.putI32(k, hash, v, this.tableFirst, this.tableBuckets, this.gen, this.tableBase)
             : site === 1
-              ? w.putI32(k, hash, v, this.tableSlots, this.tableCapacity, this.gen, this.tableBase)
+              ? w.putI32(k, hash, v, this.tableFirst, this.tableBuckets, this.gen, this.tableBase)
               : site === 2
-                ? w.putI32(k, hash, v, this.tableSlots, this.tableCapacity, this.gen, this.tableBase)
-                : w.putI32(k, hash, v, this.tableSlots, this.tableCapacity, this.gen, this.tableBase);
+                ? w.putI32(k, hash, v, this.tableFirst, this.tableBuckets, this.gen, this.tableBase)
+                : w.putI32(k, hash, v, this.tableFirst, this.tableBuckets, this.gen, this.tableBase);
         if (r !== PUT_SLOW) return this;
         return this.setSlow(key, value, hash); // the hasher is called once per set
       }
@@ -750,7 +782,7 @@ export class SharedFlatMap<K = string, V = unknown> implements Iterable<[K, V]> 
   }
 
   /**
-   * `set` of a string key through the wasm put (lib/wasm/write-path.ts): true
+   * `set` of a string key through the wasm put (lib/wasm/write-bucket.wat): true
    * when it is done. False, with nothing changed, for what it does not take (a
    * key longer than KEY_MAX_UNITS or with a unit above 0xFF, a value of the
    * wrong kind, no room for a key block) and for what it hands back (a wait of
@@ -790,20 +822,20 @@ export class SharedFlatMap<K = string, V = unknown> implements Iterable<[K, V]> 
     const site = this.callSite; // one copy per call site, as in `get` (wasm/call-sites.ts)
     if (this.isFloat) {
       return site === 0
-        ? put.putStrF64(hash, header, w[0]!, w[1]!, w[2]!, w[3]!, w[4]!, w[5]!, w[6]!, w[7]!, v, this.tableSlots, this.tableCapacity, this.gen, this.tableBase, keyRef)
+        ? put.putStrF64(hash, header, w[0]!, w[1]!, w[2]!, w[3]!, w[4]!, w[5]!, w[6]!, w[7]!, v, this.tableFirst, this.tableBuckets, this.gen, this.tableBase, keyRef)
         : site === 1
-          ? put.putStrF64(hash, header, w[0]!, w[1]!, w[2]!, w[3]!, w[4]!, w[5]!, w[6]!, w[7]!, v, this.tableSlots, this.tableCapacity, this.gen, this.tableBase, keyRef)
+          ? put.putStrF64(hash, header, w[0]!, w[1]!, w[2]!, w[3]!, w[4]!, w[5]!, w[6]!, w[7]!, v, this.tableFirst, this.tableBuckets, this.gen, this.tableBase, keyRef)
           : site === 2
-            ? put.putStrF64(hash, header, w[0]!, w[1]!, w[2]!, w[3]!, w[4]!, w[5]!, w[6]!, w[7]!, v, this.tableSlots, this.tableCapacity, this.gen, this.tableBase, keyRef)
-            : put.putStrF64(hash, header, w[0]!, w[1]!, w[2]!, w[3]!, w[4]!, w[5]!, w[6]!, w[7]!, v, this.tableSlots, this.tableCapacity, this.gen, this.tableBase, keyRef);
+            ? put.putStrF64(hash, header, w[0]!, w[1]!, w[2]!, w[3]!, w[4]!, w[5]!, w[6]!, w[7]!, v, this.tableFirst, this.tableBuckets, this.gen, this.tableBase, keyRef)
+            : put.putStrF64(hash, header, w[0]!, w[1]!, w[2]!, w[3]!, w[4]!, w[5]!, w[6]!, w[7]!, v, this.tableFirst, this.tableBuckets, this.gen, this.tableBase, keyRef);
     }
     return site === 0
-      ? put.putStrI32(hash, header, w[0]!, w[1]!, w[2]!, w[3]!, w[4]!, w[5]!, w[6]!, w[7]!, v, this.tableSlots, this.tableCapacity, this.gen, this.tableBase, keyRef)
+      ? put.putStrI32(hash, header, w[0]!, w[1]!, w[2]!, w[3]!, w[4]!, w[5]!, w[6]!, w[7]!, v, this.tableFirst, this.tableBuckets, this.gen, this.tableBase, keyRef)
       : site === 1
-        ? put.putStrI32(hash, header, w[0]!, w[1]!, w[2]!, w[3]!, w[4]!, w[5]!, w[6]!, w[7]!, v, this.tableSlots, this.tableCapacity, this.gen, this.tableBase, keyRef)
+        ? put.putStrI32(hash, header, w[0]!, w[1]!, w[2]!, w[3]!, w[4]!, w[5]!, w[6]!, w[7]!, v, this.tableFirst, this.tableBuckets, this.gen, this.tableBase, keyRef)
         : site === 2
-          ? put.putStrI32(hash, header, w[0]!, w[1]!, w[2]!, w[3]!, w[4]!, w[5]!, w[6]!, w[7]!, v, this.tableSlots, this.tableCapacity, this.gen, this.tableBase, keyRef)
-          : put.putStrI32(hash, header, w[0]!, w[1]!, w[2]!, w[3]!, w[4]!, w[5]!, w[6]!, w[7]!, v, this.tableSlots, this.tableCapacity, this.gen, this.tableBase, keyRef);
+          ? put.putStrI32(hash, header, w[0]!, w[1]!, w[2]!, w[3]!, w[4]!, w[5]!, w[6]!, w[7]!, v, this.tableFirst, this.tableBuckets, this.gen, this.tableBase, keyRef)
+          : put.putStrI32(hash, header, w[0]!, w[1]!, w[2]!, w[3]!, w[4]!, w[5]!, w[6]!, w[7]!, v, this.tableFirst, this.tableBuckets, this.gen, this.tableBase, keyRef);
   }
 
   /**
@@ -847,7 +879,7 @@ export class SharedFlatMap<K = string, V = unknown> implements Iterable<[K, V]> 
   /** Remove `key`. Returns true if it was present. Linearizable. */
   delete(key: K): boolean {
     if (this.fastPut) {
-      // One wasm call unless something has to be waited for (lib/wasm/write-path.ts).
+      // One wasm call unless something has to be waited for (lib/wasm/write-bucket.wat).
       const k = key as unknown as number;
       if (typeof k === 'number' && (k | 0) === k) {
         const hash = this.murmurInline ? fmix32(k ^ this.murmurSeed) : this.hasher.hashInt(k);
@@ -855,12 +887,12 @@ export class SharedFlatMap<K = string, V = unknown> implements Iterable<[K, V]> 
         const site = this.callSite; // one copy per call site, as in `get` (wasm/call-sites.ts)
         const r =
           site === 0
-            ? w.deleteI32(k, hash, 0, this.tableSlots, this.tableCapacity, this.gen, this.tableBase)
+            ? w.deleteI32(k, hash, this.tableFirst, this.tableBuckets, this.gen, this.tableBase)
             : site === 1
-              ? w.deleteI32(k, hash, 0, this.tableSlots, this.tableCapacity, this.gen, this.tableBase)
+              ? w.deleteI32(k, hash, this.tableFirst, this.tableBuckets, this.gen, this.tableBase)
               : site === 2
-                ? w.deleteI32(k, hash, 0, this.tableSlots, this.tableCapacity, this.gen, this.tableBase)
-                : w.deleteI32(k, hash, 0, this.tableSlots, this.tableCapacity, this.gen, this.tableBase);
+                ? w.deleteI32(k, hash, this.tableFirst, this.tableBuckets, this.gen, this.tableBase)
+                : w.deleteI32(k, hash, this.tableFirst, this.tableBuckets, this.gen, this.tableBase);
         if (r !== DEL_SLOW) return r === DEL_DELETED;
         return this.deleteSlow(key, hash);
       }
@@ -888,12 +920,12 @@ export class SharedFlatMap<K = string, V = unknown> implements Iterable<[K, V]> 
     const site = this.callSite; // one copy per call site, as in `get` (wasm/call-sites.ts)
     const r =
       site === 0
-        ? put.deleteStr(hash, header, w[0]!, w[1]!, w[2]!, w[3]!, w[4]!, w[5]!, w[6]!, w[7]!, 0, this.tableSlots, this.tableCapacity, this.gen, this.tableBase, NULL_BLOCK)
+        ? put.deleteStr(hash, header, w[0]!, w[1]!, w[2]!, w[3]!, w[4]!, w[5]!, w[6]!, w[7]!, this.lanes, this.tableFirst, this.tableBuckets, this.gen, this.tableBase)
         : site === 1
-          ? put.deleteStr(hash, header, w[0]!, w[1]!, w[2]!, w[3]!, w[4]!, w[5]!, w[6]!, w[7]!, 0, this.tableSlots, this.tableCapacity, this.gen, this.tableBase, NULL_BLOCK)
+          ? put.deleteStr(hash, header, w[0]!, w[1]!, w[2]!, w[3]!, w[4]!, w[5]!, w[6]!, w[7]!, this.lanes, this.tableFirst, this.tableBuckets, this.gen, this.tableBase)
           : site === 2
-            ? put.deleteStr(hash, header, w[0]!, w[1]!, w[2]!, w[3]!, w[4]!, w[5]!, w[6]!, w[7]!, 0, this.tableSlots, this.tableCapacity, this.gen, this.tableBase, NULL_BLOCK)
-            : put.deleteStr(hash, header, w[0]!, w[1]!, w[2]!, w[3]!, w[4]!, w[5]!, w[6]!, w[7]!, 0, this.tableSlots, this.tableCapacity, this.gen, this.tableBase, NULL_BLOCK);
+            ? put.deleteStr(hash, header, w[0]!, w[1]!, w[2]!, w[3]!, w[4]!, w[5]!, w[6]!, w[7]!, this.lanes, this.tableFirst, this.tableBuckets, this.gen, this.tableBase)
+            : put.deleteStr(hash, header, w[0]!, w[1]!, w[2]!, w[3]!, w[4]!, w[5]!, w[6]!, w[7]!, this.lanes, this.tableFirst, this.tableBuckets, this.gen, this.tableBase);
     if (r === DEL_DELETED && this.refValues) freeBlock(this.arenaHost, put.lastOld());
     return r;
   }
@@ -906,11 +938,11 @@ export class SharedFlatMap<K = string, V = unknown> implements Iterable<[K, V]> 
     try {
       at = this.lock(false);
       if (at < 0) return false;
-      const seq = this.lockedSeq;
-      if ((seq & STATE_MASK) !== FULL) return false; // a tombstone: aborted in finally
-      const old = this.refValues ? (this.words[at + this.valueAt] as number) : NULL_BLOCK;
+      const held = this.held;
+      if (held.state !== LANE_FULL) return false; // a tombstone: aborted in finally
+      const old = this.refValues ? (this.words[at + this.valueAt + held.lane] as number) : NULL_BLOCK;
       // Publishes the deletion; the key stays (TOMBSTONE), the value block is unlinked.
-      deleteLocked(this.words, this.writerRec, at, seq, this.table.base);
+      deleteLane(this.writeHost, this.table, held);
       at = -1;
       if (old !== NULL_BLOCK) freeBlock(this.arenaHost, old);
       return true;
@@ -936,7 +968,7 @@ export class SharedFlatMap<K = string, V = unknown> implements Iterable<[K, V]> 
     try {
       if (pv !== undefined) ref = this.allocateValue(pv);
       at = this.lock(true);
-      if ((this.lockedSeq & STATE_MASK) === FULL) return this.readLockedValue(at) as V; // aborted in finally
+      if (this.held.state === LANE_FULL) return this.readLockedValue(at) as V; // aborted in finally
       this.writeEntry(at, pv === undefined ? v : ref);
       at = -1;
       ref = NULL_BLOCK;
@@ -955,7 +987,7 @@ export class SharedFlatMap<K = string, V = unknown> implements Iterable<[K, V]> 
   add(key: K, delta: number): number {
     if (this.fastPut && !this.isFloat) {
       // int32 key and delta: one wasm call does the whole add unless it has to
-      // wait for something or would overflow (lib/wasm/write-path.ts addI32).
+      // wait for something or would overflow (lib/wasm/write-bucket.wat addI32).
       const k = key as unknown as number;
       if (typeof k === 'number' && (k | 0) === k && typeof delta === 'number' && (delta | 0) === delta) {
         const hash = this.murmurInline ? fmix32(k ^ this.murmurSeed) : this.hasher.hashInt(k);
@@ -963,12 +995,12 @@ export class SharedFlatMap<K = string, V = unknown> implements Iterable<[K, V]> 
         const site = this.callSite; // one copy per call site, as in `get` (wasm/call-sites.ts)
         const r =
           site === 0
-            ? w.addI32(k, hash, delta, this.tableSlots, this.tableCapacity, this.gen, this.tableBase)
+            ? w.addI32(k, hash, delta, this.tableFirst, this.tableBuckets, this.gen, this.tableBase)
             : site === 1
-              ? w.addI32(k, hash, delta, this.tableSlots, this.tableCapacity, this.gen, this.tableBase)
+              ? w.addI32(k, hash, delta, this.tableFirst, this.tableBuckets, this.gen, this.tableBase)
               : site === 2
-                ? w.addI32(k, hash, delta, this.tableSlots, this.tableCapacity, this.gen, this.tableBase)
-                : w.addI32(k, hash, delta, this.tableSlots, this.tableCapacity, this.gen, this.tableBase);
+                ? w.addI32(k, hash, delta, this.tableFirst, this.tableBuckets, this.gen, this.tableBase)
+                : w.addI32(k, hash, delta, this.tableFirst, this.tableBuckets, this.gen, this.tableBase);
         if (r !== ADD_SLOW_RESULT || w.handedBack() === 0) return r;
         return this.addSlow(key, delta, hash); // the hasher is called once per add
       }
@@ -987,7 +1019,7 @@ export class SharedFlatMap<K = string, V = unknown> implements Iterable<[K, V]> 
     let at = -1;
     try {
       at = this.lock(true);
-      const current = (this.lockedSeq & STATE_MASK) === FULL ? (this.readLockedValue(at) as number) : 0;
+      const current = this.held.state === LANE_FULL ? (this.readLockedValue(at) as number) : 0;
       const next = current + d;
       if (!this.isFloat && (next | 0) !== next) {
         throw new FlatshareRangeError(
@@ -1027,7 +1059,7 @@ export class SharedFlatMap<K = string, V = unknown> implements Iterable<[K, V]> 
     try {
       at = this.lock(want === undefined);
       if (at < 0) return false;
-      const isFull = (this.lockedSeq & STATE_MASK) === FULL;
+      const isFull = this.held.state === LANE_FULL;
       const matches =
         want === undefined
           ? !isFull
@@ -1071,17 +1103,17 @@ export class SharedFlatMap<K = string, V = unknown> implements Iterable<[K, V]> 
    * during the iteration may or may not be. The order is unspecified.
    */
   *entries(): IterableIterator<[K, V]> {
-    for (const [k, v] of iterateEntries(this.iterationHost)) yield [k as K, v as V];
+    for (const [k, v] of iterateBucketEntries(this.iterationHost)) yield [k as K, v as V];
   }
 
   /** Keys, weakly consistent (see `entries`). */
   *keys(): IterableIterator<K> {
-    for (const [k] of iterateEntries(this.iterationHost)) yield k as K;
+    for (const [k] of iterateBucketEntries(this.iterationHost)) yield k as K;
   }
 
   /** Values, weakly consistent (see `entries`). */
   *values(): IterableIterator<V> {
-    for (const [, v] of iterateEntries(this.iterationHost)) yield v as V;
+    for (const [, v] of iterateBucketEntries(this.iterationHost)) yield v as V;
   }
 
   /** Same as `entries()`. */
@@ -1091,7 +1123,7 @@ export class SharedFlatMap<K = string, V = unknown> implements Iterable<[K, V]> 
 
   /** Call `callback(value, key, map)` for each entry, weakly consistent (see `entries`). */
   forEach(callback: (value: V, key: K, map: this) => void, thisArg?: unknown): void {
-    for (const [k, v] of iterateEntries(this.iterationHost)) callback.call(thisArg, v as V, k as K, this);
+    for (const [k, v] of iterateBucketEntries(this.iterationHost)) callback.call(thisArg, v as V, k as K, this);
   }
 
   get [Symbol.toStringTag](): string {
@@ -1165,7 +1197,7 @@ export class SharedFlatMap<K = string, V = unknown> implements Iterable<[K, V]> 
       memory: map.memory,
       gen: map.gen,
       table: { ...map.table },
-      slotInts: map.stride,
+      g: map.g,
       writerRecord: map.writerRec,
     };
   }
@@ -1238,26 +1270,27 @@ export class SharedFlatMap<K = string, V = unknown> implements Iterable<[K, V]> 
     }
   }
 
-  /** Lock the slot of the prepared key (see lockSlot / lockSlotStr). */
+  /** Lock the lane of the prepared key (see lockLane / lockLaneStr); its bucket's SEQ index, or -1 when absent and not inserting. */
   private lock(insert: boolean): number {
-    return this.strKeys ? this.lockSlotStr(insert) : this.lockSlot(this.opInt, this.opHash, insert);
+    return this.strKeys ? this.lockLaneStr(insert) : this.lockLane(this.opInt, this.opHash, insert);
   }
 
   /**
-   * Read the value words of slot `at` inside a read window (unvalidated):
-   * the number, or for arena values the decoded string / bytes copy / json
-   * text, or TORN.
+   * Read the value words of lane `lane` of the bucket at `at` inside a read
+   * window (unvalidated): the number, or for arena values the decoded
+   * string / bytes copy / json text, or TORN.
    */
-  private readSlotValue(words: Int32Array, at: number): unknown {
-    if (!this.refValues) return this.isFloat ? readFloat64(words, at + this.valueAt) : loadWord(words, at + this.valueAt);
-    const block = loadWord(words, at + this.valueAt);
+  private readLaneValue(words: Int32Array, at: number, lane: number): unknown {
+    const v = at + this.valueAt + lane;
+    if (!this.refValues) return this.isFloat ? readFloat64Split(words, v, v + this.lanes) : loadWord(words, v);
+    const block = loadWord(words, v);
     return this.valueKind === 'bytes'
       ? readBlockBytes(this.views, block, MAX_VALUE_BYTES)
       : readBlockString(this.views, block, MAX_VALUE_BYTES);
   }
 
   /**
-   * A validated slot whose value block read TORN. That is expected when another
+   * A validated lane whose value block read TORN. That is expected when another
    * thread grew the memory and allocated the block past the end of this
    * thread's views (the caller then retries: afterFailedRead refreshes them);
    * with views that reach the allocator's top it is a bug, and throws. (Not
@@ -1265,65 +1298,56 @@ export class SharedFlatMap<K = string, V = unknown> implements Iterable<[K, V]> 
    */
   private checkViewsBehind(): void {
     if (this.views.bytes.length >= this.allocatedBytes()) {
-      throw new Error('flatshare internal error: a validated slot references an invalid arena block');
+      throw new Error('flatshare internal error: a validated lane references an invalid arena block');
     }
   }
 
   /** The user's value from a validated raw read (json: parse the text). */
   private finishValue(raw: unknown): unknown {
-    if (raw === TORN) throw new Error('flatshare internal error: a validated slot references an invalid arena block');
+    if (raw === TORN) throw new Error('flatshare internal error: a validated lane references an invalid arena block');
     return this.valueKind === 'json' && raw !== undefined ? JSON.parse(raw as string) : raw;
   }
 
-  /** The value of the slot this thread holds locked (FULL). */
+  /** The value of the lane this thread holds locked (FULL). */
   private readLockedValue(at: number): unknown {
     this.refreshViews();
-    return this.finishValue(this.readSlotValue(this.words, at));
+    return this.finishValue(this.readLaneValue(this.words, at, this.held.lane));
   }
 
   /**
-   * Write the prepared key (if the slot was EMPTY) and the value word(s) into
-   * the locked slot at `at` and release it as FULL. `v` is the number, or the
-   * index of the value's arena block. Returns the value block the slot
-   * referenced before (to be freed by the caller now that it is unlinked), or
-   * NULL_BLOCK.
+   * Write the prepared key (if the lane was EMPTY) and the value word(s) into
+   * the locked lane and release its bucket (bucket-write.ts putLane: staged in
+   * the writer record, committed, applied, so a thread killed half-way is
+   * rolled forward). `v` is the number, or the index of the value's arena
+   * block. Returns the value block the lane referenced before (to be freed by
+   * the caller now that it is unlinked), or NULL_BLOCK.
    */
   private writeEntry(at: number, v: number): number {
-    const words = this.words;
-    const rec = this.writerRec;
-    const seq = this.lockedSeq;
-    const state = seq & STATE_MASK;
-    // Stage the slot's whole new payload in the writer record (recovery.ts), then
-    // commit and apply it: a thread killed half-way is rolled forward.
+    const held = this.held;
+    const keyWords = this.keyWords;
+    const valueWords = this.valueWords;
     if (this.strKeys) {
-      words[stagedAt(rec, S_HASH)] = this.opHash;
-      words[stagedAt(rec, S_KEY_REF)] = state === EMPTY ? this.lockedKeyRef : (words[at + S_KEY_REF] as number);
+      keyWords[0] = this.opHash;
+      keyWords[1] = this.lockedKeyRef; // used only for an EMPTY lane: putLane keeps a lane's own key otherwise
     } else {
-      words[stagedAt(rec, S_KEY)] = this.opInt;
+      keyWords[0] = this.opInt;
     }
     let old = NULL_BLOCK;
-    if (this.refValues) {
-      if (state === FULL) old = words[at + this.valueAt] as number;
-      words[stagedAt(rec, this.valueAt)] = v;
-    } else if (this.isFloat) {
-      writeFloat64(words, stagedAt(rec, this.valueAt), v);
-    } else {
-      words[stagedAt(rec, this.valueAt)] = v;
-    }
-    // Publishes the key, the value (and the blocks they reference) and the FULL state together.
-    putLocked(words, rec, at, this.stride, seq, this.table.base, !ORDERED_PLAIN_LOADS);
+    if (this.refValues && held.state === LANE_FULL) old = this.words[at + this.valueAt + held.lane] as number;
+    if (this.isFloat) float64Words(v, valueWords);
+    else valueWords[0] = v;
+    // Publishes the key, the value (and the blocks they reference) and the lane's state together.
+    putLane(this.writeHost, this.table, held, keyWords, valueWords, !ORDERED_PLAIN_LOADS);
     this.lockedKeyRef = NULL_BLOCK;
     return old;
   }
 
   /**
-   * Release a lock without changing anything; gives back an EMPTY slot's
+   * Release a lock without changing anything; gives back an EMPTY lane's
    * insert budget and the key block allocated for it.
    */
-  private abortLock(at: number): void {
-    const seq = this.lockedSeq;
-    if ((seq & STATE_MASK) === EMPTY) Atomics.add(this.words, this.table.base + T_REMAINING, 1);
-    abortLocked(this.words, this.writerRec, at, seq);
+  private abortLock(_at: number): void {
+    abortLane(this.writeHost, this.table, this.held);
     if (this.lockedKeyRef !== NULL_BLOCK) {
       const block = this.lockedKeyRef;
       this.lockedKeyRef = NULL_BLOCK;
@@ -1332,144 +1356,86 @@ export class SharedFlatMap<K = string, V = unknown> implements Iterable<[K, V]> 
   }
 
   /**
-   * `lockSlot` for string keys (the key in opText / opKey, its hash in
-   * opHash): slots are matched by HASH, then by comparing the key block. On
-   * taking an EMPTY slot for an insert, the key block is allocated and filled
-   * under the lock (its index in `lockedKeyRef`), so a key that is already
-   * present costs no allocation. If that allocation fails the slot is
-   * restored and the error propagates: nothing changed. Exception: when it
-   * fails with ERR_FLATSHARE_FULL and the table holds tombstones (whose key
-   * blocks are otherwise only freed when a migration drops them), the writer
-   * rehashes once to free those blocks and retries; when the rehash finds no
-   * room for its new table, it frees them in place instead
-   * (`reclaimTombstoneKeys`) and retries once.
+   * `lockLane` for string keys (the key in opText / opKey, its hash in
+   * opHash): lanes are matched by HASH, then by comparing the key block
+   * (bucket-read.ts StringLaneMatcher). On taking an EMPTY lane for an insert,
+   * the key block is allocated and filled under the lock (its index in
+   * `lockedKeyRef`), so a key that is already present costs no allocation. If
+   * that allocation fails the bucket is restored and the error propagates:
+   * nothing changed. Exception: when it fails with ERR_FLATSHARE_FULL and the
+   * table holds tombstones (whose key blocks are otherwise only freed when a
+   * migration drops them), the writer rehashes once to free those blocks and
+   * retries; when the rehash finds no room for its new table, it frees them
+   * in place instead (`reclaimTombstoneKeys`) and retries once.
    */
-  private lockSlotStr(insert: boolean): number {
+  private lockLaneStr(insert: boolean): number {
     const hash = this.opHash;
     const text = this.opText;
+    const m = this.strMatch;
+    const held = this.held;
     let reclaimed = false;
     let rehashed = false;
     for (;;) {
       const epoch = this.enterGeneration();
-      const words = this.words;
+      m.hash = hash;
+      m.text = text;
+      m.packed = this.opPacked ? packedKey : undefined;
+      m.views = this.views;
       const table = this.table;
-      const stride = this.stride;
-      const capacity = table.capacity;
-      const rec = this.writerRec;
-      let slot = homeSlot(hash, capacity);
-      let attempt = 0;
-      probe: for (;;) {
-        const at = table.slots + slot * stride;
-        const seq = loadWord(words, at); // plain on x86, validated by the lock CAS (see lockSlot)
-        if ((seq & LOCKED) !== 0) {
-          this.pause(attempt++, 'a slot lock');
-          if (Atomics.load(words, H_EPOCH) !== epoch) break probe;
-          continue;
-        }
-        const state = seq & STATE_MASK;
-        if (state !== EMPTY) {
-          if (words[at + S_HASH] !== hash) {
-            if (++slot === capacity) slot = 0;
-            continue;
-          }
-          const ref = words[at + S_KEY_REF] as number;
-          const same = this.opPacked
-            ? blockEqualsPacked(words, ref, packedKey, text.length)
-            : blockEqualsString(this.views, ref, text, MAX_KEY_BYTES);
-          if (same < 0) {
-            // The key block lies beyond this thread's view: it was allocated after the
-            // buffer grew. Refresh the views and start over: `words` above is the old
-            // view, and probing on with it would find the block beyond it forever.
-            this.refreshViews();
-            break probe;
-          }
-          if (same === 0) {
-            if (++slot === capacity) slot = 0;
-            continue;
-          }
-        } else if (!insert) {
-          if (genOf(Atomics.load(words, H_EPOCH)) === genOf(epoch)) return -1;
-          break probe;
-        }
-        const outcome = this.tryLock(words, table, at, seq, epoch);
-        if (outcome === LOCK_LOST) continue;
-        if (outcome === LOCK_RESTART) break probe;
-        if (state === EMPTY) {
-          try {
-            const key = this.opKey as Prepared;
-            const block = allocateBlock(this.arenaHost, key.byteLength, key.tag);
-            if (this.opPacked) writeBlockPacked(this.words, block, packedKey, key.text.length);
-            else writeBlockString(this.views, block, key.text, key.tag);
-            this.lockedKeyRef = block;
-          } catch (error) {
-            Atomics.add(words, table.base + T_REMAINING, 1);
-            abortLocked(words, rec, at, seq);
-            const used = insertBudget(table.capacity) - Atomics.load(words, table.base + T_REMAINING);
-            const tombstones = used - Atomics.load(words, table.base + T_SIZE) > 0;
-            if (!tombstones || (error as { code?: string }).code !== ErrorCode.FULL) throw error;
-            // Tombstones still hold key blocks. A rehash frees them (releaseRetired) and the
-            // tombstones' slots too; then retry once.
-            if (!rehashed) {
-              rehashed = true;
-              if (this.tryRehash(epoch)) break probe;
-            }
-            // No room for a new table (a map at its maxBytes): free the blocks in place, which
-            // needs no room, and retry once.
-            if (reclaimed) throw error;
-            reclaimed = true;
-            if (this.reclaimTombstoneKeys(epoch) > 0) break probe;
-            throw error;
-          }
-        }
-        this.lockedSeq = seq;
-        return at;
+      const r = findLane(this.writeHost, table, epoch, hash, m.match, insert, held);
+      if (r === LANE_ABSENT) return -1;
+      if (r !== LANE_LOCKED) {
+        // The epoch moved, or a key block lies beyond this thread's view (it was allocated
+        // after the buffer grew): refresh the views and start over.
+        this.refreshViews();
+        continue;
       }
+      if (held.state === LANE_EMPTY) {
+        try {
+          const key = this.opKey as Prepared;
+          const block = allocateBlock(this.arenaHost, key.byteLength, key.tag);
+          if (this.opPacked) writeBlockPacked(this.words, block, packedKey, key.text.length);
+          else writeBlockString(this.views, block, key.text, key.tag);
+          this.lockedKeyRef = block;
+        } catch (error) {
+          const words = this.words;
+          abortLane(this.writeHost, table, held); // gives the unit of REMAINING back
+          const used = insertBudget(table.buckets, this.lanes) - Atomics.load(words, table.base + T_REMAINING);
+          const tombstones = used - Atomics.load(words, table.base + T_SIZE) > 0;
+          if (!tombstones || (error as { code?: string }).code !== ErrorCode.FULL) throw error;
+          // Tombstones still hold key blocks. A rehash frees them (releaseRetired) and the
+          // tombstones' lanes too; then retry once.
+          if (!rehashed) {
+            rehashed = true;
+            if (this.tryRehash(epoch)) continue;
+          }
+          // No room for a new table (a map at its maxBytes): free the blocks in place, which
+          // needs no room, and retry once.
+          if (reclaimed) throw error;
+          reclaimed = true;
+          if (this.reclaimTombstoneKeys(epoch) > 0) continue;
+          throw error;
+        }
+      }
+      return held.at;
     }
   }
 
   /**
-   * Find and lock the slot of `k` in the current table. With `insert`, an
-   * absent key gets the first EMPTY slot of its probe sequence, locked, with
-   * one unit of insert budget taken (starting a migration when there is none).
-   * Returns the seq word index of the locked slot (its pre-lock value is in
-   * `lockedSeq`), or -1 when `k` is absent and `insert` is false.
+   * Find and lock the lane of `k` in the current table (bucket-write.ts
+   * findLane). With `insert`, an absent key gets the first EMPTY lane on its
+   * chain, locked, with one unit of insert budget taken (starting a migration
+   * when there is none). Returns the SEQ word index of the locked bucket (the
+   * lane, its pre-lock SEQ and state in `held`), or -1 when `k` is absent and
+   * `insert` is false.
    */
-  private lockSlot(k: number, hash: number, insert: boolean): number {
+  private lockLane(k: number, hash: number, insert: boolean): number {
     for (;;) {
       const epoch = this.enterGeneration();
-      const words = this.words;
-      const table = this.table;
-      const stride = this.stride;
-      const capacity = table.capacity;
-      let slot = homeSlot(hash, capacity);
-      let attempt = 0;
-      probe: for (;;) {
-        const at = table.slots + slot * stride;
-        // A plain load on x86: the lock CAS below validates it (a stale word
-        // makes the CAS fail and the slot is read again).
-        const seq = loadWord(words, at);
-        if ((seq & LOCKED) !== 0) {
-          this.pause(attempt++, 'a slot lock');
-          if (Atomics.load(words, H_EPOCH) !== epoch) break probe;
-          continue;
-        }
-        const state = seq & STATE_MASK;
-        if (state !== EMPTY) {
-          if (words[at + S_KEY] !== k) {
-            if (++slot === capacity) slot = 0;
-            continue;
-          }
-        } else if (!insert) {
-          // Absent, provided table g was still current when we saw EMPTY.
-          if (genOf(Atomics.load(words, H_EPOCH)) === genOf(epoch)) return -1;
-          break probe;
-        }
-        const outcome = this.tryLock(words, table, at, seq, epoch);
-        if (outcome === LOCK_LOST) continue;
-        if (outcome === LOCK_RESTART) break probe;
-        this.lockedSeq = seq;
-        return at;
-      }
+      this.i32Match.key = k;
+      const r = findLane(this.writeHost, this.table, epoch, hash, this.i32Match.match, insert, this.held);
+      if (r === LANE_LOCKED) return this.held.at;
+      if (r === LANE_ABSENT) return -1;
     }
   }
 
@@ -1486,104 +1452,80 @@ export class SharedFlatMap<K = string, V = unknown> implements Iterable<[K, V]> 
 
   /**
    * Free the key blocks of the current table's tombstones in place, for an
-   * insert whose key block did not fit (lockSlotStr). Returns how many.
+   * insert whose key block did not fit (lockLaneStr). Returns how many.
    *
-   * Each one: lock the TOMBSTONE slot as any writer does (tryLock, so a
-   * migration or another writer makes it skip the slot), store NULL_BLOCK in
-   * KEY_REF, release it as a TOMBSTONE with a new seq, then free the block.
-   * A slot with NULL_BLOCK holds no key: every key compare (blocks.ts, the
-   * wasm probes) treats it as "no match" and steps past it, so the probe
-   * chains it is part of stay intact, and a later insert of its old key takes
-   * an EMPTY slot instead of reviving it.
+   * Each bucket with such tombstones: lock it as any writer does
+   * (tryLockBucket, so a migration or another writer makes it skip the
+   * bucket), store NULL_BLOCK in those lanes' KEY_REF, release it with a new
+   * SEQ, then free the blocks. A lane with NULL_BLOCK holds no key: every key
+   * compare (blocks.ts, the wasm probes) treats it as "no match" and steps
+   * past it, so the chains stay intact, and a later insert of its old key
+   * takes an EMPTY lane instead of reviving it.
    *
    * Readers: one that read the old KEY_REF may compare its key with the freed
-   * (maybe reused) block. "No match" is right, because the slot is a
-   * tombstone; "match" is followed by its seq validation, which the new seq
-   * fails. One that read NULL_BLOCK steps past. Writers CAS from the seq they
+   * (maybe reused) block. "No match" is right, because the lane is a
+   * tombstone; "match" is followed by its SEQ validation, which the new SEQ
+   * fails. One that read NULL_BLOCK steps past. Writers CAS from the SEQ they
    * read, so they fail the same way.
    *
    * A thread that dies holding such a lock has committed no intent, so
-   * recovery restores the old seq; KEY_REF may be NULL_BLOCK already, and the
-   * block, not yet freed, leaks (as a dead writer's blocks do: docs/design.md §9).
+   * recovery restores the old SEQ; KEY_REF may be NULL_BLOCK already, and the
+   * blocks, not yet freed, leak (as a dead writer's blocks do: docs/design.md §9).
    */
   private reclaimTombstoneKeys(epoch: number): number {
     const words = this.words;
     const table = this.table;
-    const stride = this.stride;
+    const lanes = this.lanes;
     const size = Atomics.load(words, table.base + T_SIZE);
     const remaining = Atomics.load(words, table.base + T_REMAINING);
     const [barrenEpoch, barrenSize, barrenRemaining] = this.barrenReclaim;
-    // The memo: the last scan of this table freed nothing and skipped no held slot, so
+    // The memo: the last scan of this table freed nothing and skipped no held bucket, so
     // every tombstone then had NULL_BLOCK, and such a tombstone matches no key, so it is
     // never revived. A tombstone with a block since then needs a delete since then, and
-    // each delete lowers SIZE. Only revivals raise SIZE again without taking an EMPTY slot
+    // each delete lowers SIZE. Only revivals raise SIZE again without taking an EMPTY lane
     // (which would lower REMAINING), and a revival needs a tombstone with a block, i.e. one
     // of those deletes: with SIZE and REMAINING unchanged, every tombstone made since has
     // been revived, and there is still nothing to free.
     if (epoch === barrenEpoch && size === barrenSize && remaining === barrenRemaining) return 0;
     let freed = 0;
-    // Slots a writer held while the scan passed, with a key block: a delete in progress
-    // releases one as a tombstone with its block, maybe after SIZE was read above.
+    // Buckets a writer held while the scan passed: a delete in progress releases a tombstone
+    // with its block, maybe after SIZE was read above.
     let skipped = 0;
-    for (let i = 0; i < table.capacity; i++) {
-      const at = table.slots + i * stride;
+    const blocks: number[] = [];
+    scan: for (let b = 0; b < table.buckets; b++) {
+      const at = bucketAt(table.first, b);
       const seq = Atomics.load(words, at);
       if ((seq & LOCKED) !== 0) {
-        if (Atomics.load(words, at + S_KEY_REF) !== NULL_BLOCK) skipped++;
+        skipped++;
         continue;
       }
-      if ((seq & STATE_MASK) !== TOMBSTONE) continue;
-      const block = Atomics.load(words, at + S_KEY_REF);
-      if (block === NULL_BLOCK) continue;
-      const outcome = this.tryLock(words, table, at, seq, epoch);
-      if (outcome === LOCK_RESTART) break; // the epoch moved: a migration frees them
-      if (outcome !== LOCK_TAKEN) {
-        skipped++; // another writer took it first (LOCK_LOST)
+      const tombs = tombstoneLanes(Atomics.load(words, at + B_META), lanes);
+      if (tombs === 0) continue;
+      let withBlock = 0;
+      for (let lane = 0; lane < lanes; lane++) {
+        if (((tombs >>> lane) & 1) !== 0 && Atomics.load(words, at + this.keyRefAt + lane) !== NULL_BLOCK) withBlock |= 1 << lane;
+      }
+      if (withBlock === 0) continue;
+      const outcome = tryLockBucket(this.writeHost, table, at, seq, epoch, false);
+      if (outcome === BUCKET_RESTART) break scan; // the epoch moved: a migration frees them
+      if (outcome !== BUCKET_TAKEN) {
+        skipped++; // another writer took it first (BUCKET_LOST)
         continue;
       }
-      Atomics.store(words, at + S_KEY_REF, NULL_BLOCK);
-      // The new seq makes every reader and writer that read the old KEY_REF fail validation.
-      Atomics.store(words, at, released(seq, TOMBSTONE));
+      blocks.length = 0;
+      for (let lane = 0; lane < lanes; lane++) {
+        if (((withBlock >>> lane) & 1) === 0) continue;
+        blocks.push(words[at + this.keyRefAt + lane] as number);
+        Atomics.store(words, at + this.keyRefAt + lane, NULL_BLOCK);
+      }
+      // The new SEQ makes every reader and writer that read the old KEY_REFs fail validation.
+      Atomics.store(words, at, released(seq, 0));
       clearLock(words, this.writerRec);
-      freeBlock(this.arenaHost, block);
-      freed++;
+      for (const block of blocks) freeBlock(this.arenaHost, block);
+      freed += blocks.length;
     }
     if (freed === 0 && skipped === 0) this.barrenReclaim = [epoch, size, remaining];
     return freed;
-  }
-
-  /**
-   * Try to lock the slot at `at` of `table` (generation of the STABLE `epoch`),
-   * whose unlocked seq word was `seq`. Shared by both key kinds' lock paths.
-   * - The lock intent goes into this thread's writer record first; the CAS
-   *   publishes it, and the locked word names this record (recovery.ts).
-   * - After the CAS the epoch is checked again: if a migration began, table g
-   *   is read-only, so the slot is restored unchanged (LOCK_RESTART).
-   * - Locking an EMPTY slot takes one unit of the table's insert budget; with
-   *   none left the slot is restored and a migration started (LOCK_RESTART).
-   * Returns LOCK_TAKEN (the slot is ours), LOCK_LOST (the CAS lost: look at
-   * the slot again) or LOCK_RESTART (start over from enterGeneration).
-   */
-  private tryLock(words: Int32Array, table: TableInfo, at: number, seq: number, epoch: number): number {
-    const rec = this.writerRec;
-    announceLock(words, rec, at, seq);
-    if (Atomics.compareExchange(words, at, seq, lockWord(this.recTag, seq)) !== seq) {
-      clearLock(words, rec); // no stale lock intent may outlive a failed attempt (recovery.ts)
-      return LOCK_LOST;
-    }
-    // After the locked CAS (a full fence on x86) a plain load on x86 reads the
-    // epoch as of the CAS or later: the argument of docs/design.md §3 holds.
-    if (loadWord(words, H_EPOCH) !== epoch) {
-      abortLocked(words, rec, at, seq);
-      return LOCK_RESTART;
-    }
-    if ((seq & STATE_MASK) === EMPTY && Atomics.sub(words, table.base + T_REMAINING, 1) <= 0) {
-      Atomics.add(words, table.base + T_REMAINING, 1);
-      abortLocked(words, rec, at, seq);
-      startMigration(this.migrationHost, epoch, false);
-      return LOCK_RESTART;
-    }
-    return LOCK_TAKEN;
   }
 
   /**
@@ -1657,15 +1599,21 @@ export class SharedFlatMap<K = string, V = unknown> implements Iterable<[K, V]> 
    * after a clear the key and value blocks of every entry.
    */
   private releaseRetired(words: Int32Array, old: TableInfo, clear: boolean): void {
-    const stride = this.stride;
-    for (let i = 0; i < old.capacity; i++) {
-      const at = old.slots + i * stride;
+    const lanes = this.lanes;
+    for (let b = 0; b < old.buckets; b++) {
+      const at = bucketAt(old.first, b);
       const seq = settledSeq(words, at, (attempt, what) => this.pause(attempt, what));
       if (seq === undefined) continue; // held by a thread that died: its blocks leak
-      const state = seq & STATE_MASK;
-      if (state === EMPTY || (state === FULL && !clear)) continue;
-      if (this.strKeys) freeBlock(this.arenaHost, words[at + S_KEY_REF] as number);
-      if (state === FULL && this.refValues) freeBlock(this.arenaHost, words[at + this.valueAt] as number);
+      const meta = Atomics.load(words, at + B_META);
+      const occupied = occupiedLanes(meta, lanes);
+      const tombs = tombstoneLanes(meta, lanes);
+      for (let lane = 0; lane < lanes; lane++) {
+        if (((occupied >>> lane) & 1) === 0) continue;
+        const tomb = ((tombs >>> lane) & 1) !== 0;
+        if (!tomb && !clear) continue;
+        if (this.strKeys) freeBlock(this.arenaHost, words[at + this.keyRefAt + lane] as number); // NULL_BLOCK (reclaimed): nothing
+        if (!tomb && this.refValues) freeBlock(this.arenaHost, words[at + this.valueAt + lane] as number);
+      }
     }
   }
 
@@ -1673,7 +1621,7 @@ export class SharedFlatMap<K = string, V = unknown> implements Iterable<[K, V]> 
   private afterFailedRead(attempt: number): void {
     if (genOf(Atomics.load(this.words, H_EPOCH)) !== this.gen) this.refreshTable();
     else if (this.views.bytes.length < this.allocatedBytes()) this.refreshViews(); // a block beyond the view
-    else this.pause(attempt, 'a slot lock (read)');
+    else this.pause(attempt, 'a bucket lock (read)');
   }
 
   /** The current generation, with the cached table refreshed to it. */
@@ -1693,11 +1641,11 @@ export class SharedFlatMap<K = string, V = unknown> implements Iterable<[K, V]> 
       const gen = genOf(Atomics.load(this.words, H_EPOCH));
       const info = readTableInfo(this.words, gen);
       if (genOf(Atomics.load(this.words, H_EPOCH)) !== gen) continue;
-      if (!viewCovers(this.words, info, this.stride)) this.refreshViews();
-      if (!viewCovers(this.words, info, this.stride)) continue;
+      if (!viewCovers(this.words, info)) this.refreshViews();
+      if (!viewCovers(this.words, info)) continue;
       this.table = info;
-      this.tableSlots = info.slots;
-      this.tableCapacity = info.capacity;
+      this.tableFirst = info.first;
+      this.tableBuckets = info.buckets;
       this.tableBase = info.base;
       this.gen = gen;
       return;
@@ -1711,29 +1659,25 @@ export class SharedFlatMap<K = string, V = unknown> implements Iterable<[K, V]> 
    * RETRY; a put before this thread has a writer record answers PUT_SLOW.
    */
   private warmUpWasm(): void {
-    const NO_GEN = -1; // no table has it: every probe answers RETRY before it reads a slot's key
-    const WARM_UP_CAPACITY = 2; // the int32 probes' table: 2 slots from word 0
-    const stride = this.stride;
-    const ws = this.wstr;
-    if (ws !== undefined) {
-      if (this.refValues) warmUp(() => ws.findStr(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, stride, NO_GEN));
-      else if (this.isFloat) warmUp(() => ws.getStrF64(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, stride, NO_GEN));
-      else warmUp(() => ws.getStrI32(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, stride, NO_GEN));
-    }
-    if (this.fastDelStr) {
-      // putStrI32 and deleteStr share a signature (one wrapper); putStrF64 has its own.
-      const w = this.wput;
-      warmUp(() => w.deleteStr(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, NO_GEN, 0, NULL_BLOCK));
-      if (this.fastPutStr && this.isFloat) warmUp(() => w.putStrF64(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, NO_GEN, 0, NULL_BLOCK));
-    }
-    if (!this.fastPut) return; // the other kinds call wasm only in migrations
+    const NO_GEN = -1; // no table has it: every probe answers RETRY, every put SLOW, before they touch a lane
+    const WARM_UP_BUCKETS = 1; // the probes' table: the bucket at word 0 (the header), read only
+    const lanes = this.lanes;
     const r = this.wasm;
     const w = this.wput;
+    if (this.fastDelStr) {
+      if (this.refValues) warmUp(() => r.findStr(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, WARM_UP_BUCKETS, lanes, NO_GEN));
+      else if (this.isFloat) warmUp(() => r.getStrF64(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, WARM_UP_BUCKETS, NO_GEN));
+      else warmUp(() => r.getStrI32(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, WARM_UP_BUCKETS, NO_GEN));
+      warmUp(() => w.deleteStr(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, lanes, 0, 0, NO_GEN, 0));
+      // putStrI32 and putStrF64 share a signature (one wrapper).
+      if (this.fastPutStr) warmUp(() => w.putStrI32(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, NO_GEN, 0, NULL_BLOCK));
+    }
+    if (!this.fastPut) return; // the other kinds call wasm only in migrations
     if (this.isFloat) {
-      warmUp(() => r.getF64(0, 0, 0, WARM_UP_CAPACITY, NO_GEN));
+      warmUp(() => r.getF64(0, 0, 0, WARM_UP_BUCKETS, NO_GEN));
       warmUp(() => w.putF64(0, 0, 0, 0, 0, NO_GEN, 0));
     } else {
-      warmUp(() => r.getI32(0, 0, 0, WARM_UP_CAPACITY, NO_GEN));
+      warmUp(() => r.getI32(0, 0, 0, WARM_UP_BUCKETS, NO_GEN));
       warmUp(() => w.putI32(0, 0, 0, 0, 0, NO_GEN, 0));
     }
   }
@@ -1741,12 +1685,12 @@ export class SharedFlatMap<K = string, V = unknown> implements Iterable<[K, V]> 
   private makeMigrationHost(): MigrationHost {
     // eslint-disable-next-line @typescript-eslint/no-this-alias
     const map = this;
-    const hashMode = this.strKeys ? HASH_STORED : HASH_MURMUR3_INT;
+    const hashMode = this.strKeys ? COPY_HASH_STORED : COPY_HASH_MURMUR3_INT;
     const arenaBlocks = this.strKeys || this.refValues;
     return {
       memory: this.memory,
-      slotInts: this.stride,
-      initialCapacity: Atomics.load(this.words, H_INITIAL_CAPACITY),
+      g: this.g,
+      initialBuckets: Atomics.load(this.words, H_INITIAL_BUCKETS),
       arenaBlocks,
       get writerRecord() {
         return map.writerRec;
@@ -1757,15 +1701,15 @@ export class SharedFlatMap<K = string, V = unknown> implements Iterable<[K, V]> 
       pause: (attempt, what) => map.pause(attempt, what),
       words: () => map.words,
       refreshWords: () => map.refreshViews(),
+      // Column 0 of a lane: the HASH (string keys) or the key (int32 keys).
       hashAt: this.strKeys
-        ? (words, at) => words[at + S_HASH] as number
+        ? (words, at, lane) => words[at + B_LANES + lane] as number
         : this.murmurInline
-          ? (words, at) => fmix32((words[at + S_KEY] as number) ^ map.murmurSeed)
-          : (words, at) => map.hasher.hashInt(words[at + S_KEY] as number),
+          ? (words, at, lane) => fmix32((words[at + B_LANES + lane] as number) ^ map.murmurSeed)
+          : (words, at, lane) => map.hasher.hashInt(words[at + B_LANES + lane] as number),
       copyRange:
         this.strKeys || this.murmurInline
-          ? (old, next, first, end) =>
-              map.wput.copyRange(old.slots, first, end, next.slots, next.capacity, next.base, hashMode)
+          ? (old, next, first, end) => map.wput.copyBuckets(old.first, first, end, next.first, next.buckets, next.base, hashMode)
           : undefined,
       copyStoppedAt: () => map.wput.stoppedAt(),
       releaseRetired: arenaBlocks ? (words, old, clear) => map.releaseRetired(words, old, clear) : undefined,
@@ -1776,7 +1720,7 @@ export class SharedFlatMap<K = string, V = unknown> implements Iterable<[K, V]> 
     // eslint-disable-next-line @typescript-eslint/no-this-alias
     const map = this;
     return {
-      slotInts: this.stride,
+      g: this.g,
       refreshWords: () => map.refreshViews(),
       helpMigration: () => {
         map.beginWrite();
@@ -1818,27 +1762,49 @@ export class SharedFlatMap<K = string, V = unknown> implements Iterable<[K, V]> 
     return Atomics.load(this.words, H_ALLOC_TOP) * INT_BYTES;
   }
 
-  private makeIterationHost(): IterationHost {
+  private makeIterationHost(): BucketIterationHost {
     // eslint-disable-next-line @typescript-eslint/no-this-alias
     const map = this;
+    const keyAt = B_LANES; // column 0: the key (int32 keys) or the HASH (string keys)
     return {
-      slotInts: this.stride,
+      g: this.g,
       snapshot: () => {
         map.refreshViews();
         map.currentGen();
         return { words: map.words, gen: map.gen, table: map.table };
       },
       hashAt: this.strKeys
-        ? (words, at) => Atomics.load(words, at + S_HASH)
-        : (words, at) => map.hasher.hashInt(Atomics.load(words, at + S_KEY)),
+        ? (words, at, lane) => Atomics.load(words, at + keyAt + lane)
+        : (words, at, lane) => map.hasher.hashInt(Atomics.load(words, at + keyAt + lane)),
       readKey: this.strKeys
-        ? (words, at) => readBlockString(map.views, Atomics.load(words, at + S_KEY_REF), MAX_KEY_BYTES)
-        : (words, at) => Atomics.load(words, at + S_KEY),
-      readValue: (words, at) => {
-        if (map.refValues) return map.readSlotValue(words, at);
-        return map.isFloat ? readFloat64Atomic(words, at + map.valueAt) : Atomics.load(words, at + map.valueAt);
+        ? (words, at, lane) => readBlockString(map.views, Atomics.load(words, at + map.keyRefAt + lane), MAX_KEY_BYTES)
+        : (words, at, lane) => Atomics.load(words, at + keyAt + lane),
+      readValue: (words, at, lane) => {
+        if (map.refValues) return map.readLaneValue(words, at, lane);
+        const v = at + map.valueAt + lane;
+        return map.isFloat ? readFloat64Atomic(words, v, v + map.lanes) : Atomics.load(words, v);
       },
       finishValue: (raw) => (map.refValues ? map.finishValue(raw) : raw),
+    };
+  }
+
+  /** What the bucket write steps (bucket-write.ts) need from this instance: read through getters, since views and the writer record change. */
+  private makeWriteHost(): BucketWriteHost {
+    // eslint-disable-next-line @typescript-eslint/no-this-alias
+    const map = this;
+    return {
+      get words() {
+        return map.words;
+      },
+      g: this.g,
+      get rec() {
+        return map.writerRec;
+      },
+      get tag() {
+        return map.recTag;
+      },
+      pause: (attempt, what) => map.pause(attempt, what),
+      budgetExhausted: (epoch) => startMigration(map.migrationHost, epoch, false),
     };
   }
 }
@@ -1846,16 +1812,11 @@ export class SharedFlatMap<K = string, V = unknown> implements Iterable<[K, V]> 
 /** This thread's id (threadId + 1 names it in shared words; the main thread is 0). */
 import { threadId as currentThreadId } from 'node:worker_threads';
 
-/** Outcomes of SharedFlatMap.tryLock. */
-const LOCK_TAKEN = 0; // the slot is locked by this thread
-const LOCK_LOST = 1; // another thread changed the seq word first: look at the slot again
-const LOCK_RESTART = 2; // the epoch moved or a migration was started: start over
-
 const f64 = new Float64Array(1);
 const f64Words = new Int32Array(f64.buffer);
-function readFloat64Atomic(words: Int32Array, index: number): number {
-  f64Words[0] = Atomics.load(words, index);
-  f64Words[1] = Atomics.load(words, index + 1);
+function readFloat64Atomic(words: Int32Array, low: number, high: number): number {
+  f64Words[0] = Atomics.load(words, low);
+  f64Words[1] = Atomics.load(words, high);
   return f64[0] as number;
 }
 
@@ -1893,10 +1854,11 @@ let attaching: OpenedMap | undefined;
  */
 function createMap(options: SharedFlatMapOptions): OpenedMap {
   const parsed = parseOptions(options);
-  const slotWords = slotInts(parsed.keys, parsed.values);
-  // Presized: exactly capacity / 0.8 slots; the default: a power of two, like the tables it grows into.
-  const capacity = options.capacity === undefined ? grownCapacityFor(parsed.capacity) : capacityFor(parsed.capacity);
-  const tableInts = tableRegionInts(capacity, slotWords);
+  const laneWords = laneInts(parsed.keys, parsed.values);
+  const lanes = bucketGeometry(parsed.keys, parsed.values).lanes;
+  // The fewest buckets that hold `capacity` entries at the maximum load (the default 64 as well).
+  const buckets = bucketsFor(parsed.capacity, lanes);
+  const tableInts = tableRegionInts(buckets);
   const initialBytes = (FIXED_INTS + tableInts) * INT_BYTES;
   if (initialBytes > parsed.maxBytes) {
     throw new FlatshareRangeError(
@@ -1907,11 +1869,11 @@ function createMap(options: SharedFlatMapOptions): OpenedMap {
   const memory = createSharedMemory(initialBytes, parsed.maxBytes);
   const views = makeViews(memory.buffer);
   const words = views.words;
-  writeHeader(words, parsed, slotWords, capacity);
+  writeHeader(words, parsed, laneWords, buckets);
   const base = FIXED_INTS;
   Atomics.store(words, H_ALLOC_TOP, base + tableInts);
-  writeTableInfo(words, 0, base, capacity);
-  initTableHeader(words, base, 0, insertBudget(capacity));
+  writeTableInfo(words, 0, base, buckets);
+  initTableHeader(words, base, 0, insertBudget(buckets, lanes));
   // Publishes the header and table 0 to any thread that attaches later.
   Atomics.store(words, H_EPOCH, makeEpoch(0, PHASE_STABLE));
   return { memory, views, keys: parsed.keys, values: parsed.values, hasher: parsed.hasher, waitTimeoutMs: parsed.waitTimeoutMs };
@@ -1942,10 +1904,11 @@ function parseOptions(options: unknown): ParsedOptions {
     );
   }
   const capacity = o.capacity ?? DEFAULT_CAPACITY;
-  if (typeof capacity !== 'number' || !Number.isInteger(capacity) || capacity < 0 || insertBudget(MAX_CAPACITY) < capacity) {
+  const most = insertBudget(MAX_BUCKETS, bucketGeometry(keys as KeyKind, values as ValueKind).lanes);
+  if (typeof capacity !== 'number' || !Number.isInteger(capacity) || capacity < 0 || most < capacity) {
     throw new FlatshareRangeError(
       ErrorCode.OPTIONS,
-      `options.capacity must be an integer in [0, ${insertBudget(MAX_CAPACITY)}]; got ${describe(capacity)}`,
+      `options.capacity must be an integer in [0, ${most}]; got ${describe(capacity)}`,
     );
   }
   const maxBytes = o.maxBytes ?? DEFAULT_MAX_BYTES;
@@ -1970,14 +1933,14 @@ function parseOptions(options: unknown): ParsedOptions {
   };
 }
 
-function writeHeader(words: Int32Array, o: ParsedOptions, slotWords: number, capacity: number): void {
+function writeHeader(words: Int32Array, o: ParsedOptions, laneWords: number, buckets: number): void {
   Atomics.store(words, H_MAGIC, MAGIC);
   Atomics.store(words, H_LAYOUT_VERSION, LAYOUT_VERSION);
   Atomics.store(words, H_KEY_KIND, KeyKindCode[o.keys]);
   Atomics.store(words, H_VALUE_KIND, ValueKindCode[o.values]);
-  Atomics.store(words, H_SLOT_INTS, slotWords);
+  Atomics.store(words, H_LANE_INTS, laneWords);
   Atomics.store(words, H_MAX_INTS, o.maxBytes / INT_BYTES);
-  Atomics.store(words, H_INITIAL_CAPACITY, capacity);
+  Atomics.store(words, H_INITIAL_BUCKETS, buckets);
   Atomics.store(words, H_HASHER_SEED, o.hasher.seed | 0);
   const id = utf8.encode(o.hasher.id);
   Atomics.store(words, H_HASHER_ID_BYTES, id.length);

@@ -1,31 +1,32 @@
 /**
- * One table: a region of TABLE_HEADER_INTS words followed by `capacity` slots
- * of SLOT_INTS words, open addressing with linear probing.
+ * One table: a region of TABLE_HEADER_INTS words followed by `buckets`
+ * cache-line buckets of lanes (bucket.ts: the bucket, its lanes and the
+ * seqlock protocol), then the migration chunk states.
  *
- * Capacity: any number of slots from MIN_CAPACITY to MAX_CAPACITY, not only
+ * Size: any number of buckets from MIN_BUCKETS to MAX_BUCKETS, not only
  * powers of two, so a presized table holds its entries at the maximum load
- * (layout.ts, capacityFor) instead of up to twice the slots.
+ * (layout.ts bucketsFor).
  *
- * Home slot: floor(hash * capacity / 2^32), the high word of the 64-bit
- * product of the unsigned 32-bit hash and the capacity (`homeSlot`; the wasm
- * probes compute it with one i64.mul). For a power-of-two capacity 2^b that
- * is the top b bits of the hash, as in layouts 1-4. Like the top bits, it
- * keeps tables of every size in the same hash order: it never decreases as
- * the hash grows, and slot i of a table covers the hashes
- * [slotStart(i), slotStart(i + 1)). Weakly consistent iteration relies on
- * this (iterator.ts).
+ * Home bucket: floor(hash * buckets / 2^32), the high word of the 64-bit
+ * product of the unsigned 32-bit hash and the bucket count (`homeSlot`; the
+ * wasm probes compute it with one i64.mul). For a power-of-two count 2^b that
+ * is the top b bits of the hash. It keeps tables of every size in the same
+ * hash order: it never decreases as the hash grows, and bucket i covers the
+ * hashes [slotStart(i), slotStart(i + 1)). Weakly consistent iteration relies
+ * on this (bucket-iterator.ts).
  *
- * Probe sequence: home, home+1, ... wrapping from slot capacity - 1 to 0. A probe for a key
- * stops at the key's slot or at the first EMPTY slot. Deletes leave TOMBSTONEs
- * that keep their key, so probe chains stay intact; migration drops them. (A
- * string TOMBSTONE's key block can be reclaimed at the arena limit: its KEY_REF
- * becomes NULL_BLOCK, which matches no key; shared-flat-map.ts
+ * Chain: home, home+1, ... wrapping from the last bucket to 0; a walk goes on
+ * past a bucket only while it has OVERFLOW (bucket.ts). Deletes leave
+ * TOMBSTONE lanes that keep their key, so chains stay intact; migration drops
+ * them. (A string TOMBSTONE's key block can be reclaimed at the arena limit:
+ * its KEY_REF becomes NULL_BLOCK, which matches no key; shared-flat-map.ts
  * reclaimTombstoneKeys.)
  */
 import {
   H_TABLE_DESC,
   TABLE_DESC_BASE,
-  TABLE_DESC_CAPACITY,
+  TABLE_DESC_BUCKETS,
+  TABLE_BUCKET_INTS,
   TABLE_DESC_INTS,
   TABLE_HEADER_INTS,
   T_REMAINING,
@@ -37,10 +38,10 @@ import {
 export interface TableInfo {
   /** Word index of the table region (its header). */
   base: number;
-  /** Word index of slot 0. */
-  slots: number;
-  /** Slots: MIN_CAPACITY .. MAX_CAPACITY, any number (home slot: homeSlot). */
-  capacity: number;
+  /** Word index of bucket 0 (its SEQ word). */
+  first: number;
+  /** Buckets: MIN_BUCKETS .. MAX_BUCKETS, any number (home bucket: homeSlot). */
+  buckets: number;
 }
 
 /** Word index of the descriptor of generation `gen`'s table. */
@@ -91,21 +92,21 @@ export function slotStart(slot: number, capacity: number): number {
 export function readTableInfo(words: Int32Array, gen: number): TableInfo {
   const desc = descriptorAt(gen);
   const base = Atomics.load(words, desc + TABLE_DESC_BASE);
-  const capacity = Atomics.load(words, desc + TABLE_DESC_CAPACITY);
-  return { base, slots: base + TABLE_HEADER_INTS, capacity };
+  const buckets = Atomics.load(words, desc + TABLE_DESC_BUCKETS);
+  return { base, first: base + TABLE_HEADER_INTS, buckets };
 }
 
 /** The words of generation `gen`'s table region (readTableInfo's caveat applies). */
-export function tableRegionOf(words: Int32Array, slotInts: number, gen: number): { base: number; ints: number } {
+export function tableRegionOf(words: Int32Array, gen: number): { base: number; ints: number } {
   const table = readTableInfo(words, gen);
-  return { base: table.base, ints: tableRegionInts(table.capacity, slotInts) };
+  return { base: table.base, ints: tableRegionInts(table.buckets) };
 }
 
 /** Publish the descriptor of generation `gen`'s table (done before the epoch store that makes it visible). */
-export function writeTableInfo(words: Int32Array, gen: number, base: number, capacity: number): void {
+export function writeTableInfo(words: Int32Array, gen: number, base: number, buckets: number): void {
   const desc = descriptorAt(gen);
   Atomics.store(words, desc + TABLE_DESC_BASE, base);
-  Atomics.store(words, desc + TABLE_DESC_CAPACITY, capacity);
+  Atomics.store(words, desc + TABLE_DESC_BUCKETS, buckets);
 }
 
 /** Initialize a table region's header: entries already in it and inserts it still accepts. */
@@ -115,6 +116,6 @@ export function initTableHeader(words: Int32Array, base: number, size: number, r
 }
 
 /** True when the `words` view covers the whole table. */
-export function viewCovers(words: Int32Array, info: TableInfo, slotInts: number): boolean {
-  return info.capacity > 0 && info.slots + info.capacity * slotInts <= words.length && info.base >= 0;
+export function viewCovers(words: Int32Array, info: TableInfo): boolean {
+  return info.buckets > 0 && info.first + info.buckets * TABLE_BUCKET_INTS <= words.length && info.base >= 0;
 }

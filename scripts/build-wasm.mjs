@@ -23,7 +23,6 @@ const FEATURES = { threads: true, simd: true };
  * runs it; lib/wasm/read-path.ts picks it by ORDERED_PLAIN_LOADS.
  */
 export const DERIVED = {
-  'read-int32-tso': { from: 'read-int32', transform: plainPayloadLoads },
   'read-bucket-tso': { from: 'read-bucket', transform: (wat) => noFences(plainPayloadLoads(wat)) },
 };
 

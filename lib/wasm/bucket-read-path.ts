@@ -27,8 +27,43 @@ import { ORDERED_PLAIN_LOADS } from '../seqlock.js';
 import { compiledOnce, instantiateOver, type SharedWasmMemory, type WasmModule } from './api.js';
 import { WASM_BASE64 as TSO_WASM_BASE64 } from './read-bucket-tso.wasm.js';
 import { WASM_BASE64 as STRICT_WASM_BASE64 } from './read-bucket.wasm.js';
-import type { ReadPathBuild } from './read-path.js';
-import type { PackedKeyArgs } from './read-string-path.js';
+
+/** getI32 / getStrI32: the key is absent (2^32, never an int32 value). */
+export const READ_MISS = 2 ** 32;
+/** getI32 / getStrI32: retry (a writer holds the bucket, or the generation moved; 2^33). */
+export const READ_RETRY = 2 ** 33;
+/** getF64 / getStrF64 results. */
+export const STATUS_MISS = 0;
+export const STATUS_HIT = 1;
+export const STATUS_RETRY = 2;
+
+/** Longest key (UTF-16 code units, all <= 0xFF) the string functions compare: 8 packed words. */
+export const KEY_MAX_UNITS = 32;
+/** findStr: absent (validated). */
+export const FIND_MISS = 0;
+/** findStr: retry (a writer held a bucket, the generation moved, or a stale table). */
+export const FIND_RETRY = -1;
+
+/**
+ * A string key as every wasm string-key function takes it (read-bucket.wat,
+ * write-bucket.wat): its hash, its key block header (n << BLOCK_TAG_BITS |
+ * TAG_LATIN1) and its packed words (strings.ts PackedKey; unused ones 0).
+ */
+export type PackedKeyArgs = [
+  hash: number,
+  header: number,
+  w0: number,
+  w1: number,
+  w2: number,
+  w3: number,
+  w4: number,
+  w5: number,
+  w6: number,
+  w7: number,
+];
+
+/** The two builds of read-bucket.wat: plain payload loads and no fences (x86-64), or atomic loads and fences. */
+export type ReadPathBuild = 'tso' | 'strict';
 
 /** Lanes a bucket has in the maps getI32 serves (int32 keys, int32 values); its code assumes it. */
 export const I32_BUCKET_LANES = 7;

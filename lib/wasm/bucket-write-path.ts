@@ -15,7 +15,7 @@
  */
 import { compiledOnce, instantiateOver, type SharedWasmMemory, type WasmModule } from './api.js';
 import { WASM_BASE64 } from './write-bucket.wasm.js';
-import type { PackedKeyArgs } from './read-string-path.js';
+import type { PackedKeyArgs } from './bucket-read-path.js';
 
 /** put results. */
 export const PUT_SLOW = 0;
