@@ -21,6 +21,7 @@ import { SmokeCheckError, log, measureAll } from './measure.js';
 import { Prng, distinctKeys, sampleKeys, shuffled } from './prng.js';
 import { runStringBytes, runStringTiming } from './string-case.js';
 import type { BytesConfig, BytesOutput, BytesRow, CaseConfig, CaseOutput, ChildConfig } from './types.js';
+import { TABLE_BUCKET_INTS } from '../lib/layout.js';
 import {
   deleteFlatshare,
   deleteMap,
@@ -169,7 +170,7 @@ function runBytes(config: BytesConfig): Omit<BytesOutput, 'stringRows'> {
     }
     if (presized.size !== size || grown.size !== size) throw new SmokeCheckError(`bytes: size ${presized.size}/${grown.size} != ${size}`);
     const internals = SharedFlatMap.unsafeExposeInternals(grown as SharedFlatMap<unknown, unknown>);
-    const tableBytes = (internals.table.slots - internals.table.base + internals.table.capacity * internals.slotInts) * 4;
+    const tableBytes = (internals.table.first - internals.table.base + internals.table.buckets * TABLE_BUCKET_INTS) * 4;
     const presizedBytes = presized.handle.memory.buffer.byteLength;
     const grownBytes = grown.handle.memory.buffer.byteLength;
     rows.push({

@@ -357,11 +357,12 @@ async function runMigration(config: MigrationConfig): Promise<MigrationOutput> {
 
   // Grown from the default capacity, like a map filled at start-up.
   const f = makeFixture(config.keyType, config.size, config.seed);
-  const capacity = SharedFlatMap.unsafeExposeInternals(f.map as SharedFlatMap<unknown, unknown>).table.capacity;
-  const needed = insertBudget(capacity) - f.map.size + MIGRATION_APPROACH;
+  const { table, g } = SharedFlatMap.unsafeExposeInternals(f.map as SharedFlatMap<unknown, unknown>);
+  const capacity = table.buckets * g.lanes; // lanes
+  const needed = insertBudget(table.buckets, g.lanes) - f.map.size + MIGRATION_APPROACH;
   const extraSab = new SharedArrayBuffer(needed * 4);
   new Int32Array(extraSab).set(distinctKeys(new Prng(config.seed ^ 0xe7), needed, new Set(f.ints)));
-  log(`migration: ${config.size} entries in ${capacity} slots; the writer inserts up to ${needed} new keys`);
+  log(`migration: ${config.size} entries in ${capacity} lanes; the writer inserts up to ${needed} new keys`);
   const { workers } = await startPool(f, { count: 2, seed: config.seed, lookups: lookupsFor(config.size), lmdbPath: null, broker: null, extraKeys: extraSab });
   try {
     const [reader, writer] = workers as [PoolWorker, PoolWorker];

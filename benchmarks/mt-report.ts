@@ -148,7 +148,7 @@ function pct(p: Percentiles | undefined): string {
 export function migrationTable(m: MigrationOutput): string {
   if (m.unsupported !== undefined) return `${m.keyType} keys: ${m.unsupported}`;
   return [
-    `${sizeLabel(m.size)} ${m.keyType} entries; the writer inserted ${m.inserted.toLocaleString('en-US')} new keys; the table grew from ${m.capacityBefore.toLocaleString('en-US')} to ${m.capacityAfter.toLocaleString('en-US')} slots, and the set() that migrated it took ${fmt(m.migrationMs, 1)} ms in the writer.`,
+    `${sizeLabel(m.size)} ${m.keyType} entries; the writer inserted ${m.inserted.toLocaleString('en-US')} new keys; the table grew from ${m.capacityBefore.toLocaleString('en-US')} to ${m.capacityAfter.toLocaleString('en-US')} lanes, and the set() that migrated it took ${fmt(m.migrationMs, 1)} ms in the writer.`,
     '',
     '| reader phase | p50 µs | p99 µs | p99.9 µs | max µs | gets |',
     '|---|---:|---:|---:|---:|---:|',

@@ -404,8 +404,13 @@ function migrateRead(): void {
  */
 function migrateWrite(approach: number): void {
   const extra = materializeKeys(keyType, new Int32Array(data.extraKeys));
-  const before = SharedFlatMap.unsafeExposeInternals(map as SharedFlatMap<unknown, unknown>).table.capacity;
-  const budget = insertBudget(before);
+  const lanesOf = (): number => {
+    const { table, g } = SharedFlatMap.unsafeExposeInternals(map as SharedFlatMap<unknown, unknown>);
+    return table.buckets * g.lanes;
+  };
+  const { table, g } = SharedFlatMap.unsafeExposeInternals(map as SharedFlatMap<unknown, unknown>);
+  const before = lanesOf();
+  const budget = insertBudget(table.buckets, g.lanes);
   let i = 0;
   Atomics.store(ctl, CTL_PHASE, PHASE_INSERTING);
   const firstTimed = Math.max(0, budget - map.size - approach);
@@ -418,7 +423,7 @@ function migrateWrite(approach: number): void {
     map.set(extra[i] as Key, keys.length + i);
     const d = performance.now() - t;
     if (d > migrationMs) migrationMs = d;
-    if ((i & 63) === 0 || d > 1) after = SharedFlatMap.unsafeExposeInternals(map as SharedFlatMap<unknown, unknown>).table.capacity;
+    if ((i & 63) === 0 || d > 1) after = lanesOf();
   }
   Atomics.store(ctl, CTL_PHASE, PHASE_AFTER);
   if (after === before) throw new Error(`migration writer: ${i} inserts did not resize the table (capacity ${before})`);

@@ -33,6 +33,7 @@ import {
   type StringWorkload,
 } from './string-workloads.js';
 import type { HasherName, ReadPath, StringBytesRow, StringCaseConfig, StringCaseOutput, StringValueKind } from './types.js';
+import { TABLE_BUCKET_INTS } from '../lib/layout.js';
 
 /** Same constants as case.ts (int32 keys), so the two families are comparable. */
 const BATCH = 1000;
@@ -211,7 +212,7 @@ export function runStringBytes(sizes: readonly number[], seed: number): StringBy
       if (presized.get(k) !== values[i] || grown.get(k) !== values[i]) throw new SmokeCheckError(`string bytes: wrong value for ${k}`);
     }
     const internals = SharedFlatMap.unsafeExposeInternals(grown as SharedFlatMap<unknown, unknown>);
-    const tableBytes = (internals.table.slots - internals.table.base + internals.table.capacity * internals.slotInts) * 4;
+    const tableBytes = (internals.table.first - internals.table.base + internals.table.buckets * TABLE_BUCKET_INTS) * 4;
     const kb = keyBytes / size;
     const vb = valueBytes / size;
     const presizedBytes = presized.handle.memory.buffer.byteLength;

@@ -7,7 +7,7 @@
  *    STABLE(g) -> ALLOCATING(g). Only that writer proceeds; others wait.
  * 2. It sizes the new table from the live count (room for twice the live
  *    entries at the maximum load, rounded up to a power of two by
- *    layout.ts grownCapacityFor; at least the initial capacity, so a table
+ *    grownBuckets: the exact bucket count; at least the initial table, so a table
  *    full of tombstones is rehashed at the same size; and room for one more
  *    insert per writer that announces generation g: memory.ts
  *    writersAnnouncing, read before SIZE), takes a retired
@@ -15,23 +15,23 @@
  *    the buffer), zeroes a reused region, writes
  *    TABLE_DESC[(g+1) & 1], resets the cursor, stores COPYING(g) and lets go
  *    of the control. At maxBytes, when that table does not fit, it takes the
- *    largest one that does (fittingCapacity; it may be smaller than table g)
+ *    largest one that does (fittingBuckets; it may be smaller than table g)
  *    if that leaves minFitHeadroom(live, inFlight) inserts of room, and waits
  *    up to PINNED_REGION_WAIT_MS for a retired region a writer of an older
  *    generation is still in when that one would fit. If nothing fits it
  *    restores STABLE(g) and throws ERR_FLATSHARE_FULL: nothing changed.
- * 3. Every writer that sees COPYING(g) helps. Chunks of MIGRATION_CHUNK_SLOTS
- *    old slots are handed out by the tagged cursor (a hint), and owned through
+ * 3. Every writer that sees COPYING(g) helps. Chunks of MIGRATION_CHUNK_BUCKETS
+ *    old buckets are handed out by the tagged cursor (a hint), and owned through
  *    the old table's CHUNK_STATE words: CAS 0 -> CHUNK_CLAIMED | tag, copy,
  *    store CHUNK_DONE | entries. A helper that throws (the hasher runs on every
  *    copied key) or dies leaves its chunk unclaimed again (it unclaims it
  *    itself, or recovery does), and a helper that runs out of cursor chunks
  *    scans the chunk states for unclaimed ones. Redoing a chunk is safe:
- *    a copy locks its new slot like a write (lock word with the owner tag,
- *    INTENT_COPY with the payload, so recovery rolls a dead copier forward),
- *    and an entry whose payload words are already in the new table is not
- *    copied again.
- *    Copying reads an old slot only while it is unlocked. A writer that locked
+ *    a copy locks its new bucket like a write (bucket-copy.ts: lock word with
+ *    the owner tag, INTENT_COPY with the lane's words, so recovery rolls a
+ *    dead copier forward), and an entry whose key words are already in the
+ *    new table is not copied again.
+ *    Copying reads an old bucket only while it is unlocked. A writer that locked
  *    it before the phase left STABLE finishes first (it saw STABLE after its
  *    lock CAS, so the migrator's later load sees the lock or its release); a
  *    writer that locks it later sees the phase and backs out without writing.
@@ -44,18 +44,18 @@
  * Readers are not involved: they keep reading table g until their generation
  * check sees g+1, then re-probe in table g+1.
  *
- * Invariants: the new table is written only by helpers, each slot claimed by
- * one CAS EMPTY -> locked, and nobody reads it before the flip; every key of
+ * Invariants: the new table is written only by helpers, each lane taken under
+ * its bucket's lock, and nobody reads it before the flip; every key of
  * table g appears exactly once in table g+1 (keys are unique in g, each old
- * slot belongs to exactly one chunk, one helper at a time owns a chunk, and a
+ * bucket belongs to exactly one chunk, one helper at a time owns a chunk, and a
  * redo skips entries already copied).
  *
- * Waiting (for a locked old slot, a locked new slot, the control, or the
+ * Waiting (for a locked old bucket, a locked new bucket, the control, or the
  * flip) goes through `host.pause`, which is bounded and repairs DEAD threads
  * (recovery.ts).
  *
  * `clear()` is a migration that copies nothing: ALLOCATING(g), a fresh table
- * of the initial capacity (at maxBytes, the largest that fits if the initial
+ * of the initial size (at maxBytes, the largest that fits if the initial
  * one does not fit beside table g), then STABLE(g+1) directly.
  */
 import { LOCKED, ORDERED_PLAIN_LOADS } from './seqlock.js';
@@ -139,7 +139,7 @@ export interface MigrationHost {
    * Whether the map keeps arena blocks (string keys, or string, bytes or json
    * values). They are bump-allocated from the same top as table regions, and a
    * retired region serves only tables, so a resize at maxBytes leaves the room
-   * at the top to them (fittingCapacity).
+   * at the top to them (fittingBuckets).
    */
   readonly arenaBlocks: boolean;
   /** This thread's writer record (word index). */
@@ -277,7 +277,7 @@ function allocateRegion(host: MigrationHost, forGen: number, buckets: number): {
   return { base, buckets };
 }
 
-/** What a table sized to the room left must hold (fittingCapacity). */
+/** What a table sized to the room left must hold (fittingBuckets). */
 export interface FitNeed {
   /** Entries of table g (its SIZE, read after the ALLOCATING CAS). */
   readonly live: number;
@@ -298,17 +298,17 @@ export interface FitNeed {
 export const PINNED_REGION_WAIT_MS = 250;
 
 /**
- * Allocate and zero a table region of `capacity` slots. When that does not fit
- * in maxBytes, take the largest table that fits instead (fittingCapacity): for
- * a resize the same size or between it and `capacity` when the room is there,
- * or smaller, for a map whose used slots are mostly tombstones; for a clear a
+ * Allocate and zero a table region of `buckets` buckets. When that does not fit
+ * in maxBytes, take the largest table that fits instead (fittingBuckets): for
+ * a resize the same size or between it and `buckets` when the room is there,
+ * or smaller, for a map whose used lanes are mostly tombstones; for a clear a
  * first table smaller than the initial one, when that does not fit beside the
  * table being cleared. When a table would fit in a retired region that a
  * writer of an older generation still announces (memory.ts takeFreeRegion),
  * wait for it first, up to PINNED_REGION_WAIT_MS (host.pause, which also
  * repairs dead threads), rather than answer FULL for memory that is about to
  * be free, or settle for a smaller table. Throws the FlatshareFullError of
- * `capacity` when nothing fits.
+ * `buckets` when nothing fits.
  */
 function allocateTable(host: MigrationHost, forGen: number, buckets: number, old: TableInfo, need: FitNeed): { base: number; buckets: number } {
   let waitingSince = 0;
@@ -348,7 +348,7 @@ function allocateTable(host: MigrationHost, forGen: number, buckets: number, old
 /**
  * A table sized to what is left of maxBytes must leave room for at least
  * live / FIT_HEADROOM_DIVISOR inserts: the next resize then comes after that
- * many, so copying the live entries costs at most this many slot copies per
+ * many, so copying the live entries costs at most this many entry copies per
  * insert, whatever the size of the map. A smaller table would thrash (a full
  * copy every few inserts); the insert throws ERR_FLATSHARE_FULL instead.
  * Measured (docs/design.md §3): with 32, churn at the limit costs at most
@@ -368,7 +368,7 @@ export function minFitHeadroom(live: number, inFlight: number): number {
 }
 
 /**
- * Capacity of a table that fits in a retired region of `regionInts` words (the
+ * Buckets of a table that fits in a retired region of `regionInts` words (the
  * largest one; the caller says whether it counts those a writer may still be
  * in) or in the room left below maxBytes, and holds `need.live` entries plus
  * minFitHeadroom; 0 when none does. The largest that fits, but no larger than
@@ -378,7 +378,7 @@ export function minFitHeadroom(live: number, inFlight: number): number {
  * table has used it, it serves only tables, so growing there could leave the
  * new table's entries without blocks. Tables of any size are valid (layout 5,
  * table.ts homeSlot), so this can be smaller than the table it replaces (a
- * map whose used slots are mostly tombstones) or between it and its double.
+ * map whose used lanes are mostly tombstones) or between it and its double.
  * Caller owns the ALLOCATING phase.
  */
 export function fittingBuckets(host: MigrationHost, old: TableInfo, need: FitNeed, regionInts: number): number {

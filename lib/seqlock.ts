@@ -1,5 +1,6 @@
 /**
- * Seqlock: tear-free publication of one slot, and the slot's state.
+ * Seqlock: tear-free publication of one bucket (lib/bucket.ts), and the
+ * encoding of its SEQ word.
  *
  * Seq word encoding (32 bits):
  * ```
@@ -7,47 +8,37 @@
  * +--------------------------------------+-------+---+
  * |            version (29 bits)         | state | L |
  * +--------------------------------------+-------+---+
- *   L      1 = a writer holds the slot (the word is odd); while L is set the
+ *   L      1 = a writer holds the bucket (the word is odd); while L is set the
  *          upper 29 bits hold the OWNER TAG (writer record number + 1) instead
  *          of the version: `lockWord(tag, s)`. The pre-lock word s is kept in
  *          the owner's writer record (W_LOCK_SEQ) and in the writer's locals.
- *   state  0 EMPTY: never held a key in this table (a probe for a miss stops here)
- *          1 FULL: holds a live key and value
- *          2 TOMBSTONE: holds a deleted key; only that key may revive it
+ *   state  always 0 for a bucket (layout 6 keeps lane states in META); layout 5
+ *          kept a slot's state here (EMPTY / FULL / TOMBSTONE below), and the
+ *          encoding keeps room for it
  *   version incremented by every release that published a change
  * ```
  *
  * Readers (get, has, iteration), never write shared memory and never lock:
- *   s1 = load(seq); if odd, back off and retry;
- *   read key and value words;
+ *   s1 = load(SEQ); if odd, back off and retry;
+ *   read META and the lane words (bucket-read.ts, wasm/read-bucket.wat);
  *   check that the table generation is unchanged (epoch.ts);
- *   s2 = Atomics.load(seq); if s1 !== s2 retry, else the words read form one
- *   consistent snapshot of the slot, taken while the table was current.
- *   (int32 keys with int32/float64 values: the WebAssembly probe in
- *   wasm/read-int32.wat, every word by i32.atomic.load. Other kinds: the JS
- *   loops of SharedFlatMap, ordered as below.) The
- *   generation check cannot be left to the slot's own seq (marking old slots
- *   at migration): a reused table region would fool a stale reader, see
- *   docs/design.md, "Why a read still loads the epoch".
+ *   s2 = Atomics.load(SEQ); if s1 !== s2 retry, else the words read form one
+ *   consistent snapshot of the bucket, taken while the table was current.
+ *   The generation check cannot be left to the bucket's own SEQ (marking old
+ *   buckets at migration): a reused table region would fool a stale reader,
+ *   see docs/design.md, "Why a read still loads the epoch".
  *
- * Writers:
- *   record the lock intent (slot index, pre-lock value s) in their writer record;
- *   CAS seq from the even value s they read to lockWord(tag, s) (they own the slot,
- *   and the word itself says who does: recovery.ts relies on this);
- *   re-check the epoch (a migration may have started: then `abort`, which
+ * Writers (bucket-write.ts):
+ *   record the lock intent (bucket index, pre-lock value s) in their writer record;
+ *   CAS SEQ from the even value s they read to lockWord(tag, s) (they own the
+ *   bucket, and the word itself says who does: recovery.ts relies on this);
+ *   re-check the epoch (a migration may have started: then abort, which
  *   restores s exactly because nothing was written);
- *   write the payload; release with one store of `released(s, newState)`,
- *   which publishes the payload and the new state together.
+ *   write the lane and META; release with one store of `released(s, 0)`,
+ *   which publishes them together.
  *
- * Invariants:
- * - A slot's key is written only while the slot is locked and EMPTY, and never
- *   changes afterwards in that table: FULL <-> TOMBSTONE keep the key. So a
- *   probe may skip a non-matching FULL or TOMBSTONE slot without validation.
- * - Within one table a key occupies at most one slot: an insert takes the first
- *   EMPTY slot of the key's probe sequence while holding that slot's lock, and
- *   EMPTY slots never reappear in a live table, so two inserts of the same key
- *   race for the same slot lock.
- * - The seq word of an unlocked slot is always even.
+ * Invariants: the SEQ word of an unlocked bucket is always even; every
+ * release moves the version on. (The lane invariants are in bucket.ts.)
  *
  * Memory ordering of the JS read loops (string keys, arena values, iteration;
  * why the reader is correct, see docs/design.md for the long form):
@@ -65,7 +56,7 @@
  *   run both paths).
  *
  * Limitations: the version wraps after 2^29 releases; a reader would need to
- * sleep through exactly a multiple of that many writes to one slot to be fooled.
+ * sleep through exactly a multiple of that many writes to one bucket to be fooled.
  *
  * References: Lameter, "Effective synchronization on Linux/NUMA systems" (2005);
  * Boehm, "Can seqlocks get along with programming language memory models?" (2012);

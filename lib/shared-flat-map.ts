@@ -1669,8 +1669,9 @@ export class SharedFlatMap<K = string, V = unknown> implements Iterable<[K, V]> 
       else if (this.isFloat) warmUp(() => r.getStrF64(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, WARM_UP_BUCKETS, NO_GEN));
       else warmUp(() => r.getStrI32(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, WARM_UP_BUCKETS, NO_GEN));
       warmUp(() => w.deleteStr(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, lanes, 0, 0, NO_GEN, 0));
-      // putStrI32 and putStrF64 share a signature (one wrapper).
-      if (this.fastPutStr) warmUp(() => w.putStrI32(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, NO_GEN, 0, NULL_BLOCK));
+      // deleteStr (15 i32 parameters), putStrI32 (16) and putStrF64 (an f64 value) have three signatures.
+      if (this.fastPutStr && this.isFloat) warmUp(() => w.putStrF64(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, NO_GEN, 0, NULL_BLOCK));
+      else if (this.fastPutStr) warmUp(() => w.putStrI32(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, NO_GEN, 0, NULL_BLOCK));
     }
     if (!this.fastPut) return; // the other kinds call wasm only in migrations
     if (this.isFloat) {

@@ -21,7 +21,7 @@ import {
   H_KEY_KIND,
   H_LAYOUT_VERSION,
   H_MAGIC,
-  H_SLOT_INTS,
+  H_LANE_INTS,
   H_VALUE_KIND,
   INT_BYTES,
   LAYOUT_VERSION,
@@ -286,8 +286,8 @@ test('attach checks magic, layout version, kinds and slot size of a copied buffe
   const otherValueKind = copyHandle(map.handle, (w) => (w[H_VALUE_KIND] = ValueKindCode.float64));
   const slotError = t.throws(() => SharedFlatMap.attach(otherValueKind), { instanceOf: FlatshareTypeError, code: ErrorCode.HANDLE });
   t.regex(slotError?.message ?? '', /3 words per slot; int32 keys with float64 values take 4/);
-  const badSlotInts = copyHandle(map.handle, (w) => (w[H_SLOT_INTS] = 7));
-  t.throws(() => SharedFlatMap.attach(badSlotInts), { instanceOf: FlatshareTypeError, code: ErrorCode.HANDLE });
+  const badLaneInts = copyHandle(map.handle, (w) => (w[H_LANE_INTS] = 7));
+  t.throws(() => SharedFlatMap.attach(badLaneInts), { instanceOf: FlatshareTypeError, code: ErrorCode.HANDLE });
   t.deepEqual(snapshot(map), snapshot(intact), 'the original is untouched');
 });
 

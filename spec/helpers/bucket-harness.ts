@@ -28,7 +28,7 @@ import { ORDERED_PLAIN_LOADS } from '../../lib/seqlock.js';
 import { recordTag, writerRecordAt } from '../../lib/writers.js';
 import type { SharedWasmMemory } from '../../lib/wasm/api.js';
 import { instantiateBucketReadPath, type WasmBucketReadPath } from '../../lib/wasm/bucket-read-path.js';
-import { READ_MISS, READ_RETRY, STATUS_HIT, STATUS_MISS } from '../../lib/wasm/read-path.js';
+import { READ_MISS, READ_RETRY, STATUS_HIT, STATUS_MISS } from '../../lib/wasm/bucket-read-path.js';
 import {
   ADD_SLOW_RESULT,
   DEL_ABSENT,
@@ -79,7 +79,7 @@ export function createValueTables(values: 'int32' | 'float64', ...bucketCounts: 
   let base = TABLE_BASE;
   return bucketCounts.map((buckets) => {
     Atomics.store(words, base + T_SIZE, 0);
-    Atomics.store(words, base + T_REMAINING, insertBudget(buckets * g.lanes));
+    Atomics.store(words, base + T_REMAINING, insertBudget(buckets, g.lanes));
     const geometry = { memory, buckets, base, values };
     base += harnessRegionInts(buckets);
     return geometry;

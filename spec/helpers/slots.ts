@@ -1,21 +1,31 @@
 /**
- * Where an int32 key lives in a table, for white-box tests and their workers:
- * the linear probe of lib/table.ts (home slot, then the next slot, wrapping
- * from the last one to slot 0), read with Atomics.load.
+ * Where an int32 key lives in a table of buckets, for white-box tests and
+ * their workers: the chain of lib/bucket.ts (home bucket, then the next one
+ * while the bucket has OVERFLOW, wrapping from the last to bucket 0), read
+ * with Atomics.load.
  */
-import { S_KEY } from '../../lib/layout.js';
-import { EMPTY, STATE_MASK } from '../../lib/seqlock.js';
-import { homeSlot, type TableInfo } from '../../lib/table.js';
+import { B_META, OVERFLOW, bucketAt, firstEmptyLane, homeBucket, laneWordOffset, occupiedLanes, type BucketGeometry } from '../../lib/bucket.js';
+import type { TableInfo } from '../../lib/table.js';
+
+/** A lane of a table: its bucket's SEQ word index and the lane number (-1: the key is absent and its chain ends in that bucket). */
+export interface LaneAt {
+  at: number;
+  lane: number;
+}
 
 /**
- * Seq word index of the slot that holds `key` (FULL or TOMBSTONE), or of the
- * EMPTY slot where its probe ends. `hash` is the map's hash of `key`;
- * `slotInts` its words per slot. The table must have an EMPTY slot (every
- * live table does), or this never returns for an absent key.
+ * The bucket and lane that hold `key` (FULL or TOMBSTONE), or the bucket
+ * where its chain ends (lane -1) when it is absent. `hash` is the map's hash
+ * of `key`. The table must end every chain (every live table does).
  */
-export function int32KeySlot(words: Int32Array, table: TableInfo, slotInts: number, hash: number, key: number): number {
-  for (let slot = homeSlot(hash, table.capacity); ; slot = slot + 1 === table.capacity ? 0 : slot + 1) {
-    const at = table.slots + slot * slotInts;
-    if ((Atomics.load(words, at) & STATE_MASK) === EMPTY || Atomics.load(words, at + S_KEY) === key) return at;
+export function int32KeyLane(words: Int32Array, table: TableInfo, g: BucketGeometry, hash: number, key: number): LaneAt {
+  for (let b = homeBucket(hash, table.buckets); ; b = b + 1 === table.buckets ? 0 : b + 1) {
+    const at = bucketAt(table.first, b);
+    const meta = Atomics.load(words, at + B_META);
+    const occupied = occupiedLanes(meta, g.lanes);
+    for (let lane = 0; lane < g.lanes; lane++) {
+      if (((occupied >>> lane) & 1) !== 0 && Atomics.load(words, at + laneWordOffset(g, 0, lane)) === key) return { at, lane };
+    }
+    if (firstEmptyLane(meta, g.lanes) >= 0 || (meta & OVERFLOW) === 0) return { at, lane: -1 };
   }
 }

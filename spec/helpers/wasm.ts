@@ -1,7 +1,7 @@
 /**
  * Shared pieces of the tests of lib/wasm/*.wat: the committed-bytes check, the
  * `;; const NAME = value` declarations a .wat was written for, the module's
- * imports and exports, and the slot lookup of an int32 key.
+ * imports and exports, and the lane lookup of an int32 key.
  */
 import type { ExecutionContext } from 'ava';
 import { readFileSync } from 'node:fs';
@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { SharedFlatMap, hashers } from '../../lib/index.js';
 import { repoRoot } from '../package/support.js';
-import { int32KeySlot } from './slots.js';
+import { int32KeyLane, type LaneAt } from './slots.js';
 
 /** lib/wasm/<name>.wat, as committed. */
 export function readWat(name: string): string {
@@ -59,10 +59,10 @@ export function moduleInterface(module: unknown): { imports: unknown; exports: s
 export const MEMORY_IMPORT = [{ module: 'env', name: 'memory', kind: 'memory' }];
 
 /**
- * The seq word index of int32 `key`'s slot in a map hashed by the default
- * murmur3, or of the EMPTY slot where the key would go.
+ * The bucket (SEQ word index) and lane of int32 `key` in a map hashed by the
+ * default murmur3, or the bucket where its chain ends (lane -1).
  */
-export function int32SlotOf(map: SharedFlatMap<number, number>, key: number): number {
-  const { words, table, slotInts } = SharedFlatMap.unsafeExposeInternals(map as SharedFlatMap<unknown, unknown>);
-  return int32KeySlot(words, table, slotInts, hashers.default.hashInt(key), key);
+export function int32LaneOf(map: SharedFlatMap<number, number>, key: number): LaneAt {
+  const { words, table, g } = SharedFlatMap.unsafeExposeInternals(map as SharedFlatMap<unknown, unknown>);
+  return int32KeyLane(words, table, g, hashers.default.hashInt(key), key);
 }

@@ -348,7 +348,7 @@ export class CapacitySampler {
     const memory = map.handle.memory;
     const sample = (): void => {
       const words = new Int32Array(memory.buffer);
-      this.seen.add(readTableInfo(words, genOf(Atomics.load(words, H_EPOCH))).capacity);
+      this.seen.add(readTableInfo(words, genOf(Atomics.load(words, H_EPOCH))).buckets);
     };
     sample();
     this.timer = setInterval(sample, CAPACITY_SAMPLE_MS);

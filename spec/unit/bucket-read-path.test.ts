@@ -30,7 +30,7 @@ import {
 } from '../../lib/bucket.js';
 import { GEN_SHIFT } from '../../lib/epoch.js';
 import { BLOCK_TAG_BITS, H_EPOCH, INT_BYTES } from '../../lib/layout.js';
-import { FIND_MISS, FIND_RETRY } from '../../lib/wasm/read-string-path.js';
+import { FIND_MISS, FIND_RETRY } from '../../lib/wasm/bucket-read-path.js';
 import { WASM_PAGE_BYTES, createSharedMemory } from '../../lib/memory.js';
 import { lockWord, ORDERED_PLAIN_LOADS } from '../../lib/seqlock.js';
 import { slotStart } from '../../lib/table.js';
@@ -42,7 +42,7 @@ import {
   instantiateBucketReadPath,
 } from '../../lib/wasm/bucket-read-path.js';
 import type { SharedWasmMemory } from '../../lib/wasm/api.js';
-import { READ_MISS, READ_RETRY, STATUS_HIT, STATUS_MISS, STATUS_RETRY } from '../../lib/wasm/read-path.js';
+import { READ_MISS, READ_RETRY, STATUS_HIT, STATUS_MISS, STATUS_RETRY } from '../../lib/wasm/bucket-read-path.js';
 import { WASM_BASE64 } from '../../lib/wasm/read-bucket.wasm.js';
 import { WASM_BASE64 as TSO_WASM_BASE64 } from '../../lib/wasm/read-bucket-tso.wasm.js';
 import { BucketTableWriter } from '../helpers/bucket-table.js';

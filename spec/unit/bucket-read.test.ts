@@ -25,8 +25,8 @@ import { WASM_PAGE_BYTES, createSharedMemory } from '../../lib/memory.js';
 import { lockWord } from '../../lib/seqlock.js';
 import { LATIN1_MAX_UNIT, PackedKey, packLatin1, stringBytes, stringTag } from '../../lib/strings.js';
 import { instantiateBucketReadPath, type WasmBucketReadPath } from '../../lib/wasm/bucket-read-path.js';
-import { READ_MISS, READ_RETRY, STATUS_HIT, STATUS_MISS } from '../../lib/wasm/read-path.js';
-import { KEY_MAX_UNITS } from '../../lib/wasm/read-string-path.js';
+import { READ_MISS, READ_RETRY, STATUS_HIT, STATUS_MISS } from '../../lib/wasm/bucket-read-path.js';
+import { KEY_MAX_UNITS } from '../../lib/wasm/bucket-read-path.js';
 import { BucketTableWriter } from '../helpers/bucket-table.js';
 import { SeededPrng } from '../helpers/prng.js';
 

@@ -49,7 +49,7 @@ for (const values of ['int32', 'float64'] as const) {
     const words = new Int32Array(memory.buffer);
     const views = makeViews(memory.buffer as SharedArrayBuffer);
     const tables: BucketTable[] = [0, 1].map((i) => ({ base: FIXED_INTS + i * region, first: FIXED_INTS + i * region + TABLE_HEADER_INTS, buckets: BUCKETS }));
-    for (const tb of tables) words[tb.base + T_REMAINING] = insertBudget(BUCKETS * g.lanes);
+    for (const tb of tables) words[tb.base + T_REMAINING] = insertBudget(BUCKETS, g.lanes);
     const [jsTable, wasmTable] = tables as [BucketTable, BucketTable];
     // The key pool: one key block each (shared by both tables), hashes of 4 bits (collisions).
     const keys: string[] = [];

@@ -15,8 +15,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { SharedFlatMap, hashers } from '../../lib/index.js';
 import { CALL_SITES, takeCallSite } from '../../lib/wasm/call-sites.js';
-import { READ_RETRY, STATUS_RETRY } from '../../lib/wasm/read-path.js';
-import { FIND_RETRY } from '../../lib/wasm/read-string-path.js';
+import { READ_RETRY, STATUS_RETRY } from '../../lib/wasm/bucket-read-path.js';
+import { FIND_RETRY } from '../../lib/wasm/bucket-read-path.js';
 import { repoRoot } from '../package/support.js';
 
 const siteOf = (map: SharedFlatMap<number, unknown> | SharedFlatMap<string, unknown>): number =>

@@ -8,7 +8,7 @@ import {
   CURSOR_TAG_MASK,
   CURSOR_TAG_SHIFT,
   GEN_SHIFT,
-  MIGRATION_CHUNK_SLOTS,
+  MIGRATION_CHUNK_BUCKETS,
   PHASE_ALLOCATING,
   PHASE_COPYING,
   PHASE_MASK,
@@ -20,7 +20,7 @@ import {
   makeEpoch,
   phaseOf,
 } from '../../lib/epoch.js';
-import { MAX_CAPACITY } from '../../lib/layout.js';
+import { MAX_BUCKETS } from '../../lib/layout.js';
 
 const PHASES = [PHASE_STABLE, PHASE_ALLOCATING, PHASE_COPYING] as const;
 /** Generations the 30 generation bits can hold. */
@@ -97,10 +97,10 @@ test('the cursor of consecutive generations differs (a sleeping helper cannot cl
   t.is(cursorTag(cursorWord(CURSOR_TAG_MASK + 1, 0)), 0, 'the tag wraps');
 });
 
-test('chunk bits cover the largest table: MIGRATION_CHUNK_SLOTS * 2^CURSOR_TAG_SHIFT >= MAX_CAPACITY', (t) => {
-  t.true(MIGRATION_CHUNK_SLOTS * 2 ** CURSOR_TAG_SHIFT >= MAX_CAPACITY);
+test('chunk bits cover the largest table: MIGRATION_CHUNK_BUCKETS * 2^CURSOR_TAG_SHIFT >= MAX_BUCKETS', (t) => {
+  t.true(MIGRATION_CHUNK_BUCKETS * 2 ** CURSOR_TAG_SHIFT >= MAX_BUCKETS);
   // Helpers increment the cursor up to `chunks` (one past the last chunk); that must not carry into the tag.
-  const chunks = Math.ceil(MAX_CAPACITY / MIGRATION_CHUNK_SLOTS);
+  const chunks = Math.ceil(MAX_BUCKETS / MIGRATION_CHUNK_BUCKETS);
   t.true(chunks <= CURSOR_CHUNK_MASK);
   const last = cursorWord(7, chunks - 1);
   t.is(cursorTag(last + 1), 7);

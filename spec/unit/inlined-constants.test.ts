@@ -11,7 +11,7 @@ import test from 'ava';
 import { readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { FMIX_C1, FMIX_C2, FMIX_SHIFT_1, FMIX_SHIFT_2, FMIX_SHIFT_3 } from '../../lib/hashers/murmur3.js';
-import { READ_MISS } from '../../lib/wasm/read-path.js';
+import { READ_MISS } from '../../lib/wasm/bucket-read-path.js';
 import { listFiles, repoRoot } from '../package/support.js';
 
 /** Every constant a hot path may inline, by the name its mark uses. */
