@@ -6,8 +6,8 @@
  *    control (CAS H_MIG_OWNER 0 -> its record tag), then CASes the epoch
  *    STABLE(g) -> ALLOCATING(g). Only that writer proceeds; others wait.
  * 2. It sizes the new table from the live count (room for twice the live
- *    entries at the maximum load, rounded up to a power of two by
- *    grownBuckets: the exact bucket count; at least the initial table, so a table
+ *    entries at the maximum load: grownBuckets, the exact bucket count;
+ *    at least the initial table, so a table
  *    full of tombstones is rehashed at the same size; and room for one more
  *    insert per writer that announces generation g: memory.ts
  *    writersAnnouncing, read before SIZE), takes a retired

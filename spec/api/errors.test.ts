@@ -67,7 +67,7 @@ function rejects(
   t.deepEqual(snapshot(map), before, `${label}: map changed`);
 }
 
-/** No slot is left locked: a write and a delete of a fresh key complete. */
+/** No bucket is left locked: a write and a delete of a fresh key complete. */
 function stillWritable(t: ExecutionContext, map: NumMap): void {
   map.set(1_000_000, 1);
   t.is(map.get(1_000_000), 1);
@@ -263,7 +263,7 @@ test('attach rejects things that are not handles with ERR_FLATSHARE_HANDLE', (t)
   }
 });
 
-test('attach checks magic, layout version, kinds and slot size of a copied buffer (and accepts an intact copy)', (t) => {
+test('attach checks magic, layout version, kinds and lane size of a copied buffer (and accepts an intact copy)', (t) => {
   const map = populated('int32');
   const intact = SharedFlatMap.attach<number, number>(copyHandle(map.handle));
   t.deepEqual(snapshot(intact), snapshot(map), 'the copy approach works: an intact copy attaches');
@@ -281,11 +281,12 @@ test('attach checks magic, layout version, kinds and slot size of a copied buffe
   const badKind = copyHandle(map.handle, (w) => (w[H_KEY_KIND] = 99));
   t.throws(() => SharedFlatMap.attach(badKind), { code: ErrorCode.HANDLE });
 
-  // A known kind whose slots have another size than the header's (the wasm probes
-  // assume the size of their kind), and a slot size that no kind has.
+  // A known kind whose lanes have another size than the header's H_LANE_INTS (the wasm
+  // probes assume the lane size, and so the lanes per bucket, of their kind), and a lane
+  // size that no kind has.
   const otherValueKind = copyHandle(map.handle, (w) => (w[H_VALUE_KIND] = ValueKindCode.float64));
-  const slotError = t.throws(() => SharedFlatMap.attach(otherValueKind), { instanceOf: FlatshareTypeError, code: ErrorCode.HANDLE });
-  t.regex(slotError?.message ?? '', /3 words per slot; int32 keys with float64 values take 4/);
+  const laneError = t.throws(() => SharedFlatMap.attach(otherValueKind), { instanceOf: FlatshareTypeError, code: ErrorCode.HANDLE });
+  t.regex(laneError?.message ?? '', /2 words per lane; int32 keys with float64 values take 3/);
   const badLaneInts = copyHandle(map.handle, (w) => (w[H_LANE_INTS] = 7));
   t.throws(() => SharedFlatMap.attach(badLaneInts), { instanceOf: FlatshareTypeError, code: ErrorCode.HANDLE });
   t.deepEqual(snapshot(map), snapshot(intact), 'the original is untouched');
@@ -321,17 +322,16 @@ test('a map created with xxhash32 cannot be attached without its hasher', async 
 // ---------------------------------------------------------------- FULL
 
 /**
- * 80 KiB: tables grow 32 -> 128 -> 512 -> 2048 slots (the top of the 2048-slot
- * table is at word 10,592) and the 4096-slot table (12,320 words) no longer
- * fits, so the map is full at 1,638 entries. A same-size rehash of the
- * 2048-slot table (6,176 words) still fits above the current table. (At 64 KiB
- * it would not: the retired regions below the current table are only 2,112
- * words, and a rehash needs the whole new table while the old one stays
- * readable.)
+ * 80 KiB (20,480 words): the first table has 4 buckets of 7 lanes (capacity
+ * 16), and each resize doubles it, up to 512 buckets (words 10,944 to 19,184);
+ * the 1,024-bucket table (16,496 words) no longer fits, so the map is full at
+ * 2,867 entries (insertBudget(512, 7)). After deletes, a rehash still fits: the
+ * retired regions below the current table (8,464 words from word 2,480) hold a
+ * table of 526 buckets, while the old one stays readable.
  */
 const FULL_MAX_BYTES = 80 * 1024;
 
-/** A map with maxBytes 64 KiB filled with keys 0, 1, 2, ... until an insert throws. */
+/** A map with maxBytes FULL_MAX_BYTES filled with keys 0, 1, 2, ... until an insert throws. */
 function fillUntilFull(t: ExecutionContext): { map: NumMap; model: Map<number, number>; error: unknown; next: number } {
   const map = new SharedFlatMap<number, number>({ keys: 'int32', values: 'int32', capacity: 16, maxBytes: FULL_MAX_BYTES });
   const model = new Map<number, number>();
@@ -373,7 +373,7 @@ test('FULL: set throws FlatshareFullError; acknowledged entries survive; nothing
   t.throws(() => map.compareAndSet(next, undefined, 1), { code: ErrorCode.FULL });
   t.deepEqual(snapshot(map), before);
 
-  // Writes that need no new slot still work on a full map.
+  // Writes that need no new lane still work on a full map.
   t.is(map.trySet(0, 42), 'ok');
   model.set(0, 42);
   t.is(map.add(1, 1), 9);

@@ -1,13 +1,19 @@
 /**
  * Shared pieces of the tests of lib/wasm/*.wat: the committed-bytes check, the
  * `;; const NAME = value` declarations a .wat was written for, the module's
- * imports and exports, and the lane lookup of an int32 key.
+ * imports and exports, the lane lookups of a key in a map's current table, and
+ * a string key packed as the wasm string functions take it.
  */
 import type { ExecutionContext } from 'ava';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { SharedFlatMap, hashers } from '../../lib/index.js';
+import { B_META, LANE_EMPTY, bucketAt, laneState, laneWordOffset, type LaneState } from '../../lib/bucket.js';
+import { murmur3StringPacked } from '../../lib/hashers/murmur3.js';
+import { BLOCK_TAG_BITS, TAG_LATIN1 } from '../../lib/layout.js';
+import { PackedKey } from '../../lib/strings.js';
+import type { PackedKeyArgs } from '../../lib/wasm/bucket-read-path.js';
 import { repoRoot } from '../package/support.js';
 import { int32KeyLane, type LaneAt } from './slots.js';
 
@@ -65,4 +71,38 @@ export const MEMORY_IMPORT = [{ module: 'env', name: 'memory', kind: 'memory' }]
 export function int32LaneOf(map: SharedFlatMap<number, number>, key: number): LaneAt {
   const { words, table, g } = SharedFlatMap.unsafeExposeInternals(map as SharedFlatMap<unknown, unknown>);
   return int32KeyLane(words, table, g, hashers.default.hashInt(key), key);
+}
+
+/**
+ * Every lane of the map's current table whose column 0 is `column0` (an int32
+ * key, or a string key's HASH) and whose state passes `accept` (default: FULL
+ * or TOMBSTONE), in bucket order; read with Atomics.load.
+ */
+export function lanesWith(
+  map: SharedFlatMap<unknown, unknown>,
+  column0: number,
+  accept: (state: LaneState) => boolean = (state) => state !== LANE_EMPTY,
+): LaneAt[] {
+  const { words, table, g } = SharedFlatMap.unsafeExposeInternals(map);
+  const found: LaneAt[] = [];
+  for (let b = 0; b < table.buckets; b++) {
+    const at = bucketAt(table.first, b);
+    const meta = Atomics.load(words, at + B_META);
+    for (let lane = 0; lane < g.lanes; lane++) {
+      if (accept(laneState(meta, lane)) && Atomics.load(words, at + laneWordOffset(g, 0, lane)) === column0) found.push({ at, lane });
+    }
+  }
+  return found;
+}
+
+/**
+ * A string key of at most KEY_MAX_UNITS one-byte units as every wasm
+ * string-key function takes it: its murmur3 hash (seed `seed`), its key block
+ * header and its packed words, as SharedFlatMap packs them.
+ */
+export function packedKeyArgs(key: string, seed = 0): PackedKeyArgs {
+  const packed = new PackedKey();
+  const hash = murmur3StringPacked(key, seed, packed);
+  const w = packed.words;
+  return [hash, (key.length << BLOCK_TAG_BITS) | TAG_LATIN1, w[0]!, w[1]!, w[2]!, w[3]!, w[4]!, w[5]!, w[6]!, w[7]!];
 }

@@ -1,6 +1,7 @@
 /**
- * The copies of the hot wasm calls (lib/wasm/call-sites.ts): for int32 keys
- * `get`'s probe and `set`'s, `delete`'s and `add`'s writes; for string keys
+ * The copies of the hot wasm calls (lib/wasm/call-sites.ts) of the bucket
+ * paths (the probes of read-bucket.wat, the writes of write-bucket.wat): for
+ * int32 keys `get`'s probe and `set`'s, `delete`'s and `add`'s writes; for string keys
  * the probes of `getByString`, the puts of `putStr` and the delete of
  * `tryDeleteStr`. Each map of a family in a thread takes one of CALL_SITES
  * copies, round robin, so that V8
@@ -206,21 +207,31 @@ test('int32 -> float64 maps and int32 maps with another hasher take a site: thei
   }
 });
 
-/** Replace the string read path of `map` with one that counts the RETRY answers of its probes. */
-function countStringRetries(map: SharedFlatMap<string, unknown>, counter: { retries: number }): void {
-  const self = map as unknown as { wstr: Record<string, (...args: number[]) => number> };
-  const original = self.wstr;
+interface StringProbeCounter {
+  retries: number;
+  /** Calls of each string probe, by export name. */
+  calls: Record<string, number>;
+}
+
+/**
+ * Replace the read path of `map` (one read-bucket.wat instance holds the int32 and the string
+ * probes) with one that counts the calls of its string probes and their RETRY answers.
+ */
+function countStringRetries(map: SharedFlatMap<string, unknown>, counter: StringProbeCounter): void {
+  const self = map as unknown as { wasm: Record<string, (...args: number[]) => number> };
+  const original = self.wasm;
   const counted: Record<string, (...args: number[]) => number> = { ...original };
   const retryOf: Record<string, number> = { findStr: FIND_RETRY, getStrI32: READ_RETRY, getStrF64: STATUS_RETRY };
   for (const [name, retry] of Object.entries(retryOf)) {
     const probe = original[name] as (...args: number[]) => number;
     counted[name] = (...args: number[]) => {
       const r = probe(...args);
+      counter.calls[name] = (counter.calls[name] ?? 0) + 1;
       if (r === retry) counter.retries++;
       return r;
     };
   }
-  self.wstr = counted;
+  self.wasm = counted;
 }
 
 test('string-key maps take the string call sites round robin, and read, write and delete through their own', (t) => {
@@ -244,7 +255,7 @@ test('string-key maps take the string call sites round robin, and read, write an
     m % kinds.length === 0 ? k * 10 + m : m % kinds.length === 1 ? k + m / 8 : `v${k}-${m}`;
   // Each instance's first write claims its writer record and learns the table in JS; do that first.
   maps.forEach((map, i) => map.set(`first-${i}`, valueOf(i % count, 0)));
-  const counter = { retries: 0 };
+  const counter: StringProbeCounter = { retries: 0, calls: {} };
   let slow = 0;
   for (const map of maps) {
     countStringRetries(map as SharedFlatMap<string, unknown>, counter);
@@ -287,6 +298,12 @@ test('string-key maps take the string call sites round robin, and read, write an
     }
   }
   t.is(counter.retries, 0, 'reads through the string call sites answered RETRY');
+  // Every get above went through its kind's probe (the 5 rounds read two keys per instance and key).
+  const instancesOf = (kind: number): number => maps.filter((_, i) => (i % count) % kinds.length === kind).length;
+  const probeOf = ['getStrI32', 'getStrF64', 'findStr'];
+  for (const [kind, name] of probeOf.entries()) {
+    t.true((counter.calls[name] ?? 0) >= instancesOf(kind) * KEYS * 2 * 5, `${name}: ${counter.calls[name] ?? 0} calls`);
+  }
   made.forEach((map, m) => t.is(map.size, 2 + KEYS, `map ${m}: two first writes and half of each instance's ${KEYS} keys`));
 });
 

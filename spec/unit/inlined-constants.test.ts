@@ -2,7 +2,9 @@
  * Constants written out as literals on hot paths (lib/): in V8 11.3 optimized
  * code a module-level `const`, imported or not, is loaded from its context on
  * every use, so the int32 `get` and its hash (fmix32) write the constants they use
- * as literals (docs/design.md §4 has the timings). Each such literal is marked
+ * as literals (docs/design.md §4 has the timings): fmix32's multipliers and
+ * shifts, and READ_MISS, the miss answer of the bucket probe `get` calls
+ * (lib/wasm/bucket-read-path.ts, read-bucket.wat getI32). Each such literal is marked
  * `/* NAME *\/ literal`; this test finds every mark in lib/ and checks that the
  * literal is the value of the exported constant NAME, so a literal cannot drift
  * from the constant it stands for.

@@ -1,45 +1,48 @@
 /**
  * The int32-key read path of SharedFlatMap.get (lib/shared-flat-map.ts and its
- * WebAssembly probe, lib/wasm/read-path.ts), white-box and single-threaded:
+ * WebAssembly bucket probe, lib/wasm/read-bucket.wat getI32 / getF64 through
+ * bucket-read-path.ts), white-box and single-threaded:
  *
- * - The read path keeps its own copies of the table descriptor (slots, mask,
- *   shift). A reader instance that has not read for a long time still holds the
- *   copies of an old generation; its generation check must send it to the
- *   current table even when the old table's region has been REUSED by a later
- *   table of another size. Without that check such a reader probes the reused
- *   region with the old geometry: it finds stale entries of the old table in
- *   the part the new table did not overwrite, or misses keys the new table
- *   holds. (This is why a read cannot skip the epoch check, see docs/design.md
- *   "Why a read still loads the epoch".)
+ * - The read path keeps its own copies of the table descriptor (first bucket,
+ *   bucket count). A reader instance that has not read for a long time still
+ *   holds the copies of an old generation; its generation check must send it
+ *   to the current table even when the old table's region has been REUSED by
+ *   a later table of another bucket count. Without that check such a reader
+ *   walks the reused region with the old geometry (other home buckets, other
+ *   chain ends): it finds stale lanes of the old table in the part the new
+ *   table did not overwrite, or misses keys the new table holds. (This is why
+ *   a read cannot skip the epoch check, see docs/design.md "Why a read still
+ *   loads the epoch".)
+ * - Hits, misses, tombstones and every float64 value read back through the
+ *   map's wasm probe.
  * - The default murmur3 hasher is inlined (fmix32 called directly); any other
  *   hasher, including a subclass of Murmur3Hasher, is still called.
  * - The cheap int32 key check rejects exactly what checkInt32Key rejects and
  *   never converts a key (no valueOf call).
  *
- * The probe reads every word with wasm atomic loads on every CPU, so there is
- * one read path; the cross-thread tests in spec/stress exercise it under load.
+ * The cross-thread tests in spec/stress exercise the probe under load.
  */
 import test from 'ava';
 import { SharedFlatMap, hashers, type Hasher } from '../../lib/index.js';
 import { Murmur3Hasher, fmix32, isBuiltInMurmur3 } from '../../lib/hashers/murmur3.js';
 import { ErrorCode } from '../../lib/errors.js';
-import { READ_RETRY, type WasmReadPath } from '../../lib/wasm/read-path.js';
+import { BUCKET_INTS } from '../../lib/bucket.js';
+import { READ_RETRY, type WasmBucketReadPath } from '../../lib/wasm/bucket-read-path.js';
 
 type NumMap = SharedFlatMap<number, number>;
 
 const internals = (map: NumMap) => SharedFlatMap.unsafeExposeInternals(map as SharedFlatMap<unknown, unknown>);
 
-/** The per-thread wasm read path of a map instance (lib/wasm/read-path.ts). */
-const wasmOf = (map: NumMap): WasmReadPath => (map as unknown as { wasm: WasmReadPath }).wasm;
+/** The per-thread wasm read path of a map instance (lib/wasm/bucket-read-path.ts). */
+const wasmOf = (map: NumMap): WasmBucketReadPath => (map as unknown as { wasm: WasmBucketReadPath }).wasm;
 
-test('a stale reader whose old table region was reused by a table of another size reads the current table', (t) => {
+test('a stale reader whose old table region was reused by a table of another bucket count reads the current table', (t) => {
   const writer = new SharedFlatMap<number, number>({ keys: 'int32', values: 'int32', capacity: 0 });
-  const stride = internals(writer).slotInts;
   let k = 1;
-  while (internals(writer).table.capacity < 256) writer.set(k, k++);
+  while (internals(writer).table.buckets < 40) writer.set(k, k++);
   const stale = internals(writer).table;
   const staleGen = internals(writer).gen;
-  const staleEnd = stale.slots + stale.capacity * stride;
+  const staleEnd = stale.first + stale.buckets * BUCKET_INTS;
   // The reader caches this table (generation g) and is not used again until the end.
   const reader = SharedFlatMap.attach<number, number>(writer.handle);
   t.is(reader.get(1), 1);
@@ -58,16 +61,17 @@ test('a stale reader whose old table region was reused by a table of another siz
     const cur = internals(writer).table;
     overlaps =
       cur.base < staleEnd &&
-      cur.slots + cur.capacity * stride > stale.base &&
-      (cur.base !== stale.base || cur.capacity !== stale.capacity);
+      cur.first + cur.buckets * BUCKET_INTS > stale.base &&
+      (cur.base !== stale.base || cur.buckets !== stale.buckets);
   }
   t.true(overlaps, 'the scenario needs the stale region to be reused by a table of another geometry');
+  t.log(`stale table: base ${stale.base}, ${stale.buckets} buckets; current: ${JSON.stringify(internals(writer).table)}`);
 
   // The wasm probe itself, handed the stale geometry and generation, never
   // returns a value or a miss from the reused region: only READ_RETRY.
   const wasm = wasmOf(reader);
   for (let key = 1; key <= 3000; key++) {
-    const r = wasm.getI32(key, hashers.default.hashInt(key), stale.slots, stale.capacity, staleGen);
+    const r = wasm.getI32(key, hashers.default.hashInt(key), stale.first, stale.buckets, staleGen);
     if (r !== READ_RETRY) t.fail(`key ${key}: the stale probe returned ${r}, not READ_RETRY`);
   }
   // And get, which retries after refreshing its table, reads the current table.
