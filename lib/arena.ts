@@ -19,15 +19,15 @@
  *   so a lock left by a terminated thread can be found and released);
  *   pop: head = FREE_HEAD; FREE_HEAD = head's link word; or push: link = FREE_HEAD;
  *   FREE_HEAD = block; then store LOCK = 0, which publishes the list.
- *   Lock order: a writer may take a class lock while it holds a slot lock,
+ *   Lock order: a writer may take a class lock while it holds a bucket lock,
  *   never the other way round, and holds one class lock at a time: no cycles.
  *   A thread that dies between the two stores of a pop or push leaves a list
  *   that is still well formed (at worst one block is leaked).
  *
  * Readers never touch the free lists. They read a block between the two loads
- * of a slot's seq word, so the block may be freed and reused under them. That
- * is caught by the reader's validation: a block is freed only after the slot
- * that referenced it was released with a new version (an overwrite or a
+ * of a bucket's SEQ word, so the block may be freed and reused under them. That
+ * is caught by the reader's validation: a block is freed only after the bucket
+ * whose lane referenced it was released with a new version (an overwrite or a
  * delete), or after the epoch moved on (a migration dropped a tombstone, or a
  * clear). Until validation succeeds the header is untrusted, so
  * `payloadBytes` bounds-checks it against the view and the kind's size limit:
@@ -35,11 +35,11 @@
  * huge string.
  *
  * Invariants:
- * - A block referenced by a FULL or TOMBSTONE slot of the current table is
+ * - A block referenced by a FULL or TOMBSTONE lane of the current table is
  *   never on a free list.
  * - A key block is immutable from its publication until it is freed.
  * - Each block is freed exactly once: by the writer that unlinked it from its
- *   slot (overwrite, delete), or by the thread that flipped the epoch, for the
+ *   lane (overwrite, delete), or by the thread that flipped the epoch, for the
  *   blocks only the retired table referenced.
  *
  * Limitations: blocks are not split or merged, so space freed in one class
@@ -129,7 +129,7 @@ function unlockClass(words: Int32Array, rec: number): void {
 /**
  * Allocate a block for `byteLength` payload bytes and write its header.
  * Returns the block index. The caller writes the payload, then publishes the
- * index through a slot release. Throws FlatshareFullError (nothing allocated)
+ * index through a bucket release. Throws FlatshareFullError (nothing allocated)
  * when a new block would exceed maxBytes.
  */
 export function allocateBlock(host: ArenaHost, byteLength: number, tag: number): number {
@@ -154,13 +154,13 @@ export function allocateBlock(host: ArenaHost, byteLength: number, tag: number):
   }
   if (block + size > words.length) words = host.refreshWords();
   // storeWord (plain on x86), like the payload words written next: no other
-  // thread can reach the block before the slot release that publishes it.
+  // thread can reach the block before the bucket release that publishes it.
   storeWord(words, block, blockHeader(byteLength, tag));
   return block;
 }
 
 /**
- * Put a block back on its class's free list. Only for a block that no slot of
+ * Put a block back on its class's free list. Only for a block that no lane of
  * the current table references any more (see the invariants above).
  */
 export function freeBlock(host: ArenaHost, block: number): void {

@@ -2,22 +2,22 @@
  * Reading and writing the payload of arena blocks (arena.ts) through one
  * thread's views of the shared buffer.
  *
- * Readers call the `read*` functions between the two loads of a slot's seq
+ * Readers call the `read*` functions between the two loads of a bucket's SEQ
  * word: the block may be freed and reused under them, so every function here
  * bounds-checks the unvalidated header (arena.ts `payloadBytes`) and returns
  * TORN instead of throwing or reading out of range. The caller then fails its
  * validation (or, if validation passes, has found a bug).
  *
- * Memory ordering of payload bytes (see seqlock.ts for the slot words):
+ * Memory ordering of payload bytes (see seqlock.ts for the bucket's own words):
  * - x86-64: plain loads of the bytes are kept in program order before the
- *   validating Atomics.load, as for the slot's own payload words.
+ *   validating Atomics.load, as for the bucket's own META and lane words.
  * - Weakly ordered CPUs (ORDERED_PLAIN_LOADS false): a plain byte load could be
  *   performed after the validating load, so the payload words are first copied
  *   into a private scratch buffer with Atomics.load, one word at a time, and
  *   decoded from there (`blockEqualsPacked` compares the Atomics.load words
  *   directly, without a copy). Each Atomics.load is sequentially consistent
  *   and thus ordered before the validating load.
- * Writers fill a block before the slot release that publishes its index, so a
+ * Writers fill a block before the bucket release that publishes its index, so a
  * reader that saw the index (after its first seq load) sees the bytes.
  */
 import { BLOCK_HEADER_INTS, BLOCK_TAG_BITS, INT_BYTES, NULL_BLOCK, TAG_LATIN1 } from './layout.js';

@@ -1,7 +1,7 @@
 /**
- * Layout 6: the migration copy over buckets, one old bucket at a time (the
- * bucket form of migration.ts `copySlot`; the chunk hand-out, the flip and
- * everything else of migration.ts are unchanged, with chunks of buckets).
+ * The migration copy over buckets, one old bucket at a time (migration.ts
+ * hands out chunks of MIGRATION_CHUNK_BUCKETS buckets, flips and retires;
+ * this file copies one bucket's live lanes into the new table).
  *
  * Copier (a helper that owns the chunk of old bucket `b`):
  *   wait until the old bucket is unlocked (table g is read-only while

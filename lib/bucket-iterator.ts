@@ -1,7 +1,6 @@
 /**
- * Layout 6: weakly consistent iteration over a table of buckets, across
- * resizes and clears, in O(cluster) memory: iterator.ts's walk of the hash
- * space with buckets in place of slots.
+ * Weakly consistent iteration over a table of buckets, across resizes and
+ * clears, in O(cluster) memory: a walk of the hash space in bucket order.
  *
  * Bucket b of any table covers one hash interval [slotStart(b), slotStart(b + 1))
  * of its bucket count (table.ts: the home bucket never decreases as the hash

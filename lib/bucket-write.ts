@@ -1,9 +1,8 @@
 /**
- * Layout 6: the JS write protocol over cache-line buckets (lib/bucket.ts):
- * find a key's lane, lock its bucket, write with an intent, release. The
- * steps are those of today's slot protocol (recovery.ts, "Write protocol
- * with intent"), with the bucket's SEQ as the lock word and the lane named
- * in the intent.
+ * The JS write protocol over cache-line buckets (lib/bucket.ts): find a
+ * key's lane, lock its bucket, write with an intent, release (recovery.ts,
+ * "Write protocol with intent"), with the bucket's SEQ as the lock word and
+ * the lane named in the intent.
  *
  * Writers:
  *   findLane: walk the key's chain from its home bucket, reading SEQ, META
@@ -322,7 +321,7 @@ export function countSize(words: Int32Array, rec: number): void {
   const delta = op === INTENT_DELETE ? -1 : stateOfInfo(words[payloadAt(rec, P_LANE_INFO)] as number) === LANE_FULL ? 0 : 1;
   if (delta !== 0) Atomics.add(words, (words[rec + W_INTENT_TABLE] as number) + T_SIZE, delta);
   // After the locked add (a full fence on x86), a plain store suffices there. A thread killed
-  // between the two leaves SIZE off by one (docs/failure-model.md), as for slots.
+  // between the two leaves SIZE off by one (docs/failure-model.md).
   storeWord(words, rec + W_INTENT, intent | INTENT_SIZED);
 }
 
@@ -382,7 +381,7 @@ export function abortLane(host: BucketWriteHost, table: BucketTable, lock: LaneL
  * Repair the bucket lock a dead writer held (recovery.ts: its record `rec`,
  * the bucket at `at`, locked with its tag). No intent committed: nothing was
  * written, so SEQ is restored (roll back; an insert's unit of REMAINING is not
- * given back, as for slots). A committed INTENT_PUT, INTENT_DELETE or
+ * given back). A committed INTENT_PUT, INTENT_DELETE or
  * INTENT_COPY (bucket-copy.ts; no SIZE: the flip counts the chunks): every
  * step after the commit is redone (writeLane .. releaseBucket: each idempotent)
  * and the bucket released (roll forward). Returns true when rolled forward.

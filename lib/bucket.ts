@@ -1,7 +1,7 @@
 /**
- * Layout 6: a table is an array of cache-line BUCKETS, each guarded by one
- * seqlock word, instead of slots with one seq word each (docs/layout6.md;
- * why: docs/design.md §10).
+ * A table is an array of cache-line BUCKETS, each guarded by one seqlock
+ * word (layout 6; layout 5 had slots with one seq word each; why it changed:
+ * docs/design.md §10, docs/layout6.md).
  *
  * Bucket (BUCKET_INTS = 16 words = one 64-byte line, line-aligned):
  * ```

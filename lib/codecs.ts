@@ -1,6 +1,6 @@
 /**
  * Key and value codecs for fixed-width kinds: validation on the way in,
- * word encoding in the slot. Validation happens before any shared word is
+ * word encoding in a lane. Validation happens before any shared word is
  * written, so a rejected key or value leaves the map unchanged.
  */
 import { ErrorCode, FlatshareRangeError, FlatshareTypeError, describe } from './errors.js';

@@ -27,7 +27,7 @@
  *   (ALLOCATING) until the generation moves on;
  * - announce the generation in their writer record (W_ACTIVE_GEN), then load
  *   the epoch again; only if it is unchanged do they touch table g. After
- *   locking a slot they load it once more and back out if the phase left STABLE,
+ *   locking a bucket they load it once more and back out if the phase left STABLE,
  *   so no write lands in table g once copying may have begun.
  * - A writer that finds table g over its load budget CASes STABLE -> ALLOCATING.
  *
@@ -65,11 +65,16 @@ export function makeEpoch(gen: number, phase: number): number {
 
 /** Buckets of the old table copied per claimed chunk (defined in layout.ts: it sizes the chunk state words). */
 export { MIGRATION_CHUNK_BUCKETS } from './layout.js';
-/** Bits for the chunk index in the cursor word: 2^18 chunks x 128 buckets = MAX_BUCKETS. */
-export const CURSOR_TAG_SHIFT = 18;
+/**
+ * Bits for the chunk index in the cursor word. The largest table has
+ * MAX_BUCKETS / MIGRATION_CHUNK_BUCKETS = 2^18 chunks, and helpers increment the
+ * cursor to one past the last chunk, so the index needs 19 bits (18 would let
+ * that last increment carry into the tag).
+ */
+export const CURSOR_TAG_SHIFT = 19;
 export const CURSOR_CHUNK_MASK = (1 << CURSOR_TAG_SHIFT) - 1;
-/** 13 tag bits keep the cursor word positive. */
-export const CURSOR_TAG_MASK = (1 << 13) - 1;
+/** 12 tag bits (19 + 12 = 31) keep the cursor word positive. */
+export const CURSOR_TAG_MASK = (1 << 12) - 1;
 
 export function cursorWord(gen: number, chunk: number): number {
   return ((gen & CURSOR_TAG_MASK) << CURSOR_TAG_SHIFT) | chunk;

@@ -26,7 +26,7 @@ export const ErrorCode = {
   /** More threads have written to the map than it has writer records for. */
   THREADS: 'ERR_FLATSHARE_THREADS',
   /**
-   * An operation waited longer than `waitTimeoutMs` for a slot lock or a
+   * An operation waited longer than `waitTimeoutMs` for a bucket lock or a
    * migration held by another thread (typically a thread that died and was not
    * recovered yet). Nothing was changed by the operation; it may be retried.
    */

@@ -4,7 +4,7 @@
  *
  * The whole map lives in one shared WebAssembly.Memory (memory.ts), viewed from
  * JS as Int32 words through its SharedArrayBuffer and read by the int32 read
- * path in WebAssembly (wasm/read-int32.wat), which addresses bytes: word i is
+ * paths in WebAssembly (wasm/read-bucket.wat, write-bucket.wat), which address bytes: word i is
  * byte 4 * i there.
  * Every position below is an Int32 index ("*Index"/"*Ints"), never a byte
  * offset, unless the name says "Bytes".

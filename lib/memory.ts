@@ -5,7 +5,8 @@
  *   maxBytes rounded up to 64 KiB pages. Reserving it commits no memory;
  *   `grow()` commits pages as the allocator's top passes the current length.
  *   (A WebAssembly.Memory rather than a growable SharedArrayBuffer, so that the
- *   int32 read path can run in WebAssembly: lib/wasm/read-path.ts. Its
+ *   read and write paths can run in WebAssembly: lib/wasm/bucket-read-path.ts,
+ *   bucket-write-path.ts. Its
  *   `.buffer` is a SharedArrayBuffer that JS views as before.)
  * - Allocation is a bump pointer (H_ALLOC_TOP, moved by CAS) plus a short list
  *   of retired table regions that are reused first-fit when they are safe to
@@ -72,7 +73,7 @@ import {
 
 /**
  * The map's shared memory as this module uses it: a shared WebAssembly.Memory
- * (so that the int32 read path can run in WebAssembly, lib/wasm/read-path.ts)
+ * (so that the read and write paths can run in WebAssembly, lib/wasm/bucket-read-path.ts)
  * behind the few members the allocator needs.
  */
 export interface SharedMemory {
@@ -207,7 +208,7 @@ function growFrom(memory: SharedMemory, bytes: number, max: number): void {
  */
 export function bumpAllocate(words: Int32Array, memory: SharedMemory, ints: number, alignInts = 1): number {
   for (;;) {
-    // Plain on x86 (loadWord): the CAS below validates it, as the lock CAS validates a slot's seq.
+    // Plain on x86 (loadWord): the CAS below validates it, as the lock CAS validates a bucket's SEQ.
     const top = loadWord(words, H_ALLOC_TOP);
     const start = Math.ceil(top / alignInts) * alignInts;
     const end = start + ints;

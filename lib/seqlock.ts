@@ -60,15 +60,15 @@
  *
  * References: Lameter, "Effective synchronization on Linux/NUMA systems" (2005);
  * Boehm, "Can seqlocks get along with programming language memory models?" (2012);
- * puzpuzpuz/xsync and pb's FlatMapOf seqlock slots.
+ * puzpuzpuz/xsync and pb's FlatMapOf seqlock buckets.
  */
 
-/** Low bit: a writer holds the slot. */
+/** Low bit: a writer holds the bucket. */
 export const LOCKED = 1;
 /** Two state bits above the lock bit. */
 export const STATE_SHIFT = 1;
 export const STATE_MASK = 0b110;
-/** State values, already shifted into place. */
+/** State values, already shifted into place (layout 5's slot states; a bucket's SEQ keeps them 0). */
 export const EMPTY = 0 << STATE_SHIFT;
 export const FULL = 1 << STATE_SHIFT;
 export const TOMBSTONE = 2 << STATE_SHIFT;
@@ -91,7 +91,7 @@ export function stateName(seq: number): 'EMPTY' | 'FULL' | 'TOMBSTONE' | 'INVALI
   }
 }
 
-/** The seq word a writer installs to own a slot whose unlocked word was `seq`. */
+/** The seq word a writer installs to own a bucket whose unlocked word was `seq`. */
 export function locked(seq: number): number {
   return seq | LOCKED;
 }
@@ -101,9 +101,9 @@ export const OWNER_TAG_SHIFT = 3;
 
 /**
  * The locked word the writer with record tag `tag` (record number + 1, >= 1)
- * installs on a slot whose unlocked word was `seq`: owner tag, the slot's
- * state, LOCKED. Unique per holder, so a lock left by a dead thread can never
- * be confused with a lock a live thread takes later on the same slot.
+ * installs on a bucket whose unlocked word was `seq`: owner tag, the word's
+ * state bits, LOCKED. Unique per holder, so a lock left by a dead thread can never
+ * be confused with a lock a live thread takes later on the same bucket.
  */
 export function lockWord(tag: number, seq: number): number {
   return ((tag << OWNER_TAG_SHIFT) | (seq & STATE_MASK) | LOCKED) | 0;
@@ -114,7 +114,7 @@ export function lockOwnerTag(word: number): number {
   return (word & LOCKED) === 0 ? 0 : word >>> OWNER_TAG_SHIFT;
 }
 
-/** The word that releases a slot locked from `seq`, publishing `state` and a new version. */
+/** The word that releases a bucket locked from `seq`, publishing `state` and a new version. */
 export function released(seq: number, state: number): number {
   return (((seq & VERSION_MASK) + VERSION_ONE) | state) | 0;
 }
@@ -138,7 +138,7 @@ export function loadWord(words: Int32Array, index: number): number {
   return ORDERED_PLAIN_LOADS ? (words[index] as number) : Atomics.load(words, index);
 }
 
-/** Store a payload word while holding the slot's lock. */
+/** Store a payload word while holding the bucket's lock. */
 export function storeWord(words: Int32Array, index: number, value: number): void {
   if (ORDERED_PLAIN_LOADS) words[index] = value;
   else Atomics.store(words, index, value);

@@ -222,7 +222,7 @@ export interface SharedFlatMapOptions {
   hasher?: Hasher;
   /**
    * Longest time, in milliseconds, an operation of THIS instance waits for a
-   * slot lock or a migration held by another thread before it throws
+   * bucket lock or a migration held by another thread before it throws
    * `ERR_FLATSHARE_TIMEOUT` having changed nothing. Locks are held for well
    * under a microsecond; a long wait means the holder died and was not
    * recovered yet (see `recover`). Never used to take a lock away from its
@@ -1132,7 +1132,7 @@ export class SharedFlatMap<K = string, V = unknown> implements Iterable<[K, V]> 
 
   /**
    * Repair what thread `threadId` left in the map when it died inside an
-   * operation: slot locks (its half-done write is completed from the intent in
+   * operation: bucket locks (its half-done write is completed from the intent in
    * its writer record, or undone if it had not committed one), arena free-list
    * locks, a migration it was allocating or flipping, migration chunks it had
    * claimed, and its writer record. Returns what was repaired. Idempotent.
@@ -1578,7 +1578,7 @@ export class SharedFlatMap<K = string, V = unknown> implements Iterable<[K, V]> 
   }
 
   /**
-   * End a write operation: if a slot is still locked (`lockedAt >= 0`, because
+   * End a write operation: if a bucket is still locked (`lockedAt >= 0`, because
    * the operation decided not to change it or something threw), restore it
    * unchanged; then mark this thread's writer record idle.
    */

@@ -16,7 +16,7 @@
  *
  * All functions take views over the shared buffer and a byte offset, and never
  * throw for any (torn) length or tag within the view: the caller validates the
- * slot afterwards and discards what it read if the slot moved.
+ * bucket afterwards and discards what it read if the bucket moved.
  */
 import { INT_BYTES, TAG_LATIN1, TAG_UTF16 } from './layout.js';
 

@@ -57,34 +57,37 @@ const HALF_MASK = 0xffff;
 export const HASH_SPACE = 2 ** 32;
 
 /**
- * Home slot of a 32-bit hash (any int32; read as unsigned) in a table of
- * `capacity` slots: floor(hash * capacity / 2^32), exactly.
+ * Home index of a 32-bit hash (any int32; read as unsigned) in a table of
+ * `count` buckets: floor(hash * count / 2^32), exactly. (The name is from
+ * layout 5, where the table was an array of slots; bucket.ts homeBucket calls
+ * it, and the iterator's hash order argument holds for any count.)
  *
- * The product reaches 2^59 (capacity < 2^27), past the 2^53 a double holds
- * exactly, so it is taken in two 16-bit halves, each partial product below
- * 2^43: floor((hi * c * 2^16 + lo * c) / 2^32)
+ * The product reaches 2^57 (count <= MAX_BUCKETS = 2^25), past the 2^53 a
+ * double holds exactly, so it is taken in two 16-bit halves, each partial
+ * product below 2^41: floor((hi * c * 2^16 + lo * c) / 2^32)
  *     = floor((hi * c + floor(lo * c / 2^16)) / 2^16).
  * The wasm probes compute the same value with one i64.mul. spec/unit/table.test.ts
- * checks this function against BigInt arithmetic; spec/unit/wasm-write-path.test.ts
- * checks the wasm copyRange word for word against the JS copy (copySlot).
+ * checks this function against BigInt arithmetic; spec/unit/bucket-copy.test.ts
+ * and spec/unit/wasm-write-path.test.ts check the wasm copyBuckets (which
+ * computes home buckets in wasm) against the JS copyBucket.
  */
-export function homeSlot(hash: number, capacity: number): number {
-  const low = Math.floor(((hash & HALF_MASK) * capacity) / HALF);
-  return Math.floor(((hash >>> 16) * capacity + low) / HALF);
+export function homeSlot(hash: number, count: number): number {
+  const low = Math.floor(((hash & HALF_MASK) * count) / HALF);
+  return Math.floor(((hash >>> 16) * count + low) / HALF);
 }
 
 /**
- * The smallest unsigned hash whose home slot is >= `slot` in a table of
- * `capacity` slots (HASH_SPACE when `slot` >= capacity): slot i covers the
+ * The smallest unsigned hash whose home index is >= `index` in a table of
+ * `count` buckets (HASH_SPACE when `index` >= count): bucket i covers the
  * hashes [slotStart(i), slotStart(i + 1)). Starts from the rounded quotient
  * and steps to the exact boundary with homeSlot, so it inherits its exactness.
  */
-export function slotStart(slot: number, capacity: number): number {
-  if (slot <= 0) return 0;
-  if (slot >= capacity) return HASH_SPACE;
-  let h = Math.min(HASH_SPACE - 1, Math.ceil((slot * HASH_SPACE) / capacity));
-  while (h > 0 && homeSlot(h - 1, capacity) >= slot) h--;
-  while (homeSlot(h, capacity) < slot) h++;
+export function slotStart(index: number, count: number): number {
+  if (index <= 0) return 0;
+  if (index >= count) return HASH_SPACE;
+  let h = Math.min(HASH_SPACE - 1, Math.ceil((index * HASH_SPACE) / count));
+  while (h > 0 && homeSlot(h - 1, count) >= index) h--;
+  while (homeSlot(h, count) < index) h++;
   return h;
 }
 

@@ -7,12 +7,12 @@
  *   when it is between operations. Retired table regions are reused only when
  *   no record announces an older generation (epoch.ts, "Region reuse").
  * - LOCK_AT / LOCK_SEQ: written with plain stores just before the writer's
- *   CAS on a slot's seq word, and published by that CAS; LOCK_AT is cleared
+ *   CAS on a bucket's SEQ word, and published by that CAS; LOCK_AT is cleared
  *   after the release. The locked seq word itself carries the record's TAG
- *   (record number + 1, seqlock.ts `lockWord`), so "record r holds the slot at
+ *   (record number + 1, seqlock.ts `lockWord`), so "record r holds the bucket at
  *   LOCK_AT" is exactly `lockOwnerTag(words[LOCK_AT]) === tag(r)`.
  * - STATUS / INTENT / INTENT_TABLE / INTENT_PAYLOAD: crash recovery
- *   (recovery.ts): the intent is what the writer is about to do to the slot it
+ *   (recovery.ts): the intent is what the writer is about to do to the bucket it
  *   holds, so a dead writer's half-done write can be rolled forward.
  *
  * Records are claimed lazily on the first write and cached per thread by map

@@ -3,8 +3,8 @@
  * Assemble lib/wasm/*.wat into lib/wasm/*.wasm.ts (the bytes as base64), so the
  * library ships its WebAssembly without a build step of its own and without
  * reading files at run time. Run after editing a .wat: `npm run build:wasm`.
- * spec/unit/wasm-read-path.test.ts assembles the .wat again and fails when the
- * committed bytes differ from it.
+ * spec/unit/wasm-modules.test.ts assembles every .wat again and fails when the
+ * committed bytes differ from it, or a .wasm.ts has no .wat.
  */
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -17,10 +17,9 @@ const FEATURES = { threads: true, simd: true };
 
 /**
  * Derived modules: `<name>-tso` is `<name>.wat` with every payload load
- * (`i32.atomic.load offset=N`: a slot's key or value word, a bucket's META or
- * value word) made plain (`i32.load offset=N`), and without fences. The seq loads and the epoch load carry no offset and
+ * (`i32.atomic.load offset=N`: a bucket's META, key or value word) made plain (`i32.load offset=N`), and without fences. The seq loads and the epoch load carry no offset and
  * stay atomic. Only x86-64 (TSO: loads are never reordered with older loads)
- * runs it; lib/wasm/read-path.ts picks it by ORDERED_PLAIN_LOADS.
+ * runs it; lib/wasm/bucket-read-path.ts picks it by ORDERED_PLAIN_LOADS.
  */
 export const DERIVED = {
   'read-bucket-tso': { from: 'read-bucket', transform: (wat) => noFences(plainPayloadLoads(wat)) },
