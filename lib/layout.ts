@@ -221,8 +221,9 @@ export const INTENT_OP_MASK = 3;
 /**
  * Writer records in a map: the most threads that can write to one map at once.
  * 128, not more: the records are part of every map's fixed part, and with 128
- * a default-capacity int32 -> int32 map holds up to 1,638 entries (four
- * resizes) in its first 64 KiB page; with 256 it needed a 1 MiB grow at 820
+ * a default-capacity int32 -> int32 map holds up to 2,150 entries (five
+ * resizes, layout 6; 1,638 in layout 5) in its first 64 KiB page (checked by
+ * spec/unit/growth.test.ts); with 256 records layout 4 needed a 1 MiB grow at 820
  * entries, which cost ~40 % of filling a fresh 1k map (docs/design.md, section 1).
  */
 export const MAX_WRITERS = 128;

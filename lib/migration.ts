@@ -380,8 +380,8 @@ export function minFitHeadroom(live: number, inFlight: number): number {
  * with arena blocks, a table in the room at the top is no larger than table g
  * (`old`): that room is also where key and value blocks come from, and once a
  * table has used it, it serves only tables, so growing there could leave the
- * new table's entries without blocks. Tables of any size are valid (layout 5,
- * table.ts homeSlot), so this can be smaller than the table it replaces (a
+ * new table's entries without blocks. Tables of any bucket count are valid
+ * (table.ts homeSlot), so this can be smaller than the table it replaces (a
  * map whose used lanes are mostly tombstones) or between it and its double.
  * Caller owns the ALLOCATING phase.
  */

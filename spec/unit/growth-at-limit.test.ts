@@ -1,19 +1,39 @@
 /**
- * Resizes of a map at its maxBytes (migration.ts, fittingCapacity). When the
- * table a resize wants (room for twice the live entries, a power of two) does
- * not fit, the resize takes the largest table that does, if that leaves room
- * for minFitHeadroom(live) inserts; else the insert is ERR_FLATSHARE_FULL and
- * the map is unchanged. Before, such a map took no new key at all once its
- * insert budget was used up, even after deleting half of its entries.
+ * Resizes of a map at its maxBytes (migration.ts fittingBuckets). When the
+ * table a resize wants (grownBuckets: the fewest buckets whose insert budget
+ * holds twice the live entries) does not fit, the resize takes the largest
+ * table that does (any bucket count: in the largest retired region, or in the
+ * room at the top, which a map with arena blocks uses only up to the old
+ * table's bucket count), if that leaves room for minFitHeadroom(live)
+ * inserts; else the insert is ERR_FLATSHARE_FULL and the map is unchanged.
+ * The sizes these tests rely on are computed from tableRegionInts(buckets),
+ * the free list and the room at the top, and checked as preconditions. Such a
+ * table may be smaller than the one it replaces (a string map at 16 pages
+ * alternates between a 2,560-bucket table in a retired region and one of
+ * about twice that in the region the larger table left), and the next resize
+ * comes after minFitHeadroom inserts: library behaviour, logged, not hidden.
+ * Before, such a map took no new key at all once its insert budget was used
+ * up, even after deleting half of its entries.
  */
 import test from 'ava';
 import type { ExecutionContext } from 'ava';
 import { SharedFlatMap } from '../../lib/index.js';
-import { H_EPOCH, MAX_WRITERS, W_ACTIVE_GEN, insertBudget } from '../../lib/layout.js';
+import {
+  CACHE_LINE_INTS,
+  DEFAULT_CAPACITY,
+  FIXED_INTS,
+  H_EPOCH,
+  MAX_WRITERS,
+  W_ACTIVE_GEN,
+  bucketsFor,
+  bucketsForRegionInts,
+  insertBudget,
+  tableRegionInts,
+} from '../../lib/layout.js';
 import { writerRecordAt } from '../../lib/writers.js';
 import { Worker } from 'node:worker_threads';
 import { FIT_HEADROOM_DIVISOR, PINNED_REGION_WAIT_MS, minFitHeadroom } from '../../lib/migration.js';
-import { WASM_PAGE_BYTES } from '../../lib/memory.js';
+import { WASM_PAGE_BYTES, bumpRoomInts, largestFreeRegionInts } from '../../lib/memory.js';
 import { assertMatchesModel } from '../helpers/model.js';
 import { SeededPrng } from '../helpers/prng.js';
 import { DEFAULT_MODE, runWorker, testSeed } from '../stress/support.js';
@@ -37,8 +57,34 @@ function keyOf(kind: Kind, i: number): number | string {
   return kind === 'int32' ? i : `key-${String(i).padStart(STRING_KEY_DIGITS, '0')}`;
 }
 
-function capacityOf(map: SharedFlatMap<unknown, number>): number {
-  return SharedFlatMap.unsafeExposeInternals(map as SharedFlatMap<unknown, unknown>).table.capacity;
+function bucketsOf(map: SharedFlatMap<unknown, number>): number {
+  return SharedFlatMap.unsafeExposeInternals(map as SharedFlatMap<unknown, unknown>).table.buckets;
+}
+
+function lanesOf(map: SharedFlatMap<unknown, unknown>): number {
+  return SharedFlatMap.unsafeExposeInternals(map).g.lanes;
+}
+
+function genOfMap(map: SharedFlatMap<unknown, unknown>): number {
+  return SharedFlatMap.unsafeExposeInternals(map).gen;
+}
+
+/**
+ * Where a resize of `map` could put a table now, in buckets: the largest
+ * retired region (counting those a writer may still announce when `pinned`)
+ * and the room at the top (for a map with arena blocks, at most the current
+ * table's bucket count: fittingBuckets leaves the rest to the blocks).
+ */
+function roomAtLimit(map: SharedFlatMap<unknown, unknown>, arenaBlocks: boolean, pinned = false): { region: number; top: number } {
+  const { words, memory, table } = SharedFlatMap.unsafeExposeInternals(map);
+  const region = bucketsForRegionInts(largestFreeRegionInts(words, pinned));
+  const top = bucketsForRegionInts(bumpRoomInts(words, memory, CACHE_LINE_INTS));
+  return { region, top: arenaBlocks ? Math.min(top, table.buckets) : top };
+}
+
+/** True when a table of `buckets` buckets leaves `live` entries minFitHeadroom(live, inFlight) inserts. */
+function leavesHeadroom(buckets: number, lanes: number, live: number, inFlight: number): boolean {
+  return buckets > 0 && insertBudget(buckets, lanes) - live >= minFitHeadroom(live, inFlight);
 }
 
 /** Insert keys 0, 1, ... until the map answers 'full'; returns how many it took. */
@@ -66,17 +112,34 @@ for (const kind of KINDS) {
   test(`${kind} keys: a map at its maxBytes keeps taking new keys after deletes (the resize takes a table that fits)`, (t) => {
     const prng = new SeededPrng(testSeed(t));
     const map = new SharedFlatMap<unknown, number>({ keys: kind, values: 'int32', maxBytes: MAX_BYTES });
+    const lanes = lanesOf(map);
     const model = new Map<unknown, number>();
     const filled = fillUntilFull(map, kind, model);
-    const fullCapacity = capacityOf(map);
-    deleteRandom(t, map, model, prng, filled >> 1);
-    const live = [...model.keys()];
-    const capacities = new Set<number>([fullCapacity]);
+    const fullBuckets = bucketsOf(map);
+    t.is(filled, insertBudget(fullBuckets, lanes), 'full when the insert budget is used up and the grown table does not fit');
+    // The largest table a resize can take now; delete half of the entries, or
+    // more when that table would leave the rest too little headroom. int32
+    // keys: every earlier table lies below the current one and their regions
+    // merge, so half is enough. String keys: key blocks lie between the
+    // earlier tables, the largest retired region is the table before the last
+    // one (half the buckets, a budget of half the entries), so a little more
+    // than half must go.
+    const room = roomAtLimit(map, kind === 'string');
+    const fit = Math.max(room.region, room.top);
+    let live = filled >> 1;
+    while (live > 0 && !leavesHeadroom(fit, lanes, live - 1, 1)) live--;
+    t.log(`${kind}: full at ${filled} entries in ${fullBuckets} buckets; largest retired region ${room.region} buckets, room at the top ${room.top}; keep ${live} of ${filled} live`);
+    if (kind === 'int32') t.is(live, filled >> 1, 'int32 keys: deleting half is enough');
+    t.true(live > filled * 0.45, `only ${live} of ${filled} entries may stay`);
+    deleteRandom(t, map, model, prng, filled - live);
+    const keys = [...model.keys()];
+    const sizes: number[] = [fullBuckets];
+    const gen = genOfMap(map as SharedFlatMap<unknown, unknown>);
     let next = filled;
     for (let r = 0; r < CHURN_ROUNDS_PER_ENTRY * filled; r++) {
-      const j = prng.int(0, live.length);
-      model.delete(live[j]);
-      if (!map.delete(live[j])) t.fail(`delete of live key ${String(live[j])} answered false`);
+      const j = prng.int(0, keys.length);
+      model.delete(keys[j]);
+      if (!map.delete(keys[j])) t.fail(`delete of live key ${String(keys[j])} answered false`);
       const key = keyOf(kind, next);
       const status = map.trySet(key, next);
       if (status !== 'ok') {
@@ -84,39 +147,60 @@ for (const kind of KINDS) {
         return;
       }
       model.set(key, next++);
-      live[j] = key;
-      capacities.add(capacityOf(map));
+      keys[j] = key;
+      if (sizes.at(-1) !== bucketsOf(map)) sizes.push(bucketsOf(map));
     }
-    t.log(`${kind}: full at ${filled} entries (${fullCapacity} slots); churn at ${model.size} live went through ${[...capacities].join(', ')} slots`);
-    t.true([...capacities].some((c) => c !== fullCapacity), 'the churn resized the table');
+    const resizes = genOfMap(map as SharedFlatMap<unknown, unknown>) - gen;
+    t.log(`${kind}: churn at ${model.size} live: ${resizes} resizes, tables ${sizes.slice(0, 12).join(' -> ')}${sizes.length > 12 ? ' ...' : ''} buckets`);
+    // Each round inserts a new key into an EMPTY lane: the churn uses up more than one table's budget.
+    t.true(resizes >= 2, 'the churn resized the table');
+    for (const buckets of sizes.slice(1)) t.true(leavesHeadroom(buckets, lanes, live - 1, 1), `a table of ${buckets} buckets for ${live} live entries`);
     t.true(map.byteLength <= MAX_BYTES);
     assertMatchesModel(t, map, model, 'after the churn');
   });
 }
 
 test('int32 keys: a map with room for less than twice its table grows into the largest table that fits', (t) => {
-  // 40 pages (2.5 MiB): the tables of 128 .. 65,536 slots take ~1.5 MiB, so the
-  // next power of two (131,072 slots, 1.5 MiB more) does not fit, and the first
-  // resize past insertBudget(65,536) entries used to answer FULL there. Now it
-  // takes what is left at the top; the resize after it fits 131,072 slots in the
-  // retired regions below (merged: 128 .. 65,536 slots, and the one in between).
+  // 40 pages (2.5 MiB): the fixed part and the tables of 12 .. 12,288 buckets
+  // (the default first table, doubled ten times) take ~1.5 MiB, so the next
+  // doubling (24,576 buckets, 1.5 MiB more) does not fit, and the first resize
+  // past insertBudget(12,288) entries would answer FULL there. It takes what is
+  // left at the top instead (a table between 12,288 buckets and its double);
+  // the resize after it fits a table of at least 24,576 buckets in the retired
+  // regions below (merged: the tables of 12 .. 12,288 buckets).
   const maxBytes = 40 * WASM_PAGE_BYTES;
-  const lastPowerOfTwo = 65_536;
+  const maxInts = maxBytes / Int32Array.BYTES_PER_ELEMENT;
+  const lanes = 7;
+  const chain = [bucketsFor(DEFAULT_CAPACITY, lanes)];
+  let usedInts = FIXED_INTS + tableRegionInts(chain[0]!);
+  while (usedInts + tableRegionInts(2 * chain.at(-1)!) <= maxInts) {
+    chain.push(2 * chain.at(-1)!);
+    usedInts += tableRegionInts(chain.at(-1)!);
+  }
+  const lastDoubling = chain.at(-1)!;
+  t.is(lastDoubling, 12_288, 'precondition: 12 buckets doubled ten times fit in 40 pages, eleven times do not');
+  const retiredBelow = bucketsForRegionInts(usedInts - FIXED_INTS - tableRegionInts(lastDoubling));
+  t.true(bucketsForRegionInts(usedInts - FIXED_INTS) >= 2 * lastDoubling, 'precondition: the regions of the chain, merged, hold its next doubling');
   const map = new SharedFlatMap<unknown, number>({ keys: 'int32', values: 'int32', maxBytes });
+  t.is(lanesOf(map as SharedFlatMap<unknown, unknown>), lanes);
   const model = new Map<unknown, number>();
-  const capacities: number[] = [];
+  const tables: number[] = [];
   for (let i = 0; ; i++) {
-    const capacity = capacityOf(map);
-    if (capacities.at(-1) !== capacity) capacities.push(capacity);
+    const buckets = bucketsOf(map);
+    if (tables.at(-1) !== buckets) tables.push(buckets);
     if (map.trySet(i, i) === 'full') break;
     model.set(i, i);
   }
-  t.log(`full at ${model.size} entries; capacities ${capacities.join(' -> ')}; ${map.byteLength} bytes`);
-  t.true(model.size > insertBudget(2 * lastPowerOfTwo) - insertBudget(2 * lastPowerOfTwo) / FIT_HEADROOM_DIVISOR, `only ${model.size} entries fit`);
+  t.log(`full at ${model.size} entries; tables ${tables.join(' -> ')} buckets (${retiredBelow} retired below the last doubling); ${map.byteLength} bytes`);
+  t.deepEqual(tables.slice(0, chain.length), chain, 'the table doubles while the doubled table fits');
+  const fitted = tables[chain.length];
+  t.true(fitted !== undefined && fitted > lastDoubling && fitted < 2 * lastDoubling, `a table between ${lastDoubling} buckets and its double, sized to the room left: ${fitted}`);
   t.true(
-    capacities.some((c) => c > lastPowerOfTwo && c < 2 * lastPowerOfTwo),
-    'a table between 65,536 slots and its double, sized to the room left',
+    tables.slice(chain.length + 1).some((b) => b >= 2 * lastDoubling),
+    'then a table of at least the next doubling, in the merged regions of the earlier tables',
   );
+  const budget = insertBudget(2 * lastDoubling, lanes);
+  t.true(model.size > budget - budget / FIT_HEADROOM_DIVISOR, `only ${model.size} entries fit`);
   t.true(map.byteLength <= maxBytes);
   assertMatchesModel(t, map, model, 'when full');
 });
@@ -126,12 +210,18 @@ test('at the limit, a table that would leave less than minFitHeadroom(live) inse
   const map = new SharedFlatMap<unknown, number>({ keys: 'int32', values: 'int32', maxBytes: MAX_BYTES });
   const model = new Map<unknown, number>();
   const filled = fillUntilFull(map, 'int32', model);
-  // A few deletes: the table that fits holds the live entries, but with too little room.
+  const lanes = lanesOf(map as SharedFlatMap<unknown, unknown>);
+  // A few deletes: the largest table that fits (in the merged retired regions or at
+  // the top) holds the live entries, but with too little room.
   const few = FEW_DELETES;
   deleteRandom(t, map, model, prng, few);
-  t.true(
-    insertBudget(capacityOf(map)) - model.size < Math.ceil(model.size / FIT_HEADROOM_DIVISOR),
-    'precondition: a table of this size would leave less than live / FIT_HEADROOM_DIVISOR inserts',
+  const room = roomAtLimit(map as SharedFlatMap<unknown, unknown>, false);
+  const fit = Math.max(room.region, room.top);
+  t.log(`full at ${filled} entries in ${bucketsOf(map)} buckets; the largest table that fits: ${fit} buckets (budget ${insertBudget(fit, lanes)})`);
+  t.true(insertBudget(fit, lanes) >= model.size, 'precondition: the table that fits holds the live entries');
+  t.false(
+    leavesHeadroom(fit, lanes, model.size, 1),
+    'precondition: the largest table that fits would leave less than live / FIT_HEADROOM_DIVISOR inserts',
   );
   const generation = SharedFlatMap.unsafeExposeInternals(map as SharedFlatMap<unknown, unknown>).gen;
   let inserted = 0;
@@ -148,6 +238,7 @@ test('at the limit, a table that would leave less than minFitHeadroom(live) inse
 
   // Deleting a FIT_HEADROOM_DIVISOR-th of the entries and a little more gives the resize its headroom.
   deleteRandom(t, map, model, prng, Math.ceil(model.size / FIT_HEADROOM_DIVISOR) + MORE_INSERTS);
+  t.true(leavesHeadroom(fit, lanes, model.size, 1), 'precondition: now the table that fits leaves the headroom');
   for (let i = 0; i < MORE_INSERTS; i++) {
     t.is(map.trySet(-1 - i, i), 'ok', `insert ${i} after the deletes`);
     model.set(-1 - i, i);
@@ -183,10 +274,16 @@ function pinnedMapAtLimit(t: ExecutionContext, waitTimeoutMs: number): { map: Sh
   // Live entries such that the room at the top is too small for the resize, but the
   // retired regions below the table (merged: every earlier table) are large enough.
   deleteRandom(t, map, model, prng, Math.floor(filled / 4));
+  const lanes = lanesOf(map as SharedFlatMap<unknown, unknown>);
+  const room = roomAtLimit(map as SharedFlatMap<unknown, unknown>, false);
+  t.false(leavesHeadroom(room.top, lanes, model.size, 1), `precondition: a table of the ${room.top} buckets at the top is too small for ${model.size} entries`);
+  t.true(leavesHeadroom(room.region, lanes, model.size, 1), `precondition: a table in the retired regions (${room.region} buckets) holds them`);
   const pin = writerRecordAt(PIN_RECORD) + W_ACTIVE_GEN;
   const words = new Int32Array(map.handle.memory.buffer);
   t.is(Atomics.load(words, pin), 0, 'the record is unused');
   Atomics.store(words, pin, 1); // "in generation 0": older than every retired region
+  t.is(roomAtLimit(map as SharedFlatMap<unknown, unknown>, false).region, 0, 'precondition: the pin makes the retired regions unusable');
+  t.is(roomAtLimit(map as SharedFlatMap<unknown, unknown>, false, true).region, room.region, 'precondition: they count again once the pin is gone');
   return { map, model, pin };
 }
 
@@ -210,7 +307,7 @@ test('at the limit, a resize waits for a retired region that a slow writer still
   Atomics.store(go, 0, 1);
   Atomics.notify(go, 0);
   let inserted = 0;
-  // Insert until the resize has happened (the first insert into an EMPTY slot needs it).
+  // Insert until the resize has happened (the first insert into an EMPTY lane needs it).
   while (SharedFlatMap.unsafeExposeInternals(map as SharedFlatMap<unknown, unknown>).gen === generation) {
     const key = -1 - inserted;
     t.is(map.trySet(key, inserted), 'ok', `insert ${inserted}`);
@@ -252,45 +349,64 @@ test('at the limit, a resize whose only region stays pinned answers FULL after P
 test('string keys and values at the limit: a resize does not grow the table into the room the blocks need', (t) => {
   // 60-character values: the arena and the table compete for the room at the top.
   // When the first insert that fails asked for a resize, growing the table there
-  // (8,192 -> 14,144 slots before) left that insert's key block no room, and every
-  // later overwrite with a longer value failed too (1,179 of them went through
-  // before the resize at maxBytes could take a table that fits; 0 with the growth).
+  // (in layout 5: 8,192 -> 14,144 slots) left that insert's key block no room, and
+  // every later overwrite with a longer value failed too (1,179 of them went
+  // through before the resize at maxBytes could take a table that fits; 0 with
+  // the growth). So in a map with arena blocks a table at the top is no larger
+  // than the one it replaces: the table stays on the doubling chain of its first
+  // table (20 buckets of 4 lanes, doubled), not a size fitted to the room left.
+  // 20 pages: when the table of 2,560 buckets is full, the room at the top would
+  // hold a larger one (checked below), so the test sees whether a resize grows there.
   const valueLength = 60;
-  const map = new SharedFlatMap<unknown, string>({ keys: 'string', values: 'string', maxBytes: MAX_BYTES });
+  const map = new SharedFlatMap<unknown, string>({ keys: 'string', values: 'string', maxBytes: 20 * WASM_PAGE_BYTES });
+  const internals = () => SharedFlatMap.unsafeExposeInternals(map as SharedFlatMap<unknown, unknown>);
+  const first = bucketsOf(map as unknown as SharedFlatMap<unknown, number>);
+  t.is(first, bucketsFor(DEFAULT_CAPACITY, lanesOf(map as SharedFlatMap<unknown, unknown>)));
   let filled = 0;
   while (map.trySet(keyOf('string', filled), 'v'.repeat(valueLength)) === 'ok') filled++;
-  const capacity = capacityOf(map as unknown as SharedFlatMap<unknown, number>);
+  const buckets = bucketsOf(map as unknown as SharedFlatMap<unknown, number>);
+  const { words, memory } = internals();
+  const topBuckets = bucketsForRegionInts(bumpRoomInts(words, memory, CACHE_LINE_INTS));
+  t.true(topBuckets > buckets, `precondition: the room at the top (${topBuckets} buckets) would hold a table larger than ${buckets} buckets`);
   let overwritten = 0;
   for (let i = 0; i < filled; i++) if (map.trySet(keyOf('string', i), 'w'.repeat(3 * valueLength)) === 'ok') overwritten++;
-  t.log(`full at ${filled} entries in ${capacity} slots; ${overwritten} overwrites with 3x longer values went through`);
-  t.true((capacity & (capacity - 1)) === 0, `the table grew to ${capacity} slots at the limit, not along its powers of two`);
+  t.log(`full at ${filled} entries in ${buckets} buckets (the room at the top held ${topBuckets} buckets); ${overwritten} overwrites with 3x longer values went through`);
+  const doublings = buckets / first;
+  t.true(Number.isInteger(doublings) && (doublings & (doublings - 1)) === 0, `the table grew to ${buckets} buckets at the limit, not along the doublings of ${first}`);
   t.true(overwritten > 0, 'no overwrite with a longer value found room');
   t.is(map.size, filled);
 });
 
 test('clear() of a map presized to more than half its maxBytes: a smaller first table, then it fills to its presized count again', (t) => {
-  // 40,000 entries presized: 50,000 slots of 12 bytes, ~600 KB of 1 MiB, so a
-  // second table of the initial capacity does not fit beside it. clear() used to
+  // 50,000 entries presized: 8,929 buckets of 64 bytes, ~570 KB of 1 MiB, so a
+  // second table of the initial size does not fit beside it. clear() used to
   // throw ERR_FLATSHARE_FULL here (and leave every entry in place).
-  const presized = 40_000;
+  const presized = 50_000;
+  const maxInts = MAX_BYTES / Int32Array.BYTES_PER_ELEMENT;
   const map = new SharedFlatMap<unknown, number>({ keys: 'int32', values: 'int32', capacity: presized, maxBytes: MAX_BYTES });
-  const initialCapacity = capacityOf(map);
-  for (let key = 0; key < presized; key++) map.set(key, key);
-  t.is(map.trySet(presized, 0), 'full', 'precondition: the map is at its maxBytes');
+  const lanes = lanesOf(map as SharedFlatMap<unknown, unknown>);
+  const initial = bucketsOf(map);
+  t.is(initial, bucketsFor(presized, lanes));
+  t.true(FIXED_INTS + 2 * tableRegionInts(initial) > maxInts, 'precondition: two tables of the initial size do not fit in maxBytes');
+  const budget = insertBudget(initial, lanes);
+  t.true(budget >= presized);
+  for (let key = 0; key < budget; key++) map.set(key, key);
+  t.is(map.trySet(budget, 0), 'full', 'precondition: the map is at its maxBytes');
   map.clear();
   t.is(map.size, 0);
   t.is(map.get(0), undefined);
-  const cleared = capacityOf(map);
-  t.log(`initial table ${initialCapacity} slots; after clear() ${cleared}`);
-  t.true(cleared < initialCapacity, 'the first table after clear() is the one that fits');
+  const cleared = bucketsOf(map);
+  t.log(`initial table ${initial} buckets; after clear() ${cleared}`);
+  t.true(cleared < initial, 'the first table after clear() is the one that fits');
   const model = new Map<unknown, number>();
-  for (let key = 0; key < presized; key++) {
+  for (let key = 0; key < budget; key++) {
     if (map.trySet(-1 - key, key) !== 'ok') {
       t.fail(`refill stopped at ${key} entries`);
       return;
     }
     model.set(-1 - key, key);
   }
+  t.log(`refilled to ${budget} entries in ${bucketsOf(map)} buckets`);
   assertMatchesModel(t, map, model, 'after the refill');
 });
 

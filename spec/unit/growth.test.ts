@@ -1,91 +1,172 @@
 /**
- * Growth policy of online resize (migration.ts, GROWTH_FACTOR): a table full
- * of live entries doubles (grownCapacityFor: room for twice the live entries,
- * a power of two), a table full of tombstones is rehashed at its own size.
- * Inserting 1..N keys must never skip a power of two. Presized tables have
- * any size (capacityFor); the tables they grow into are powers of two.
+ * Growth policy of online resize (migration.ts grownBuckets, GROWTH_FACTOR):
+ * the new table is the fewest buckets whose insert budget (0.8 of its lanes)
+ * holds twice the live entries (layout.ts bucketsFor: any bucket count, not a
+ * power of two), and never fewer than the initial table's. So a table full
+ * of live entries doubles its buckets exactly (never more), a table whose
+ * OCCUPIED lanes are mostly tombstones is rehashed at its own size, a
+ * presized table starts at the fewest buckets for its capacity, and a resize
+ * also makes room for one insert per writer announcing the old generation.
+ * Then: the clean-up after a flip (releaseRetired) that throws leaves the flip
+ * standing and the migration control free.
  */
 import test from 'ava';
 import { ErrorCode, FlatshareTimeoutError, SharedFlatMap } from '../../lib/index.js';
-import { H_MIG_OWNER, MAX_WRITERS, MIN_CAPACITY, W_ACTIVE_GEN, insertBudget } from '../../lib/layout.js';
+import {
+  DEFAULT_CAPACITY,
+  FIXED_INTS,
+  H_MIG_OWNER,
+  MAX_WRITERS,
+  MIN_BUCKETS,
+  W_ACTIVE_GEN,
+  bucketsFor,
+  insertBudget,
+  tableRegionInts,
+} from '../../lib/layout.js';
 import { writerRecordAt } from '../../lib/writers.js';
 import { freeRegions, writersAnnouncing } from '../../lib/memory.js';
 import { tableRegionOf } from '../../lib/table.js';
 import { WASM_PAGE_BYTES } from '../../lib/memory.js';
+import { grownBuckets } from '../../lib/migration.js';
 
-function capacityOf(map: SharedFlatMap<number, number>): number {
-  return SharedFlatMap.unsafeExposeInternals(map as SharedFlatMap<unknown, unknown>).table.capacity;
+function internalsOf(map: SharedFlatMap<unknown, unknown>) {
+  return SharedFlatMap.unsafeExposeInternals(map);
 }
 
-test('inserting live entries doubles the table at each resize, never more', (t) => {
+function bucketsOf(map: SharedFlatMap<number, number>): number {
+  return internalsOf(map as SharedFlatMap<unknown, unknown>).table.buckets;
+}
+
+function lanesOf(map: SharedFlatMap<number, number>): number {
+  return internalsOf(map as SharedFlatMap<unknown, unknown>).g.lanes;
+}
+
+test('inserting live entries doubles the buckets at each resize, never more, when the insert budget is used up', (t) => {
   const map = new SharedFlatMap<number, number>({ keys: 'int32', values: 'int32', capacity: 0 });
-  let capacity = capacityOf(map);
-  t.is(capacity, MIN_CAPACITY);
-  const seen = [capacity];
+  const lanes = lanesOf(map);
+  t.is(lanes, 7);
+  let buckets = bucketsOf(map);
+  t.is(buckets, MIN_BUCKETS);
+  const seen = [buckets];
   for (let key = 0; key < 200_000; key++) {
     map.set(key, key);
-    const now = capacityOf(map);
-    if (now !== capacity) {
-      t.is(now, capacity * 2, `after ${key + 1} entries the table went from ${capacity} to ${now} slots`);
-      t.is(key, insertBudget(capacity), 'the resize happens when the insert budget is used up');
-      capacity = now;
+    const now = bucketsOf(map);
+    if (now !== buckets) {
+      t.is(now, buckets * 2, `after ${key + 1} entries the table went from ${buckets} to ${now} buckets`);
+      t.is(key, insertBudget(buckets, lanes), 'the resize happens when the insert budget is used up');
+      t.is(now, grownBuckets(key, 1, lanes, MIN_BUCKETS), 'grownBuckets: room for twice the live entries');
+      buckets = now;
       seen.push(now);
     }
   }
-  t.log(`capacities: ${seen.join(' -> ')}`);
+  t.log(`buckets: ${seen.join(' -> ')}`);
   t.true(seen.length > 10);
+  for (let key = 0; key < 200_000; key++) if (map.get(key) !== key) t.fail(`key ${key}`);
 });
 
-test('a table whose used slots are mostly tombstones is rehashed at the same size', (t) => {
+test('a default map of each lane count doubles its buckets at each resize', (t) => {
+  // int32 -> float64 has 4 lanes a bucket, string -> float64 3: the budget of
+  // 2B buckets (floor(1.6 B L)) holds twice floor(0.8 B L) for every lane count.
+  for (const [keys, values, lanes] of [
+    ['int32', 'float64', 4],
+    ['string', 'int32', 4],
+    ['string', 'float64', 3],
+  ] as const) {
+    const map = new SharedFlatMap<number | string, number>({ keys, values });
+    const valueOf = (i: number): number => (values === 'float64' ? i + 0.5 : i);
+    const internals = () => internalsOf(map as SharedFlatMap<unknown, unknown>);
+    t.is(internals().g.lanes, lanes);
+    let buckets = internals().table.buckets;
+    t.is(buckets, bucketsFor(DEFAULT_CAPACITY, lanes));
+    const seen = [buckets];
+    for (let i = 0; i < 20_000; i++) {
+      map.set(keys === 'int32' ? i : `k${i}`, valueOf(i));
+      const now = internals().table.buckets;
+      if (now !== buckets) {
+        t.is(now, 2 * buckets, `${keys} -> ${values}: after ${i + 1} entries ${buckets} -> ${now} buckets`);
+        t.is(i, insertBudget(buckets, lanes), `${keys} -> ${values}: the resize comes when the budget is used up`);
+        buckets = now;
+        seen.push(now);
+      }
+    }
+    t.log(`${keys} -> ${values} (${lanes} lanes): ${seen.join(' -> ')}`);
+    t.true(seen.length >= 6);
+    for (let i = 0; i < 20_000; i++) if (map.get(keys === 'int32' ? i : `k${i}`) !== valueOf(i)) t.fail(`${keys} -> ${values}: entry ${i}`);
+  }
+});
+
+test('a table whose OCCUPIED lanes are mostly tombstones is rehashed at the same size', (t) => {
   const map = new SharedFlatMap<number, number>({ keys: 'int32', values: 'int32', capacity: 1000 });
-  const capacity = capacityOf(map);
+  const buckets = bucketsOf(map);
+  const gen = internalsOf(map as SharedFlatMap<unknown, unknown>).gen;
   // Churn: insert fresh keys and delete them, so tombstones use up the budget.
-  for (let key = 0; key < insertBudget(capacity) * 3; key++) {
+  for (let key = 0; key < insertBudget(buckets, lanesOf(map)) * 3; key++) {
     map.set(key, key);
     map.delete(key);
   }
+  t.true(internalsOf(map as SharedFlatMap<unknown, unknown>).gen >= gen + 2, 'the churn migrated the table (twice or more)');
   t.is(map.size, 0);
-  t.is(capacityOf(map), capacity);
+  t.is(bucketsOf(map), buckets);
 });
 
-test('a default-capacity int32 -> int32 map keeps up to 1,638 entries (four resizes) in its first 64 KiB page', (t) => {
+test('a default-capacity int32 -> int32 map keeps up to 2,150 entries (five resizes) in its first 64 KiB page', (t) => {
   // layout.ts MAX_WRITERS: the fixed part (header, writer records, arena heads)
-  // and the tables of 128 .. 2,048 slots fit in one page; the next resize
-  // (4,096 slots) is the first that needs the memory to grow.
+  // and the tables of 12 .. 384 buckets (none reuses a retired region: each is
+  // larger than all earlier ones together) fit in one page; the next resize
+  // (768 buckets) is the first that needs the memory to grow.
   const map = new SharedFlatMap<number, number>({ keys: 'int32', values: 'int32' });
-  t.is(capacityOf(map), 128, 'the default first table is a power of two, like the tables it grows into');
+  const lanes = lanesOf(map);
+  t.is(bucketsOf(map), bucketsFor(DEFAULT_CAPACITY, lanes));
+  t.is(bucketsOf(map), 12, 'the default first table: the fewest buckets for 64 entries, 12 x 7 lanes');
   t.is(map.byteLength, WASM_PAGE_BYTES);
-  const lastInOnePage = insertBudget(2048);
-  t.is(lastInOnePage, 1638);
+  const tables = [12, 24, 48, 96, 192, 384];
+  const pageInts = WASM_PAGE_BYTES / Int32Array.BYTES_PER_ELEMENT;
+  const usedInts = FIXED_INTS + tables.reduce((sum, b) => sum + tableRegionInts(b), 0);
+  t.true(usedInts <= pageInts, `the fixed part and six tables take ${usedInts} of ${pageInts} words`);
+  t.true(usedInts + tableRegionInts(768) > pageInts, 'a seventh table (768 buckets) does not fit the page');
+  const lastInOnePage = insertBudget(384, lanes);
+  t.is(lastInOnePage, 2150);
   for (let key = 0; key < lastInOnePage; key++) map.set(key * 7919, key);
-  t.is(capacityOf(map), 2048);
+  t.is(bucketsOf(map), 384);
   t.is(map.byteLength, WASM_PAGE_BYTES, `after ${map.size} entries the memory is still one page`);
   map.set(-1, -1);
-  t.is(capacityOf(map), 4096);
-  t.true(map.byteLength > WASM_PAGE_BYTES, 'the fifth resize grows the memory');
+  t.is(bucketsOf(map), 768);
+  t.true(map.byteLength > WASM_PAGE_BYTES, 'the sixth resize grows the memory');
   for (let key = 0; key < lastInOnePage; key++) t.is(map.get(key * 7919), key);
 });
 
-test('a presized table has exactly capacity / 0.8 slots; the table it grows into is a power of two', (t) => {
+test('a presized table has the fewest buckets whose budget holds capacity; it grows into the exact size for twice the live entries', (t) => {
   const map = new SharedFlatMap<number, number>({ keys: 'int32', values: 'int32', capacity: 1000 });
-  t.is(capacityOf(map), 1250);
-  for (let key = 0; key <= 1000; key++) map.set(key, key);
-  t.is(capacityOf(map), 4096, 'room for twice the 1,000 live entries (2,500 slots), rounded up to a power of two');
-  for (let key = 0; key <= 1000; key++) if (map.get(key) !== key) t.fail(`key ${key}`);
+  const lanes = lanesOf(map);
+  const presized = bucketsOf(map);
+  t.is(presized, 179, 'ceil(1000 / 0.8 / 7 lanes)');
+  t.true(insertBudget(presized, lanes) >= 1000 && insertBudget(presized - 1, lanes) < 1000, 'the fewest buckets that hold 1,000 entries');
+  const budget = insertBudget(presized, lanes);
+  for (let key = 0; key < budget; key++) map.set(key, key);
+  t.is(bucketsOf(map), presized, `${budget} entries fit without a resize`);
+  map.set(budget, budget);
+  const grown = bucketsOf(map);
+  t.is(grown, bucketsFor(2 * budget, lanes), `room for twice the ${budget} live entries`);
+  t.is(grown, 358);
+  t.not(grown & (grown - 1), 0, 'not rounded up to a power of two');
+  for (let key = 0; key <= budget; key++) if (map.get(key) !== key) t.fail(`key ${key}`);
 });
 
 test('a resize makes room for every writer that may still insert into the old table (writersAnnouncing)', (t) => {
-  // A small table mostly full of tombstones, 5 live entries: room for twice the
-  // live entries is 16 slots (12 inserts). With 20 writers announcing the
-  // table's generation (each may hold a lock and finish an insert after the
-  // migrator read SIZE), the new table must take 5 + 20 entries, or the copy
-  // would find no EMPTY slot. The announcements are written into unused writer
-  // records; they do not pin the regions this resize can use (retired earlier).
+  // A table of MIN_BUCKETS buckets mostly full of tombstones, 5 live entries:
+  // room for twice the live entries is MIN_BUCKETS buckets (22 inserts). With
+  // 20 writers announcing the table's generation (each may hold a lock and
+  // finish an insert after the migrator read SIZE), and this thread, the new
+  // table must take 5 + 21 entries (5 buckets), or the copy would find no
+  // EMPTY lane. The announcements are written into unused writer records; they
+  // do not pin the regions this resize can use (retired earlier).
   const map = new SharedFlatMap<number, number>({ keys: 'int32', values: 'int32', capacity: 0 });
-  const { gen } = SharedFlatMap.unsafeExposeInternals(map as SharedFlatMap<unknown, unknown>);
+  const lanes = lanesOf(map);
+  const { gen } = internalsOf(map as SharedFlatMap<unknown, unknown>);
   for (let key = 0; key < 5; key++) map.set(key, key);
   const words = new Int32Array(map.handle.memory.buffer);
   const announcing = 20;
+  t.true(insertBudget(grownBuckets(5, 0, lanes, MIN_BUCKETS), lanes) < 5 + announcing + 1, 'precondition: a table for 2 x 5 entries alone is too small');
   const records = Array.from({ length: announcing }, (_, i) => writerRecordAt(MAX_WRITERS - 1 - i) + W_ACTIVE_GEN);
   for (const at of records) {
     t.is(Atomics.load(words, at), 0, 'an unused record');
@@ -93,15 +174,16 @@ test('a resize makes room for every writer that may still insert into the old ta
   }
   t.is(writersAnnouncing(words, gen), announcing, 'the fake ones (this thread is idle between operations)');
   // Churn until the budget is gone: the resize then sees the announcements.
-  for (let key = 100; SharedFlatMap.unsafeExposeInternals(map as SharedFlatMap<unknown, unknown>).gen === gen; key++) {
+  for (let key = 100; internalsOf(map as SharedFlatMap<unknown, unknown>).gen === gen; key++) {
     map.set(key, key);
     map.delete(key);
   }
   for (const at of records) Atomics.store(words, at, 0);
-  const capacity = capacityOf(map);
+  const buckets = bucketsOf(map);
   // At the resize this thread announces too (it is inside the insert that ran out of budget).
-  t.log(`after the resize: ${capacity} slots for 5 live entries and ${announcing + 1} announcing writers`);
-  t.true(insertBudget(capacity) >= 5 + announcing + 1, `${capacity} slots`);
+  t.log(`after the resize: ${buckets} buckets for 5 live entries and ${announcing + 1} announcing writers`);
+  t.true(insertBudget(buckets, lanes) >= 5 + announcing + 1, `${buckets} buckets`);
+  t.is(buckets, grownBuckets(5, announcing + 1, lanes, MIN_BUCKETS));
   for (let key = 0; key < 5; key++) t.is(map.get(key), key);
   t.is(map.size, 5);
 });
@@ -123,8 +205,8 @@ function failNextRelease(map: SharedFlatMap<string, string>): () => number {
 
 /** True when a free-list record overlaps the current table's region. */
 function currentTableListed(map: SharedFlatMap<string, string>): boolean {
-  const { words, gen, slotInts } = SharedFlatMap.unsafeExposeInternals(map as SharedFlatMap<unknown, unknown>);
-  const table = tableRegionOf(words, slotInts, gen);
+  const { words, gen } = SharedFlatMap.unsafeExposeInternals(map as SharedFlatMap<unknown, unknown>);
+  const table = tableRegionOf(words, gen);
   return freeRegions(words).some((r) => r.ints > 0 && r.base < table.base + table.ints && table.base < r.base + r.ints);
 }
 

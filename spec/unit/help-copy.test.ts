@@ -1,5 +1,8 @@
 /**
- * Regression: helpCopy must do nothing unless the epoch is COPYING.
+ * Regression: helpCopy must do nothing unless the epoch is COPYING: under
+ * ALLOCATING(g) it claims no chunk of table g's buckets (no CHUNK_STATE word
+ * of the current table changes), and a later migration still copies every
+ * lane of every bucket (no entry lost).
  *
  * Recovery's "help the interrupted migration" step used to call helpCopy for
  * any non-STABLE epoch. Under ALLOCATING(g) the chunk states of the current
@@ -24,10 +27,11 @@ test('helpCopy under ALLOCATING touches no chunk state, and a later migration ke
   map.clear();
   for (let k = 0; k < ENTRIES; k++) map.set(k, k * 3);
   const internals = SharedFlatMap.unsafeExposeInternals(map as SharedFlatMap<unknown, unknown>);
-  const { words, table, slotInts } = internals;
+  const { words, table } = internals;
   const gen = genOf(Atomics.load(words, H_EPOCH));
-  const states = chunkStatesAt(table.base, table.capacity, slotInts);
-  const chunks = chunkCount(table.capacity);
+  const states = chunkStatesAt(table.base, table.buckets);
+  const chunks = chunkCount(table.buckets);
+  t.true(chunks > 1, `${table.buckets} buckets make ${chunks} chunks: more than one, so a claimed chunk shows among unclaimed ones`);
   const statesBefore = Array.from(words.subarray(states, states + chunks));
   t.true(statesBefore.every((s) => s === 0), 'the current table starts with unclaimed chunks');
 
