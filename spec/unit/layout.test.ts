@@ -1,6 +1,6 @@
 /**
  * Layout invariants (lib/layout.ts). These fail, they do not log: a header
- * word that overlaps another, a hot word that shares a cache line, or a slot
+ * word that overlaps another, a hot word that shares a cache line, or a lane
  * that grows past the bytes-per-entry target is a test failure.
  */
 import test from 'ava';
@@ -8,6 +8,7 @@ import fc from 'fast-check';
 import * as layout from '../../lib/layout.js';
 import {
   CACHE_LINE_INTS,
+  C_KEY,
   FIXED_INTS,
   FREE_REGION_INTS,
   FREE_REGION_MAX,
@@ -19,26 +20,26 @@ import {
   HEADER_INTS,
   INT_BYTES,
   MAP_ID_INTS,
-  MAX_CAPACITY,
+  MAX_BUCKETS,
   MAX_WRITERS,
-  MIN_CAPACITY,
-  S_KEY,
-  S_SEQ,
+  MIGRATION_CHUNK_BUCKETS,
+  MIN_BUCKETS,
+  TABLE_BUCKET_INTS,
   TABLE_DESC_INTS,
   TABLE_HEADER_INTS,
   T_REMAINING,
   T_SIZE,
   WRITERS_BASE,
   WRITER_RECORD_INTS,
-  capacityFor,
-  grownCapacityFor,
-  insertBudget,
-  slotInts,
-  tableRegionInts,
-  valueOffset,
+  bucketsFor,
+  bucketsForRegionInts,
   chunkCount,
   chunkStateInts,
+  chunkStatesAt,
+  insertBudget,
+  tableRegionInts,
 } from '../../lib/layout.js';
+import { BUCKET_INTS, lanesFor } from '../../lib/bucket.js';
 import { writerRecordAt } from '../../lib/writers.js';
 import { WASM_PAGE_BYTES, pagesFor } from '../../lib/memory.js';
 import { SharedFlatMap } from '../../lib/index.js';
@@ -120,40 +121,44 @@ test('hot header words are on distinct 64-byte lines, and the epoch line holds n
   }
 });
 
-test('slot sizes: int32->int32 is 3 words (12 bytes), int32->float64 is 4 words', (t) => {
-  t.is(slotInts('int32', 'int32'), 3);
-  t.is(slotInts('int32', 'int32') * INT_BYTES, 12);
-  t.is(slotInts('int32', 'float64'), 4);
-  t.is(S_SEQ, 0);
-  t.is(S_KEY, 1);
-  t.is(valueOffset('int32'), 2);
+test('lane sizes: int32->int32 is 2 words, 7 lanes a bucket; int32->float64 3 words, 4 lanes', (t) => {
+  t.is(layout.laneInts('int32', 'int32'), 2);
+  t.is(lanesFor(layout.laneInts('int32', 'int32')), 7);
+  t.is(layout.laneInts('int32', 'float64'), 3);
+  t.is(lanesFor(layout.laneInts('int32', 'float64')), 4);
+  t.is(C_KEY, 0);
+  t.is(layout.valueColumn('int32'), 1);
+  // 64 bytes / 7 lanes: 9.1 bytes per int32 -> int32 lane.
+  t.is(TABLE_BUCKET_INTS * INT_BYTES, 64);
+  t.is(BUCKET_INTS, TABLE_BUCKET_INTS, 'bucket.ts and layout.ts agree on the bucket size');
 });
 
-test('table header: SIZE and REMAINING on different lines, slots start after both', (t) => {
+test('table header: SIZE and REMAINING on different lines, buckets start after both', (t) => {
   t.not(lineOf(T_SIZE), lineOf(T_REMAINING));
   t.true(T_SIZE < TABLE_HEADER_INTS && T_REMAINING < TABLE_HEADER_INTS);
   t.is(TABLE_HEADER_INTS % CACHE_LINE_INTS, 0);
 });
 
-test('table regions stay cache-line aligned: every region length, for any capacity, is a multiple of a line', (t) => {
+test('table regions stay cache-line aligned: every region length, for any bucket count, is a multiple of a line', (t) => {
   t.is(FIXED_INTS % CACHE_LINE_INTS, 0);
-  const strides = [slotInts('int32', 'int32'), slotInts('int32', 'float64'), slotInts('string', 'float64')];
-  t.deepEqual(strides, [3, 4, 5]);
-  const capacities: number[] = [];
-  for (let capacity = MIN_CAPACITY; capacity <= MAX_CAPACITY; capacity *= 2) capacities.push(capacity, capacity + 1, capacity * 1.25 + 3);
-  for (const capacity of [...capacities, 17, 23, 125_000, 1_250_000, MAX_CAPACITY - 1]) {
-    if (capacity > MAX_CAPACITY) continue;
-    for (const stride of strides) {
-      const ints = tableRegionInts(capacity, stride);
-      const exact = TABLE_HEADER_INTS + capacity * stride + chunkStateInts(capacity);
-      if (ints < exact || ints - exact >= CACHE_LINE_INTS) t.fail(`region of ${capacity} x ${stride}: ${ints} words for ${exact}`);
-      t.true(chunkStateInts(capacity) >= chunkCount(capacity), 'one chunk state word per chunk');
-      // Whole lines: a retired region ends where the next line-aligned one starts, so neighbours merge.
-      if (ints % CACHE_LINE_INTS !== 0) t.fail(`region of ${capacity} x ${stride} words is ${ints} words`);
-    }
+  const counts: number[] = [];
+  for (let buckets = MIN_BUCKETS; buckets <= MAX_BUCKETS; buckets *= 2) counts.push(buckets, buckets + 1, buckets * 1.25 + 3);
+  for (const buckets of [...counts, 17, 23, 17_858, 178_572, MAX_BUCKETS - 1]) {
+    if (buckets > MAX_BUCKETS) continue;
+    const ints = tableRegionInts(buckets);
+    const exact = TABLE_HEADER_INTS + buckets * TABLE_BUCKET_INTS + chunkCount(buckets);
+    if (ints < exact || ints - exact >= CACHE_LINE_INTS) t.fail(`region of ${buckets} buckets: ${ints} words for ${exact}`);
+    if (chunkStateInts(buckets) < chunkCount(buckets)) t.fail(`${buckets} buckets: fewer chunk state words than chunks`);
+    // Whole lines: a retired region ends where the next line-aligned one starts, so neighbours merge.
+    if (ints % CACHE_LINE_INTS !== 0) t.fail(`region of ${buckets} buckets is ${ints} words`);
+    if (chunkStatesAt(0, buckets) + chunkStateInts(buckets) !== ints) t.fail(`${buckets} buckets: chunk states do not end the region`);
   }
-  // The largest table's word indices stay far below 2^31.
-  t.true(FIXED_INTS + 2 * tableRegionInts(MAX_CAPACITY, 4) < 2 ** 31);
+  t.is(chunkCount(MIGRATION_CHUNK_BUCKETS), 1);
+  t.is(chunkCount(MIGRATION_CHUNK_BUCKETS + 1), 2);
+  // The largest table's word indices stay far below 2^31, with two tables held during a resize.
+  t.true(FIXED_INTS + 2 * tableRegionInts(MAX_BUCKETS) < 2 ** 31);
+  // The buckets of the largest table are half the largest map (layout.ts MAX_BUCKETS).
+  t.is(MAX_BUCKETS * TABLE_BUCKET_INTS * INT_BYTES, layout.MAX_BYTES_LIMIT / 2);
 });
 
 test('writer records: fields distinct and inside a record; FIXED_INTS follows the last record', (t) => {
@@ -168,8 +173,14 @@ test('writer records: fields distinct and inside a record; FIXED_INTS follows th
   ];
   t.is(new Set(fields).size, fields.length);
   for (const f of fields) t.true(f >= 0 && f < layout.W_INTENT_PAYLOAD);
-  // The intent payload holds every payload word of the largest slot, and ends the record.
-  t.true(layout.INTENT_PAYLOAD_INTS >= Math.max(slotInts('int32', 'int32'), slotInts('int32', 'float64')) - 1);
+  // The intent payload holds LANE_INFO and every word of the largest lane, and ends the record.
+  const widest = Math.max(
+    ...(['int32', 'string'] as const).flatMap((k) =>
+      (['int32', 'float64', 'string', 'bytes', 'json'] as const).map((v) => layout.laneInts(k, v)),
+    ),
+  );
+  t.is(widest, 4, 'string -> float64');
+  t.true(layout.INTENT_PAYLOAD_INTS >= 1 + widest);
   t.is(layout.W_INTENT_PAYLOAD + layout.INTENT_PAYLOAD_INTS, WRITER_RECORD_INTS);
   // One record per 64-byte line: writers never share a line.
   t.is(WRITER_RECORD_INTS * INT_BYTES, 64);
@@ -183,82 +194,72 @@ test('writer records: fields distinct and inside a record; FIXED_INTS follows th
   t.true(FIXED_INTS >= arenaEnd && FIXED_INTS - arenaEnd < CACHE_LINE_INTS);
 });
 
-test('capacityFor: the smallest capacity >= MIN_CAPACITY whose insert budget holds the entries, not rounded to a power of two', (t) => {
+const LANE_COUNTS = [7, 4, 3] as const; // int32 -> int32; int32 -> float64 and string -> int32; string -> float64
+
+test('bucketsFor: the fewest buckets >= MIN_BUCKETS whose insert budget holds the entries, for every lane count', (t) => {
   fc.assert(
-    fc.property(fc.integer({ min: 0, max: insertBudget(MAX_CAPACITY) }), (entries) => {
-      const capacity = capacityFor(entries);
+    fc.property(fc.constantFrom(...LANE_COUNTS), fc.double({ min: 0, max: 1, noNaN: true }), (lanes, at) => {
+      const entries = Math.floor(at * insertBudget(MAX_BUCKETS, lanes));
+      const buckets = bucketsFor(entries, lanes);
       return (
-        Number.isInteger(capacity) &&
-        capacity >= MIN_CAPACITY &&
-        capacity <= MAX_CAPACITY &&
-        insertBudget(capacity) >= entries &&
-        (capacity === MIN_CAPACITY || insertBudget(capacity - 1) < entries)
+        Number.isInteger(buckets) &&
+        buckets >= MIN_BUCKETS &&
+        buckets <= MAX_BUCKETS &&
+        insertBudget(buckets, lanes) >= entries &&
+        (buckets === MIN_BUCKETS || insertBudget(buckets - 1, lanes) < entries)
       );
     }),
-    { numRuns: 2000 },
+    { numRuns: 3000 },
   );
-  t.is(capacityFor(0), MIN_CAPACITY);
-  t.is(capacityFor(insertBudget(MIN_CAPACITY)), MIN_CAPACITY);
-  t.is(capacityFor(insertBudget(MIN_CAPACITY) + 1), MIN_CAPACITY + 1, '13 entries: ceil(13 / 0.8) = 17 slots');
-  t.is(capacityFor(100_000), 125_000, 'layout 4 rounded this up to 131,072');
-  t.is(capacityFor(1_000_000), 1_250_000, 'layout 4 rounded this up to 2,097,152');
-  t.is(capacityFor(insertBudget(MAX_CAPACITY)), MAX_CAPACITY);
+  for (const lanes of LANE_COUNTS) {
+    t.is(bucketsFor(0, lanes), MIN_BUCKETS);
+    t.is(bucketsFor(insertBudget(MIN_BUCKETS, lanes), lanes), MIN_BUCKETS);
+    t.is(bucketsFor(insertBudget(MIN_BUCKETS, lanes) + 1, lanes), MIN_BUCKETS + 1);
+    t.is(bucketsFor(insertBudget(MAX_BUCKETS, lanes), lanes), MAX_BUCKETS);
+  }
+  t.is(bucketsFor(100_000, 7), 17_858, 'ceil(100,000 / 0.8 / 7): not rounded to a power of two');
+  t.is(bucketsFor(1_000_000, 7), 178_572);
+  t.is(bucketsFor(64, 7), 12, 'the default capacity (64 entries): 84 lanes, budget 67');
 });
 
-test('grownCapacityFor: capacityFor rounded up to a power of two (tables that grow online, and the default first table)', (t) => {
+test('bucketsForRegionInts: the most buckets whose table region fits', (t) => {
   fc.assert(
-    fc.property(fc.integer({ min: 0, max: insertBudget(MAX_CAPACITY) }), (entries) => {
-      const capacity = grownCapacityFor(entries);
+    fc.property(fc.integer({ min: 0, max: tableRegionInts(MAX_BUCKETS) + 1_000 }), (ints) => {
+      const buckets = bucketsForRegionInts(ints);
+      if (buckets === 0) return tableRegionInts(MIN_BUCKETS) > ints;
       return (
-        (capacity & (capacity - 1)) === 0 &&
-        capacity >= capacityFor(entries) &&
-        capacity <= MAX_CAPACITY &&
-        (capacity === MIN_CAPACITY || capacity / 2 < capacityFor(entries))
-      );
-    }),
-    { numRuns: 2000 },
-  );
-  t.is(grownCapacityFor(64), 128, 'the default capacity (64 entries) gets 128 slots, as in layout 4');
-  t.is(grownCapacityFor(100_000), 131_072);
-  t.is(grownCapacityFor(insertBudget(MAX_CAPACITY)), MAX_CAPACITY);
-});
-
-test('capacityForRegionInts: the largest capacity whose table region fits, for every slot size', (t) => {
-  const slotSizes = [slotInts('int32', 'int32'), slotInts('int32', 'float64'), slotInts('string', 'int32'), slotInts('string', 'float64')];
-  fc.assert(
-    fc.property(fc.integer({ min: 0, max: tableRegionInts(MAX_CAPACITY, 4) + 1_000 }), fc.constantFrom(...slotSizes), (ints, words) => {
-      const capacity = layout.capacityForRegionInts(ints, words);
-      if (capacity === 0) return tableRegionInts(MIN_CAPACITY, words) > ints;
-      return (
-        capacity >= MIN_CAPACITY &&
-        capacity <= MAX_CAPACITY &&
-        tableRegionInts(capacity, words) <= ints &&
-        (capacity === MAX_CAPACITY || tableRegionInts(capacity + 1, words) > ints)
+        buckets >= MIN_BUCKETS &&
+        buckets <= MAX_BUCKETS &&
+        tableRegionInts(buckets) <= ints &&
+        (buckets === MAX_BUCKETS || tableRegionInts(buckets + 1) > ints)
       );
     }),
     { numRuns: 5000 },
   );
-  // Small regions, every size: exact at each boundary.
-  for (const words of slotSizes) {
-    for (let capacity = MIN_CAPACITY; capacity < 4 * MIN_CAPACITY; capacity++) {
-      const ints = tableRegionInts(capacity, words);
-      t.true(layout.capacityForRegionInts(ints, words) >= capacity, `${capacity} slots of ${words} words`);
-      t.true(layout.capacityForRegionInts(ints - 1, words) < capacity || tableRegionInts(capacity - 1, words) === ints);
-    }
-    t.is(layout.capacityForRegionInts(tableRegionInts(MIN_CAPACITY, words) - 1, words), 0);
+  // Small regions, every count: exact at each boundary.
+  for (let buckets = MIN_BUCKETS; buckets < 64 * MIN_BUCKETS; buckets++) {
+    const ints = tableRegionInts(buckets);
+    t.true(bucketsForRegionInts(ints) >= buckets, `${buckets} buckets`);
+    if (!(bucketsForRegionInts(ints - 1) < buckets || tableRegionInts(buckets - 1) === ints)) t.fail(`${buckets} buckets in ${ints - 1} words`);
   }
+  t.is(bucketsForRegionInts(tableRegionInts(MIN_BUCKETS) - 1), 0);
+  t.is(bucketsForRegionInts(tableRegionInts(MAX_BUCKETS) + 1_000_000), MAX_BUCKETS);
 });
 
-test('insertBudget: monotone, and always leaves an EMPTY slot so probes terminate', (t) => {
-  let previous = -1;
-  for (let capacity = MIN_CAPACITY; capacity <= MAX_CAPACITY; capacity *= 2) {
-    const budget = insertBudget(capacity);
-    t.true(Number.isInteger(budget));
-    t.true(budget > previous, `budget(${capacity}) = ${budget}`);
-    t.true(budget < capacity, `budget(${capacity}) = ${budget} must leave an EMPTY slot`);
-    t.true(budget >= capacity * 0.75, `budget(${capacity}) = ${budget} is wastefully low`);
-    previous = budget;
+test('insertBudget: monotone, and always leaves an EMPTY lane so probes terminate', (t) => {
+  for (const lanes of LANE_COUNTS) {
+    let previous = -1;
+    for (let buckets = MIN_BUCKETS; buckets <= MAX_BUCKETS; buckets *= 2) {
+      const budget = insertBudget(buckets, lanes);
+      const total = buckets * lanes;
+      t.true(Number.isInteger(budget));
+      if (!(budget > previous)) t.fail(`budget(${buckets}, ${lanes}) = ${budget}`);
+      if (!(budget < total)) t.fail(`budget(${buckets}, ${lanes}) = ${budget} must leave an EMPTY lane`);
+      if (!(budget >= total * 0.75)) t.fail(`budget(${buckets}, ${lanes}) = ${budget} is wastefully low`);
+      previous = budget;
+    }
   }
+  t.is(insertBudget(MIN_BUCKETS, 7), 22, '28 lanes x 0.8');
 });
 
 test('a presized int32->int32 map of 100,000 entries uses <= 16 shared bytes per entry (committed: + less than one page)', (t) => {
@@ -285,7 +286,7 @@ test('a new map writes MAGIC and LAYOUT_VERSION into its header', (t) => {
   const words = new Int32Array(map.handle.memory.buffer, 0, HEADER_INTS);
   t.is(words[layout.H_MAGIC], layout.MAGIC);
   t.is(words[layout.H_LAYOUT_VERSION], layout.LAYOUT_VERSION);
-  t.is(words[layout.H_SLOT_INTS], 3);
+  t.is(words[layout.H_LANE_INTS], 2);
   t.is(map.handle.flatshare, layout.LAYOUT_VERSION);
 });
 
@@ -316,13 +317,15 @@ test('arena: block header tags fit BLOCK_TAG_BITS and the longest payload fits b
   t.true(layout.FIXED_INTS > layout.NULL_BLOCK);
 });
 
-test('slot strides: string keys take HASH and KEY_REF, arena values one word', (t) => {
-  t.is(layout.slotInts('string', 'int32'), 4);
-  t.is(layout.slotInts('string', 'float64'), 5);
-  t.is(layout.slotInts('string', 'string'), 4);
-  t.is(layout.slotInts('int32', 'json'), 3);
-  t.is(layout.valueOffset('string'), 3);
-  t.is(layout.S_KEY_REF, layout.S_HASH + 1);
+test('lane widths: string keys take HASH and KEY_REF, arena values one word', (t) => {
+  t.is(layout.laneInts('string', 'int32'), 3);
+  t.is(layout.laneInts('string', 'float64'), 4);
+  t.is(layout.laneInts('string', 'string'), 3);
+  t.is(layout.laneInts('int32', 'json'), 2);
+  t.is(layout.valueColumn('string'), 2);
+  t.is(layout.C_KEY_REF, layout.C_HASH + 1);
+  t.is(lanesFor(layout.laneInts('string', 'int32')), 4);
+  t.is(lanesFor(layout.laneInts('string', 'float64')), 3);
   for (const v of ['string', 'bytes', 'json'] as const) t.true(layout.isRefValue(v));
   for (const v of ['int32', 'float64'] as const) t.false(layout.isRefValue(v));
 });
