@@ -16,6 +16,9 @@ import { SharedFlatMap, ErrorCode, hashers, type Hasher } from '../../lib/index.
 import {
   CHUNK_CLAIMED,
   CHUNK_DONE,
+  C_HASH,
+  C_KEY,
+  C_KEY_REF,
   FREE_REGION_SIZE,
   H_ALLOC_TOP,
   H_EPOCH,
@@ -25,16 +28,37 @@ import {
   INTENT_PUT,
   MAX_WRITERS,
   NULL_BLOCK,
-  S_HASH,
-  S_KEY,
-  S_KEY_REF,
+  T_REMAINING,
   T_SIZE,
   W_OWNER,
   chunkCount,
   chunkStatesAt,
-  valueOffset,
 } from '../../lib/layout.js';
-import { EMPTY, FULL, LOCKED, STATE_MASK, TOMBSTONE, lockWord, released } from '../../lib/seqlock.js';
+import { LOCKED, lockWord } from '../../lib/seqlock.js';
+import {
+  B_META,
+  LANE_EMPTY,
+  LANE_TOMBSTONE,
+  type BucketGeometry,
+  bucketAt,
+  firstEmptyLane,
+  fullLanes,
+  laneState,
+  laneWordOffset,
+  tombstoneLanes,
+} from '../../lib/bucket.js';
+import {
+  P_LANE_INFO,
+  P_LANE_WORDS,
+  changeMeta,
+  countSize,
+  laneInfo,
+  payloadAt,
+  releaseBucket,
+  stagePut,
+  writeLane,
+  type LaneLock,
+} from '../../lib/bucket-write.js';
 import {
   PHASE_ALLOCATING,
   PHASE_COPYING,
@@ -43,10 +67,9 @@ import {
   makeEpoch,
   phaseOf,
 } from '../../lib/epoch.js';
-import { adjustSize, announceLock, applyIntent, clearLock, commitIntent, stagedAt } from '../../lib/recovery.js';
+import { announceLock, clearLock, commitIntent } from '../../lib/recovery.js';
 import { readTableInfo, tableRegionOf, type TableInfo } from '../../lib/table.js';
-import { int32KeySlot } from '../helpers/slots.js';
-import { writeFloat64 } from '../../lib/codecs.js';
+import { int32KeyLane, type LaneAt } from '../helpers/slots.js';
 import { recordTag, writerRecordAt } from '../../lib/writers.js';
 import { announceAllocation, announcedAllocation, bumpAllocate, freeRecordAt, freeRegions, takeFreeRegion } from '../../lib/memory.js';
 
@@ -66,9 +89,15 @@ function fakeRecord(words: Int32Array): void {
   Atomics.store(words, FAKE_REC + W_OWNER, FAKE_THREAD + 1);
 }
 
-/** Seq word index of `key`'s slot in `table`, or of the first EMPTY slot of its probe sequence. */
-function slotOf(words: Int32Array, table: TableInfo, stride: number, hasher: Hasher, key: number): number {
-  return int32KeySlot(words, table, stride, hasher.hashInt(key), key);
+/** The bucket and lane of `key` in `table`, or (lane -1) the bucket where its chain ends. */
+function laneOf(words: Int32Array, table: TableInfo, g: BucketGeometry, hasher: Hasher, key: number): LaneAt {
+  return int32KeyLane(words, table, g, hasher.hashInt(key), key);
+}
+
+/** A float64 as its two lane words (low, high), or an int32 as one. */
+function valueWords(values: 'int32' | 'float64', value: number): Int32Array {
+  if (values === 'int32') return Int32Array.of(value);
+  return new Int32Array(Float64Array.of(value).buffer);
 }
 
 function snapshot(map: Map32): Map<number, number> {
@@ -91,10 +120,10 @@ interface WriteCase {
 }
 
 const CASES: WriteCase[] = [
-  { name: 'put into an EMPTY slot', before: 'absent', op: 'put' },
-  { name: 'put into a TOMBSTONE', before: 'tombstone', op: 'put' },
-  { name: 'put over a FULL slot', before: 'full', op: 'put' },
-  { name: 'delete of a FULL slot', before: 'full', op: 'delete' },
+  { name: 'put into an EMPTY lane', before: 'absent', op: 'put' },
+  { name: 'put into a TOMBSTONE lane', before: 'tombstone', op: 'put' },
+  { name: 'put over a FULL lane', before: 'full', op: 'put' },
+  { name: 'delete of a FULL lane', before: 'full', op: 'delete' },
 ];
 
 for (const values of ['int32', 'float64'] as const) {
@@ -111,33 +140,36 @@ for (const values of ['int32', 'float64'] as const) {
         if (c.before !== 'absent') map.set(KEY, oldValue);
         if (c.before === 'tombstone') map.delete(KEY);
         const before = snapshot(map);
-        const { words, table, slotInts } = internals(map);
+        const { words, table, g } = internals(map);
         fakeRecord(words);
-        const at = slotOf(words, table, slotInts, map.hasher, KEY);
+        const found = laneOf(words, table, g, map.hasher, KEY);
+        const at = found.at;
         const seq = Atomics.load(words, at);
-        const valueAt = valueOffset('int32');
-        const isFull = (seq & STATE_MASK) === FULL;
+        const meta = Atomics.load(words, at + B_META);
+        const lane = found.lane >= 0 ? found.lane : firstEmptyLane(meta, g.lanes);
+        t.true(lane >= 0, 'the chain of the absent key ends in a bucket with an EMPTY lane');
+        const lock: LaneLock = { at, lane, seq, state: found.lane >= 0 ? laneState(meta, lane) : LANE_EMPTY };
+        t.is(lock.state, c.before === 'absent' ? LANE_EMPTY : c.before === 'tombstone' ? LANE_TOMBSTONE : 1);
         const opCode = c.op === 'put' ? INTENT_PUT : INTENT_DELETE;
+        // tryLockBucket's steps, then putLane's or deleteLane's (bucket-write.ts, "A put, step by step").
         const list: Array<() => void> = [
           () => announceLock(words, FAKE_REC, at, seq),
           () => t.is(Atomics.compareExchange(words, at, seq, lockWord(FAKE_TAG, seq)), seq),
         ];
-        if (c.op === 'put') {
-          list.push(() => {
-            words[stagedAt(FAKE_REC, S_KEY)] = KEY;
-            if (values === 'int32') words[stagedAt(FAKE_REC, valueAt)] = NEW;
-            else writeFloat64(words, stagedAt(FAKE_REC, valueAt), NEW);
-          });
-        }
+        if (lock.state === LANE_EMPTY) list.push(() => void Atomics.sub(words, table.base + T_REMAINING, 1));
+        if (c.op === 'put') list.push(() => stagePut(words, FAKE_REC, g, lock, [KEY], valueWords(values, NEW)));
+        else list.push(() => (words[payloadAt(FAKE_REC, P_LANE_INFO)] = laneInfo(lane, lock.state)));
+        const commitStep = list.length;
         list.push(() => commitIntent(words, FAKE_REC, opCode, table.base));
-        if (c.op === 'put') list.push(() => applyIntent(words, FAKE_REC, at, slotInts, true));
-        if (c.op === 'delete' || !isFull) list.push(() => adjustSize(words, FAKE_REC, table.base, c.op === 'put' ? 1 : -1, opCode));
-        list.push(() => Atomics.store(words, at, released(seq, c.op === 'put' ? FULL : TOMBSTONE)));
+        if (c.op === 'put') list.push(() => writeLane(words, FAKE_REC, at, g, true));
+        list.push(() => changeMeta(words, FAKE_REC, at));
+        list.push(() => countSize(words, FAKE_REC));
+        list.push(() => releaseBucket(words, FAKE_REC, at));
         list.push(() => clearLock(words, FAKE_REC));
         steps = list.length;
         if (stop > steps) break;
         for (let i = 0; i < stop; i++) list[i]!();
-        const committed = stop >= (c.op === 'put' ? 4 : 3);
+        const committed = stop > commitStep;
         const lockedNow = stop >= 2 && stop < steps - 1;
         if (lockedNow) {
           // Before recovery a reader of the key waits, bounded: it times out instead of hanging.
@@ -148,6 +180,7 @@ for (const values of ['int32', 'float64'] as const) {
         t.is(report.rolledForward + report.rolledBack, lockedNow ? 1 : 0, `stop ${stop}`);
         if (lockedNow) t.is(report.rolledForward, committed ? 1 : 0, `stop ${stop}: forward iff committed`);
         t.is(Atomics.load(words, at) & LOCKED, 0, `stop ${stop}: unlocked`);
+        if (stop > 0 && !committed) t.is(Atomics.load(words, at), seq, `stop ${stop}: rolled back to the old SEQ`);
         const expected = new Map(before);
         if (committed) {
           if (c.op === 'put') expected.set(KEY, NEW);
@@ -162,7 +195,7 @@ for (const values of ['int32', 'float64'] as const) {
         t.is(map.get(KEY), 3);
         t.is(map.recover(FAKE_THREAD).records, 0);
       }
-      t.true(steps >= 6);
+      t.true(steps >= 7);
     });
   }
 }
@@ -196,7 +229,7 @@ function fullMap(hasher: Hasher): { map: Map32; keys: number[] } {
   }
   // That insert migrated; fill the new table up to its last budget unit.
   const g = internals(map).gen;
-  const remaining = () => Atomics.load(internals(map).words, internals(map).table.base + 16);
+  const remaining = () => Atomics.load(internals(map).words, internals(map).table.base + T_REMAINING);
   for (let k = keys.length; remaining() > 0; k++) {
     map.set(k, k * 10);
     keys.push(k);
@@ -208,6 +241,7 @@ function fullMap(hasher: Hasher): { map: Map32; keys: number[] } {
 function assertAll(t: ExecutionContext, map: Map32, keys: number[], note: string): void {
   const seen = snapshot(map);
   t.is(seen.size, keys.length, `${note}: entries`);
+  t.is([...map].length, keys.length, `${note}: each key once`);
   for (const k of keys) if (seen.get(k) !== k * 10) t.fail(`${note}: key ${k} holds ${seen.get(k)}`);
   t.is(map.size, keys.length, `${note}: size`);
 }
@@ -223,8 +257,8 @@ function stuckInCopying(t: ExecutionContext): { map: Map32; keys: number[]; hash
   t.is(Atomics.load(words, H_EPOCH), makeEpoch(gen, PHASE_COPYING), 'the migration is left in COPYING');
   t.is(Atomics.load(words, H_MIG_OWNER), 0);
   const old = readTableInfo(words, gen);
-  const states = chunkStatesAt(old.base, old.capacity, internals(map).slotInts);
-  for (let c = 0; c < chunkCount(old.capacity); c++) t.is(Atomics.load(words, states + c), 0, 'the failed chunk was given back');
+  const states = chunkStatesAt(old.base, old.buckets);
+  for (let c = 0; c < chunkCount(old.buckets); c++) t.is(Atomics.load(words, states + c), 0, 'the failed chunk was given back');
   return { map, keys, hasher };
 }
 
@@ -359,7 +393,7 @@ test('dead flipper (every chunk copied, control taken): recovery flips with the 
   t.is(Atomics.compareExchange(words, H_MIG_OWNER, 0, FAKE_TAG), 0);
   t.throws(() => map.set(10_000, 1), { code: ErrorCode.TIMEOUT });
   t.is(Atomics.load(words, H_EPOCH), epoch, 'still COPYING: only the owner may flip');
-  const oldTable = tableRegionOf(words, internals(map).slotInts, genOf(epoch));
+  const oldTable = tableRegionOf(words, genOf(epoch));
   const report = map.recover(FAKE_THREAD);
   t.is(report.flipsFinished, 1);
   t.is(Atomics.load(words, H_EPOCH), makeEpoch(genOf(epoch) + 1, PHASE_STABLE));
@@ -377,27 +411,40 @@ test('dead helper with a claimed chunk, killed after every step of one copy: the
   let steps = 0;
   for (let stop = 0; ; stop++) {
     const { map, keys } = stuckInCopying(t);
-    const { words, slotInts } = internals(map);
+    const { words, g } = internals(map);
     const gen = genOf(Atomics.load(words, H_EPOCH));
     const old = readTableInfo(words, gen);
     const next = readTableInfo(words, gen + 1);
-    const states = chunkStatesAt(old.base, old.capacity, slotInts);
+    const states = chunkStatesAt(old.base, old.buckets);
     fakeRecord(words);
     t.is(Atomics.compareExchange(words, states, 0, CHUNK_CLAIMED | FAKE_TAG), 0);
-    // The fake helper copies the first FULL old slots completely, then dies inside the next copy.
-    const full: number[] = [];
-    for (let i = 0; i < old.capacity; i++) if ((Atomics.load(words, old.slots + i * slotInts) & STATE_MASK) === FULL) full.push(old.slots + i * slotInts);
-    const copyOne = (from: number, upTo: number): number => {
-      const target = slotOf(words, next, slotInts, map.hasher, words[from + S_KEY]!);
+    // The fake helper copies the first FULL old lanes completely, then dies inside the next copy.
+    const full: LaneAt[] = [];
+    for (let b = 0; b < old.buckets; b++) {
+      const at = bucketAt(old.first, b);
+      const lanes = fullLanes(Atomics.load(words, at + B_META), g.lanes);
+      for (let lane = 0; lane < g.lanes; lane++) if (((lanes >>> lane) & 1) !== 0) full.push({ at, lane });
+    }
+    // bucket-copy.ts copyLane's steps, into the bucket where the key's chain in table g+1 ends.
+    const copyOne = (from: LaneAt, upTo: number): number => {
+      const key = words[from.at + laneWordOffset(g, C_KEY, from.lane)]!;
+      const target = laneOf(words, next, g, map.hasher, key);
+      t.is(target.lane, -1, 'not copied yet');
+      const at = target.at;
+      const seq = Atomics.load(words, at);
+      const free = firstEmptyLane(Atomics.load(words, at + B_META), g.lanes);
+      t.true(free >= 0);
       const list: Array<() => void> = [
-        () => announceLock(words, FAKE_REC, target, EMPTY),
+        () => announceLock(words, FAKE_REC, at, seq),
         () => {
-          for (let w = 1; w < slotInts; w++) words[stagedAt(FAKE_REC, w)] = words[from + w]!;
+          words[payloadAt(FAKE_REC, P_LANE_INFO)] = laneInfo(free, LANE_EMPTY);
+          for (let c = 0; c < g.laneInts; c++) words[payloadAt(FAKE_REC, P_LANE_WORDS + c)] = words[from.at + laneWordOffset(g, c, from.lane)]!;
         },
         () => commitIntent(words, FAKE_REC, INTENT_COPY, next.base),
-        () => t.is(Atomics.compareExchange(words, target, EMPTY, lockWord(FAKE_TAG, EMPTY)), EMPTY),
-        () => applyIntent(words, FAKE_REC, target, slotInts, false),
-        () => Atomics.store(words, target, released(EMPTY, FULL)),
+        () => t.is(Atomics.compareExchange(words, at, seq, lockWord(FAKE_TAG, seq)), seq),
+        () => writeLane(words, FAKE_REC, at, g, true),
+        () => changeMeta(words, FAKE_REC, at),
+        () => releaseBucket(words, FAKE_REC, at),
         () => clearLock(words, FAKE_REC),
       ];
       for (let i = 0; i < Math.min(upTo, list.length); i++) list[i]!();
@@ -416,41 +463,50 @@ test('dead helper with a claimed chunk, killed after every step of one copy: the
     assertRecordFree(t, words);
     t.true((Atomics.load(words, states) & CHUNK_DONE) !== 0);
   }
-  t.is(steps, 7);
+  t.is(steps, 8);
 });
 
-test('a thread that dies while it reclaims a tombstone\'s key block: rolled back to the old seq; the slot keeps NULL_BLOCK and matches no key', (t) => {
+test('a thread that dies while it reclaims a tombstone\'s key block: rolled back to the old seq; the lane keeps NULL_BLOCK and matches no key', (t) => {
   // reclaimTombstoneKeys' steps with the fake record, stopped after the NULL_BLOCK store:
   // announceLock, the lock CAS, KEY_REF = NULL_BLOCK, then "death" (no release, no free).
   const map = new SharedFlatMap<string, number>({ keys: 'string', values: 'int32', waitTimeoutMs: 50 });
   const keys = Array.from({ length: 40 }, (_, i) => `key-${i}`);
   keys.forEach((k, i) => map.set(k, i));
   t.true(map.delete('key-7'));
-  const { words, table, slotInts } = SharedFlatMap.unsafeExposeInternals(map as SharedFlatMap<unknown, unknown>);
+  const { words, table, g } = SharedFlatMap.unsafeExposeInternals(map as SharedFlatMap<unknown, unknown>);
   let at = -1;
-  for (let i = 0; i < table.capacity && at < 0; i++) {
-    const a = table.slots + i * slotInts;
-    if (((words[a] as number) & STATE_MASK) === TOMBSTONE) at = a;
+  let lane = -1;
+  for (let b = 0; b < table.buckets && at < 0; b++) {
+    const a = bucketAt(table.first, b);
+    const tombs = tombstoneLanes(Atomics.load(words, a + B_META), g.lanes);
+    if (tombs !== 0) {
+      at = a;
+      lane = 31 - Math.clz32(tombs);
+    }
   }
   t.true(at > 0, 'the tombstone of key-7');
-  const hash = words[at + S_HASH] as number;
+  const keyRefAt = at + laneWordOffset(g, C_KEY_REF, lane);
+  const hashAt = at + laneWordOffset(g, C_HASH, lane);
+  t.not(words[keyRefAt], NULL_BLOCK, 'the tombstone still holds its key block');
+  const hash = words[hashAt] as number;
   fakeRecord(words);
   const seq = Atomics.load(words, at);
   announceLock(words, FAKE_REC, at, seq);
   t.is(Atomics.compareExchange(words, at, seq, lockWord(FAKE_TAG, seq)), seq);
-  Atomics.store(words, at + S_KEY_REF, NULL_BLOCK);
+  Atomics.store(words, keyRefAt, NULL_BLOCK);
   t.throws(() => map.get('key-7'), { code: ErrorCode.TIMEOUT }, 'a reader of the key waits for the lock, bounded');
   const report = map.recover(FAKE_THREAD);
   t.is(report.rolledBack, 1);
   t.is(Atomics.load(words, at), seq, 'the old seq, unlocked');
-  t.is(words[at + S_KEY_REF], NULL_BLOCK, 'KEY_REF stays NULL_BLOCK: a tombstone that holds no key');
-  t.is(words[at + S_HASH], hash);
+  t.is(words[keyRefAt], NULL_BLOCK, 'KEY_REF stays NULL_BLOCK: a tombstone that holds no key');
+  t.is(words[hashAt], hash);
   assertRecordFree(t, words);
   t.is(map.get('key-7'), undefined);
   t.false(map.delete('key-7'));
   map.set('key-7', 77);
-  t.is(map.get('key-7'), 77, 'set again: an EMPTY slot, not the tombstone');
-  t.is(Atomics.load(words, at), seq, 'the reclaimed tombstone was not revived');
+  t.is(map.get('key-7'), 77, 'set again: an EMPTY lane, not the tombstone');
+  t.is(laneState(Atomics.load(words, at + B_META), lane), LANE_TOMBSTONE, 'the reclaimed tombstone was not revived');
+  t.is(words[keyRefAt], NULL_BLOCK);
   keys.forEach((k, i) => t.is(map.get(k), k === 'key-7' ? 77 : i, k));
   t.is(map.size, keys.length);
 });
