@@ -1,6 +1,6 @@
 /**
  * A thread that is only slow never loses its lock (issue #5). A worker takes
- * a slot lock with the real protocol and sleeps inside its critical section
+ * a bucket lock with the real protocol and sleeps inside its critical section
  * for HOLD_MS, far longer than the waiters' `waitTimeoutMs`. Meanwhile this
  * thread (and a second worker's view of the same map) keep trying to write
  * and read the key: every attempt times out with ERR_FLATSHARE_TIMEOUT and
@@ -12,6 +12,7 @@ import test from 'ava';
 import { SharedFlatMap, ErrorCode } from '../../lib/index.js';
 import { onRecovery, type RecoveryReport } from '../../lib/recovery.js';
 import { lockOwnerTag } from '../../lib/seqlock.js';
+import { int32KeyLane } from '../helpers/slots.js';
 import { DEFAULT_MODE, runWorker } from './support.js';
 import type { SlowWriterData } from './workers/slow-writer.worker.js';
 
@@ -31,12 +32,12 @@ test('a slow writer keeps its lock: waiters time out, nobody steals, the final s
   const unsubscribe = onRecovery((r) => recoveries.push(r));
   const done = runWorker<SlowWriterData, { lockWord: number }>(URL_SLOW, { handle: map.handle, key: KEY, value: 2, holdMs: HOLD_MS, signal }, DEFAULT_MODE);
   while (Atomics.load(flags, 0) === 0) await new Promise((resolve) => setTimeout(resolve, 5));
-  const { words, table, slotInts } = SharedFlatMap.unsafeExposeInternals(map as SharedFlatMap<unknown, unknown>);
-  // The slot the slow writer holds.
-  let at = -1;
-  for (let i = 0; i < table.capacity; i++) if (words[table.slots + i * slotInts + 1] === KEY) at = table.slots + i * slotInts;
+  const { words, table, g } = SharedFlatMap.unsafeExposeInternals(map as SharedFlatMap<unknown, unknown>);
+  // The bucket the slow writer holds.
+  const { at, lane } = int32KeyLane(words, table, g, map.hasher.hashInt(KEY), KEY);
+  t.true(lane >= 0, 'the key is in the map');
   const owner = lockOwnerTag(Atomics.load(words, at));
-  t.true(owner > 0, 'the slot is locked, and the lock word names its owner');
+  t.true(owner > 0, 'the bucket is locked, and the lock word names its owner');
   let timeouts = 0;
   let attempts = 0;
   // Stop trying well before the slow writer wakes up, so no attempt can legitimately succeed.
