@@ -14,6 +14,11 @@
  * ops / own time; a cell reports its median round. Before timing, each worker
  * checks that every key of its stream maps to that key's value tag.
  *
+ * Then the cost model: HAND_OFFS round trips of one word between two workers
+ * give the price of one cache-line hand-off between the cores, and the table
+ * ends with what the shared cells cost per op over one worker, against what
+ * uniformly random keys predict (see `transfersPerOp`).
+ *
  * Not part of `npm run bench` (which measures the alternatives); a diagnosis.
  * Run: `npm run bench:sharing` (builds first), or
  * `node build/benchmarks/sharing.js [entries]` (default 100000). Prints a
@@ -37,6 +42,14 @@ const VALUE_MASK = VALUE_FLIP - 1;
 const CTL_GO = 0;
 const CTL_STOP = 1;
 const SEED = 20261202;
+/** Round trips of the ping-pong that prices one line hand-off (two hand-offs each). */
+const HAND_OFFS = 1_000_000;
+/** Ping-pong runs; the median is reported. */
+const HAND_OFF_RUNS = 3;
+/** The aggregate the BRIEF asks of 90/10 from 2 workers, in units of one worker. */
+const TARGET_SCALING = 1.5;
+const NS_PER_MS = 1e6;
+const WORKERS = 2;
 
 type Mix = 'r100' | 'r90';
 type Spread = 'all' | 'half';
@@ -46,6 +59,10 @@ interface WorkerInput {
   ctl: Int32Array;
   mix: Mix;
   seed: number;
+}
+interface HandOffInput {
+  handOff: Int32Array;
+  id: number;
 }
 interface WorkerOutput {
   ops: number;
@@ -108,6 +125,73 @@ async function main(): Promise<void> {
     };
     console.log(`| ${mix === 'r100' ? '100 %' : '90 % + 10 % overwrites'} | ${one.toFixed(1)} | ${cell('all')} | ${cell('half')} |`);
   }
+  const handOffs: number[] = [];
+  for (let run = 0; run < HAND_OFF_RUNS; run++) handOffs.push(await handOffNs());
+  const handOff = median(handOffs);
+  const nsPerOp = (mops: number): number => 1_000 / mops;
+  const oneNs = nsPerOp(median(results.get('r90/all/1') as number[]));
+  const sharedNs = nsPerOp(median(results.get('r90/all/2') as number[]) / WORKERS);
+  const readShare = 1 - 1 / WRITE_EVERY;
+  const predicted = transfersPerOp(readShare) * handOff;
+  console.log(
+    `\nCost model, 90 % + 10 %: one line hand-off between the workers ${handOff.toFixed(0)} ns (ping-pong, median of ${HAND_OFF_RUNS}); ` +
+      `one worker ${oneNs.toFixed(1)} ns/op; all keys from 2 workers ${sharedNs.toFixed(1)} ns/op each, ` +
+      `${(sharedNs - oneNs).toFixed(1)} ns/op more; uniformly random keys predict ${transfersPerOp(readShare).toFixed(3)} hand-offs/op ` +
+      `= ${predicted.toFixed(1)} ns/op (the writes alone ${writeTransfersPerOp(readShare).toFixed(3)} ` +
+      `= ${(writeTransfersPerOp(readShare) * handOff).toFixed(1)} ns/op); ${TARGET_SCALING}× one worker allows ${(oneNs * (WORKERS / TARGET_SCALING - 1)).toFixed(1)} ns/op.`,
+  );
+}
+
+/**
+ * Cross-core line hand-offs per op when two workers run the same op mix over
+ * uniformly random keys, so that the events on any one line are a random
+ * interleaving of both workers' ops (cache misses that one worker alone pays
+ * are in the 1-worker cell already):
+ * - a read pays one when the line's last write since this worker's own last
+ *   touch came from the other worker: writeShare / (1 + writeShare);
+ * - a write pays one (a transfer or an invalidation) when the other worker
+ *   touched the line since this worker did: 1/2.
+ * The model ignores seqlock retries (a read overlapping a write of its line),
+ * which only add to it.
+ */
+export function transfersPerOp(readShare: number): number {
+  return readTransfersPerOp(readShare) + writeTransfersPerOp(readShare);
+}
+/** The reads' part of transfersPerOp. */
+export function readTransfersPerOp(readShare: number): number {
+  const writeShare = 1 - readShare;
+  return (readShare * writeShare) / (1 + writeShare);
+}
+/** The writes' part of transfersPerOp: what any map pays whose write touches one shared line. */
+export function writeTransfersPerOp(readShare: number): number {
+  return (1 - readShare) / 2;
+}
+
+/** Nanoseconds of one hand-off of a line between two workers: a ping-pong of one word. */
+async function handOffNs(): Promise<number> {
+  const handOff = new Int32Array(new SharedArrayBuffer(Int32Array.BYTES_PER_ELEMENT));
+  const runs = [0, 1].map(
+    (id) =>
+      new Promise<number>((resolve, reject) => {
+        const input: HandOffInput = { handOff, id };
+        const worker = new Worker(new URL(import.meta.url), { workerData: input });
+        worker.once('message', resolve);
+        worker.once('error', reject);
+      }),
+  );
+  const [ms] = await Promise.all(runs);
+  return ((ms as number) * NS_PER_MS) / (2 * HAND_OFFS);
+}
+
+/** Worker `id` waits for the word to reach its turn (2i + id), then passes it on. */
+function pingPong(input: HandOffInput): number {
+  const start = performance.now();
+  for (let i = 0; i < HAND_OFFS; i++) {
+    const turn = 2 * i + input.id;
+    while (Atomics.load(input.handOff, 0) !== turn);
+    Atomics.store(input.handOff, 0, turn + 1);
+  }
+  return performance.now() - start;
 }
 
 function sleep(ms: number): Promise<void> {
@@ -154,5 +238,6 @@ function work(input: WorkerInput): WorkerOutput {
 if (isMainThread) {
   await main();
 } else {
-  (parentPort as NonNullable<typeof parentPort>).postMessage(work(workerData as WorkerInput));
+  const input = workerData as WorkerInput | HandOffInput;
+  (parentPort as NonNullable<typeof parentPort>).postMessage('handOff' in input ? pingPong(input) : work(input));
 }
