@@ -10,7 +10,10 @@
  *   `.buffer` is a SharedArrayBuffer that JS views as before.)
  * - Allocation is a bump pointer (H_ALLOC_TOP, moved by CAS) plus a short list
  *   of retired table regions that are reused first-fit when they are safe to
- *   reuse (see epoch.ts, "Region reuse"). The free list is only touched by the
+ *   reuse (see epoch.ts, "Region reuse"); a retired region that ends at the
+ *   top can also run on past it (takeFreeRegionAtTop: at maxBytes the tables
+ *   alternate between a low region and the one at the top, and only this
+ *   reaches all of the latter). The free list is only touched by the
  *   single writer that owns the ALLOCATING phase, or by the flipper at the end
  *   of COPYING, so it needs no lock of its own.
  * - The free list survives the death of that writer (recovery.ts rebuilds it
@@ -289,6 +292,138 @@ export function takeFreeRegion(
     }
   }
   return -1;
+}
+
+/**
+ * The free-list record that ends exactly at the allocation top (ALLOC_TOP)
+ * and, unless `includePinned`, that no writer can still be in: the index of
+ * its record, or -1. Such a region and the room above it are one run of free
+ * words (a table placed lower down at maxBytes retires the one above it, so
+ * the map alternates between a low and a high region), and
+ * takeFreeRegionAtTop hands them out as one. Caller must own the ALLOCATING phase.
+ */
+export function freeRecordAtTop(words: Int32Array, includePinned: boolean): number {
+  const count = Atomics.load(words, H_FREE_COUNT);
+  if (count === 0) return -1;
+  const top = Atomics.load(words, H_ALLOC_TOP);
+  const oldest = includePinned ? Infinity : oldestActiveGeneration(words);
+  for (let r = 0; r < count; r++) {
+    const rec = freeRecordAt(r);
+    const size = Atomics.load(words, rec + FREE_REGION_SIZE);
+    if (size > 0 && Atomics.load(words, rec + FREE_REGION_BASE) + size === top && oldest >= Atomics.load(words, rec + FREE_REGION_RETIRED_GEN)) return r;
+  }
+  return -1;
+}
+
+/** Words of the freeRecordAtTop region (0 when there is none): what it adds to bumpRoomInts when a table takes both. */
+export function freeRegionAtTopInts(words: Int32Array, includePinned: boolean): number {
+  const r = freeRecordAtTop(words, includePinned);
+  return r < 0 ? 0 : Atomics.load(words, freeRecordAt(r) + FREE_REGION_SIZE);
+}
+
+/**
+ * Take `ints` words starting at the freeRecordAtTop region (no writer can
+ * still be in it) and running on past the top: the region's words and bump-
+ * allocated ones above it, in one piece. Steps: `announce` the whole record
+ * (as takeFreeRegion does), grow the memory, CAS ALLOC_TOP from the region's
+ * end to base + ints, `announce` all `ints` words, then remove the record. A
+ * CAS that fails (another writer bumped an arena block meanwhile) changes
+ * nothing and returns undefined, as do a region of `ints` words or more
+ * (takeFreeRegion's case), none at the top, and a run past maxBytes. A thread
+ * stopped between the CAS and the second announcement leaks the words above
+ * the old top (the first still gives the record's words back), as a bump
+ * allocation stopped before its announcement does. Returns the base and the
+ * record's retirement generation. Caller must own the ALLOCATING phase.
+ */
+export function takeFreeRegionAtTop(
+  words: Int32Array,
+  memory: SharedMemory,
+  ints: number,
+  announce?: (base: number, ints: number, retiredAtGen: number) => void,
+): { base: number; retiredAtGen: number } | undefined {
+  const r = freeRecordAtTop(words, false);
+  if (r < 0) return undefined;
+  const rec = freeRecordAt(r);
+  const base = Atomics.load(words, rec + FREE_REGION_BASE);
+  const size = Atomics.load(words, rec + FREE_REGION_SIZE);
+  const retiredAtGen = Atomics.load(words, rec + FREE_REGION_RETIRED_GEN);
+  const top = base + size;
+  const end = base + ints;
+  if (size >= ints || end * INT_BYTES > memory.maxByteLength) return undefined;
+  announce?.(base, size, retiredAtGen);
+  ensureBytes(memory, end * INT_BYTES);
+  if (Atomics.compareExchange(words, H_ALLOC_TOP, top, end) !== top) return undefined;
+  announce?.(base, ints, retiredAtGen); // the words above the old top are this thread's now
+  removeFreeRegion(words, r, Atomics.load(words, H_FREE_COUNT));
+  return { base, retiredAtGen };
+}
+
+/**
+ * Where the run of free words at the top starts: the freeRecordAtTop region
+ * (no writer can still be in it), else ALLOC_TOP rounded up to `alignInts`.
+ * The run goes on to maxBytes (topRunEnd). Caller must own the ALLOCATING phase.
+ */
+export function topRunBase(words: Int32Array, alignInts: number): number {
+  const r = freeRecordAtTop(words, false);
+  if (r >= 0) return Atomics.load(words, freeRecordAt(r) + FREE_REGION_BASE);
+  return Math.ceil(Atomics.load(words, H_ALLOC_TOP) / alignInts) * alignInts;
+}
+
+/** The end of the run of free words at the top: maxBytes in words, rounded down to `alignInts`. */
+export function topRunEnd(memory: SharedMemory, alignInts: number): number {
+  return Math.floor(memory.maxByteLength / INT_BYTES / alignInts) * alignInts;
+}
+
+/**
+ * Take the last `ints` words of the run of free words at the top (topRunBase
+ * to topRunEnd), leaving the words below them free: so that they lie next to
+ * the table below the run, and merge with its region when it retires (at
+ * maxBytes the tables alternate between the two regions; this is how their
+ * sizes even out, see migration.ts fittingBuckets). Steps: `announce` the
+ * freeRecordAtTop record (if any, as takeFreeRegion does), grow the memory to
+ * the end of the run, CAS ALLOC_TOP to it, `announce` the whole run, then
+ * list the words left below the table: the record's SIZE set to them (or the
+ * record removed when none are left), or a new record (retired at generation
+ * 0) when there was none.
+ * Only for maps whose memory holds tables alone (no arena blocks, so nobody
+ * else moves ALLOC_TOP and it stays aligned): a CAS that fails anyway, a run
+ * shorter than `ints` and a top not aligned to `alignInts` change nothing and
+ * return undefined. A thread stopped between the CAS and the second
+ * announcement leaks the words above the old top. Returns the base
+ * and the retirement generation of the record it took words of (0 for none).
+ * Caller must own the ALLOCATING phase.
+ */
+export function takeTopRunEnd(
+  words: Int32Array,
+  memory: SharedMemory,
+  ints: number,
+  alignInts: number,
+  announce?: (base: number, ints: number, retiredAtGen: number) => void,
+): { base: number; retiredAtGen: number } | undefined {
+  const top = Atomics.load(words, H_ALLOC_TOP);
+  if (top % alignInts !== 0) return undefined;
+  const r = freeRecordAtTop(words, false);
+  const rec = r < 0 ? -1 : freeRecordAt(r);
+  const runBase = rec < 0 ? top : Atomics.load(words, rec + FREE_REGION_BASE);
+  const end = topRunEnd(memory, alignInts);
+  const base = end - ints;
+  if (base < runBase) return undefined;
+  const retiredAtGen = rec < 0 ? 0 : Atomics.load(words, rec + FREE_REGION_RETIRED_GEN);
+  if (rec >= 0) announce?.(runBase, top - runBase, retiredAtGen);
+  if (end > top) {
+    ensureBytes(memory, end * INT_BYTES);
+    if (Atomics.compareExchange(words, H_ALLOC_TOP, top, end) !== top) return undefined;
+  }
+  // The words [top, end) are this thread's now: the table's, and those below it free.
+  announce?.(runBase, end - runBase, retiredAtGen);
+  const rest = base - runBase;
+  if (rec >= 0) {
+    if (rest > 0) Atomics.store(words, rec + FREE_REGION_SIZE, rest);
+    else removeFreeRegion(words, r, Atomics.load(words, H_FREE_COUNT));
+  } else if (rest > 0) {
+    retireRegion(words, runBase, rest, 0);
+  }
+  return { base, retiredAtGen };
 }
 
 /**

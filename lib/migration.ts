@@ -11,10 +11,15 @@
  *    full of tombstones is rehashed at the same size; and room for one more
  *    insert per writer that announces generation g: memory.ts
  *    writersAnnouncing, read before SIZE), takes a retired
- *    region that no writer can still be in or bump-allocates one (growing
- *    the buffer), zeroes a reused region, writes
+ *    region that no writer can still be in, or the one that ends at the top
+ *    together with words bumped above it (memory.ts takeFreeRegionAtTop), or
+ *    bump-allocates one (growing the buffer), zeroes a reused region, writes
  *    TABLE_DESC[(g+1) & 1], resets the cursor, stores COPYING(g) and lets go
- *    of the control. At maxBytes, when that table does not fit, it takes the
+ *    of the control. Near maxBytes, in a map without arena blocks, the table
+ *    takes at most half of the words tables can have (halfTableSpaceBuckets),
+ *    placed so that the words it leaves merge with table g's region when that
+ *    retires: at the limit two tables alternate, and this keeps them equal.
+ *    At maxBytes, when that table does not fit, it takes the
  *    largest one that does (fittingBuckets; it may be smaller than table g)
  *    if that leaves minFitHeadroom(live, inFlight) inserts of room, and waits
  *    up to PINNED_REGION_WAIT_MS for a retired region a writer of an older
@@ -89,6 +94,7 @@ import {
   chunkCount,
   chunkStateInts,
   chunkStatesAt,
+  H_ALLOC_TOP,
   insertBudget,
   tableRegionInts,
 } from './layout.js';
@@ -99,10 +105,17 @@ import {
   bumpAllocate,
   bumpRoomInts,
   clearAnnouncedAllocation,
+  freeRegionAtTopInts,
+  freeRegions,
+  oldestActiveGeneration,
   largestFreeRegionInts,
   rebuildFreeList,
   retireRegion,
   takeFreeRegion,
+  takeFreeRegionAtTop,
+  takeTopRunEnd,
+  topRunBase,
+  topRunEnd,
   writersAnnouncing,
   type SharedMemory,
 } from './memory.js';
@@ -274,11 +287,45 @@ function allocateRegion(host: MigrationHost, forGen: number, buckets: number): {
     return { base: reused, buckets };
   }
   if (buckets > MAX_BUCKETS) throw new FlatshareFullError(ints * Int32Array.BYTES_PER_ELEMENT, host.memory.maxByteLength);
+  // A retired region that ends at the top, run on past it: at maxBytes the map
+  // alternates between a low region and the high one, which only this reaches in full.
+  const extended = takeFreeRegionAtTop(words, host.memory, ints, announce);
+  if (extended !== undefined) {
+    announceAllocation(words, forGen, extended.base, ints, extended.retiredAtGen);
+    host.refreshWords().fill(0, extended.base, extended.base + ints);
+    return { base: extended.base, buckets };
+  }
   const base = bumpAllocate(words, host.memory, ints, CACHE_LINE_INTS);
   // After the CAS that took it (before it, the words could be another thread's next
   // arena block). A thread stopped in between (a return and a call) leaks the region.
   announceAllocation(host.words(), forGen, base, ints, 0);
   return { base, buckets };
+}
+
+/**
+ * Allocate the table fittingBuckets sized. In a map without arena blocks whose
+ * run of free words at the top begins where table g's region ends, the table
+ * takes the end of that run (memory.ts takeTopRunEnd), so that the words it
+ * leaves merge with table g's region when that retires; otherwise, and when
+ * that fails, as allocateRegion (which takes the head of a region, leaving
+ * its tail next to a table g above it). Throws FlatshareFullError.
+ */
+function allocateFitted(host: MigrationHost, forGen: number, buckets: number, old: TableInfo): { base: number; buckets: number } {
+  if (!host.arenaBlocks) {
+    const words = host.words();
+    const ints = tableRegionInts(buckets);
+    if (topRunBase(words, CACHE_LINE_INTS) === old.base + tableRegionInts(old.buckets)) {
+      const taken = takeTopRunEnd(words, host.memory, ints, CACHE_LINE_INTS, (base, recordInts, retiredAt) =>
+        announceAllocation(words, forGen, base, recordInts, retiredAt),
+      );
+      if (taken !== undefined) {
+        announceAllocation(words, forGen, taken.base, ints, taken.retiredAtGen);
+        host.refreshWords().fill(0, taken.base, taken.base + ints);
+        return { base: taken.base, buckets };
+      }
+    }
+  }
+  return allocateRegion(host, forGen, buckets);
 }
 
 /** What a table sized to the room left must hold (fittingBuckets). */
@@ -314,12 +361,16 @@ export const PINNED_REGION_WAIT_MS = 250;
  * be free, or settle for a smaller table. Throws the FlatshareFullError of
  * `buckets` when nothing fits.
  */
-function allocateTable(host: MigrationHost, forGen: number, buckets: number, old: TableInfo, need: FitNeed): { base: number; buckets: number } {
+function allocateTable(host: MigrationHost, forGen: number, wanted: number, old: TableInfo, need: FitNeed): { base: number; buckets: number } {
+  // Near maxBytes, no more than half of the words tables can have (halfTableSpaceBuckets),
+  // or the first table's size when the map was presized to more.
+  const half = host.arenaBlocks ? wanted : Math.max(host.initialBuckets, halfTableSpaceBuckets(host, old));
+  const buckets = Math.min(wanted, Math.max(half, bucketsFor(need.live + minFitHeadroom(need.live, need.inFlight), host.g.lanes)));
   let waitingSince = 0;
   for (let attempt = 0; ; attempt++) {
     let full: FlatshareFullError;
     try {
-      return allocateRegion(host, forGen, buckets);
+      return buckets < wanted ? allocateFitted(host, forGen, buckets, old) : allocateRegion(host, forGen, buckets);
     } catch (error) {
       if (!(error instanceof FlatshareFullError)) throw error;
       full = error;
@@ -331,10 +382,10 @@ function allocateTable(host: MigrationHost, forGen: number, buckets: number, old
     const mayWait = waited <= PINNED_REGION_WAIT_MS;
     // The wanted table fits once a writer moves on: wait for that, not for a smaller one.
     if (!(mayWait && pinned >= tableRegionInts(buckets))) {
-      const fit = fittingBuckets(host, old, need, largestFreeRegionInts(host.words(), false));
+      const fit = fittingBuckets(host, old, need, false);
       if (fit > 0) {
         try {
-          return allocateRegion(host, forGen, fit);
+          return allocateFitted(host, forGen, fit, old);
         } catch (error) {
           // Another writer bumped the top meanwhile (an arena block): as full as before.
           if (!(error instanceof FlatshareFullError)) throw error;
@@ -342,7 +393,7 @@ function allocateTable(host: MigrationHost, forGen: number, buckets: number, old
       }
       // Counting the regions writers may still be in: would anything fit? (One can also
       // have become reusable since the tries above: then the next turn takes it.)
-      if (!mayWait || fittingBuckets(host, old, need, pinned) === 0) throw full;
+      if (!mayWait || fittingBuckets(host, old, need, true) === 0) throw full;
     }
     if (waitingSince === 0) waitingSince = Date.now();
     host.pause(attempt, 'a retired table region that a writer of an older generation is still in');
@@ -372,28 +423,83 @@ export function minFitHeadroom(live: number, inFlight: number): number {
 }
 
 /**
- * Buckets of a table that fits in a retired region of `regionInts` words (the
- * largest one; the caller says whether it counts those a writer may still be
- * in) or in the room left below maxBytes, and holds `need.live` entries plus
+ * Buckets of a table that fits in a retired region (`includePinned`: counting
+ * those a writer may still be in), in the run of free words at the top (the
+ * retired region that ends at the top, if any, and the room above it up to
+ * maxBytes: takeFreeRegionAtTop), and holds `need.live` entries plus
  * minFitHeadroom; 0 when none does. The largest that fits, but no larger than
- * `need.most`, by default the exact size for GROWTH_FACTOR x live. In a map
- * with arena blocks, a table in the room at the top is no larger than table g
- * (`old`): that room is also where key and value blocks come from, and once a
- * table has used it, it serves only tables, so growing there could leave the
- * new table's entries without blocks. Tables of any bucket count are valid
- * (table.ts homeSlot), so this can be smaller than the table it replaces (a
- * map whose used lanes are mostly tombstones) or between it and its double.
- * Caller owns the ALLOCATING phase.
+ * `need.most`, by default the exact size for GROWTH_FACTOR x live, and:
+ * - In a map with arena blocks, a table that uses the room at the top is no
+ *   larger than table g (`old`): that room is also where key and value blocks
+ *   come from, and once a table has used it, it serves only tables, so
+ *   growing there could leave the new table's entries without blocks.
+ * - In a map without, a table in free words next to table g's region takes
+ *   at most half of the two together (balancedBuckets), or what the headroom
+ *   needs if that is more, and leaves the rest next to table g (the head of a
+ *   region below it; the end of the run above it: takeTopRunEnd), where it
+ *   merges with table g's region when that retires. At maxBytes the tables
+ *   alternate between two regions, and taking all of one would fix the other
+ *   at what is left: a map that first filled its maxBytes with a small table
+ *   beside a large one would answer FULL at little more than the small one's
+ *   budget (spec/unit/growth-at-limit.test.ts shows both).
+ * Tables of any bucket count are valid (table.ts homeSlot), so this can be
+ * smaller than the table it replaces (a map whose used lanes are mostly
+ * tombstones) or between it and its double. Caller owns the ALLOCATING phase.
  */
-export function fittingBuckets(host: MigrationHost, old: TableInfo, need: FitNeed, regionInts: number): number {
+export function fittingBuckets(host: MigrationHost, old: TableInfo, need: FitNeed, includePinned: boolean): number {
+  const words = host.words();
   const lanes = host.g.lanes;
   const headroom = minFitHeadroom(need.live, need.inFlight);
-  const inRegion = bucketsForRegionInts(regionInts);
-  const atTop = bucketsForRegionInts(bumpRoomInts(host.words(), host.memory, CACHE_LINE_INTS));
-  const room = Math.max(inRegion, host.arenaBlocks ? Math.min(atTop, old.buckets) : atTop);
-  const enough = need.most ?? Math.max(bucketsFor(GROWTH_FACTOR * need.live, lanes), bucketsFor(need.live + headroom, lanes));
+  const least = bucketsFor(need.live + headroom, lanes);
+  const oldInts = tableRegionInts(old.buckets);
+  const nextTo = (ints: number): number => balancedBuckets(ints, oldInts, least);
+  let room = 0;
+  const oldest = includePinned ? Infinity : oldestActiveGeneration(words);
+  for (const region of freeRegions(words)) {
+    if (region.ints <= 0 || region.retiredAtGen > oldest) continue;
+    const fits = bucketsForRegionInts(region.ints);
+    room = Math.max(room, !host.arenaBlocks && region.base + region.ints === old.base ? nextTo(region.ints) : fits);
+  }
+  const atTopInts = freeRegionAtTopInts(words, includePinned);
+  if (host.arenaBlocks) {
+    room = Math.max(room, Math.min(bucketsForRegionInts(atTopInts + bumpRoomInts(words, host.memory, CACHE_LINE_INTS)), old.buckets));
+  } else {
+    // The run at the top, as takeTopRunEnd and takeFreeRegionAtTop see it (its end in whole cache lines).
+    const alignedTop = Math.ceil(Atomics.load(words, H_ALLOC_TOP) / CACHE_LINE_INTS) * CACHE_LINE_INTS;
+    const runInts = atTopInts + Math.max(0, topRunEnd(host.memory, CACHE_LINE_INTS) - alignedTop);
+    room = Math.max(room, alignedTop - atTopInts === old.base + oldInts ? nextTo(runInts) : bucketsForRegionInts(runInts));
+  }
+  const enough = need.most ?? Math.max(bucketsFor(GROWTH_FACTOR * need.live, lanes), least);
   const buckets = Math.min(room, enough);
   return buckets > 0 && insertBudget(buckets, lanes) - need.live >= headroom ? buckets : 0;
+}
+
+/**
+ * Buckets of a table of half the words that tables can have while table g
+ * (`old`) is current: its region, every retired region (also those a writer
+ * may still be in: they are free soon) and the room above the top up to
+ * maxBytes. For a map without arena blocks, whose memory holds nothing else:
+ * at maxBytes two tables alternate, and a table larger than this would leave
+ * the other one less (fittingBuckets). Caller owns the ALLOCATING phase.
+ */
+export function halfTableSpaceBuckets(host: MigrationHost, old: TableInfo): number {
+  const words = host.words();
+  let ints = tableRegionInts(old.buckets);
+  for (const region of freeRegions(words)) ints += Math.max(0, region.ints);
+  const alignedTop = Math.ceil(Atomics.load(words, H_ALLOC_TOP) / CACHE_LINE_INTS) * CACHE_LINE_INTS;
+  ints += Math.max(0, topRunEnd(host.memory, CACHE_LINE_INTS) - alignedTop);
+  return bucketsForRegionInts(Math.floor(ints / 2 / CACHE_LINE_INTS) * CACHE_LINE_INTS);
+}
+
+/**
+ * Buckets of a table in `freeInts` free words next to a table region of
+ * `oldInts` words: those of half the two together (whole cache lines), at
+ * least `least` (what the headroom needs), at most what fits in the free
+ * words. See fittingBuckets.
+ */
+export function balancedBuckets(freeInts: number, oldInts: number, least: number): number {
+  const half = Math.floor((freeInts + oldInts) / 2 / CACHE_LINE_INTS) * CACHE_LINE_INTS;
+  return Math.min(bucketsForRegionInts(freeInts), Math.max(least, bucketsForRegionInts(half)));
 }
 
 /**

@@ -22,6 +22,7 @@ import {
   CACHE_LINE_INTS,
   DEFAULT_CAPACITY,
   FIXED_INTS,
+  H_ALLOC_TOP,
   H_EPOCH,
   MAX_WRITERS,
   W_ACTIVE_GEN,
@@ -33,7 +34,7 @@ import {
 import { writerRecordAt } from '../../lib/writers.js';
 import { Worker } from 'node:worker_threads';
 import { FIT_HEADROOM_DIVISOR, PINNED_REGION_WAIT_MS, minFitHeadroom } from '../../lib/migration.js';
-import { WASM_PAGE_BYTES, bumpRoomInts, largestFreeRegionInts } from '../../lib/memory.js';
+import { WASM_PAGE_BYTES, bumpRoomInts, freeRegionAtTopInts, largestFreeRegionInts } from '../../lib/memory.js';
 import { assertMatchesModel } from '../helpers/model.js';
 import { SeededPrng } from '../helpers/prng.js';
 import { DEFAULT_MODE, runWorker, testSeed } from '../stress/support.js';
@@ -160,14 +161,149 @@ for (const kind of KINDS) {
   });
 }
 
-test('int32 keys: a map with room for less than twice its table grows into the largest table that fits', (t) => {
+/** 4 pages: room for int32 -> float64 tables of ~2,000 buckets side by side, not for one of twice that. */
+const TOP_RUN_MAX_BYTES = 4 * WASM_PAGE_BYTES;
+/** Live keys of the first churn: its resize takes a table that fits at the top with room to spare above it. */
+const TOP_RUN_FIRST_LIVE = 2_600;
+/** Live keys of the second churn: more than that table's insert budget, less than what it and the room above it hold. */
+const TOP_RUN_SECOND_LIVE = 5_500;
+/** Tables of at most this many buckets come before the one at the top (doublings of the first). */
+const TOP_RUN_EARLY_BUCKETS = 1_024;
+
+test('at the limit, a retired region that ends at the top and the room above it make one table (takeTopRunEnd, takeFreeRegionAtTop)', (t) => {
+  // 1. A churn of TOP_RUN_FIRST_LIVE keys: the resize past TOP_RUN_EARLY_BUCKETS
+  //    doubles into a table at the top that leaves room above it.
+  // 2. A churn of TOP_RUN_SECOND_LIVE keys: that table's budget runs out, its
+  //    double does not fit, and the resize takes a table in the merged regions
+  //    below it, retiring it. Its region now ends at the top, with the room above.
+  // 3. The churn goes on: the next resize must copy more entries than that region
+  //    alone takes (and the room at the top alone is smaller still), so it takes both
+  //    as one table (at the end of that run: the words it leaves lie next to the
+  //    table below and merge with its region when it retires). Before, it answered ERR_FLATSHARE_FULL at ~0.8 of what the 4
+  //    pages hold when full (the stress torn-read scenario at maxBytes, float64 values).
+  const map = new SharedFlatMap<number, number>({ keys: 'int32', values: 'float64', capacity: 8, maxBytes: TOP_RUN_MAX_BYTES });
+  const internals = (): ReturnType<typeof SharedFlatMap.unsafeExposeInternals> => SharedFlatMap.unsafeExposeInternals(map as SharedFlatMap<unknown, unknown>);
+  const lanes = internals().g.lanes;
+  const model = new Map<number, number>();
+  const live: number[] = [];
+  let head = 0;
+  let next = 0;
+  const churn = (window: number): void => {
+    map.set(next, next + 0.5);
+    model.set(next, next + 0.5);
+    live.push(next++);
+    if (live.length - head > window) {
+      const victim = live[head++] as number;
+      t.true(map.delete(victim));
+      model.delete(victim);
+    }
+  };
+  while (internals().table.buckets <= TOP_RUN_EARLY_BUCKETS) churn(TOP_RUN_FIRST_LIVE);
+  const high = internals().table;
+  const roomAbove = bumpRoomInts(internals().words, internals().memory, CACHE_LINE_INTS);
+  t.log(`1. ${next} inserts: a table of ${high.buckets} buckets at word ${high.base}, ${roomAbove} words above it`);
+  t.true(roomAbove > 0, 'precondition: the table at the top leaves room above it');
+
+  while (internals().table.base === high.base) churn(TOP_RUN_SECOND_LIVE);
+  const low = internals().table;
+  const { words, memory } = internals();
+  const regionInts = freeRegionAtTopInts(words, false);
+  const topInts = bumpRoomInts(words, memory, CACHE_LINE_INTS);
+  const regionOnly = bucketsForRegionInts(regionInts);
+  const both = bucketsForRegionInts(regionInts + topInts);
+  const regionEnd = Atomics.load(words, H_ALLOC_TOP); // the region ends at the top
+  t.log(`2. ${next} inserts: a table of ${low.buckets} buckets at word ${low.base}; the retired one at the top, ${regionInts} words (${regionOnly} buckets), and ${topInts} words above it: ${both} buckets together`);
+  t.true(low.base < high.base, 'precondition: the new table lies below');
+  t.true(regionInts >= tableRegionInts(high.buckets), 'precondition: the retired table region (and free words next to it) ends at the top');
+  t.is(largestFreeRegionInts(words, false), regionInts, 'precondition: it is the largest retired region');
+
+  const gen = internals().gen;
+  while (internals().gen === gen) churn(TOP_RUN_SECOND_LIVE);
+  const after = internals().table;
+  const copied = map.size - 1; // the insert that asked for the resize came after the copy
+  t.log(`3. ${next} inserts: the resize copied ${copied} entries into a table of ${after.buckets} buckets at word ${after.base}`);
+  t.false(leavesHeadroom(regionOnly, lanes, copied, 1), 'precondition: the region alone leaves too little headroom (before: FULL)');
+  t.false(leavesHeadroom(bucketsForRegionInts(topInts), lanes, copied, 1), 'precondition: so does the room at the top alone');
+  const oldTop = regionEnd;
+  t.true(after.base >= oldTop - regionInts && after.base < oldTop, 'the new table starts in the retired region');
+  t.true(after.base + tableRegionInts(after.buckets) > oldTop, 'and runs on past the top it had');
+  t.true(after.buckets > regionOnly && after.buckets <= both, `${after.buckets} buckets: more than the region alone, at most both`);
+  t.is(freeRegionAtTopInts(internals().words, true), 0, 'the region left the free list');
+  t.true(map.byteLength <= TOP_RUN_MAX_BYTES);
+  assertMatchesModel(t, map, model, 'after the resize');
+});
+
+/** New keys the churn of the next test keeps live (FillerChurn of spec/stress at its maxBytes). */
+const WANDER_WINDOW = 5_000;
+/** Keys the churn of the next test keeps on top of its window, half of them live at a time. */
+const WANDER_SHARED_KEYS = 256;
+/** Inserts of new keys in that churn: ~20 resizes at the limit. */
+const WANDER_INSERTS = 40_000;
+
+test('at the limit, a churn whose live count wanders keeps going: the two tables that alternate are as large as each other', (t) => {
+  // The stress torn-read scenario at maxBytes, in one thread: a window of
+  // WANDER_WINDOW new keys, and random sets and deletes of WANDER_SHARED_KEYS
+  // others, so the live count wanders around ~5,130, 0.8 of the ~6,300 that
+  // the 4 pages hold when first filled. Before the tables were balanced, the
+  // first resize at the limit took all the room the last doubling left, the
+  // other region stayed at that doubling's size, and every seed answered FULL
+  // within the first ~3,000 inserts past the limit.
+  const prng = new SeededPrng(testSeed(t));
+  const map = new SharedFlatMap<number, number>({ keys: 'int32', values: 'float64', capacity: 8, maxBytes: TOP_RUN_MAX_BYTES });
+  const model = new Map<number, number>();
+  const sizes: number[] = [];
+  let lastGen = -1;
+  const first = WANDER_SHARED_KEYS;
+  for (let k = 0; k < WANDER_INSERTS; k++) {
+    const key = first + k;
+    if (map.trySet(key, 0.5) !== 'ok') {
+      t.fail(`FULL after ${k} inserts with ${map.size} live; tables ${sizes.slice(-6).join(' -> ')} buckets`);
+      return;
+    }
+    model.set(key, 0.5);
+    if (k >= WANDER_WINDOW) {
+      map.delete(key - WANDER_WINDOW);
+      model.delete(key - WANDER_WINDOW);
+    }
+    for (let j = 0; j < 2; j++) {
+      const shared = prng.int(0, WANDER_SHARED_KEYS);
+      if (prng.int(0, 2) === 0) {
+        map.delete(shared);
+        model.delete(shared);
+      } else {
+        map.set(shared, 1.5);
+        model.set(shared, 1.5);
+      }
+    }
+    const gen = genOfMap(map as SharedFlatMap<unknown, unknown>);
+    if (gen !== lastGen) {
+      lastGen = gen;
+      sizes.push(bucketsOf(map as SharedFlatMap<unknown, number>));
+    }
+  }
+  // Resizes after the first table of the largest size: all at the limit.
+  const atLimit = sizes.length - 1 - sizes.indexOf(Math.max(...sizes));
+  t.log(`${WANDER_INSERTS} inserts, ${map.size} live; ${sizes.length} tables: ${sizes.slice(0, 14).join(' -> ')} ... ${sizes.slice(-2).join(' -> ')} buckets`);
+  const [a, b] = sizes.slice(-2) as [number, number];
+  t.true(atLimit >= 10, `the churn resized the table at the limit many times (${atLimit})`);
+  t.true(Math.abs(a - b) <= 1, `the last two tables: ${a} and ${b} buckets`);
+  t.true(map.byteLength <= TOP_RUN_MAX_BYTES);
+  assertMatchesModel(t, map, model as Map<unknown, number>, 'after the churn');
+});
+
+test('int32 keys: a map with room for less than twice its table grows to half the room, and fills that table', (t) => {
   // 40 pages (2.5 MiB): the fixed part and the tables of 12 .. 12,288 buckets
   // (the default first table, doubled ten times) take ~1.5 MiB, so the next
   // doubling (24,576 buckets, 1.5 MiB more) does not fit, and the first resize
   // past insertBudget(12,288) entries would answer FULL there. It takes what is
-  // left at the top instead (a table between 12,288 buckets and its double);
-  // the resize after it fits a table of at least 24,576 buckets in the retired
-  // regions below (merged: the tables of 12 .. 12,288 buckets).
+  // left at the top instead, at its end; the regions below merge, and the
+  // resizes after it take tables of at most half of the words tables can have
+  // (migration.ts halfTableSpaceBuckets), so that the two tables that
+  // alternate at maxBytes are as large as each other. The map is full at that
+  // table's budget: less than the ~137,000 entries that a table of all the room
+  // the first one left would have taken (24,576 buckets or more), but a churn
+  // can then keep ~0.97 of it live, where beside that larger table it answered
+  // FULL at the smaller one's budget (~0.875 of it; docs/design.md §3).
   const maxBytes = 40 * WASM_PAGE_BYTES;
   const maxInts = maxBytes / Int32Array.BYTES_PER_ELEMENT;
   const lanes = 7;
@@ -179,8 +315,8 @@ test('int32 keys: a map with room for less than twice its table grows into the l
   }
   const lastDoubling = chain.at(-1)!;
   t.is(lastDoubling, 12_288, 'precondition: 12 buckets doubled ten times fit in 40 pages, eleven times do not');
-  const retiredBelow = bucketsForRegionInts(usedInts - FIXED_INTS - tableRegionInts(lastDoubling));
-  t.true(bucketsForRegionInts(usedInts - FIXED_INTS) >= 2 * lastDoubling, 'precondition: the regions of the chain, merged, hold its next doubling');
+  const half = bucketsForRegionInts(Math.floor((maxInts - FIXED_INTS) / 2 / CACHE_LINE_INTS) * CACHE_LINE_INTS);
+  t.true(half > lastDoubling && half < 2 * lastDoubling, 'precondition: half the room lies between the last doubling and its double');
   const map = new SharedFlatMap<unknown, number>({ keys: 'int32', values: 'int32', maxBytes });
   t.is(lanesOf(map as SharedFlatMap<unknown, unknown>), lanes);
   const model = new Map<unknown, number>();
@@ -191,15 +327,12 @@ test('int32 keys: a map with room for less than twice its table grows into the l
     if (map.trySet(i, i) === 'full') break;
     model.set(i, i);
   }
-  t.log(`full at ${model.size} entries; tables ${tables.join(' -> ')} buckets (${retiredBelow} retired below the last doubling); ${map.byteLength} bytes`);
+  t.log(`full at ${model.size} entries; tables ${tables.join(' -> ')} buckets (half the room: ${half}); ${map.byteLength} bytes`);
   t.deepEqual(tables.slice(0, chain.length), chain, 'the table doubles while the doubled table fits');
   const fitted = tables[chain.length];
   t.true(fitted !== undefined && fitted > lastDoubling && fitted < 2 * lastDoubling, `a table between ${lastDoubling} buckets and its double, sized to the room left: ${fitted}`);
-  t.true(
-    tables.slice(chain.length + 1).some((b) => b >= 2 * lastDoubling),
-    'then a table of at least the next doubling, in the merged regions of the earlier tables',
-  );
-  const budget = insertBudget(2 * lastDoubling, lanes);
+  t.is(Math.max(...tables), half, 'then a table of half the room, and none larger');
+  const budget = insertBudget(half, lanes);
   t.true(model.size > budget - budget / FIT_HEADROOM_DIVISOR, `only ${model.size} entries fit`);
   t.true(map.byteLength <= maxBytes);
   assertMatchesModel(t, map, model, 'when full');

@@ -24,11 +24,14 @@ import {
   ensureBytes,
   oldestActiveGeneration,
   freeRecordAt,
+  freeRegionAtTopInts,
   freeRegions,
   pagesFor,
   rebuildFreeList,
   retireRegion,
   takeFreeRegion,
+  takeFreeRegionAtTop,
+  takeTopRunEnd,
   viewWords,
   type SharedMemory,
 } from '../../lib/memory.js';
@@ -272,6 +275,98 @@ test('takeFreeRegion skips an unsafe region and takes a later safe one', (t) => 
   t.deepEqual(freeList(words), [{ base: 10_000, ints: 100, gen: 9 }]);
 });
 
+test('takeFreeRegionAtTop: the region that ends at the top and words above it, as one; the record leaves the list', (t) => {
+  const { buffer, words } = fixedBuffer(4 * MiB);
+  const base = bumpAllocate(words, buffer, 1_000); // a table region, then retired: it ends at the top
+  retireRegion(words, base, 1_000, 3);
+  retireRegion(words, 10, 20, 3); // elsewhere
+  t.is(freeRegionAtTopInts(words, false), 1_000);
+  const announced: [number, number, number][] = [];
+  const taken = takeFreeRegionAtTop(words, buffer, 1_500, (b, ints, gen) => announced.push([b, ints, gen]));
+  t.deepEqual(taken, { base, retiredAtGen: 3 });
+  t.deepEqual(announced, [[base, 1_000, 3], [base, 1_500, 3]], 'the whole record first, then all the words once the CAS took those above it');
+  t.is(Atomics.load(words, H_ALLOC_TOP), base + 1_500, 'the top moved past the 500 words above the region');
+  t.deepEqual(freeList(words), [{ base: 10, ints: 20, gen: 3 }]);
+  t.true(buffer.byteLength >= (base + 1_500) * INT_BYTES, 'the memory grew to cover them');
+  t.is(freeRegionAtTopInts(words, false), 0);
+});
+
+test('takeFreeRegionAtTop changes nothing for a region that fits alone, none at the top, a pinned one, one past maxBytes, or a top that moved', (t) => {
+  const maxBytes = 4 * MiB;
+  const { buffer, words } = fixedBuffer(maxBytes);
+  const maxInts = maxBytes / INT_BYTES;
+  t.is(takeFreeRegionAtTop(words, buffer, 100), undefined, 'empty list');
+  const base = bumpAllocate(words, buffer, 1_000);
+  retireRegion(words, base, 1_000, 5);
+  const before = (): unknown => [freeList(words), Atomics.load(words, H_ALLOC_TOP)];
+  const unchanged = before();
+  t.is(takeFreeRegionAtTop(words, buffer, 1_000), undefined, 'fits alone: takeFreeRegion takes it');
+  t.is(takeFreeRegionAtTop(words, buffer, maxInts - base + 1), undefined, 'past maxBytes');
+  Atomics.store(words, writerRecordAt(2) + W_ACTIVE_GEN, 4 + 1); // a writer still in generation 4
+  t.is(freeRegionAtTopInts(words, false), 0);
+  t.is(freeRegionAtTopInts(words, true), 1_000, 'counted when pinned regions count');
+  t.is(takeFreeRegionAtTop(words, buffer, 2_000), undefined, 'pinned');
+  Atomics.store(words, writerRecordAt(2) + W_ACTIVE_GEN, 0);
+  t.deepEqual(before(), unchanged);
+  // Another writer bumps an arena block between the announcement and the CAS.
+  const announced: number[] = [];
+  const taken = takeFreeRegionAtTop(words, buffer, 2_000, (b) => {
+    announced.push(b);
+    bumpAllocate(words, buffer, 16);
+  });
+  t.is(taken, undefined, 'the CAS failed: nothing taken');
+  t.deepEqual(announced, [base]);
+  t.deepEqual(freeList(words), [{ base, ints: 1_000, gen: 5 }], 'the record stays');
+  t.is(Atomics.load(words, H_ALLOC_TOP), base + 1_000 + 16, 'only the block moved the top');
+  t.is(freeRegionAtTopInts(words, false), 0, 'the region no longer ends at the top');
+});
+
+test('takeTopRunEnd: the last words of the run at the top; the words below them stay listed, in the record or a new one', (t) => {
+  const maxBytes = 1 * MiB;
+  const end = maxBytes / INT_BYTES; // a multiple of CACHE_LINE_INTS
+  const line = 16;
+  {
+    // A retired region that ends at the top: the table takes the end of it and the room above.
+    const { buffer, words } = fixedBuffer(maxBytes);
+    const base = bumpAllocate(words, buffer, 10_000, line);
+    retireRegion(words, base, 10_000, 3);
+    const announced: [number, number, number][] = [];
+    const taken = takeTopRunEnd(words, buffer, 20_000, line, (b, n, g) => announced.push([b, n, g]));
+    t.deepEqual(taken, { base: end - 20_000, retiredAtGen: 3 });
+    t.is(Atomics.load(words, H_ALLOC_TOP), end, 'the top moved to the end of the run');
+    t.deepEqual(freeList(words), [{ base, ints: end - 20_000 - base, gen: 3 }], 'the record lists the words below the table');
+    t.deepEqual(announced, [[base, 10_000, 3], [base, end - base, 3]]);
+    t.true(buffer.byteLength >= maxBytes);
+  }
+  {
+    // No region at the top: the words below the table become a record of their own.
+    const { buffer, words } = fixedBuffer(maxBytes);
+    const top = bumpAllocate(words, buffer, 1_024, line) + 1_024;
+    const taken = takeTopRunEnd(words, buffer, 30_000, line);
+    t.deepEqual(taken, { base: end - 30_000, retiredAtGen: 0 });
+    t.deepEqual(freeList(words), [{ base: top, ints: end - 30_000 - top, gen: 0 }]);
+  }
+  {
+    // A table of the whole run: the record goes.
+    const { buffer, words } = fixedBuffer(maxBytes);
+    const base = bumpAllocate(words, buffer, 4_000, line);
+    retireRegion(words, base, 4_000, 2);
+    t.deepEqual(takeTopRunEnd(words, buffer, end - base, line), { base, retiredAtGen: 2 });
+    t.deepEqual(freeList(words), []);
+  }
+  {
+    // What changes nothing: a run too short, a top off the line.
+    const { buffer, words } = fixedBuffer(maxBytes);
+    const base = bumpAllocate(words, buffer, 4_000, line);
+    retireRegion(words, base, 4_000, 2);
+    const unchanged = [freeList(words), Atomics.load(words, H_ALLOC_TOP)];
+    t.is(takeTopRunEnd(words, buffer, end - base + line, line), undefined, 'longer than the run');
+    t.deepEqual([freeList(words), Atomics.load(words, H_ALLOC_TOP)], unchanged);
+    bumpAllocate(words, buffer, 3); // an arena block: the top is off the line now
+    t.is(takeTopRunEnd(words, buffer, line, line), undefined, 'a top off the line');
+  }
+});
+
 test('retireRegion on a full list forgets the smallest region', (t) => {
   const { words } = fixedBuffer(4 * MiB);
   const sizes: number[] = [];
@@ -325,7 +420,7 @@ function checkEveryStore(t: import('ava').ExecutionContext, words: Int32Array, f
 }
 
 test('every store of every free-list edit lists only free words (so a dead editor leaves a list recovery can rebuild)', (t) => {
-  const { words } = fixedBuffer(4 * MiB);
+  const { buffer, words } = fixedBuffer(4 * MiB);
   const free: Span[] = [];
   const retire = (base: number, ints: number, gen: number): number => {
     free.push([base, base + ints]); // free from the start of its retirement
@@ -354,6 +449,28 @@ test('every store of every free-list edit lists only free words (so a dead edito
   t.is(take(5_000), 9_900, 'the head of the big record');
   t.is(take(5_164), 14_900, 'the rest of it, a whole record: removed, the last record moved into its place');
   t.deepEqual(freeList(words).map((r) => r.base), [40_000, 50_000]);
+  // Taking the record that ends at the top and words above it (takeFreeRegionAtTop).
+  Atomics.store(words, H_ALLOC_TOP, 50_048);
+  let announced: Span = [0, 0];
+  let atTop: { base: number } | undefined;
+  t.true(checkEveryStore(t, words, () => [...free, announced], () => {
+    atTop = takeFreeRegionAtTop(words, buffer, 100, (b, n) => (announced = [b, b + n]));
+  }) > 0);
+  t.is(atTop?.base, 50_000);
+  free.splice(free.findIndex(([s]) => s === 50_000), 1);
+  t.deepEqual(freeList(words).map((r) => r.base), [40_000]);
+  // Taking the end of the run at the top, the record at the top keeping the words below it (takeTopRunEnd).
+  const maxInts = (4 * MiB) / INT_BYTES;
+  retire(60_000, 64, 5);
+  Atomics.store(words, H_ALLOC_TOP, 60_064);
+  announced = [0, 0];
+  let runEnd: { base: number } | undefined;
+  t.true(checkEveryStore(t, words, () => [...free, announced], () => {
+    runEnd = takeTopRunEnd(words, buffer, 160, 16, (b, n) => (announced = [b, b + n]));
+  }) > 0);
+  t.is(runEnd?.base, maxInts - 160);
+  free.splice(free.findIndex(([s]) => s === 60_000), 1, [60_000, maxInts - 160]);
+  t.deepEqual(freeList(words).map((r) => [r.base, r.ints]), [[40_000, 32], [60_000, maxInts - 160 - 60_000]]);
   // A full list forgets its smallest record to make room.
   for (let r = freeList(words).length; r < FREE_REGION_MAX; r++) retire(100_000 + r * 1_000, 16 + r, 5);
   t.is(freeList(words).length, FREE_REGION_MAX);
