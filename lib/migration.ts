@@ -455,8 +455,11 @@ export function fittingBuckets(host: MigrationHost, old: TableInfo, need: FitNee
   const nextTo = (ints: number): number => balancedBuckets(ints, oldInts, least);
   let room = 0;
   const oldest = includePinned ? Infinity : oldestActiveGeneration(words);
+  const alignedTop = Math.ceil(Atomics.load(words, H_ALLOC_TOP) / CACHE_LINE_INTS) * CACHE_LINE_INTS;
   for (const region of freeRegions(words)) {
     if (region.ints <= 0 || region.retiredAtGen > oldest) continue;
+    // Without arena blocks, the region that ends at the top counts in the run below.
+    if (!host.arenaBlocks && region.base + region.ints === alignedTop) continue;
     const fits = bucketsForRegionInts(region.ints);
     room = Math.max(room, !host.arenaBlocks && region.base + region.ints === old.base ? nextTo(region.ints) : fits);
   }
@@ -465,7 +468,6 @@ export function fittingBuckets(host: MigrationHost, old: TableInfo, need: FitNee
     room = Math.max(room, Math.min(bucketsForRegionInts(atTopInts + bumpRoomInts(words, host.memory, CACHE_LINE_INTS)), old.buckets));
   } else {
     // The run at the top, as takeTopRunEnd and takeFreeRegionAtTop see it (its end in whole cache lines).
-    const alignedTop = Math.ceil(Atomics.load(words, H_ALLOC_TOP) / CACHE_LINE_INTS) * CACHE_LINE_INTS;
     const runInts = atTopInts + Math.max(0, topRunEnd(host.memory, CACHE_LINE_INTS) - alignedTop);
     room = Math.max(room, alignedTop - atTopInts === old.base + oldInts ? nextTo(runInts) : bucketsForRegionInts(runInts));
   }
