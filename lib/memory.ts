@@ -358,14 +358,8 @@ export function takeFreeRegionAtTop(
   return { base, retiredAtGen };
 }
 
-/**
- * Where the run of free words at the top starts: the freeRecordAtTop region
- * (no writer can still be in it), else ALLOC_TOP rounded up to `alignInts`.
- * The run goes on to maxBytes (topRunEnd). Caller must own the ALLOCATING phase.
- */
-export function topRunBase(words: Int32Array, alignInts: number): number {
-  const r = freeRecordAtTop(words, false);
-  if (r >= 0) return Atomics.load(words, freeRecordAt(r) + FREE_REGION_BASE);
+/** ALLOC_TOP rounded up to `alignInts`: where the next aligned bump allocation would start. */
+export function alignedTop(words: Int32Array, alignInts: number): number {
   return Math.ceil(Atomics.load(words, H_ALLOC_TOP) / alignInts) * alignInts;
 }
 
@@ -374,8 +368,14 @@ export function topRunEnd(memory: SharedMemory, alignInts: number): number {
   return Math.floor(memory.maxByteLength / INT_BYTES / alignInts) * alignInts;
 }
 
+/** Words from alignedTop to topRunEnd: the never-allocated part of the run at the top (bumpRoomInts with the end aligned too). */
+export function topRunRoomInts(words: Int32Array, memory: SharedMemory, alignInts: number): number {
+  return Math.max(0, topRunEnd(memory, alignInts) - alignedTop(words, alignInts));
+}
+
 /**
- * Take the last `ints` words of the run of free words at the top (topRunBase
+ * Take the last `ints` words of the run of free words at the top (from the
+ * freeRecordAtTop region, no writer can still be in it, or else from ALLOC_TOP,
  * to topRunEnd), leaving the words below them free: so that they lie next to
  * the table below the run, and merge with its region when it retires (at
  * maxBytes the tables alternate between the two regions; this is how their
@@ -387,8 +387,9 @@ export function topRunEnd(memory: SharedMemory, alignInts: number): number {
  * 0) when there was none.
  * Only for maps whose memory holds tables alone (no arena blocks, so nobody
  * else moves ALLOC_TOP and it stays aligned): a CAS that fails anyway, a run
- * shorter than `ints` and a top not aligned to `alignInts` change nothing and
- * return undefined. A thread stopped between the CAS and the second
+ * shorter than `ints`, a top not aligned to `alignInts` and, when `runStart`
+ * is given, a run that does not start there change nothing and return
+ * undefined. A thread stopped between the CAS and the second
  * announcement leaks the words above the old top. Returns the base
  * and the retirement generation of the record it took words of (0 for none).
  * Caller must own the ALLOCATING phase.
@@ -399,12 +400,14 @@ export function takeTopRunEnd(
   ints: number,
   alignInts: number,
   announce?: (base: number, ints: number, retiredAtGen: number) => void,
+  runStart?: number,
 ): { base: number; retiredAtGen: number } | undefined {
   const top = Atomics.load(words, H_ALLOC_TOP);
   if (top % alignInts !== 0) return undefined;
   const r = freeRecordAtTop(words, false);
   const rec = r < 0 ? -1 : freeRecordAt(r);
   const runBase = rec < 0 ? top : Atomics.load(words, rec + FREE_REGION_BASE);
+  if (runStart !== undefined && runBase !== runStart) return undefined;
   const end = topRunEnd(memory, alignInts);
   const base = end - ints;
   if (base < runBase) return undefined;

@@ -94,7 +94,6 @@ import {
   chunkCount,
   chunkStateInts,
   chunkStatesAt,
-  H_ALLOC_TOP,
   insertBudget,
   tableRegionInts,
 } from './layout.js';
@@ -105,6 +104,7 @@ import {
   bumpAllocate,
   bumpRoomInts,
   clearAnnouncedAllocation,
+  alignedTop,
   freeRegionAtTopInts,
   freeRegions,
   oldestActiveGeneration,
@@ -114,8 +114,7 @@ import {
   takeFreeRegion,
   takeFreeRegionAtTop,
   takeTopRunEnd,
-  topRunBase,
-  topRunEnd,
+  topRunRoomInts,
   writersAnnouncing,
   type SharedMemory,
 } from './memory.js';
@@ -290,11 +289,7 @@ function allocateRegion(host: MigrationHost, forGen: number, buckets: number): {
   // A retired region that ends at the top, run on past it: at maxBytes the map
   // alternates between a low region and the high one, which only this reaches in full.
   const extended = takeFreeRegionAtTop(words, host.memory, ints, announce);
-  if (extended !== undefined) {
-    announceAllocation(words, forGen, extended.base, ints, extended.retiredAtGen);
-    host.refreshWords().fill(0, extended.base, extended.base + ints);
-    return { base: extended.base, buckets };
-  }
+  if (extended !== undefined) return claimRegion(host, forGen, extended, buckets);
   const base = bumpAllocate(words, host.memory, ints, CACHE_LINE_INTS);
   // After the CAS that took it (before it, the words could be another thread's next
   // arena block). A thread stopped in between (a return and a call) leaks the region.
@@ -305,27 +300,48 @@ function allocateRegion(host: MigrationHost, forGen: number, buckets: number): {
 /**
  * Allocate the table fittingBuckets sized. In a map without arena blocks whose
  * run of free words at the top begins where table g's region ends, the table
- * takes the end of that run (memory.ts takeTopRunEnd), so that the words it
- * leaves merge with table g's region when that retires; otherwise, and when
+ * takes the end of that run (memory.ts takeTopRunEnd, told where table g
+ * ends), so that the words it leaves merge with table g's region when that
+ * retires; otherwise, and when
  * that fails, as allocateRegion (which takes the head of a region, leaving
  * its tail next to a table g above it). Throws FlatshareFullError.
  */
 function allocateFitted(host: MigrationHost, forGen: number, buckets: number, old: TableInfo): { base: number; buckets: number } {
   if (!host.arenaBlocks) {
     const words = host.words();
-    const ints = tableRegionInts(buckets);
-    if (topRunBase(words, CACHE_LINE_INTS) === old.base + tableRegionInts(old.buckets)) {
-      const taken = takeTopRunEnd(words, host.memory, ints, CACHE_LINE_INTS, (base, recordInts, retiredAt) =>
-        announceAllocation(words, forGen, base, recordInts, retiredAt),
-      );
-      if (taken !== undefined) {
-        announceAllocation(words, forGen, taken.base, ints, taken.retiredAtGen);
-        host.refreshWords().fill(0, taken.base, taken.base + ints);
-        return { base: taken.base, buckets };
-      }
-    }
+    const announce = (base: number, recordInts: number, retiredAt: number): void =>
+      announceAllocation(words, forGen, base, recordInts, retiredAt);
+    const taken = takeTopRunEnd(words, host.memory, tableRegionInts(buckets), CACHE_LINE_INTS, announce, regionEnd(old));
+    if (taken !== undefined) return claimRegion(host, forGen, taken, buckets);
   }
   return allocateRegion(host, forGen, buckets);
+}
+
+/**
+ * A table region of `buckets` buckets taken from free words at `taken.base`
+ * (takeFreeRegionAtTop, takeTopRunEnd), some of them a record retired at
+ * `taken.retiredAtGen`: announced whole for table `forGen`, then zeroed.
+ */
+function claimRegion(host: MigrationHost, forGen: number, taken: { base: number; retiredAtGen: number }, buckets: number): { base: number; buckets: number } {
+  const ints = tableRegionInts(buckets);
+  announceAllocation(host.words(), forGen, taken.base, ints, taken.retiredAtGen);
+  host.refreshWords().fill(0, taken.base, taken.base + ints);
+  return { base: taken.base, buckets };
+}
+
+/** The first word after table `t`'s region. */
+function regionEnd(t: TableInfo): number {
+  return t.base + tableRegionInts(t.buckets);
+}
+
+/** Fewest buckets whose budget holds `need.live` entries and minFitHeadroom more. */
+function leastBuckets(need: FitNeed, lanes: number): number {
+  return bucketsFor(need.live + minFitHeadroom(need.live, need.inFlight), lanes);
+}
+
+/** Half of `ints` words, rounded down to whole cache lines. */
+function halfInLines(ints: number): number {
+  return Math.floor(ints / 2 / CACHE_LINE_INTS) * CACHE_LINE_INTS;
 }
 
 /** What a table sized to the room left must hold (fittingBuckets). */
@@ -365,7 +381,7 @@ function allocateTable(host: MigrationHost, forGen: number, wanted: number, old:
   // Near maxBytes, no more than half of the words tables can have (halfTableSpaceBuckets),
   // or the first table's size when the map was presized to more.
   const half = host.arenaBlocks ? wanted : Math.max(host.initialBuckets, halfTableSpaceBuckets(host, old));
-  const buckets = Math.min(wanted, Math.max(half, bucketsFor(need.live + minFitHeadroom(need.live, need.inFlight), host.g.lanes)));
+  const buckets = Math.min(wanted, Math.max(half, leastBuckets(need, host.g.lanes)));
   let waitingSince = 0;
   for (let attempt = 0; ; attempt++) {
     let full: FlatshareFullError;
@@ -450,16 +466,16 @@ export function fittingBuckets(host: MigrationHost, old: TableInfo, need: FitNee
   const words = host.words();
   const lanes = host.g.lanes;
   const headroom = minFitHeadroom(need.live, need.inFlight);
-  const least = bucketsFor(need.live + headroom, lanes);
+  const least = leastBuckets(need, lanes);
   const oldInts = tableRegionInts(old.buckets);
   const nextTo = (ints: number): number => balancedBuckets(ints, oldInts, least);
   let room = 0;
   const oldest = includePinned ? Infinity : oldestActiveGeneration(words);
-  const alignedTop = Math.ceil(Atomics.load(words, H_ALLOC_TOP) / CACHE_LINE_INTS) * CACHE_LINE_INTS;
+  const top = alignedTop(words, CACHE_LINE_INTS);
   for (const region of freeRegions(words)) {
     if (region.ints <= 0 || region.retiredAtGen > oldest) continue;
     // Without arena blocks, the region that ends at the top counts in the run below.
-    if (!host.arenaBlocks && region.base + region.ints === alignedTop) continue;
+    if (!host.arenaBlocks && region.base + region.ints === top) continue;
     const fits = bucketsForRegionInts(region.ints);
     room = Math.max(room, !host.arenaBlocks && region.base + region.ints === old.base ? nextTo(region.ints) : fits);
   }
@@ -468,8 +484,8 @@ export function fittingBuckets(host: MigrationHost, old: TableInfo, need: FitNee
     room = Math.max(room, Math.min(bucketsForRegionInts(atTopInts + bumpRoomInts(words, host.memory, CACHE_LINE_INTS)), old.buckets));
   } else {
     // The run at the top, as takeTopRunEnd and takeFreeRegionAtTop see it (its end in whole cache lines).
-    const runInts = atTopInts + Math.max(0, topRunEnd(host.memory, CACHE_LINE_INTS) - alignedTop);
-    room = Math.max(room, alignedTop - atTopInts === old.base + oldInts ? nextTo(runInts) : bucketsForRegionInts(runInts));
+    const runInts = atTopInts + topRunRoomInts(words, host.memory, CACHE_LINE_INTS);
+    room = Math.max(room, top - atTopInts === regionEnd(old) ? nextTo(runInts) : bucketsForRegionInts(runInts));
   }
   const enough = need.most ?? Math.max(bucketsFor(GROWTH_FACTOR * need.live, lanes), least);
   const buckets = Math.min(room, enough);
@@ -488,9 +504,8 @@ export function halfTableSpaceBuckets(host: MigrationHost, old: TableInfo): numb
   const words = host.words();
   let ints = tableRegionInts(old.buckets);
   for (const region of freeRegions(words)) ints += Math.max(0, region.ints);
-  const alignedTop = Math.ceil(Atomics.load(words, H_ALLOC_TOP) / CACHE_LINE_INTS) * CACHE_LINE_INTS;
-  ints += Math.max(0, topRunEnd(host.memory, CACHE_LINE_INTS) - alignedTop);
-  return bucketsForRegionInts(Math.floor(ints / 2 / CACHE_LINE_INTS) * CACHE_LINE_INTS);
+  ints += topRunRoomInts(words, host.memory, CACHE_LINE_INTS);
+  return bucketsForRegionInts(halfInLines(ints));
 }
 
 /**
@@ -500,8 +515,7 @@ export function halfTableSpaceBuckets(host: MigrationHost, old: TableInfo): numb
  * words. See fittingBuckets.
  */
 export function balancedBuckets(freeInts: number, oldInts: number, least: number): number {
-  const half = Math.floor((freeInts + oldInts) / 2 / CACHE_LINE_INTS) * CACHE_LINE_INTS;
-  return Math.min(bucketsForRegionInts(freeInts), Math.max(least, bucketsForRegionInts(half)));
+  return Math.min(bucketsForRegionInts(freeInts), Math.max(least, bucketsForRegionInts(halfInLines(freeInts + oldInts))));
 }
 
 /**

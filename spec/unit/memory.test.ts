@@ -331,7 +331,7 @@ test('takeTopRunEnd: the last words of the run at the top; the words below them 
     const base = bumpAllocate(words, buffer, 10_000, line);
     retireRegion(words, base, 10_000, 3);
     const announced: [number, number, number][] = [];
-    const taken = takeTopRunEnd(words, buffer, 20_000, line, (b, n, g) => announced.push([b, n, g]));
+    const taken = takeTopRunEnd(words, buffer, 20_000, line, (b, n, g) => announced.push([b, n, g]), base);
     t.deepEqual(taken, { base: end - 20_000, retiredAtGen: 3 });
     t.is(Atomics.load(words, H_ALLOC_TOP), end, 'the top moved to the end of the run');
     t.deepEqual(freeList(words), [{ base, ints: end - 20_000 - base, gen: 3 }], 'the record lists the words below the table');
@@ -355,12 +355,13 @@ test('takeTopRunEnd: the last words of the run at the top; the words below them 
     t.deepEqual(freeList(words), []);
   }
   {
-    // What changes nothing: a run too short, a top off the line.
+    // What changes nothing: a run too short, one that does not start where asked, a top off the line.
     const { buffer, words } = fixedBuffer(maxBytes);
     const base = bumpAllocate(words, buffer, 4_000, line);
     retireRegion(words, base, 4_000, 2);
     const unchanged = [freeList(words), Atomics.load(words, H_ALLOC_TOP)];
     t.is(takeTopRunEnd(words, buffer, end - base + line, line), undefined, 'longer than the run');
+    t.is(takeTopRunEnd(words, buffer, line, line, undefined, base + line), undefined, 'a run that does not start at runStart');
     t.deepEqual([freeList(words), Atomics.load(words, H_ALLOC_TOP)], unchanged);
     bumpAllocate(words, buffer, 3); // an arena block: the top is off the line now
     t.is(takeTopRunEnd(words, buffer, line, line), undefined, 'a top off the line');
