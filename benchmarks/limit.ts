@@ -10,9 +10,9 @@
  * - for each share of SHARES of the first fill: a map filled to FULL, then
  *   cut to that share, churned by benchmark.js in calls of PAIRS_PER_CALL
  *   insert + delete-oldest pairs, against a `Map` that holds the same live
- *   keys and churns the same way, in the same process, ROUNDS interleaved
- *   rounds (Map, flatshare, flatshare, Map, ...); ns per pair is the median of
- *   the rounds. Also resizes per 1,000 pairs (the table generation's advance),
+ *   keys and churns the same way, in the same process (measure.ts measureAll:
+ *   a warm-up, then ROUNDS interleaved rounds, Map, flatshare, flatshare,
+ *   Map, ...); ns per pair is the median of the rounds' means. Also resizes per 1,000 pairs (the table generation's advance),
  *   which is what a churn at the limit pays for.
  * Before anything is timed, each churn runs CHECK_PAIRS pairs and the map is
  * checked: its size is the live count and every live key holds its value (a
@@ -25,7 +25,8 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { SharedFlatMap } from '../lib/index.js';
 import { gitCommit } from './git.js';
-import { formatLoad, measureBatch, median } from './measure.js';
+import type { Measurement } from './types.js';
+import { formatLoad, measureAll, median, type Timed } from './measure.js';
 
 interface Config {
   readonly name: string;
@@ -45,9 +46,10 @@ const CONFIGS: readonly Config[] = [
 const SHARES = [0.8, 0.9, 0.95] as const;
 /** Insert + delete pairs per benchmark.js call. */
 const PAIRS_PER_CALL = 1000;
-/** benchmark.js maxTime per round and implementation, seconds. */
-const ROUND_MAX_TIME_S = 0.6;
-const ROUNDS = 3;
+/** benchmark.js maxTime per implementation, seconds, split over measure.ts's ROUNDS interleaved rounds. */
+const MAX_TIME_S = 1.8;
+/** benchmark.js samples per implementation, over all rounds. */
+const MIN_SAMPLES = 15;
 /** Pairs each churn runs (and checks) before it is timed. */
 const CHECK_PAIRS = 20_000;
 /** Inserts a churn window must survive to count; the bisection's step. */
@@ -181,32 +183,20 @@ function measureShare(config: Config, fill: number, share: number): ShareResult 
 
   const genBefore = SharedFlatMap.unsafeExposeInternals(map as SharedFlatMap<unknown, unknown>).gen;
   const pairsBefore = flat.done;
-  const flatNs: number[] = [];
-  const mapNs: number[] = [];
-  for (let round = 0; round < ROUNDS; round++) {
-    const runFlat = (): void => {
-      const r = measureBatch(`${config.name} ${share} flatshare`, () => flat.pairs(PAIRS_PER_CALL), PAIRS_PER_CALL, ROUND_MAX_TIME_S);
-      flatNs.push(r.ns);
-    };
-    const runMap = (): void => {
-      mapNs.push(measureBatch(`${config.name} ${share} Map`, () => js.pairs(PAIRS_PER_CALL), PAIRS_PER_CALL, ROUND_MAX_TIME_S).ns);
-    };
-    if (round % 2 === 0) {
-      runMap();
-      runFlat();
-    } else {
-      runFlat();
-      runMap();
-    }
-  }
+  const timed = (churn: Churn): Timed => ({ batch: PAIRS_PER_CALL, minTime: undefined, fn: () => churn.pairs(PAIRS_PER_CALL), onCycle: () => {} });
+  const [mapRun, flatRun] = measureAll(
+    { name: `${config.name} ${share}`, maxTime: MAX_TIME_S, minSamples: MIN_SAMPLES, impls: ['Map', 'flatshare'], gcEachCycle: false },
+    { flatshare: timed(flat), Map: timed(js) },
+    { flatshare: 'flatshare', Map: 'Map' },
+  ) as [Measurement, Measurement];
   // benchmark.js calls fn a variable number of times: count the pairs the timed calls made.
   const flatPairs = flat.done - pairsBefore;
   const gens = SharedFlatMap.unsafeExposeInternals(map as SharedFlatMap<unknown, unknown>).gen - genBefore;
-  if (flat.full) return { share, live, flatshareNs: null, mapNs: median(mapNs), ratio: null, resizesPer1000Pairs: null };
+  if (flat.full) return { share, live, flatshareNs: null, mapNs: median(mapRun.roundNsPerOp), ratio: null, resizesPer1000Pairs: null };
   const flatProblemAfter = flat.check((k) => map.get(k), map.size);
   if (flatProblemAfter !== undefined) throw new Error(`${config.name} at ${share}, after timing: ${flatProblemAfter}`);
-  const f = median(flatNs);
-  const m = median(mapNs);
+  const f = median(flatRun.roundNsPerOp);
+  const m = median(mapRun.roundNsPerOp);
   return { share, live, flatshareNs: f, mapNs: m, ratio: f / m, resizesPer1000Pairs: (gens * PAIRS_PER_RESIZE_UNIT) / flatPairs };
 }
 
