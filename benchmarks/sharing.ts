@@ -26,6 +26,7 @@
  */
 import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
 import { SharedFlatMap, type SharedFlatMapHandle } from '../lib/index.js';
+import { median } from './measure.js';
 import { Prng, distinctKeys } from './prng.js';
 
 const WINDOW_MS = 300;
@@ -93,13 +94,7 @@ async function main(): Promise<void> {
       for (let w = 0; w < workers; w++) {
         const keys = spread === 'all' ? inTableOrder : inTableOrder.subarray(w * half, (w + 1) * half);
         const input: WorkerInput = { handle: map.handle, keys, ctl, mix, seed: SEED + 1_000 * round + w };
-        runs.push(
-          new Promise((resolve, reject) => {
-            const worker = new Worker(new URL(import.meta.url), { workerData: input });
-            worker.once('message', resolve);
-            worker.once('error', reject);
-          }),
-        );
+        runs.push(runSelf<WorkerOutput>(input));
       }
       await sleep(WARM_UP_MS + 50);
       Atomics.store(ctl, CTL_GO, 1);
@@ -113,7 +108,6 @@ async function main(): Promise<void> {
       results.set(key, [...(results.get(key) ?? []), mops]);
     }
   }
-  const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[xs.length >> 1] as number;
   console.log(`${entries} int32 entries, ${process.version}, ${ROUNDS} rounds of ${WINDOW_MS} ms, median round (Mops/s)\n`);
   console.log('| reads | 1 worker, all keys | 2 workers, all keys | 2 workers, own half of the table |');
   console.log('|---|---:|---:|---:|');
@@ -170,16 +164,7 @@ export function writeTransfersPerOp(readShare: number): number {
 /** Nanoseconds of one hand-off of a line between two workers: a ping-pong of one word. */
 async function handOffNs(): Promise<number> {
   const handOff = new Int32Array(new SharedArrayBuffer(Int32Array.BYTES_PER_ELEMENT));
-  const runs = [0, 1].map(
-    (id) =>
-      new Promise<number>((resolve, reject) => {
-        const input: HandOffInput = { handOff, id };
-        const worker = new Worker(new URL(import.meta.url), { workerData: input });
-        worker.once('message', resolve);
-        worker.once('error', reject);
-      }),
-  );
-  const [ms] = await Promise.all(runs);
+  const [ms] = await Promise.all([0, 1].map((id) => runSelf<number>({ handOff, id })));
   return ((ms as number) * NS_PER_MS) / (2 * HAND_OFFS);
 }
 
@@ -192,6 +177,15 @@ function pingPong(input: HandOffInput): number {
     Atomics.store(input.handOff, 0, turn + 1);
   }
   return performance.now() - start;
+}
+
+/** This file in a new worker with `input` (workerData); resolves with the one message it posts. */
+function runSelf<T>(input: WorkerInput | HandOffInput): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const worker = new Worker(new URL(import.meta.url), { workerData: input });
+    worker.once('message', resolve);
+    worker.once('error', reject);
+  });
 }
 
 function sleep(ms: number): Promise<void> {
