@@ -27,7 +27,7 @@
  *   lane's words in the writer record; commit the intent; write the lane's
  *   words; the META change (EMPTY: OR OCCUPIED, TOMBSTONE: AND ~TOMBSTONE;
  *   delete: OR TOMBSTONE); SIZE +-1 with INTENT_SIZED; release SEQ as
- *   released(s, 0); clear the record ("A put, step by step" below).
+ *   released(s); clear the record ("A put, step by step" below).
  *   Recovery (finishBucketLock) redoes every step after the commit: each is
  *   idempotent.
  *
@@ -273,7 +273,7 @@ export function findLane(
 //   writeLane      the lane's words from the record               (plain on x86, Atomics elsewhere)
 //   changeMeta     OR OCCUPIED / AND ~TOMBSTONE / OR TOMBSTONE    (atomic; idempotent)
 //   countSize      SIZE +- 1 unless the intent is SIZED; then SIZED
-//   releaseBucket  SEQ = released(LOCK_SEQ, 0)                    publishes the bucket
+//   releaseBucket  SEQ = released(LOCK_SEQ)                       publishes the bucket
 //   clearLock      INTENT = 0, LOCK_AT = 0 (recovery.ts's)          (plain)
 // A delete stages LANE_INFO only and skips writeLane.
 
@@ -325,9 +325,9 @@ export function countSize(words: Int32Array, rec: number): void {
   storeWord(words, rec + W_INTENT, intent | INTENT_SIZED);
 }
 
-/** Release the bucket: the version moves on, the state bits stay 0. Publishes the lane and META. */
+/** Release the bucket: the version moves on, the reserved bits stay 0. Publishes the lane and META. */
 export function releaseBucket(words: Int32Array, rec: number, at: number): void {
-  Atomics.store(words, at, released(words[rec + W_LOCK_SEQ] as number, 0));
+  Atomics.store(words, at, released(words[rec + W_LOCK_SEQ] as number));
 }
 
 /**

@@ -6,7 +6,7 @@
  * Bucket (BUCKET_INTS = 16 words = one 64-byte line, line-aligned):
  * ```
  *  +0  SEQ    seqlock word of the whole bucket (seqlock.ts: lock bit, owner tag
- *             while locked, version; its state bits stay 0)
+ *             while locked, version; its reserved bits stay 0)
  *  +1  META   OCCUPIED bits 0..lanes-1 | TOMBSTONE bits 8..8+lanes-1 | OVERFLOW bit 16
  *  +2  ...    the lanes, in columns: column c of lane l at word 2 + c * lanes + l
  * ```

@@ -58,7 +58,7 @@
  *  table is migrated out: 0 unclaimed, CHUNK_CLAIMED | tag, CHUNK_DONE | entries
  *
  *  Bucket (TABLE_BUCKET_INTS = 16 words = one line; protocol in bucket.ts):
- *  +0  SEQ    seqlock word of the bucket (seqlock.ts; its state bits stay 0)
+ *  +0  SEQ    seqlock word of the bucket (seqlock.ts; its reserved bits stay 0)
  *  +1  META   OCCUPIED bits 0..lanes-1 | TOMBSTONE bits 8.. | OVERFLOW bit 16
  *  +2  ...    the lanes in columns: column c of lane l at word 2 + c * lanes + l
  *  A lane's columns: int32 key: KEY (C_KEY), then the value words;

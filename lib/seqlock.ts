@@ -6,15 +6,16 @@
  * ```
  *  31                                   3   2   1   0
  * +--------------------------------------+-------+---+
- * |            version (29 bits)         | state | L |
+ * |            version (29 bits)         |   0   | L |
  * +--------------------------------------+-------+---+
  *   L      1 = a writer holds the bucket (the word is odd); while L is set the
  *          upper 29 bits hold the OWNER TAG (writer record number + 1) instead
  *          of the version: `lockWord(tag, s)`. The pre-lock word s is kept in
  *          the owner's writer record (W_LOCK_SEQ) and in the writer's locals.
- *   state  always 0 for a bucket (layout 6 keeps lane states in META); layout 5
- *          kept a slot's state here (EMPTY / FULL / TOMBSTONE below), and the
- *          encoding keeps room for it
+ *   0      two reserved bits, always 0 (RESERVED_MASK): layout 5 kept a slot's
+ *          state here; layout 6 keeps lane states in META (bucket.ts), and the
+ *          version stays at bit 3 so that the wasm paths and the tests that
+ *          build SEQ words by hand (VERSION_ONE) keep one encoding
  *   version incremented by every release that published a change
  * ```
  *
@@ -34,11 +35,12 @@
  *   bucket, and the word itself says who does: recovery.ts relies on this);
  *   re-check the epoch (a migration may have started: then abort, which
  *   restores s exactly because nothing was written);
- *   write the lane and META; release with one store of `released(s, 0)`,
+ *   write the lane and META; release with one store of `released(s)`,
  *   which publishes them together.
  *
- * Invariants: the SEQ word of an unlocked bucket is always even; every
- * release moves the version on. (The lane invariants are in bucket.ts.)
+ * Invariants: the SEQ word of an unlocked bucket is always even and its
+ * reserved bits are 0; every release moves the version on. (The lane
+ * invariants are in bucket.ts.)
  *
  * Memory ordering of the JS read loops (string keys, arena values, iteration;
  * why the reader is correct, see docs/design.md for the long form):
@@ -65,36 +67,12 @@
 
 /** Low bit: a writer holds the bucket. */
 export const LOCKED = 1;
-/** Two state bits above the lock bit. */
-export const STATE_SHIFT = 1;
-export const STATE_MASK = 0b110;
-/** State values, already shifted into place (layout 5's slot states; a bucket's SEQ keeps them 0). */
-export const EMPTY = 0 << STATE_SHIFT;
-export const FULL = 1 << STATE_SHIFT;
-export const TOMBSTONE = 2 << STATE_SHIFT;
+/** The two reserved bits above the lock bit: 0 in every SEQ word of layout 6. */
+export const RESERVED_MASK = 0b110;
 /** One version step. */
 export const VERSION_ONE = 0b1000;
 /** Bits of the version counter. */
 export const VERSION_MASK = ~(VERSION_ONE - 1);
-
-/** Human-readable state name, for errors and tests. */
-export function stateName(seq: number): 'EMPTY' | 'FULL' | 'TOMBSTONE' | 'INVALID' {
-  switch (seq & STATE_MASK) {
-    case EMPTY:
-      return 'EMPTY';
-    case FULL:
-      return 'FULL';
-    case TOMBSTONE:
-      return 'TOMBSTONE';
-    default:
-      return 'INVALID';
-  }
-}
-
-/** The seq word a writer installs to own a bucket whose unlocked word was `seq`. */
-export function locked(seq: number): number {
-  return seq | LOCKED;
-}
 
 /** Where the owner tag sits in a locked seq word (in place of the version). */
 export const OWNER_TAG_SHIFT = 3;
@@ -102,11 +80,11 @@ export const OWNER_TAG_SHIFT = 3;
 /**
  * The locked word the writer with record tag `tag` (record number + 1, >= 1)
  * installs on a bucket whose unlocked word was `seq`: owner tag, the word's
- * state bits, LOCKED. Unique per holder, so a lock left by a dead thread can never
- * be confused with a lock a live thread takes later on the same bucket.
+ * reserved bits (0), LOCKED. Unique per holder, so a lock left by a dead thread
+ * can never be confused with a lock a live thread takes later on the same bucket.
  */
 export function lockWord(tag: number, seq: number): number {
-  return ((tag << OWNER_TAG_SHIFT) | (seq & STATE_MASK) | LOCKED) | 0;
+  return ((tag << OWNER_TAG_SHIFT) | (seq & RESERVED_MASK) | LOCKED) | 0;
 }
 
 /** Owner tag of a locked seq word; 0 when the word is not locked. */
@@ -114,9 +92,14 @@ export function lockOwnerTag(word: number): number {
   return (word & LOCKED) === 0 ? 0 : word >>> OWNER_TAG_SHIFT;
 }
 
-/** The word that releases a bucket locked from `seq`, publishing `state` and a new version. */
-export function released(seq: number, state: number): number {
-  return (((seq & VERSION_MASK) + VERSION_ONE) | state) | 0;
+/**
+ * The word that releases a bucket locked from `seq`, the pre-lock word (kept in
+ * the writer record as W_LOCK_SEQ: the locked word holds the owner tag, not the
+ * version): the next version, reserved bits and lock bit clear. Wraps from the
+ * top version to version 0.
+ */
+export function released(seq: number): number {
+  return ((seq & VERSION_MASK) + VERSION_ONE) | 0;
 }
 
 /** True when the process runs on a CPU whose plain loads and stores stay in program order. */

@@ -1519,7 +1519,7 @@ export class SharedFlatMap<K = string, V = unknown> implements Iterable<[K, V]> 
         Atomics.store(words, at + this.keyRefAt + lane, NULL_BLOCK);
       }
       // The new SEQ makes every reader and writer that read the old KEY_REFs fail validation.
-      Atomics.store(words, at, released(seq, 0));
+      Atomics.store(words, at, released(seq));
       clearLock(words, this.writerRec);
       for (const block of blocks) freeBlock(this.arenaHost, block);
       freed += blocks.length;

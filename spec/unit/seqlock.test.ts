@@ -1,67 +1,53 @@
 /**
- * Seq word encoding (lib/seqlock.ts): lock bit, state bits, version, wrap.
+ * Seq word encoding (lib/seqlock.ts): lock bit, reserved bits, version, wrap,
+ * the owner tag of a locked word.
  */
 import test from 'ava';
 import fc from 'fast-check';
 import {
-  EMPTY,
-  FULL,
   LOCKED,
   ORDERED_PLAIN_LOADS,
-  STATE_MASK,
-  STATE_SHIFT,
-  TOMBSTONE,
+  OWNER_TAG_SHIFT,
+  RESERVED_MASK,
   VERSION_MASK,
   VERSION_ONE,
   loadWord,
-  locked,
+  lockOwnerTag,
+  lockWord,
   released,
-  stateName,
   storeWord,
 } from '../../lib/seqlock.js';
 
-const STATES = [EMPTY, FULL, TOMBSTONE] as const;
-/** Bits of the version counter (32 - lock bit - 2 state bits). */
+/** Bits of the version counter (32 - lock bit - 2 reserved bits). */
 const VERSION_BITS = 29;
+const TOP_VERSION = 2 ** VERSION_BITS - 1;
+/** Owner tags are writer record numbers + 1; they fill the version's bits. */
+const MAX_TAG = TOP_VERSION;
 const versionOf = (seq: number): number => seq >>> 3;
 const isInt32 = (x: number): boolean => Number.isInteger(x) && (x | 0) === x;
 
-/** An unlocked seq word: any int32 with the lock bit clear and a valid state. */
-const unlockedSeq = fc
-  .tuple(fc.integer({ min: 0, max: 2 ** VERSION_BITS - 1 }), fc.constantFrom(...STATES))
-  .map(([version, state]) => ((version * VERSION_ONE) | state) | 0);
+/** An unlocked seq word of layout 6: any version, reserved bits and lock bit 0. */
+const unlockedSeq = fc.integer({ min: 0, max: TOP_VERSION }).map((version) => (version * VERSION_ONE) | 0);
+const ownerTag = fc.integer({ min: 1, max: MAX_TAG });
 
-test('constants: lock bit, state bits and version bits are disjoint and cover the word', (t) => {
-  t.is(LOCKED & STATE_MASK, 0);
-  t.is(VERSION_MASK & (STATE_MASK | LOCKED), 0);
-  t.is((VERSION_MASK | STATE_MASK | LOCKED) | 0, -1);
-  t.is(VERSION_ONE, (STATE_MASK | LOCKED) + 1);
-  t.is(STATE_SHIFT, 1);
-  t.is(new Set(STATES).size, 3);
-  for (const s of STATES) t.is(s & ~STATE_MASK, 0);
-  t.is(EMPTY, 0, 'a zero-filled table must read as all EMPTY');
+test('constants: lock bit, reserved bits and version bits are disjoint and cover the word', (t) => {
+  t.is(LOCKED, 1);
+  t.is(LOCKED & RESERVED_MASK, 0);
+  t.is(VERSION_MASK & (RESERVED_MASK | LOCKED), 0);
+  t.is((VERSION_MASK | RESERVED_MASK | LOCKED) | 0, -1);
+  t.is(VERSION_ONE, (RESERVED_MASK | LOCKED) + 1);
+  t.is(OWNER_TAG_SHIFT, Math.log2(VERSION_ONE), 'the owner tag sits where the version does');
 });
 
-test('locked() is odd and keeps state and version', (t) => {
+test('released() is even, int32, bumps the version by one and leaves the reserved bits 0', (t) => {
   fc.assert(
     fc.property(unlockedSeq, (seq) => {
-      const l = locked(seq);
-      return (l & LOCKED) === LOCKED && (l & ~LOCKED) === seq && isInt32(l) && stateName(l) === stateName(seq);
-    }),
-  );
-  t.is(locked(FULL) & 1, 1);
-});
-
-test('released() is even, int32, bumps the version by one and carries the chosen state', (t) => {
-  fc.assert(
-    fc.property(unlockedSeq, fc.constantFrom(...STATES), fc.boolean(), (seq, state, fromLocked) => {
-      // Writers pass the pre-lock word; the locked word must give the same result.
-      const r = released(fromLocked ? locked(seq) : seq, state);
+      const r = released(seq);
       return (
         isInt32(r) &&
         (r & LOCKED) === 0 &&
-        (r & STATE_MASK) === state &&
-        versionOf(r) === ((versionOf(seq) + 1) & (2 ** VERSION_BITS - 1)) &&
+        (r & RESERVED_MASK) === 0 &&
+        versionOf(r) === ((versionOf(seq) + 1) & TOP_VERSION) &&
         r !== seq
       );
     }),
@@ -70,41 +56,54 @@ test('released() is even, int32, bumps the version by one and carries the chosen
   t.pass();
 });
 
-test('released() wraps at the top version to version 0, staying a small int32', (t) => {
-  const top = (VERSION_MASK | FULL) | 0; // version 2^29 - 1, FULL
-  t.is(versionOf(top), 2 ** VERSION_BITS - 1);
-  t.is(top, -6);
-  for (const state of STATES) {
-    const r = released(top, state);
-    t.false(Number.isNaN(r));
-    t.true(isInt32(r), `released(top, ${state}) = ${r}`);
-    t.is(r, state, 'version 0 with the chosen state');
-    t.is(released(locked(top), state), state);
-  }
-  // One below the top still increments normally, to the top.
-  const belowTop = ((VERSION_MASK - VERSION_ONE) | EMPTY) | 0;
-  t.is(versionOf(released(belowTop, TOMBSTONE)), 2 ** VERSION_BITS - 1);
-  t.true(released(belowTop, TOMBSTONE) < 0, 'the top version has the sign bit set');
+test('released() clears stray reserved bits and the lock bit of the word it is given', (t) => {
+  t.is(released(VERSION_ONE | RESERVED_MASK | LOCKED), 2 * VERSION_ONE);
+  t.is(released(RESERVED_MASK), VERSION_ONE);
 });
 
-test('released() changes the word even when state and version look alike (sign bit)', (t) => {
-  // A word with the sign bit set (version >= 2^28) is a negative int32.
-  const seq = ((2 ** 28) * VERSION_ONE) | FULL;
+test('released() wraps at the top version to version 0, staying a small int32', (t) => {
+  const top = VERSION_MASK | 0; // version 2^29 - 1
+  t.is(versionOf(top), TOP_VERSION);
+  t.is(top, -8);
+  const r = released(top);
+  t.false(Number.isNaN(r));
+  t.true(isInt32(r), `released(top) = ${r}`);
+  t.is(r, 0, 'version 0');
+  // One below the top still increments normally, to the top.
+  const belowTop = (VERSION_MASK - VERSION_ONE) | 0;
+  t.is(versionOf(released(belowTop)), TOP_VERSION);
+  t.true(released(belowTop) < 0, 'the top version has the sign bit set');
+});
+
+test('released() moves a negative word (version >= 2^28) on by one version', (t) => {
+  const seq = ((2 ** 28) * VERSION_ONE) | 0;
   t.true(seq < 0);
-  const r = released(seq, FULL);
+  const r = released(seq);
   t.true(r < 0);
   t.is(r - seq, VERSION_ONE);
 });
 
-test('stateName names every state and ignores the lock bit and version', (t) => {
-  t.is(stateName(EMPTY), 'EMPTY');
-  t.is(stateName(FULL), 'FULL');
-  t.is(stateName(TOMBSTONE), 'TOMBSTONE');
-  t.is(stateName(0b110), 'INVALID');
-  t.is(stateName(locked(FULL)), 'FULL');
-  t.is(stateName(released(released(0, FULL), TOMBSTONE)), 'TOMBSTONE');
-  t.is(stateName(-1), 'INVALID');
-  t.is(stateName((VERSION_MASK | TOMBSTONE) | 0), 'TOMBSTONE');
+test('lockWord() is odd, int32, names its owner, and differs for every owner of the same word', (t) => {
+  fc.assert(
+    fc.property(unlockedSeq, ownerTag, ownerTag, (seq, a, b) => {
+      const la = lockWord(a, seq);
+      return (
+        isInt32(la) &&
+        (la & LOCKED) === LOCKED &&
+        (la & RESERVED_MASK) === 0 &&
+        lockOwnerTag(la) === a &&
+        (a === b) === (la === lockWord(b, seq))
+      );
+    }),
+    { numRuns: 2000 },
+  );
+  t.is(lockWord(2, 0), 17, 'tag 2: 2 << 3 | LOCKED');
+});
+
+test('lockOwnerTag() is 0 for every unlocked word', (t) => {
+  fc.assert(fc.property(unlockedSeq, (seq) => lockOwnerTag(seq) === 0 && lockOwnerTag(released(seq)) === 0));
+  t.is(lockOwnerTag(0), 0);
+  t.is(lockOwnerTag(lockWord(MAX_TAG, 0)), MAX_TAG, 'the largest tag survives the sign bit');
 });
 
 test('ORDERED_PLAIN_LOADS follows the CPU and FLATSHARE_STRICT_ATOMICS', (t) => {
