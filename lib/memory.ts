@@ -233,6 +233,15 @@ export function oldestActiveGeneration(words: Int32Array): number {
 }
 
 /**
+ * The newest retirement generation of a free region that may be taken now:
+ * oldestActiveGeneration, or Infinity when `includePinned` (counting the
+ * regions a writer may still be in, which are free soon).
+ */
+export function reusableThrough(words: Int32Array, includePinned: boolean): number {
+  return includePinned ? Infinity : oldestActiveGeneration(words);
+}
+
+/**
  * Writer records that announce generation `gen` (ACTIVE_GEN = gen + 1): an
  * upper bound of the inserts that can still land in table `gen` once the
  * epoch left STABLE(gen), when read after the CAS that left it and before
@@ -306,7 +315,7 @@ export function freeRecordAtTop(words: Int32Array, includePinned: boolean): numb
   const count = Atomics.load(words, H_FREE_COUNT);
   if (count === 0) return -1;
   const top = Atomics.load(words, H_ALLOC_TOP);
-  const oldest = includePinned ? Infinity : oldestActiveGeneration(words);
+  const oldest = reusableThrough(words, includePinned);
   for (let r = 0; r < count; r++) {
     const rec = freeRecordAt(r);
     const size = Atomics.load(words, rec + FREE_REGION_SIZE);
@@ -541,7 +550,7 @@ export function rebuildFreeList(words: Int32Array, add: readonly FreeRegion[], e
  */
 export function largestFreeRegionInts(words: Int32Array, includePinned: boolean): number {
   const count = Atomics.load(words, H_FREE_COUNT);
-  const oldest = count === 0 || includePinned ? Infinity : oldestActiveGeneration(words);
+  const oldest = count === 0 ? Infinity : reusableThrough(words, includePinned);
   let largest = 0;
   for (let r = 0; r < count; r++) {
     const rec = freeRecordAt(r);
@@ -557,8 +566,7 @@ export function largestFreeRegionInts(words: Int32Array, includePinned: boolean)
  * and bumpAllocate then fails as it would have anyway.
  */
 export function bumpRoomInts(words: Int32Array, memory: SharedMemory, alignInts = 1): number {
-  const start = Math.ceil(Atomics.load(words, H_ALLOC_TOP) / alignInts) * alignInts;
-  return Math.max(0, Math.floor(memory.maxByteLength / INT_BYTES) - start);
+  return Math.max(0, Math.floor(memory.maxByteLength / INT_BYTES) - alignedTop(words, alignInts));
 }
 
 /** Remove record r of `count`: SIZE 0 first, then the last record moves into its place (module comment). */

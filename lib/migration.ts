@@ -107,10 +107,10 @@ import {
   alignedTop,
   freeRegionAtTopInts,
   freeRegions,
-  oldestActiveGeneration,
   largestFreeRegionInts,
   rebuildFreeList,
   retireRegion,
+  reusableThrough,
   takeFreeRegion,
   takeFreeRegionAtTop,
   takeTopRunEnd,
@@ -470,14 +470,14 @@ export function fittingBuckets(host: MigrationHost, old: TableInfo, need: FitNee
   const oldInts = tableRegionInts(old.buckets);
   const nextTo = (ints: number): number => balancedBuckets(ints, oldInts, least);
   let room = 0;
-  const oldest = includePinned ? Infinity : oldestActiveGeneration(words);
+  const oldest = reusableThrough(words, includePinned);
   const top = alignedTop(words, CACHE_LINE_INTS);
   for (const region of freeRegions(words)) {
     if (region.ints <= 0 || region.retiredAtGen > oldest) continue;
+    const end = region.base + region.ints;
     // Without arena blocks, the region that ends at the top counts in the run below.
-    if (!host.arenaBlocks && region.base + region.ints === top) continue;
-    const fits = bucketsForRegionInts(region.ints);
-    room = Math.max(room, !host.arenaBlocks && region.base + region.ints === old.base ? nextTo(region.ints) : fits);
+    if (!host.arenaBlocks && end === top) continue;
+    room = Math.max(room, !host.arenaBlocks && end === old.base ? nextTo(region.ints) : bucketsForRegionInts(region.ints));
   }
   const atTopInts = freeRegionAtTopInts(words, includePinned);
   if (host.arenaBlocks) {
