@@ -24,6 +24,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { SharedFlatMap } from '../lib/index.js';
+import { WASM_PAGE_BYTES } from '../lib/memory.js';
 import { gitCommit } from './git.js';
 import type { Measurement } from './types.js';
 import { formatLoad, measureAll, median, type Timed } from './measure.js';
@@ -36,7 +37,6 @@ interface Config {
   readonly capacity: number | undefined;
 }
 
-const WASM_PAGE_BYTES = 65536;
 const MIB = 1 << 20;
 const CONFIGS: readonly Config[] = [
   { name: 'int32 -> int32, 1 MiB, default capacity', values: 'int32', maxBytes: MIB, capacity: undefined },

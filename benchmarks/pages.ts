@@ -43,6 +43,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { SharedFlatMap } from '../lib/index.js';
+import { WASM_PAGE_BYTES } from '../lib/memory.js';
 import { wasmApi, type SharedWasmMemory, type WasmApi } from '../lib/wasm/api.js';
 import { gitCommit } from './git.js';
 import { stringKey } from './keys.js';
@@ -51,8 +52,6 @@ import { Prng, distinctKeys } from './prng.js';
 
 /** The OS page: the unit a first touch faults in. */
 const OS_PAGE_BYTES = 4096;
-/** WebAssembly's page: the unit a memory is created and grown in. */
-const WASM_PAGE_BYTES = 65536;
 const INT_BYTES = 4;
 const KIB = 1024;
 const NS_PER_US = 1000;
